@@ -1,0 +1,41 @@
+# The two commands: `make run` (set up, then chat with the default model) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.lorebook-setup
+
+.PHONY: setup run test unit bench gpu lint doctor clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh agent/buildflags.py
+	PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup.sh
+	touch $@
+
+run: setup
+	$(BIN)/lorebook chat
+
+test: setup
+	$(BIN)/python -m pytest tests
+
+unit: setup
+	$(BIN)/python -m pytest tests -m "not integration"
+
+lint: setup
+	$(BIN)/ruff check agent memory tools tui tests bench
+	$(BIN)/mypy
+
+doctor: setup
+	$(BIN)/lorebook doctor
+
+bench: setup
+	bench/build_llama_bench.sh
+	$(BIN)/python bench/bench_llm.py
+
+# Rebuild llama-cpp-python with CUDA and install the faiss GPU extra (needs nvcc and a GPU).
+gpu:
+	PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup.sh --cuda
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

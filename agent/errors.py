@@ -1,0 +1,86 @@
+"""Every error lorebook raises on purpose, in one hierarchy.
+
+    LorebookError                  base: catch this to handle anything lorebook reports
+    ├── ConfigError                a bad setting, config file or environment variable
+    ├── UnknownBackendError        a backend name not in the registry (lists the valid ones)
+    ├── RegistryError              model registry: unknown name, nothing to roll back to, ...
+    ├── ModelError
+    │   ├── ModelFileError         the model file is missing, truncated, an LFS pointer, HTML,
+    │   │                          not GGUF, or fails its sha256 (``reason`` says which)
+    │   └── ModelLoadError         llama.cpp could not load a file that looked valid
+    └── GenerationError
+        ├── ContextOverflowError   the prompt does not fit the context window
+        └── GrammarError           a GBNF grammar / JSON schema llama.cpp rejects
+
+Each message says what went wrong, where (the file, the setting), and what to do about it.
+Third-party exceptions are wrapped at the backend boundary so callers never see a raw
+``ValueError`` from llama-cpp-python.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class LorebookError(Exception):
+    """Base class of all errors lorebook raises on purpose."""
+
+
+class ConfigError(LorebookError):
+    """A setting, config file or environment variable has a bad value."""
+
+
+class UnknownBackendError(LorebookError):
+    """The requested backend name is not registered."""
+
+    def __init__(self, name: str, valid: list[str]):
+        self.name = name
+        self.valid = sorted(valid)
+        super().__init__(f"unknown LLM backend {name!r}; valid backends: {', '.join(self.valid)}")
+
+
+class RegistryError(LorebookError):
+    """The model registry cannot do what was asked."""
+
+
+class ModelError(LorebookError):
+    """Something is wrong with a model."""
+
+
+class ModelFileError(ModelError):
+    """A model file is unusable.
+
+    ``reason`` is one of: ``missing``, ``empty``, ``lfs-pointer``, ``html``, ``not-gguf``,
+    ``truncated``, ``checksum``, ``unreadable``.
+    """
+
+    def __init__(self, path: Path | str, reason: str, detail: str, fix: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"model file {self.path}: {detail}. {fix}")
+
+
+class ModelLoadError(ModelError):
+    """llama.cpp refused to load a model or create its context."""
+
+
+class GenerationError(LorebookError):
+    """Text generation failed."""
+
+
+class ContextOverflowError(GenerationError):
+    """The prompt plus the reply budget does not fit in the model's context window."""
+
+    def __init__(self, prompt_tokens: int, max_tokens: int, n_ctx: int):
+        self.prompt_tokens = prompt_tokens
+        self.max_tokens = max_tokens
+        self.n_ctx = n_ctx
+        super().__init__(
+            f"prompt is {prompt_tokens} tokens and the reply may use {max_tokens}, but the context "
+            f"window holds {n_ctx}. Shorten the prompt, lower max_tokens, raise n_ctx "
+            f"(LOREBOOK_N_CTX), or set overflow='truncate' to drop the oldest text."
+        )
+
+
+class GrammarError(GenerationError):
+    """A grammar or JSON schema could not be compiled by llama.cpp."""

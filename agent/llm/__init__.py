@@ -1,0 +1,106 @@
+"""LLM runtimes behind one small protocol, picked by name.
+
+``open_llm(settings)`` resolves the model through the registry (assembling the packaged default
+on first use), checks the file, and loads the backend named by ``settings.backend``. Backends
+are imported lazily, so importing this package does not load llama.cpp.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.errors import UnknownBackendError
+from agent.llm.base import (
+    LLM,
+    Budget,
+    CancelToken,
+    Completion,
+    GenerationSettings,
+    Stream,
+    Usage,
+)
+from agent.llm.prompts import FewShotPrompt, Message, chat_format_for, few_shot
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
+
+__all__ = [
+    "LLM",
+    "Budget",
+    "CancelToken",
+    "Completion",
+    "FewShotPrompt",
+    "GenerationSettings",
+    "Message",
+    "Stream",
+    "Usage",
+    "backend_names",
+    "few_shot",
+    "open_llm",
+]
+
+_BACKENDS: dict[str, str] = {
+    "fake": "agent.llm.fake:FakeLLM",
+    "llama_cpp": "agent.llm.llama_cpp:LlamaCppLLM",
+}
+
+
+def backend_names() -> list[str]:
+    """Names ``settings.backend`` may take."""
+    return sorted(_BACKENDS)
+
+
+def _backend_class(name: str) -> Any:
+    if name not in _BACKENDS:
+        raise UnknownBackendError(name, list(_BACKENDS))
+    module, _, attr = _BACKENDS[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _echo(prompt: str, settings: GenerationSettings) -> str:
+    last = prompt.rstrip().rsplit("User:", 1)[-1].split("\n", 1)[0].strip()
+    return f"(fake model) you said: {last}"
+
+
+def open_llm(settings: Settings, **kwargs: Any) -> LLM:
+    """Load the model ``settings`` name with the backend it names.
+
+    The ``fake`` backend echoes the last user line (for tests and demos without a model).
+
+    Raises:
+        UnknownBackendError: ``settings.backend`` is not registered.
+        ModelFileError: the model file is missing, damaged, or fails its checksum.
+        ModelLoadError: llama.cpp could not load it.
+
+    Example:
+        >>> from agent.settings import load_settings
+        >>> llm = open_llm(load_settings({"backend": "fake"}, env={}))
+        >>> llm.chat([{"role": "user", "content": "hi"}]).text
+        '(fake model) you said: hi'
+    """
+    cls = _backend_class(settings.backend)
+    defaults = GenerationSettings.from_settings(settings)
+    common: dict[str, Any] = {"defaults": defaults, "overflow": settings.overflow}
+    if settings.backend == "fake":
+        fmt = chat_format_for(settings.chat_format)
+        return cls(default=kwargs.pop("default", None) or _echo, n_ctx=settings.n_ctx,
+                   chat_format=fmt, **common, **kwargs)  # type: ignore[no-any-return]
+    from agent.modelfile import read_gguf_header
+    from agent.registry import ModelRegistry
+
+    registry = ModelRegistry(settings.home)
+    entry = registry.verify(registry.resolve(settings.model))
+    header = read_gguf_header(Path(entry.path))
+    fmt = chat_format_for(
+        settings.chat_format if settings.chat_format != "auto" else entry.chat_format,
+        architecture=header.architecture,
+        has_template="tokenizer.chat_template" in header.metadata,
+    )
+    n_ctx = min(settings.n_ctx, entry.context_length or settings.n_ctx)
+    return cls(  # type: ignore[no-any-return]
+        entry.path, n_ctx=n_ctx, n_batch=settings.n_batch, n_threads=settings.n_threads,
+        gpu_layers=settings.gpu_layers, verbose=settings.verbose, model_name=entry.name,
+        chat_format=fmt, **common, **kwargs,
+    )

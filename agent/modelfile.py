@@ -1,0 +1,200 @@
+"""Checking model files before llama.cpp sees them, so a bad file gets a useful message.
+
+llama.cpp answers a bad file with "failed to load model" at best. Here each common way a
+download goes wrong is told apart and named: the file is missing or empty, a git-LFS pointer, an
+HTML page (a login or error page saved under the model's name), not GGUF at all, truncated (its
+own header describes more bytes than it has), or its sha256 differs from the recorded one.
+
+The GGUF header is parsed here rather than with ``gguf.GGUFReader``, which takes ~8 s on the
+default model because it materialises the 262k-entry tokenizer arrays; this reader skips arrays
+and takes a fraction of a second. Tensor sizes come from the ``gguf`` package's type table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, LlamaFileType
+
+from agent.errors import ModelFileError
+
+_SCALARS: dict[int, str] = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f",
+                            7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_STRING, _ARRAY = 8, 9
+_FIX_DOWNLOAD = "Download or copy the model again, then `lorebook models add PATH`."
+
+
+@dataclass(frozen=True)
+class GGUFHeader:
+    """What the header of a GGUF file says (arrays are summarised by their length)."""
+
+    version: int
+    tensor_count: int
+    metadata: dict[str, Any]
+    expected_size: int
+    """File size implied by the header: data section start plus the furthest tensor end."""
+    tensor_types: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def architecture(self) -> str:
+        return str(self.metadata.get("general.architecture", "unknown"))
+
+    @property
+    def context_length(self) -> int | None:
+        value = self.metadata.get(f"{self.architecture}.context_length")
+        return int(value) if value is not None else None
+
+    @property
+    def quantization(self) -> str:
+        ft = self.metadata.get("general.file_type")
+        if ft is None:
+            return "unknown"
+        try:
+            return LlamaFileType(int(ft)).name.removeprefix("MOSTLY_")
+        except ValueError:
+            return f"file_type {ft}"
+
+
+class _Reader:
+    def __init__(self, buf: mmap.mmap | bytes):
+        self.buf = buf
+        self.pos = 0
+
+    def scalar(self, fmt: str) -> Any:
+        value = struct.unpack_from(fmt, self.buf, self.pos)[0]
+        self.pos += struct.calcsize(fmt)
+        return value
+
+    def string(self) -> str:
+        n = self.scalar("<Q")
+        if self.pos + n > len(self.buf):
+            raise struct.error("string runs past the end of the file")
+        raw = bytes(self.buf[self.pos : self.pos + n])
+        self.pos += n
+        return raw.decode("utf-8", "replace")
+
+    def value(self, vtype: int) -> Any:
+        if vtype in _SCALARS:
+            return self.scalar(_SCALARS[vtype])
+        if vtype == _STRING:
+            return self.string()
+        if vtype == _ARRAY:
+            itype, count = self.scalar("<I"), self.scalar("<Q")
+            if itype in _SCALARS:
+                self.pos += struct.calcsize(_SCALARS[itype]) * count
+                if self.pos > len(self.buf):
+                    raise struct.error("array runs past the end of the file")
+            else:
+                for _ in range(count):
+                    self.value(itype)
+            return f"<array of {count}>"
+        raise ValueError(f"unknown GGUF value type {vtype}")
+
+
+def read_gguf_header(path: Path) -> GGUFHeader:
+    """Parse the header of the GGUF file at ``path``.
+
+    Raises:
+        ModelFileError: ``not-gguf`` or ``truncated`` when the header cannot be read.
+    """
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        if buf[:4] != b"GGUF":
+            raise ModelFileError(path, "not-gguf", "not a GGUF file (no GGUF magic)", _FIX_DOWNLOAD)
+        r = _Reader(buf)
+        r.pos = 4
+        try:
+            version = r.scalar("<I")
+            n_tensors, n_kv = r.scalar("<Q"), r.scalar("<Q")
+            meta: dict[str, Any] = {}
+            for _ in range(n_kv):
+                key = r.string()
+                meta[key] = r.value(r.scalar("<I"))
+            infos = []
+            for _ in range(n_tensors):
+                name = r.string()
+                dims = [r.scalar("<Q") for _ in range(r.scalar("<I"))]
+                infos.append((name, dims, r.scalar("<I"), r.scalar("<Q")))
+        except (struct.error, ValueError) as exc:
+            raise ModelFileError(
+                path, "truncated", f"its GGUF header is cut off or damaged ({exc})", _FIX_DOWNLOAD
+            ) from exc
+    align = int(meta.get("general.alignment", 32))
+    data_start = (r.pos + align - 1) // align * align
+    end = data_start
+    for _name, dims, ttype, offset in infos:
+        block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(ttype)]
+        n = 1
+        for d in dims:
+            n *= d
+        end = max(end, data_start + offset + n // block * type_size)
+    return GGUFHeader(version, n_tensors, meta, end, {i[0]: i[2] for i in infos})
+
+
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    """Hex sha256 of a file, read in 4 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_model_file(path: Path | str, expected_sha256: str | None = None) -> GGUFHeader:
+    """Check that ``path`` is a complete GGUF model (and has ``expected_sha256`` if given).
+
+    Returns:
+        The parsed header.
+
+    Raises:
+        ModelFileError: with ``reason`` one of missing, empty, unreadable, lfs-pointer, html,
+            not-gguf, truncated, checksum; the message names the file and what to do.
+
+    Example:
+        >>> check_model_file("/nonexistent.gguf")
+        Traceback (most recent call last):
+        ...
+        agent.errors.ModelFileError: model file /nonexistent.gguf: not found. ...
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(path, "missing", "not found",
+                             "Check the path, or see `lorebook models list`.")
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(1024)
+    except OSError as exc:
+        raise ModelFileError(path, "unreadable", f"cannot be read ({exc.strerror})",
+                             "Check the file's permissions.") from exc
+    if size == 0:
+        raise ModelFileError(path, "empty", "the file is empty (0 bytes)", _FIX_DOWNLOAD)
+    if head.startswith(b"version https://git-lfs.github.com/spec"):
+        raise ModelFileError(
+            path, "lfs-pointer", f"this is a git-LFS pointer ({size} bytes), not the model",
+            "Run `git lfs pull` in the repository it came from, or download the real file.")
+    lowered = head.lstrip().lower()
+    if lowered.startswith((b"<!doctype html", b"<html")) or b"<html" in lowered[:512]:
+        raise ModelFileError(
+            path, "html", "this is an HTML page (a login or error page saved under the model's "
+            "name), not the model", _FIX_DOWNLOAD)
+    header = read_gguf_header(path)
+    if size < header.expected_size:
+        raise ModelFileError(
+            path, "truncated",
+            f"truncated: the file has {size:,} bytes but its header describes "
+            f"{header.expected_size:,}", _FIX_DOWNLOAD)
+    if expected_sha256 is not None:
+        actual = sha256_file(path)
+        if actual != expected_sha256:
+            raise ModelFileError(
+                path, "checksum",
+                f"sha256 {actual[:16]}… does not match the recorded {expected_sha256[:16]}…; the "
+                "file changed since it was registered",
+                "If you replaced it on purpose, `lorebook models remove NAME` and add it again; "
+                "otherwise restore the original file.")
+    return header

@@ -1,0 +1,209 @@
+"""One frozen settings object, built at the entry points and passed down explicitly.
+
+Precedence, lowest to highest: built-in defaults < ``config.toml`` < ``LOREBOOK_*`` environment
+variables < explicit overrides (command-line flags, ``load_settings(**overrides)``).
+
+The config file is ``$LOREBOOK_CONFIG`` if set, else ``$LOREBOOK_HOME/config.toml`` if
+``LOREBOOK_HOME`` is set, else ``$XDG_CONFIG_HOME/lorebook/config.toml``
+(``~/.config/lorebook/config.toml``). Nothing here runs at import time: there is no global
+settings instance, so tests build their own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_type_hints
+
+from agent.errors import ConfigError
+
+OverflowPolicy = Literal["error", "truncate"]
+
+
+def _doc(text: str) -> dict[str, str]:
+    return {"doc": text}
+
+
+def default_home(env: Mapping[str, str] | None = None) -> Path:
+    """The data directory: ``$LOREBOOK_HOME``, else the XDG data dir (``~/.local/share/lorebook``)."""
+    env = os.environ if env is None else env
+    if env.get("LOREBOOK_HOME"):
+        return Path(env["LOREBOOK_HOME"]).expanduser()
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser() / "lorebook"
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    """Where the config file is looked for (it need not exist)."""
+    env = os.environ if env is None else env
+    if env.get("LOREBOOK_CONFIG"):
+        return Path(env["LOREBOOK_CONFIG"]).expanduser()
+    if env.get("LOREBOOK_HOME"):
+        return Path(env["LOREBOOK_HOME"]).expanduser() / "config.toml"
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base).expanduser() / "lorebook" / "config.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable in lorebook. Build it with :func:`load_settings`."""
+
+    home: Path = field(default_factory=default_home, metadata=_doc(
+        "Data directory: model registry, assembled models, databases. Env: LOREBOOK_HOME."))
+    model: str | None = field(default=None, metadata=_doc(
+        "Model to use: a registry name or a path to a .gguf file. None: the registry's current."))
+    backend: str = field(default="llama_cpp", metadata=_doc(
+        "LLM backend by name: 'llama_cpp' (in process) or 'fake' (scripted, for tests)."))
+    chat_format: str = field(default="auto", metadata=_doc(
+        "How chat turns become a prompt: 'gemma' (Gemma's turn format), 'transcript' (a "
+        "User:/Assistant: transcript for base models), or 'auto' (from the model file)."))
+    n_ctx: int = field(default=8192, metadata=_doc(
+        "Context window in tokens (prompt plus reply)."))
+    n_batch: int = field(default=512, metadata=_doc(
+        "Prompt tokens evaluated per llama.cpp batch."))
+    n_threads: int = field(default=0, metadata=_doc(
+        "CPU threads for llama.cpp; 0 picks the number of CPU cores."))
+    gpu_layers: int = field(default=-1, metadata=_doc(
+        "Layers to offload to the GPU when llama.cpp was built with CUDA: -1 all, 0 none. "
+        "If the GPU context fails, fewer layers and then the CPU are tried."))
+    max_tokens: int = field(default=512, metadata=_doc("Default reply length limit in tokens."))
+    temperature: float = field(default=0.7, metadata=_doc(
+        "Sampling temperature; 0 means greedy decoding."))
+    top_k: int = field(default=40, metadata=_doc("Top-k sampling; 0 disables."))
+    top_p: float = field(default=0.95, metadata=_doc("Nucleus (top-p) sampling; 1.0 disables."))
+    min_p: float = field(default=0.05, metadata=_doc("Min-p sampling; 0 disables."))
+    repeat_penalty: float = field(default=1.1, metadata=_doc(
+        "Penalty on recently generated tokens; 1.0 disables."))
+    seed: int = field(default=-1, metadata=_doc("Sampling seed; -1 picks a random one per call."))
+    overflow: OverflowPolicy = field(default="truncate", metadata=_doc(
+        "When a prompt does not fit the context: 'truncate' drops the oldest chat turns (or the "
+        "middle of a single prompt); 'error' raises ContextOverflowError."))
+    verbose: bool = field(default=False, metadata=_doc("Let llama.cpp print its own logs."))
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied (validated like :func:`load_settings`)."""
+        merged = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        merged.update(changes)
+        return _build(merged)
+
+    @property
+    def models_dir(self) -> Path:
+        """Where assembled and added model files live."""
+        return self.home / "models"
+
+
+def field_docs() -> dict[str, str]:
+    """Each setting's name and its one-line documentation (for --help and docs)."""
+    return {f.name: f.metadata.get("doc", "") for f in dataclasses.fields(Settings)}
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Build :class:`Settings` from defaults, the config file, the environment and overrides.
+
+    Args:
+        overrides: highest-precedence values (e.g. from command-line flags); ``None`` values
+            are ignored so that unset flags do not mask lower layers.
+        env: the environment to read ``LOREBOOK_*`` from (default ``os.environ``).
+        config_file: explicit config file (default :func:`config_path`).
+
+    Raises:
+        ConfigError: unknown keys, unparsable TOML, or values of the wrong type.
+
+    Example:
+        >>> load_settings({"temperature": 0}, env={}).temperature
+        0.0
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    path = config_file or config_path(env)
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path}: {exc}. Fix or remove the file.") from exc
+        values.update(_checked_keys(data, f"config file {path}"))
+    names = {f.name for f in dataclasses.fields(Settings)}
+    for name in names:
+        var = f"LOREBOOK_{name.upper()}"
+        if env.get(var, "") != "":
+            values[name] = env[var]
+    values.update({k: v for k, v in _checked_keys(overrides or {}, "overrides").items()
+                   if v is not None})
+    if "home" not in values:
+        values["home"] = default_home(env)
+    return _build(values)
+
+
+def _checked_keys(data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}; "
+                          f"valid settings: {', '.join(sorted(names))}")
+    return dict(data)
+
+
+def _build(values: Mapping[str, Any]) -> Settings:
+    hints = get_type_hints(Settings)
+    kwargs: dict[str, Any] = {}
+    for name, raw in values.items():
+        kwargs[name] = _coerce(name, raw, hints[name])
+    settings = Settings(**kwargs)
+    _validate(settings)
+    return settings
+
+
+def _coerce(name: str, raw: Any, hint: Any) -> Any:
+    text = raw.strip() if isinstance(raw, str) else None
+    try:
+        if hint is Path:
+            return Path(str(raw)).expanduser()
+        if hint is bool:
+            if isinstance(raw, bool):
+                return raw
+            if text is not None and text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text is not None and text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("expected true or false")
+        if hint is int:
+            if isinstance(raw, bool):
+                raise ValueError("expected an integer")
+            return int(raw)
+        if hint is float:
+            return float(raw)
+        if hint == (str | None):
+            return None if raw is None or text in ("", "none") else str(raw)
+        if getattr(hint, "__origin__", None) is Literal:
+            if raw not in get_args(hint):
+                raise ValueError(f"expected one of {', '.join(map(repr, get_args(hint)))}")
+            return raw
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name}={raw!r}: {exc}") from exc
+
+
+def _validate(s: Settings) -> None:
+    checks = [
+        (s.n_ctx >= 64, "n_ctx must be at least 64"),
+        (s.n_batch >= 1, "n_batch must be positive"),
+        (s.n_threads >= 0, "n_threads must be 0 (auto) or positive"),
+        (s.max_tokens >= 1, "max_tokens must be positive"),
+        (s.temperature >= 0, "temperature must be >= 0"),
+        (0 < s.top_p <= 1, "top_p must be in (0, 1]"),
+        (0 <= s.min_p < 1, "min_p must be in [0, 1)"),
+        (s.top_k >= 0, "top_k must be >= 0"),
+        (s.repeat_penalty > 0, "repeat_penalty must be > 0"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"invalid settings: {message}")

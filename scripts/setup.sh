@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Create .venv (if missing) and install lorebook with everything it needs.
+#
+#   scripts/setup.sh          CPU build of llama-cpp-python, flags chosen from this CPU
+#   scripts/setup.sh --cuda   CUDA build plus the faiss GPU extra matching nvcc's CUDA major
+#
+# llama-cpp-python compiles llama.cpp from source (about 5 minutes on 2 cores). The wheel is kept
+# in ~/.cache/lorebook/wheels/<version>-<flags hash>/, so the next setup on this machine, a fresh
+# clone included, installs it in seconds; wheels built with other flags (CUDA) never get mixed up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+cuda=""
+[[ "${1:-}" == "--cuda" ]] && cuda="--cuda"
+
+llama_version=$(sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' pyproject.toml)
+flags=$("$PY" agent/buildflags.py $cuda)
+key="$llama_version-$("$PY" agent/buildflags.py $cuda --key)"
+wheels="${LOREBOOK_WHEEL_CACHE:-$HOME/.cache/lorebook/wheels}/$key"
+
+[[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV"
+pip() { "$VENV/bin/python" -m pip --disable-pip-version-check "$@"; }
+
+if ! compgen -G "$wheels/llama_cpp_python-*.whl" >/dev/null; then
+  echo "setup: building llama-cpp-python $llama_version once for this machine (~5 min on 2 cores)"
+  echo "setup: CMAKE_ARGS=$flags"
+  rm -rf "$wheels.tmp"
+  CMAKE_ARGS="$flags" pip wheel -q --no-cache-dir --no-deps --no-binary llama-cpp-python \
+    -w "$wheels.tmp" "llama-cpp-python==$llama_version"
+  mv "$wheels.tmp" "$wheels"
+fi
+if [[ "$(cat "$VENV/.llama-key" 2>/dev/null)" != "$key" ]]; then
+  pip install -q --force-reinstall --no-deps "$wheels"/llama_cpp_python-*.whl
+  echo "$key" > "$VENV/.llama-key"
+fi
+
+extras="dev"
+if [[ -n "$cuda" ]]; then
+  major=$(nvcc --version | sed -n 's/.*release \([0-9]*\)\..*/\1/p')
+  extras="dev,gpu-cu$major"
+  pip uninstall -q -y faiss-cpu || true
+fi
+pip install -q -e ".[$extras]"
+echo "$flags" > "$VENV/.llama-flags"

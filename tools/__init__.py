@@ -1,0 +1,1 @@
+"""Translation, summarization, code generation and legal review. Filled in by the tools issue."""

@@ -1,0 +1,1 @@
+"""The Textual chat app. Until it lands, `lorebook chat` is a streaming terminal REPL."""
