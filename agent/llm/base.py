@@ -209,7 +209,7 @@ class Stream:
             if self.strip:
                 piece = held + (piece if self._text else piece.lstrip())
                 body = piece.rstrip()
-                held = piece[len(body):]
+                held = piece[len(body) :]
                 piece = body
             if piece:
                 self._text.append(piece)
@@ -276,7 +276,7 @@ class LLM(ABC):
         """What the backend runs on (device, offloaded layers, build flags...)."""
         return {"backend": self.backend_name, "model": self.model_name, "n_ctx": self.n_ctx}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends have nothing to free
         """Free the model. The default has nothing to free."""
 
     def __enter__(self) -> LLM:
@@ -295,7 +295,9 @@ class LLM(ABC):
         """How ``prompt`` plus a reply of ``max_tokens`` fits the context window."""
         return Budget(self.n_ctx, self.count_tokens(prompt), max_tokens or self.defaults.max_tokens)
 
-    def settings_for(self, settings: GenerationSettings | None, **overrides: Any) -> GenerationSettings:
+    def settings_for(
+        self, settings: GenerationSettings | None, **overrides: Any
+    ) -> GenerationSettings:
         return (settings or self.defaults).merged(overrides)
 
     def stream(
@@ -321,7 +323,7 @@ class LLM(ABC):
             if self.overflow == "error":
                 raise ContextOverflowError(len(tokens), gen.max_tokens, self.n_ctx)
             head = room // 4
-            tokens = tokens[:head] + tokens[len(tokens) - (room - head):]
+            tokens = tokens[:head] + tokens[len(tokens) - (room - head) :]
             truncated = True
         token = cancel or CancelToken()
         return Stream(self._generate(tokens, gen, token), token, truncated)
@@ -363,7 +365,9 @@ class LLM(ABC):
         self._check_max_tokens(gen)
         prompt = self.chat_format.render(msgs)
         truncated = False
-        while self.count_tokens(prompt) > self.n_ctx - gen.max_tokens and self.overflow == "truncate":
+        while (
+            self.count_tokens(prompt) > self.n_ctx - gen.max_tokens and self.overflow == "truncate"
+        ):
             droppable = [i for i, m in enumerate(msgs[:-1]) if m.role != "system"]
             if not droppable:
                 break

@@ -30,17 +30,16 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
+import llama_cpp  # noqa: E402  (heavy: imported only when this backend is chosen)
 import numpy as np
 
 from agent.errors import GenerationError, GrammarError, ModelLoadError
 from agent.llm.base import LLM, CancelToken, GenerationSettings, Usage, timed_ms
 
-import llama_cpp  # noqa: E402  (heavy: imported only when this backend is chosen)
-
 _DEFAULT_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: a random seed per sampler
 
 
-@llama_cpp.llama_log_callback  # type: ignore[misc]
+@llama_cpp.llama_log_callback
 def _quiet_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
     return None
 
@@ -145,6 +144,9 @@ class LlamaCppLLM(LLM):
                     n_threads=self.n_threads,
                     n_threads_batch=self.n_threads,
                     n_gpu_layers=layers,
+                    # Flash attention where layers run on the GPU (llama-bench's "auto" does
+                    # the same); the CPU path keeps llama-cpp-python's default.
+                    flash_attn=layers != 0,
                     verbose=verbose,
                 )
             except (ValueError, RuntimeError, OSError) as exc:
@@ -263,7 +265,9 @@ class LlamaCppLLM(LLM):
             for i in range(0, len(todo), self.n_batch):
                 chunk = todo[i : i + self.n_batch]
                 arr = (llama_cpp.llama_token * len(chunk))(*chunk)
-                rc = llama_cpp.llama_decode(self._ctx, llama_cpp.llama_batch_get_one(arr, len(chunk)))
+                rc = llama_cpp.llama_decode(
+                    self._ctx, llama_cpp.llama_batch_get_one(arr, len(chunk))
+                )
                 if rc == 2 or cancel.cancelled:
                     self._forget_from(len(self._kv_tokens))
                     return -1
@@ -310,8 +314,11 @@ class LlamaCppLLM(LLM):
         chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
         add = lambda smpl: llama_cpp.llama_sampler_chain_add(chain, smpl)  # noqa: E731
         if s.repeat_penalty != 1.0:
-            add(llama_cpp.llama_sampler_init_penalties(
-                self._n_vocab, s.repeat_last_n, s.repeat_penalty, 0.0, 0.0))
+            add(
+                llama_cpp.llama_sampler_init_penalties(
+                    self._n_vocab, s.repeat_last_n, s.repeat_penalty, 0.0, 0.0
+                )
+            )
         grammar = _grammar_text(s)
         if grammar is not None:
             g = llama_cpp.llama_sampler_init_grammar(self._vocab, grammar.encode(), b"root")
@@ -319,7 +326,8 @@ class LlamaCppLLM(LLM):
                 llama_cpp.llama_sampler_free(chain)
                 raise GrammarError(
                     "llama.cpp rejected the grammar (set verbose=True to see its parse error): "
-                    + grammar[:200])
+                    + grammar[:200]
+                )
             add(g)
         if s.greedy:
             add(llama_cpp.llama_sampler_init_greedy())

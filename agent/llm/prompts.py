@@ -147,8 +147,9 @@ def few_shot(
 
 _PRIMER = (
     Message("user", "Hi! Who are you?"),
-    Message("assistant", "I am Lorebook, an assistant that runs on your own computer. "
-                         "How can I help?"),
+    Message(
+        "assistant", "I am Lorebook, an assistant that runs on your own computer. How can I help?"
+    ),
     Message("user", "What is the largest planet in the solar system?"),
     Message("assistant", "Jupiter is the largest planet in the solar system."),
 )
@@ -166,8 +167,10 @@ class TranscriptChatFormat:
 
     name: str = "transcript"
     stop: tuple[str, ...] = ("\nUser:", "\n\n\n")
-    system: str = ("The following is a conversation between a user and Lorebook, a helpful, "
-                   "honest and concise assistant.")
+    system: str = (
+        "The following is a conversation between a user and Lorebook, a helpful, "
+        "honest and concise assistant."
+    )
     primer: bool = True
 
     def render(self, messages: Sequence[Message]) -> str:
@@ -200,7 +203,8 @@ def chat_format_for(name: str, *, architecture: str = "", has_template: bool = F
     if name == "auto":
         name = "gemma" if architecture.startswith("gemma") and has_template else "transcript"
     if name not in CHAT_FORMATS:
-        raise ConfigError(f"unknown chat format {name!r}; valid: auto, "
-                          + ", ".join(sorted(CHAT_FORMATS)))
+        raise ConfigError(
+            f"unknown chat format {name!r}; valid: auto, " + ", ".join(sorted(CHAT_FORMATS))
+        )
     fmt: ChatFormat = CHAT_FORMATS[name]()
     return fmt

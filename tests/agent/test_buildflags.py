@@ -1,7 +1,9 @@
 from agent.buildflags import cpu_cmake_args, cpu_flags
 
-AVX512_AMX = "flags\t: fpu sse avx avx2 fma f16c bmi2 avx512f avx512bw avx512dq avx512vl " \
-             "avx512_vnni amx_int8 amx_tile\n"
+AVX512_AMX = (
+    "flags\t: fpu sse avx avx2 fma f16c bmi2 avx512f avx512bw avx512dq avx512vl "
+    "avx512_vnni amx_int8 amx_tile\n"
+)
 AVX2_ONLY = "processor : 0\nflags\t: fpu sse avx avx2 fma f16c\n"
 
 

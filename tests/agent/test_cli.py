@@ -16,8 +16,9 @@ def test_ask_streams_the_reply(home: Path, capsys: pytest.CaptureFixture[str]) -
     assert capsys.readouterr().out == "(fake model) you said: what is up?\n"
 
 
-def test_models_add_use_rollback_remove(home: Path, tiny_gguf: Path, tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_models_add_use_rollback_remove(
+    home: Path, tiny_gguf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     other = tmp_path / "other.gguf"
     shutil.copy(tiny_gguf, other)
     assert main(["models", "add", str(tiny_gguf), "--name", "tiny"]) == 0
@@ -30,8 +31,9 @@ def test_models_add_use_rollback_remove(home: Path, tiny_gguf: Path, tmp_path: P
     assert "now using other" in out and "removed tiny" in out
 
 
-def test_errors_are_one_line_with_status_2(home: Path, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_errors_are_one_line_with_status_2(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["models", "use", "ghost"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no model named 'ghost'") and "Traceback" not in err
@@ -41,8 +43,9 @@ def test_errors_are_one_line_with_status_2(home: Path, tmp_path: Path,
     assert "HTML page" in capsys.readouterr().err
 
 
-def test_bad_setting_from_environment(home: Path, monkeypatch: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_setting_from_environment(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("LOREBOOK_N_CTX", "huge")
     assert main(["ask", "--backend", "fake", "x"]) == 2
     assert "n_ctx" in capsys.readouterr().err
@@ -50,8 +53,13 @@ def test_bad_setting_from_environment(home: Path, monkeypatch: pytest.MonkeyPatc
 
 def test_console_script_help_in_a_subprocess() -> None:
     exe = Path(sys.executable).with_name("lorebook")
-    out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "LOREBOOK_HOME": "/nonexistent"})
+    out = subprocess.run(
+        [str(exe), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "LOREBOOK_HOME": "/nonexistent"},
+    )
     assert out.returncode == 0
     for command in ("ask", "chat", "doctor", "models"):
         assert command in out.stdout

@@ -59,8 +59,9 @@ def test_stop_sequence_and_length(real_llm: Any) -> None:
 
 
 def test_sampling_settings_and_seed(real_llm: Any) -> None:
-    sampled = GenerationSettings(temperature=0.9, top_k=40, top_p=0.9, min_p=0.05,
-                                 repeat_penalty=1.1, seed=42, max_tokens=20)
+    sampled = GenerationSettings(
+        temperature=0.9, top_k=40, top_p=0.9, min_p=0.05, repeat_penalty=1.1, seed=42, max_tokens=20
+    )
     a = real_llm.complete("My favourite food is", sampled)
     b = real_llm.complete("My favourite food is", sampled)
     assert a.text == b.text  # same seed, same text
@@ -69,17 +70,20 @@ def test_sampling_settings_and_seed(real_llm: Any) -> None:
 
 
 def test_json_schema_constrains_output(real_llm: Any) -> None:
-    schema = {"type": "object", "properties": {"label": {"enum": ["yes", "no"]},
-                                               "score": {"type": "integer"}},
-              "required": ["label", "score"]}
-    done = real_llm.complete("Is the sky blue? Answer in JSON.\n", GREEDY, json_schema=schema,
-                             max_tokens=40)
+    schema = {
+        "type": "object",
+        "properties": {"label": {"enum": ["yes", "no"]}, "score": {"type": "integer"}},
+        "required": ["label", "score"],
+    }
+    done = real_llm.complete(
+        "Is the sky blue? Answer in JSON.\n", GREEDY, json_schema=schema, max_tokens=40
+    )
     data = json.loads(done.text)
     assert data["label"] in ("yes", "no") and isinstance(data["score"], int)
 
 
 def test_gbnf_grammar_and_bad_grammar(real_llm: Any) -> None:
-    done = real_llm.complete("Pick a digit:", GREEDY, grammar='root ::= [0-9] [0-9]')
+    done = real_llm.complete("Pick a digit:", GREEDY, grammar="root ::= [0-9] [0-9]")
     assert len(done.text) == 2 and done.text.isdigit()
     with pytest.raises(GrammarError):
         real_llm.complete("x", GREEDY, grammar="root ::= (((")
@@ -89,8 +93,9 @@ def test_gbnf_grammar_and_bad_grammar(real_llm: Any) -> None:
 def test_cancel_during_decode_then_usable_at_once(real_llm: Any) -> None:
     baseline = real_llm.complete("The capital of France is", GREEDY).text
     token = CancelToken()
-    stream = real_llm.stream("Write a long story about a dragon.", GREEDY, cancel=token,
-                             max_tokens=500, ignore_eos=True)
+    stream = real_llm.stream(
+        "Write a long story about a dragon.", GREEDY, cancel=token, max_tokens=500, ignore_eos=True
+    )
     count = 0
     for _ in stream:
         count += 1
@@ -146,8 +151,9 @@ def test_overflow_policies(real_model_path: Path) -> None:
 
 
 def _open_with(path: Path, home: Path) -> Any:
-    return open_llm(load_settings({"model": str(path), "home": home, "n_ctx": 512,
-                                   "max_tokens": 64}))
+    return open_llm(
+        load_settings({"model": str(path), "home": home, "n_ctx": 512, "max_tokens": 64})
+    )
 
 
 def test_bad_files_are_refused_before_llama_cpp(real_model_path: Path, tmp_path: Path) -> None:
@@ -158,16 +164,21 @@ def test_bad_files_are_refused_before_llama_cpp(real_model_path: Path, tmp_path:
     lfs.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:a5fd\nsize 253113024\n")
     html = tmp_path / "html.gguf"
     html.write_text("<!DOCTYPE html><html><body>Rate limited</body></html>")
-    cases = {cut: "truncated", lfs: "lfs-pointer", html: "html",
-             tmp_path / "absent.gguf": "missing"}
+    cases = {
+        cut: "truncated",
+        lfs: "lfs-pointer",
+        html: "html",
+        tmp_path / "absent.gguf": "missing",
+    }
     for path, reason in cases.items():
         with pytest.raises(ModelFileError) as info:
             _open_with(path, tmp_path / "home")
         assert info.value.reason == reason and str(path) in str(info.value)
 
 
-def test_registered_model_with_wrong_sha256_is_refused(real_model_path: Path,
-                                                       tmp_path: Path) -> None:
+def test_registered_model_with_wrong_sha256_is_refused(
+    real_model_path: Path, tmp_path: Path
+) -> None:
     from agent.registry import ModelRegistry
 
     copy = tmp_path / "copy.gguf"
@@ -180,15 +191,15 @@ def test_registered_model_with_wrong_sha256_is_refused(real_model_path: Path,
         fh.seek(200_000_000)
         fh.write(bytes([byte[0] ^ 0xFF]))
     with pytest.raises(ModelFileError) as info:
-        open_llm(load_settings({"model": "mine", "home": home, "n_ctx": 512,
-                                "max_tokens": 64}))
+        open_llm(load_settings({"model": "mine", "home": home, "n_ctx": 512, "max_tokens": 64}))
     assert info.value.reason == "checksum"
 
 
 def test_default_model_is_assembled_registered_and_used(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    with open_llm(load_settings({"home": home, "n_ctx": 512, "max_tokens": 64,
-                                       "temperature": 0})) as llm:
+    with open_llm(
+        load_settings({"home": home, "n_ctx": 512, "max_tokens": 64, "temperature": 0})
+    ) as llm:
         assert llm.model_name == "gemma3-270m"
         assert llm.chat([{"role": "user", "content": "Say hello."}]).text
     from agent.registry import ModelRegistry
@@ -201,8 +212,13 @@ def test_default_model_is_assembled_registered_and_used(tmp_path: Path) -> None:
 def test_cli_ask_and_doctor_in_subprocesses(tmp_path: Path) -> None:
     exe = str(Path(sys.executable).with_name("lorebook"))
     env = {**os.environ, "LOREBOOK_HOME": str(tmp_path / "home"), "NO_COLOR": "1"}
-    ask = subprocess.run([exe, "ask", "--temperature", "0", "What is the capital of France?"],
-                         capture_output=True, text=True, timeout=300, env=env)
+    ask = subprocess.run(
+        [exe, "ask", "--temperature", "0", "What is the capital of France?"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert ask.returncode == 0 and "Paris" in ask.stdout
     doc = subprocess.run([exe, "doctor"], capture_output=True, text=True, timeout=300, env=env)
     assert doc.returncode == 0, doc.stdout
@@ -217,5 +233,9 @@ def test_gpu_offload_when_available(real_model_path: Path) -> None:
         pytest.skip("llama.cpp built without GPU support, or no GPU visible")
     with LlamaCppLLM(real_model_path, n_ctx=1024, gpu_layers=-1) as llm:
         assert llm.info()["device"].startswith("GPU")
-        assert "Paris" in llm.chat([{"role": "user", "content": "What is the capital of France?"}],
-                                   GREEDY).text
+        assert (
+            "Paris"
+            in llm.chat(
+                [{"role": "user", "content": "What is the capital of France?"}], GREEDY
+            ).text
+        )

@@ -81,8 +81,10 @@ def test_truncate_policy_drops_oldest_turns_but_keeps_system_and_last() -> None:
     llm = FakeLLM(["ok"], n_ctx=60, overflow="truncate", chat_format=GemmaChatFormat())
     msgs = [{"role": "system", "content": "SYSTEM"}]
     for i in range(10):
-        msgs += [{"role": "user", "content": f"question{i} " + "pad " * 3},
-                 {"role": "assistant", "content": f"answer{i}"}]
+        msgs += [
+            {"role": "user", "content": f"question{i} " + "pad " * 3},
+            {"role": "assistant", "content": f"answer{i}"},
+        ]
     msgs.append({"role": "user", "content": "LAST"})
     done = llm.chat(msgs, max_tokens=8)
     prompt = llm.calls[0].prompt

@@ -12,12 +12,14 @@ from agent.llm.prompts import (
 
 
 def test_gemma_turns_merge_system_into_first_user_turn() -> None:
-    text = GemmaChatFormat().render([
-        Message("system", "Be brief."),
-        Message("user", "Hi"),
-        Message("assistant", "Hello."),
-        Message("user", "Bye"),
-    ])
+    text = GemmaChatFormat().render(
+        [
+            Message("system", "Be brief."),
+            Message("user", "Hi"),
+            Message("assistant", "Hello."),
+            Message("user", "Bye"),
+        ]
+    )
     assert text == (
         "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n"
         "<start_of_turn>model\nHello.<end_of_turn>\n"
@@ -51,10 +53,17 @@ def test_as_messages_validates() -> None:
 
 
 def test_few_shot_layout_and_stops() -> None:
-    p = few_shot([("one", "un"), ("two", "deux")], "three", instruction="Translate.",
-                 input_label="English", output_label="French")
-    assert p.prompt == ("Translate.\n\nEnglish: one\nFrench: un\n\nEnglish: two\nFrench: deux"
-                        "\n\nEnglish: three\nFrench:")
+    p = few_shot(
+        [("one", "un"), ("two", "deux")],
+        "three",
+        instruction="Translate.",
+        input_label="English",
+        output_label="French",
+    )
+    assert p.prompt == (
+        "Translate.\n\nEnglish: one\nFrench: un\n\nEnglish: two\nFrench: deux"
+        "\n\nEnglish: three\nFrench:"
+    )
     assert p.stop == ("\nEnglish:", "\n\n")
     multi = few_shot([("q", "para 1\n\npara 2")], "q2")
     assert multi.stop == ("\nInput:",)  # a blank line cannot end an answer that contains one
