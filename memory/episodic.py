@@ -1,0 +1,558 @@
+"""Episodic memory: what each user told the agent, searchable, superseded, forgettable.
+
+A record is a ``fact`` (something the user stated), a ``turn`` (a conversation line) or a
+``summary``. Rules that keep the store clean:
+
+- **Write filter.** Only what the user stated becomes a fact: a fact must come with
+  ``role="user"`` and ``source="user"`` (or ``"import"``); questions are not facts; text that
+  appears in what the caller passes as ``context`` (recalled memories, retrieved document text,
+  the model's replies) or in memories this object recalled recently is refused. That breaks the
+  loop in which a memory is recalled into the prompt and re-extracted as a "new" fact.
+- **Near-duplicates refresh.** A fact at least ``duplicate_threshold`` similar to a current
+  fact of the same user bumps that fact's ``refreshed`` time instead of adding a record.
+- **Superseding.** Current facts at least ``supersede_threshold`` similar are checked by the
+  local model (see :mod:`memory._supersede`); those about the same subject get ``valid_to`` and
+  ``superseded_by``. Default search shows current facts only; ``include_history=True`` shows all.
+- **Search** ranks by ``(1 - w) * cosine + w * 0.5 ** (age_days / half_life)`` with
+  ``w = recency_weight``, age counted from the last time the fact was stated. Scoped by user,
+  across all that user's threads unless ``thread`` is given.
+- **Forget** is a hard delete: row, vector (index file rewritten), cached embedding, then a WAL
+  checkpoint, with SQLite's ``secure_delete`` zeroing the freed pages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from agent.errors import ConfigError, MemoryNotFoundError
+from memory._supersede import same_subject
+from memory.store import Store
+
+if TYPE_CHECKING:
+    from agent.llm import LLM
+    from agent.settings import Settings
+
+__all__ = ["AddResult", "Memory", "MemoryHit", "MemoryRecord"]
+
+Kind = Literal["fact", "turn", "summary"]
+KINDS: tuple[str, ...] = ("fact", "turn", "summary")
+FACT_SOURCES = ("user", "import")
+TimeLike = datetime | float | int
+
+_COLUMNS = ("id, user, thread, role, kind, text, source, created, refreshed, valid_from, "
+            "valid_to, superseded_by, metadata")
+
+
+def _ts(value: TimeLike | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.timestamp()
+    return float(value)
+
+
+def _dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, tz=UTC)
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+@dataclass(frozen=True)
+class MemoryRecord:
+    """One stored memory. Dates are timezone-aware UTC."""
+
+    id: int
+    user: str
+    thread: str | None
+    role: str
+    kind: str
+    text: str
+    source: str
+    created: datetime
+    refreshed: datetime
+    valid_from: datetime
+    valid_to: datetime | None
+    superseded_by: int | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def current(self) -> bool:
+        """False once superseded (``valid_to`` set)."""
+        return self.valid_to is None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (ISO dates), the line format of :meth:`Memory.export`."""
+        out: dict[str, Any] = {}
+        for key, value in self.__dict__.items():
+            out[key] = value.isoformat() if isinstance(value, datetime) else value
+        return out
+
+    @classmethod
+    def _from_row(cls, row: Sequence[Any]) -> MemoryRecord:
+        (id_, user, thread, role, kind, text, source, created, refreshed, valid_from, valid_to,
+         superseded_by, metadata) = row[:13]
+        return cls(id_, user, thread, role, kind, text, source, _dt(created), _dt(refreshed),
+                   _dt(valid_from), _dt(valid_to), superseded_by,  # type: ignore[arg-type]
+                   json.loads(metadata))
+
+
+@dataclass(frozen=True)
+class MemoryHit:
+    """A search result: the record and how it scored."""
+
+    record: MemoryRecord
+    score: float
+    similarity: float
+    recency: float
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What :meth:`Memory.add` did: ``added``, ``refreshed`` (a near-duplicate) or ``rejected``."""
+
+    action: Literal["added", "refreshed", "rejected"]
+    record: MemoryRecord | None
+    superseded: tuple[int, ...] = ()
+    reason: str | None = None
+
+
+class Memory:
+    """Episodic memory over a :class:`~memory.store.Store`.
+
+    Args:
+        store: the database and indexes.
+        llm: the model for the same-subject check; without one, nothing is superseded
+            automatically (``update`` and ``forget`` still work).
+        clock: seconds since the epoch (tests pass a fake clock).
+
+    Example:
+        >>> import tempfile; from agent.settings import load_settings
+        >>> s = load_settings({"home": tempfile.mkdtemp(), "embedder": "hash"}, env={})
+        >>> with Memory.open(s) as mem:
+        ...     mem.add("I live in Paris", user="ann").action
+        ...     mem.search("where do I live", user="ann")[0].record.text
+        'added'
+        'I live in Paris'
+    """
+
+    def __init__(self, store: Store, llm: LLM | None = None,
+                 clock: Callable[[], float] = time.time):
+        self.store = store
+        self.settings = store.settings
+        self.llm = llm
+        self.clock = clock
+        self._recalled: deque[str] = deque(maxlen=512)
+        self._check_settings()
+
+    @classmethod
+    def open(cls, settings: Settings, llm: LLM | None = None, **kwargs: Any) -> Memory:
+        """Open the store in ``settings.home`` and wrap it."""
+        return cls(Store(settings, kwargs.pop("embedder", None)), llm, **kwargs)
+
+    def _check_settings(self) -> None:
+        s = self.settings
+        if s.recency_half_life_days <= 0 or not 0 <= s.recency_weight <= 1:
+            raise ConfigError("recency_half_life_days must be > 0 and recency_weight in [0, 1]")
+
+    @property
+    def _space(self) -> Any:
+        return self.store.spaces["memories"]
+
+    # -- writing -------------------------------------------------------------------------
+
+    def add(self, text: str, user: str, *, thread: str | None = None, role: str = "user",
+            kind: Kind = "fact", source: str = "user", metadata: dict[str, Any] | None = None,
+            created: TimeLike | None = None, context: Iterable[str] = ()) -> AddResult:
+        """Store ``text`` for ``user`` subject to the write filter (see the module docstring).
+
+        Args:
+            context: texts the user did *not* state (recalled memories, retrieved document
+                text, model replies); a fact found inside one of them is refused.
+
+        Returns:
+            :class:`AddResult`; ``rejected`` carries the reason.
+
+        Example:
+            >>> # mem.add("I moved to Berlin", user="ann")  -> supersedes "I live in Paris"
+        """
+        text = text.strip()
+        if kind not in KINDS:
+            raise ConfigError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        if not text:
+            return AddResult("rejected", None, reason="empty text")
+        if kind == "fact":
+            reason = self._filter_fact(text, role, source, context)
+            if reason:
+                return AddResult("rejected", None, reason=reason)
+        now = _ts(created) if created is not None else self.clock()
+        assert now is not None
+        vec = self.store.cache.embed([text])[0]
+        superseded: list[int] = []
+        if kind == "fact":
+            neighbours = self._current_facts_near(vec, user)
+            if neighbours and neighbours[0][1] >= self.settings.duplicate_threshold:
+                return self._refresh(neighbours[0][0], now)
+            if self.llm is not None:
+                superseded = [mid for mid, sim in neighbours[:3]
+                              if sim >= self.settings.supersede_threshold
+                              and same_subject(self.llm, self.get(mid).text, text)]
+        with self.store.write() as conn:
+            cur = conn.execute(
+                "INSERT INTO memories (user, thread, role, kind, text, source, created, refreshed, "
+                "valid_from, valid_to, superseded_by, metadata, vec) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?)",
+                (user, thread, role, kind, text, source, now, now, now,
+                 json.dumps(metadata or {}), vec.astype(np.float32).tobytes()))
+            new_id = int(cur.lastrowid)  # type: ignore[arg-type]
+            for old in superseded:
+                conn.execute("UPDATE memories SET valid_to=?, superseded_by=? "
+                             "WHERE id=? AND valid_to IS NULL", (now, new_id, old))
+            self.store.log_changes(conn, "memories", [new_id])
+        return AddResult("added", self.get(new_id), tuple(superseded))
+
+    def _filter_fact(self, text: str, role: str, source: str, context: Iterable[str]) -> str | None:
+        if role != "user" or source not in FACT_SOURCES:
+            return (f"only what the user stated becomes a fact (role={role!r}, source={source!r}); "
+                    "store model replies as kind='turn'")
+        if text.rstrip().endswith("?"):
+            return "a question is not a fact"
+        norm = _norm(text)
+        if norm and any(norm in _norm(c) for c in context):
+            return "the text comes from recalled or retrieved context, not from the user"
+        if norm in self._recalled:
+            return "the text is a memory recalled in this session, not a new statement"
+        return None
+
+    def _current_facts_near(self, vec: np.ndarray, user: str) -> list[tuple[int, float]]:
+        hits = self._candidates(vec, user, 8, ("fact",), None, None, False, None)
+        return [(rec.id, sim) for rec, sim in hits]
+
+    def _refresh(self, memory_id: int, now: float) -> AddResult:
+        with self.store.write() as conn:
+            meta = json.loads(conn.execute("SELECT metadata FROM memories WHERE id=?",
+                                           (memory_id,)).fetchone()[0])
+            meta["times_stated"] = int(meta.get("times_stated", 1)) + 1
+            conn.execute("UPDATE memories SET refreshed=?, metadata=? WHERE id=?",
+                         (now, json.dumps(meta), memory_id))
+        return AddResult("refreshed", self.get(memory_id))
+
+    def update(self, memory_id: int, *, text: str | None = None,
+               metadata: dict[str, Any] | None = None) -> MemoryRecord:
+        """Change a memory's text (re-embedded) and/or metadata (replaced).
+
+        Raises:
+            MemoryNotFoundError: no memory ``memory_id``.
+        """
+        self.get(memory_id)
+        with self.store.write() as conn:
+            if text is not None:
+                vec = self.store.cache.embed([text.strip()])[0]
+                conn.execute("UPDATE memories SET text=?, vec=? WHERE id=?",
+                             (text.strip(), vec.astype(np.float32).tobytes(), memory_id))
+                self.store.log_changes(conn, "memories", [memory_id])
+            if metadata is not None:
+                conn.execute("UPDATE memories SET metadata=? WHERE id=?",
+                             (json.dumps(metadata), memory_id))
+        return self.get(memory_id)
+
+    def supersede(self, old_id: int, new_id: int) -> None:
+        """Mark ``old_id`` as replaced by ``new_id`` now (the manual form of superseding)."""
+        self.get(old_id)
+        self.get(new_id)
+        with self.store.write() as conn:
+            conn.execute("UPDATE memories SET valid_to=?, superseded_by=? WHERE id=?",
+                         (self.clock(), new_id, old_id))
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, memory_id: int) -> MemoryRecord:
+        """The memory ``memory_id``.
+
+        Raises:
+            MemoryNotFoundError: there is none (never stored, or forgotten).
+        """
+        with self.store.read() as conn:
+            row = conn.execute(f"SELECT {_COLUMNS} FROM memories WHERE id=?",
+                               (int(memory_id),)).fetchone()
+        if row is None:
+            raise MemoryNotFoundError(int(memory_id))
+        return MemoryRecord._from_row(row)
+
+    def list(self, user: str | None = None, *, kinds: Sequence[str] | None = None,
+             include_history: bool = False, thread: str | None = None,
+             limit: int | None = None, offset: int = 0) -> list[MemoryRecord]:
+        """Memories in insertion order, filtered like :meth:`search` (no ranking)."""
+        where, args = self._where(user, kinds, None, None, include_history, thread)
+        sql = f"SELECT {_COLUMNS} FROM memories {where} ORDER BY id LIMIT ? OFFSET ?"
+        with self.store.read() as conn:
+            rows = conn.execute(sql, [*args, -1 if limit is None else limit, offset]).fetchall()
+        return [MemoryRecord._from_row(r) for r in rows]
+
+    def history(self, memory_id: int) -> list[MemoryRecord]:
+        """The chain of versions ending at (or passing through) ``memory_id``, oldest first."""
+        rec = self.get(memory_id)
+        chain = [rec]
+        with self.store.read() as conn:
+            while True:
+                row = conn.execute(f"SELECT {_COLUMNS} FROM memories WHERE superseded_by=?",
+                                   (chain[0].id,)).fetchone()
+                if row is None:
+                    break
+                chain.insert(0, MemoryRecord._from_row(row))
+        while chain[-1].superseded_by is not None:
+            try:
+                chain.append(self.get(chain[-1].superseded_by))
+            except MemoryNotFoundError:
+                break
+        return chain
+
+    def search(self, query: str, user: str, k: int = 5, *, kinds: Sequence[str] | None = None,
+               since: TimeLike | None = None, until: TimeLike | None = None,
+               include_history: bool = False, thread: str | None = None) -> list[MemoryHit]:
+        """The ``k`` best memories of ``user`` for ``query``.
+
+        Args:
+            kinds: restrict to these kinds (default: all).
+            since, until: restrict to memories created in ``[since, until]``.
+            include_history: also return superseded facts.
+            thread: restrict to one thread (default: all the user's threads).
+
+        Example:
+            >>> # [h.record.text for h in mem.search("where do I live", user="ann", k=3)]
+        """
+        if k <= 0:
+            return []
+        qvec = self.store.embedder.embed_query(query)
+        w = self.settings.recency_weight
+        want = k if w == 0 else max(4 * k, 32)
+        cands = self._candidates(qvec, user, want, kinds, since, until, include_history, thread)
+        now = self.clock()
+        half = self.settings.recency_half_life_days * 86400.0
+        hits = []
+        for rec, sim in cands:
+            age = max(0.0, now - rec.refreshed.timestamp())
+            recency = 0.5 ** (age / half)
+            hits.append(MemoryHit(rec, (1 - w) * sim + w * recency, sim, recency))
+        hits.sort(key=lambda h: (-h.score, h.record.id))
+        hits = hits[:k]
+        self._recalled.extend(_norm(h.record.text) for h in hits)
+        return hits
+
+    def _candidates(self, qvec: np.ndarray, user: str, want: int, kinds: Sequence[str] | None,
+                    since: TimeLike | None, until: TimeLike | None, include_history: bool,
+                    thread: str | None) -> list[tuple[MemoryRecord, float]]:
+        """At least ``want`` filtered records among the nearest vectors (fewer if none remain),
+        by exact similarity from SQLite's vectors, best first."""
+        where, args = self._where(user, kinds, since, until, include_history, thread)
+        fetch = max(4 * want, 32)
+        for _attempt in range(64):
+            with self.store.lock:
+                hits = self._space.search(qvec, fetch)
+                total = len(self._space.index)
+            if not hits:
+                return []
+            ids = [i for i, _ in hits]
+            marks = ",".join("?" * len(ids))
+            sql = (f"SELECT {_COLUMNS}, vec FROM memories {where} "
+                   f"{'AND' if where else 'WHERE'} id IN ({marks})")
+            with self.store.read() as conn:
+                rows = conn.execute(sql, [*args, *ids]).fetchall()
+            vecs = {r[0]: np.frombuffer(r[13], dtype=np.float32) for r in rows}
+            if not self._space.verify_scores(qvec, hits, vecs):
+                with self.store.lock:
+                    self._space.rebuild()
+                continue
+            out = [(MemoryRecord._from_row(r), float(vecs[r[0]] @ qvec)) for r in rows]
+            if len(out) >= want or fetch >= total:
+                out.sort(key=lambda p: (-p[1], p[0].id))
+                return out
+            fetch = min(total, fetch * 4)
+        raise RuntimeError("memory index kept disagreeing with SQLite")  # pragma: no cover
+
+    @staticmethod
+    def _where(user: str | None, kinds: Sequence[str] | None, since: TimeLike | None,
+               until: TimeLike | None, include_history: bool,
+               thread: str | None) -> tuple[str, list[Any]]:
+        clauses, args = [], []
+        if user is not None:
+            clauses.append("user=?")
+            args.append(user)
+        if kinds:
+            clauses.append(f"kind IN ({','.join('?' * len(kinds))})")
+            args += list(kinds)
+        if since is not None:
+            clauses.append("created>=?")
+            args.append(_ts(since))
+        if until is not None:
+            clauses.append("created<=?")
+            args.append(_ts(until))
+        if not include_history:
+            clauses.append("valid_to IS NULL")
+        if thread is not None:
+            clauses.append("thread=?")
+            args.append(thread)
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    # -- forgetting ----------------------------------------------------------------------
+
+    def forget(self, memory_id: int | None = None, *, query: str | None = None,
+               user: str | None = None, min_similarity: float = 0.8) -> list[int]:
+        """Hard-delete memories; returns the ids deleted.
+
+        - ``forget(id)``: that memory;
+        - ``forget(query=..., user=...)``: the user's memories containing ``query`` (case
+          insensitive) or at least ``min_similarity`` similar to it;
+        - ``forget(user=...)``: everything of that user.
+
+        The rows, their vectors (index file rewritten), their cached embeddings go; the WAL is
+        checkpointed and truncated, and ``secure_delete`` has zeroed the freed pages.
+        """
+        if memory_id is not None:
+            ids = [self.get(memory_id).id]
+        elif query is not None:
+            if user is None:
+                raise ConfigError("forget(query=...) needs user=... (memories are per user)")
+            ids = self._matching(query, user, min_similarity)
+        elif user is not None:
+            with self.store.read() as conn:
+                ids = [r[0] for r in conn.execute("SELECT id FROM memories WHERE user=?", (user,))]
+        else:
+            raise ConfigError("forget() needs an id, a query and a user, or a user")
+        if ids:
+            self._delete(ids)
+        return ids
+
+    def _matching(self, query: str, user: str, min_similarity: float) -> list[int]:
+        needle = query.lower()
+        with self.store.read() as conn:
+            ids = {r[0] for r in conn.execute(
+                "SELECT id FROM memories WHERE user=? AND instr(lower(text), ?) > 0",
+                (user, needle))}
+        qvec = self.store.embedder.embed_query(query)
+        for rec, sim in self._candidates(qvec, user, 32, None, None, None, True, None):
+            if sim >= min_similarity:
+                ids.add(rec.id)
+        return sorted(ids)
+
+    def _delete(self, ids: Sequence[int]) -> None:
+        with self.store.write() as conn:
+            texts: list[str] = []
+            for start in range(0, len(ids), 500):
+                part = list(ids[start:start + 500])
+                marks = ",".join("?" * len(part))
+                texts += [r[0] for r in conn.execute(
+                    f"SELECT text FROM memories WHERE id IN ({marks})", part)]
+                conn.execute(f"DELETE FROM memories WHERE id IN ({marks})", part)
+                conn.execute(f"UPDATE memories SET superseded_by=NULL "
+                             f"WHERE superseded_by IN ({marks})", part)
+            self.store.log_changes(conn, "memories", ids)
+            still_used = {t for t in texts if conn.execute(
+                "SELECT 1 FROM memories WHERE text=? UNION ALL SELECT 1 FROM chunks WHERE text=? "
+                "LIMIT 1", (t, t)).fetchone()}
+            self.store.cache.drop([t for t in set(texts) if t not in still_used])
+        gone = {_norm(t) for t in texts}
+        self._recalled = deque((t for t in self._recalled if t not in gone), maxlen=512)
+        queries = getattr(self.store.embedder, "_queries", None)
+        if queries is not None:
+            queries.clear()
+        with self.store.lock:
+            self._space.ensure_current()
+            self._space.save()
+        self.store.checkpoint()
+
+    # -- export / import -----------------------------------------------------------------
+
+    def export(self, dest: Path | str | IO[str], user: str | None = None) -> int:
+        """Write memories (history included) as JSON lines; returns how many."""
+        records = self.list(user, include_history=True)
+        if isinstance(dest, (str, Path)):
+            with open(dest, "w", encoding="utf-8") as fh:
+                return self.export(fh, user)
+        for rec in records:
+            dest.write(json.dumps(rec.to_json(), ensure_ascii=False) + "\n")
+        return len(records)
+
+    def import_(self, src: Path | str | IO[str]) -> int:
+        """Read JSON lines written by :meth:`export`; returns how many records were added.
+
+        Ids are reassigned (``superseded_by`` links are remapped); a record already present
+        (same user, kind, text and creation time) is skipped, so importing twice is harmless.
+        The write filter does not apply: these are the user's own exported records.
+
+        Raises:
+            ConfigError: a line is not a valid record (nothing from the file is kept).
+        """
+        if isinstance(src, (str, Path)):
+            with open(src, encoding="utf-8") as fh:
+                return self.import_(fh)
+        items = []
+        for n, line in enumerate(src, 1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+                items.append((d, _ts(datetime.fromisoformat(d["created"]))))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ConfigError(f"import line {n}: not a memory record ({exc})") from exc
+        vecs = self.store.cache.embed([d["text"] for d, _ in items]) if items else None
+        mapping: dict[int, int] = {}
+        links: list[tuple[int, Any]] = []
+        added = 0
+        with self.store.write() as conn:
+            for (d, created), vec in zip(items, vecs if vecs is not None else [], strict=True):
+                dup = conn.execute("SELECT id FROM memories WHERE user=? AND kind=? AND text=? "
+                                   "AND abs(created-?)<1e-3", (d["user"], d["kind"], d["text"],
+                                                               created)).fetchone()
+                if dup:
+                    mapping[int(d["id"])] = dup[0]
+                    continue
+                def iso(key: str, d: dict[str, Any] = d) -> float | None:
+                    return _ts(datetime.fromisoformat(d[key])) if d.get(key) else None
+
+                cur = conn.execute(
+                    "INSERT INTO memories (user, thread, role, kind, text, source, created, "
+                    "refreshed, valid_from, valid_to, superseded_by, metadata, vec) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (d["user"], d.get("thread"), d.get("role", "user"), d["kind"], d["text"],
+                     d.get("source", "import"), created, iso("refreshed") or created,
+                     iso("valid_from") or created, iso("valid_to"), None,
+                     json.dumps(d.get("metadata") or {}), vec.astype(np.float32).tobytes()))
+                new_id = int(cur.lastrowid)  # type: ignore[arg-type]
+                mapping[int(d["id"])] = new_id
+                if d.get("superseded_by") is not None:
+                    links.append((new_id, d["superseded_by"]))
+                self.store.log_changes(conn, "memories", [new_id])
+                added += 1
+            for new_id, ref in links:
+                conn.execute("UPDATE memories SET superseded_by=? WHERE id=?",
+                             (mapping.get(int(ref)), new_id))
+        return added
+
+    import_jsonl = import_
+    export_jsonl = export
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Save the index and close the store."""
+        self.store.close()
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

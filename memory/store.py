@@ -1,0 +1,335 @@
+"""The store: one SQLite database (source of truth) plus derived FAISS indexes, kept in step.
+
+Layout in the data directory (``settings.home``)::
+
+    memory.db, memory.db-wal, memory.db-shm   memories, documents, chunks, embedding cache,
+                                              change log (SQLite, WAL)
+    index/memories.faiss                      derived: vectors of memories
+    index/chunks.faiss                        derived: vectors of document chunks
+
+Every write that adds, changes or deletes a vector appends ``(seq, space, item)`` to the
+``changes`` table in the same transaction. An index knows the last ``seq`` it contains (its
+stamp). Before each search, :meth:`VectorSpace.sync` reads ``max(seq)``; if another process (or
+this one) committed since, it re-reads exactly the touched items and applies them. That is how two
+processes on one data directory see each other's committed writes on their next search.
+
+On open an index file is loaded and verified (see :mod:`memory.vectors`), caught up from the
+change log, and its id set compared with SQLite's; on any disagreement, or when the change log
+no longer reaches back to its stamp, it is rebuilt from the vectors stored in SQLite (no model
+needed). Search results are re-scored from SQLite's vectors, and a score that disagrees with
+the index's triggers a rebuild: the index can never hand back a wrong row.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from agent.errors import StoreFormatError
+from memory import _sqlite
+from memory.embeddings import Embedder, EmbeddingCache, open_embedder
+from memory.vectors import IndexFileError, Stamp, VectorIndex, load_index, save_index
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
+
+__all__ = ["Store", "VectorSpace"]
+
+log = logging.getLogger(__name__)
+
+#: Change-log rows kept; an index older than the oldest kept row is rebuilt instead.
+KEEP_CHANGES = 50_000
+#: Unsaved changes after which an index is saved without waiting for close().
+SAVE_EVERY = 2_000
+
+
+class VectorSpace:
+    """The FAISS index of one table (``memories`` or ``chunks``), kept in step with SQLite."""
+
+    def __init__(self, store: Store, table: str):
+        self.store = store
+        self.table = table
+        self.path = store.home / "index" / f"{table}.faiss"
+        self.index = VectorIndex.empty(store.embedder.dim)
+        self.seq = -1  # -1: not loaded yet
+        self.unsaved = 0
+        self.rebuilds = 0
+        self.last_load_error: str | None = None
+
+    # -- opening ---------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Load the saved index if it verifies, catch it up, check its ids; else rebuild."""
+        emb = self.store.embedder
+        try:
+            index, stamp = load_index(self.path, self.table, emb.name, emb.dim)
+        except IndexFileError as exc:
+            if self.path.exists():
+                log.warning("rebuilding %s index: %s", self.table, exc)
+            self.last_load_error = str(exc)
+            self.rebuild()
+            return
+        current = self.store.max_seq()
+        if stamp.seq > current:
+            self.last_load_error = f"{self.path}: stamp seq {stamp.seq} is ahead of the database"
+            self.rebuild()
+            return
+        self.index, self.seq = index, stamp.seq
+        if not self.sync(verify=True):
+            self.last_load_error = f"{self.path}: ids disagree with the database"
+            self.rebuild()
+
+    def rebuild(self) -> None:
+        """Rebuild the index from the vectors in SQLite and save it."""
+        conn, path = self.store.conn, self.store.db_path
+        with _sqlite.snapshot(conn, path):
+            seq = self.store.max_seq()
+            rows = conn.execute(f"SELECT id, vec FROM {self.table} ORDER BY id").fetchall()
+        dim = self.store.embedder.dim
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vecs = (np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, dim)
+                if rows else np.zeros((0, dim), np.float32))
+        self.index = VectorIndex.build(dim, ids, vecs, self.store.settings.ann_threshold)
+        self.seq = seq
+        self.rebuilds += 1
+        self.save()
+
+    # -- keeping in step -------------------------------------------------------------------
+
+    def sync(self, verify: bool = False) -> bool:
+        """Apply changes committed since the index's stamp. Returns False when the index and
+        SQLite disagree afterwards (the caller rebuilds)."""
+        conn, path = self.store.conn, self.store.db_path
+        current = self.store.max_seq()
+        if current == self.seq and not verify:
+            return True
+        with _sqlite.snapshot(conn, path):
+            current = self.store.max_seq()
+            if self.seq < self.store.pruned_through():
+                return False  # the log was trimmed past our stamp: it cannot be replayed
+            items = [r[0] for r in conn.execute(
+                "SELECT DISTINCT item FROM changes WHERE space=? AND seq>? AND seq<=?",
+                (self.table, self.seq, current))]
+            rows: list[tuple[int, bytes]] = []
+            for start in range(0, len(items), 500):
+                part = items[start:start + 500]
+                marks = ",".join("?" * len(part))
+                rows += conn.execute(f"SELECT id, vec FROM {self.table} WHERE id IN ({marks})",
+                                     part).fetchall()
+            count = conn.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0] \
+                if (items or verify) else len(self.index)
+            db_ids = (np.fromiter((r[0] for r in conn.execute(f"SELECT id FROM {self.table}")),
+                                  dtype=np.int64) if verify else None)
+        if items:
+            self.index.remove(np.array(items, dtype=np.int64))
+            if rows:
+                dim = self.store.embedder.dim
+                self.index.add(np.array([r[0] for r in rows], dtype=np.int64),
+                               np.frombuffer(b"".join(r[1] for r in rows),
+                                             dtype=np.float32).reshape(-1, dim))
+            self.unsaved += len(items)
+        self.seq = current
+        if len(self.index) != count:
+            return False
+        if db_ids is not None and not np.array_equal(np.sort(db_ids), np.sort(self.index.ids())):
+            return False
+        if self.unsaved >= SAVE_EVERY:
+            self.save()
+        return True
+
+    def ensure_current(self) -> None:
+        """Catch up with other processes' commits; rebuild if that fails."""
+        if self.seq < 0:
+            self.open()
+        elif not self.sync():
+            self.rebuild()
+
+    def save(self) -> None:
+        """Write the index file atomically with its stamp (a failed save raises)."""
+        emb = self.store.embedder
+        stamp = Stamp(self.table, emb.name, emb.dim, self.seq, len(self.index), self.index.kind)
+        save_index(self.path, self.index, stamp)
+        self.unsaved = 0
+
+    # -- searching -------------------------------------------------------------------------
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Top-``k`` (id, score) by inner product, after catching up with SQLite."""
+        self.ensure_current()
+        if len(self.index) == 0:
+            return []
+        scores, ids = self.index.search(query.reshape(1, -1), k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def verify_scores(self, query: np.ndarray, hits: Sequence[tuple[int, float]],
+                      vecs: dict[int, np.ndarray]) -> bool:
+        """True when every hit's index score matches the SQLite vector's score."""
+        for item, score in hits:
+            vec = vecs.get(item)
+            if vec is not None and abs(float(vec @ query) - score) > 1e-3:
+                log.warning("%s index disagrees with SQLite for id %d: rebuilding",
+                            self.table, item)
+                return False
+        return True
+
+
+class Store:
+    """The SQLite database and the vector spaces in one data directory.
+
+    Args:
+        settings: ``home`` (where the files live), ``embedder``, ``ann_threshold``...
+        embedder: an already loaded embedder (default: the one ``settings.embedder`` names).
+
+    Raises:
+        StoreFormatError: the database's vectors were made by another embedder.
+        StoreBusyError: another process held the database past every retry.
+
+    Example:
+        >>> import tempfile; from agent.settings import load_settings
+        >>> s = load_settings({"home": tempfile.mkdtemp(), "embedder": "hash"}, env={})
+        >>> with Store(s) as store:
+        ...     store.db_path.name
+        'memory.db'
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None):
+        self.settings = settings
+        self.home = Path(settings.home)
+        self.db_path = self.home / "memory.db"
+        self.embedder = embedder or open_embedder(settings.embedder, settings)
+        self.conn = _sqlite.connect(self.db_path)
+        self.lock = threading.RLock()
+        self._depth = 0
+        self._check_embedder()
+        self.cache = EmbeddingCache(self.conn, self.embedder, self.write)
+        self.spaces = {t: VectorSpace(self, t) for t in ("memories", "chunks")}
+
+    def _check_embedder(self) -> None:
+        with self.write() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key='embedder'").fetchone()
+            mine = f"{self.embedder.name}/{self.embedder.dim}"
+            if row is None:
+                conn.execute("INSERT INTO meta VALUES ('embedder', ?)", (mine,))
+            elif row[0] != mine:
+                raise StoreFormatError(
+                    f"{self.db_path} holds vectors from embedder {row[0]!r}, not {mine!r}. Set "
+                    f"embedder back (LOREBOOK_EMBEDDER={row[0].split('/')[0]}) or use another "
+                    "data directory (LOREBOOK_HOME).")
+
+    # -- transactions and the change log ------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (retried while another process holds the lock).
+
+        Re-entrant: a ``write()`` inside another joins the outer transaction.
+        """
+        with self.lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self.conn
+                finally:
+                    self._depth -= 1
+                return
+            with _sqlite.transaction(self.conn, self.db_path) as conn:
+                self._depth = 1
+                try:
+                    yield conn
+                finally:
+                    self._depth = 0
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: one consistent snapshot."""
+        with self.lock, _sqlite.snapshot(self.conn, self.db_path) as conn:
+            yield conn
+
+    def max_seq(self) -> int:
+        row = _sqlite.retrying(self.db_path, lambda: self.conn.execute(
+            "SELECT seq FROM changes ORDER BY seq DESC LIMIT 1").fetchone())
+        if row is not None:
+            return int(row[0])
+        return self.pruned_through()
+
+    def space_seq(self, table: str) -> int:
+        """The last change sequence that touched ``table`` (cheap: indexed)."""
+        row = _sqlite.retrying(self.db_path, lambda: self.conn.execute(
+            "SELECT max(seq) FROM changes WHERE space=?", (table,)).fetchone())
+        return int(row[0]) if row and row[0] is not None else self.pruned_through()
+
+    def pruned_through(self) -> int:
+        row = self.conn.execute("SELECT value FROM meta WHERE key='pruned_through'").fetchone()
+        return int(row[0]) if row else 0
+
+    def log_changes(self, conn: sqlite3.Connection, table: str, items: Sequence[int]) -> None:
+        """Record that ``items`` of ``table`` changed (call inside the writing transaction)."""
+        conn.executemany("INSERT INTO changes (space, item) VALUES (?, ?)",
+                         [(table, int(i)) for i in items])
+
+    def prune_changes(self) -> None:
+        """Keep the newest :data:`KEEP_CHANGES` change rows."""
+        with self.write() as conn:
+            top = conn.execute("SELECT max(seq) FROM changes").fetchone()[0]
+            if top is None or top <= KEEP_CHANGES:
+                return
+            cut = top - KEEP_CHANGES
+            if conn.execute("SELECT 1 FROM changes WHERE seq<=? LIMIT 1", (cut,)).fetchone():
+                conn.execute("DELETE FROM changes WHERE seq<=?", (cut,))
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('pruned_through', ?)",
+                             (str(max(cut, self.pruned_through())),))
+
+    # -- housekeeping ------------------------------------------------------------------------
+
+    def checkpoint(self) -> bool:
+        """Empty the WAL into the database (see :func:`memory._sqlite.checkpoint`)."""
+        with self.lock:
+            return _sqlite.checkpoint(self.conn, self.db_path)
+
+    def save(self) -> None:
+        """Save every loaded index that has unsaved changes."""
+        with self.lock:
+            for space in self.spaces.values():
+                if space.seq >= 0 and (space.unsaved or not space.path.exists()):
+                    space.sync()
+                    space.save()
+
+    def close(self) -> None:
+        """Save the indexes, trim the change log, checkpoint and close the database."""
+        with self.lock:
+            if self.conn is None:  # type: ignore[comparison-overlap]
+                return
+            try:
+                self.save()
+                self.prune_changes()
+                self.checkpoint()
+            finally:
+                self.conn.close()
+                self.conn = None  # type: ignore[assignment]
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def file_paths(self) -> list[Path]:
+        """Every file of the store on disk (database, WAL, indexes)."""
+        names = [self.db_path, self.db_path.with_name("memory.db-wal"),
+                 self.db_path.with_name("memory.db-shm")]
+        names += [s.path for s in self.spaces.values()]
+        return [p for p in names if p.exists()]
+
+
+def vectors_of(blobs: Sequence[bytes], dim: int) -> np.ndarray:
+    """Stack float32 blobs into an ``(n, dim)`` array."""
+    if not blobs:
+        return np.zeros((0, dim), np.float32)
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, dim)
