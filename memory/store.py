@@ -23,6 +23,7 @@ the index's triggers a rebuild: the index can never hand back a wrong row.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -210,6 +211,7 @@ class Store:
         self._check_embedder()
         self.cache = EmbeddingCache(self.conn, self.embedder, self.write)
         self.spaces = {t: VectorSpace(self, t) for t in ("memories", "chunks")}
+        _remove_stale_temp_files(self.home / "index")
 
     def _check_embedder(self) -> None:
         with self.write() as conn:
@@ -326,6 +328,20 @@ class Store:
                  self.db_path.with_name("memory.db-shm")]
         names += [s.path for s in self.spaces.values()]
         return [p for p in names if p.exists()]
+
+
+def _remove_stale_temp_files(folder: Path) -> None:
+    """Delete temp files left by a save that was killed (their writer is no longer running)."""
+    if not folder.is_dir():
+        return
+    for tmp in folder.glob(".*.tmp"):
+        try:
+            pid = int(tmp.name.split(".")[3])
+            os.kill(pid, 0)
+        except (ValueError, IndexError, ProcessLookupError):
+            tmp.unlink(missing_ok=True)
+        except PermissionError:
+            pass
 
 
 def vectors_of(blobs: Sequence[bytes], dim: int) -> np.ndarray:

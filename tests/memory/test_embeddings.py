@@ -1,0 +1,83 @@
+"""Embedders: the protocol, the registry, the hash backend, the cache, and the real model."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from agent.errors import UnknownEmbedderError
+from memory.embeddings import EmbeddingCache, HashEmbedder, embedder_names, open_embedder
+
+
+def test_hash_embedder_is_deterministic_and_normalised() -> None:
+    a, b = HashEmbedder(), HashEmbedder()
+    vecs = a.embed_batch(["I live in Paris", "the cat sat", ""])
+    assert vecs.dtype == np.float32 and vecs.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(vecs, b.embed_batch(["I live in Paris", "the cat sat", ""]))
+
+
+def test_hash_embedder_ranks_word_overlap() -> None:
+    e = HashEmbedder()
+    q = e.embed("where do I live")
+    assert q @ e.embed("I live in Paris") > q @ e.embed("the cat sat on the mat")
+
+
+def test_embed_multi_batches_match_embed_batch() -> None:
+    e = HashEmbedder(dim=32)
+    texts = [f"text number {i}" for i in range(10)]
+    np.testing.assert_array_equal(e.embed_multi(texts, batch_size=3), e.embed_batch(texts))
+
+
+def test_unknown_embedder_lists_valid_names() -> None:
+    with pytest.raises(UnknownEmbedderError) as err:
+        open_embedder("nope")
+    for name in embedder_names():
+        assert name in str(err.value)
+    assert set(embedder_names()) >= {"hash", "minilm"}
+
+
+class CountingEmbedder(HashEmbedder):
+    def __init__(self) -> None:
+        super().__init__(dim=16)
+        self.calls: list[list[str]] = []
+
+    def embed_batch(self, texts):  # type: ignore[no-untyped-def]
+        self.calls.append(list(texts))
+        return super().embed_batch(texts)
+
+
+def test_cache_skips_the_model_for_known_text() -> None:
+    emb = CountingEmbedder()
+    cache = EmbeddingCache(sqlite3.connect(":memory:"), emb)
+    first = cache.embed(["a b", "c d", "a b"])
+    assert emb.calls == [["a b", "c d"]]  # duplicates embedded once
+    second = cache.embed(["c d", "a b"])
+    assert emb.calls == [["a b", "c d"]]  # nothing new reached the model
+    np.testing.assert_array_equal(second, first[[1, 0]])
+    assert (cache.hits, cache.misses) == (3, 2)
+    cache.drop(["a b"])
+    cache.embed(["a b"])
+    assert emb.calls[-1] == ["a b"]
+
+
+def test_cache_keeps_no_text() -> None:
+    conn = sqlite3.connect(":memory:")
+    EmbeddingCache(conn, HashEmbedder(dim=8)).embed(["secret canary text"])
+    dump = "\n".join(conn.iterdump())
+    assert "secret canary" not in dump
+    assert conn.execute("SELECT count(*) FROM embedding_cache").fetchone()[0] == 1
+
+
+@pytest.mark.integration
+def test_minilm_is_semantic_normalised_and_consistent() -> None:
+    e = open_embedder("minilm")
+    assert e.dim == 384
+    vecs = e.embed_batch(["I live in Paris", "My home is in Paris, France", "I enjoy tennis"])
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, rtol=1e-4)
+    assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2] + 0.2
+    # The short-input fast path and the batched path agree.
+    many = e.embed_multi(["I live in Paris"] * 9 + ["x"], batch_size=10)
+    np.testing.assert_allclose(many[0], vecs[0], atol=1e-5)
