@@ -45,22 +45,25 @@ class Lexical:
         self._bm25s = bm25s
         self.model = bm25s.BM25()
         if len(texts):
-            tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(),
-                                    show_progress=False)
+            tokens = bm25s.tokenize(
+                list(texts), stopwords="en", stemmer=_stemmer(), show_progress=False
+            )
             self.model.index(tokens, show_progress=False)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Top-``k`` (id, BM25 score) with a positive score, best first."""
         if len(self.ids) == 0:
             return []
-        tokens = self._bm25s.tokenize([query], stopwords="en", stemmer=_stemmer(),
-                                      show_progress=False)
+        tokens = self._bm25s.tokenize(
+            [query], stopwords="en", stemmer=_stemmer(), show_progress=False
+        )
         if not tokens.vocab:
             return []
         k = min(k, len(self.ids))
         docs, scores = self.model.retrieve(tokens, k=k, show_progress=False, n_threads=1)
-        return [(int(self.ids[d]), float(s)) for d, s in zip(docs[0], scores[0], strict=True)
-                if s > 0]
+        return [
+            (int(self.ids[d]), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0
+        ]
 
 
 def rrf(rankings: Sequence[Sequence[int]], k: int = 60) -> list[tuple[int, float]]:

@@ -31,8 +31,12 @@ def read_pages(path: Path, data: bytes) -> list[Page]:
     """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
-        raise DocumentError(path, "unsupported", f"unsupported file type {suffix or '(none)'}",
-                            f"Convert it to one of {', '.join(sorted(SUPPORTED))}.")
+        raise DocumentError(
+            path,
+            "unsupported",
+            f"unsupported file type {suffix or '(none)'}",
+            f"Convert it to one of {', '.join(sorted(SUPPORTED))}.",
+        )
     if not data.strip():
         raise DocumentError(path, "empty", "the file is empty", "Add text or leave it out.")
     if suffix in PDF_SUFFIXES:
@@ -41,29 +45,59 @@ def read_pages(path: Path, data: bytes) -> list[Page]:
         text = _decode(path, data)
         pages = [(None, _html_text(text) if suffix in HTML_SUFFIXES else text)]
     if not any(t.strip() for _, t in pages):
-        raise DocumentError(path, "no-text",
-                            "no extractable text (a scanned PDF or an empty page?)",
-                            "Run OCR on it first, or leave it out.")
+        raise DocumentError(
+            path,
+            "no-text",
+            "no extractable text (a scanned PDF or an empty page?)",
+            "Run OCR on it first, or leave it out.",
+        )
     return pages
 
 
 def _decode(path: Path, data: bytes) -> str:
     if b"\x00" in data[:8192]:
-        raise DocumentError(path, "binary", "looks binary (NUL bytes), not text",
-                            "Check the file type; only text, Markdown, HTML and PDF are read.")
+        raise DocumentError(
+            path,
+            "binary",
+            "looks binary (NUL bytes), not text",
+            "Check the file type; only text, Markdown, HTML and PDF are read.",
+        )
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DocumentError(path, "encoding", f"not valid UTF-8 (byte {exc.start})",
-                            "Convert it, e.g. `iconv -f latin1 -t utf-8 in > out`.") from exc
+        raise DocumentError(
+            path,
+            "encoding",
+            f"not valid UTF-8 (byte {exc.start})",
+            "Convert it, e.g. `iconv -f latin1 -t utf-8 in > out`.",
+        ) from exc
 
 
 class _TextOnly(HTMLParser):
     _SKIP = {"script", "style", "noscript", "template", "head"}
-    _BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section",
-              "article", "blockquote", "pre", "table", "ul", "ol", "hr"}
+    _BLOCK = {
+        "p",
+        "div",
+        "br",
+        "li",
+        "tr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "section",
+        "article",
+        "blockquote",
+        "pre",
+        "table",
+        "ul",
+        "ol",
+        "hr",
+    }
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -103,8 +137,9 @@ def _pdf(path: Path, data: bytes) -> list[Page]:
         from pypdf import PdfReader
         from pypdf.errors import PdfReadError
     except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise DocumentError(path, "unreadable", "pypdf is not installed",
-                            "Run `make setup`.") from exc
+        raise DocumentError(
+            path, "unreadable", "pypdf is not installed", "Run `make setup`."
+        ) from exc
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # it logs every recoverable oddity
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
@@ -114,14 +149,31 @@ def _pdf(path: Path, data: bytes) -> list[Page]:
             except Exception:
                 ok = 0
             if not ok:
-                raise DocumentError(path, "encrypted", "the PDF is password-protected",
-                                    "Save an unencrypted copy (e.g. `qpdf --decrypt`).")
+                raise DocumentError(
+                    path,
+                    "encrypted",
+                    "the PDF is password-protected",
+                    "Save an unencrypted copy (e.g. `qpdf --decrypt`).",
+                )
         pages = [(n, page.extract_text() or "") for n, page in enumerate(reader.pages, 1)]
     except DocumentError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError,
-            OSError, RecursionError, AssertionError, ZeroDivisionError) as exc:
-        raise DocumentError(path, "corrupt", f"the PDF could not be read ({type(exc).__name__}: "
-                            f"{exc})", "Re-export or repair it (e.g. `qpdf in.pdf out.pdf`).") \
-            from exc
+    except (
+        PdfReadError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        OSError,
+        RecursionError,
+        AssertionError,
+        ZeroDivisionError,
+    ) as exc:
+        raise DocumentError(
+            path,
+            "corrupt",
+            f"the PDF could not be read ({type(exc).__name__}: {exc})",
+            "Re-export or repair it (e.g. `qpdf in.pdf out.pdf`).",
+        ) from exc
     return pages

@@ -112,8 +112,9 @@ def connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
 
     def _open() -> sqlite3.Connection:
-        conn = sqlite3.connect(str(path), isolation_level=None, timeout=5.0,
-                               check_same_thread=False)
+        conn = sqlite3.connect(
+            str(path), isolation_level=None, timeout=5.0, check_same_thread=False
+        )
         conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
@@ -167,7 +168,8 @@ def checkpoint(conn: sqlite3.Connection, path: Path, attempts: int = 20) -> bool
     """
     for attempt in range(attempts):
         busy, _log, _done = retrying(
-            path, lambda: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone())
+            path, lambda: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        )
         if busy == 0:
             return True
         time.sleep(0.02 * (attempt + 1))

@@ -52,8 +52,9 @@ def same_subject(llm: LLM, old: str, new: str) -> bool:
         >>> same_subject(FakeLLM(['{"same_subject": true}']), "I live in Paris", "I moved to Oslo")
         True
     """
-    reply = llm.complete(prompt_for(old, new), temperature=0, json_schema=SCHEMA,
-                         max_tokens=16).text
+    reply = llm.complete(
+        prompt_for(old, new), temperature=0, json_schema=SCHEMA, max_tokens=16
+    ).text
     try:
         value = json.loads(reply.strip())["same_subject"]
     except (ValueError, KeyError, TypeError):

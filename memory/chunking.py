@@ -56,14 +56,15 @@ def _spans(text: str, pattern: re.Pattern[str], start: int, end: int) -> list[tu
     return [(a, b) for a, b in out if text[a:b].strip()]
 
 
-def _word_spans(text: str, start: int, end: int, budget: int,
-                count: Callable[[str], int]) -> list[tuple[int, int]]:
+def _word_spans(
+    text: str, start: int, end: int, budget: int, count: Callable[[str], int]
+) -> list[tuple[int, int]]:
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[start:end])]
     out: list[tuple[int, int]] = []
     a: int | None = None
     used = prev_end = 0
     for ws, we in words:
-        n = count(text[start + ws:start + we])
+        n = count(text[start + ws : start + we])
         if a is not None and used + n > budget:
             out.append((a, prev_end))
             a, used = None, 0
@@ -91,8 +92,13 @@ def _units(text: str, budget: int, count: Callable[[str], int]) -> list[tuple[in
     return [(a, b, count(text[a:b])) for a, b in units]
 
 
-def chunk_text(text: str, budget: int = 200, overlap: int = 40, page: int | None = None,
-               count: Callable[[str], int] = count_tokens) -> list[Chunk]:
+def chunk_text(
+    text: str,
+    budget: int = 200,
+    overlap: int = 40,
+    page: int | None = None,
+    count: Callable[[str], int] = count_tokens,
+) -> list[Chunk]:
     """Chunks of ``text`` of at most ``budget`` tokens, overlapping by up to ``overlap``.
 
     Example:

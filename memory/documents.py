@@ -139,10 +139,13 @@ class Documents:
             p = Path(raw).expanduser().resolve()
             if p.is_dir():
                 roots.append(p)
-                files += sorted(f for f in p.rglob("*") if f.is_file()
-                                and f.suffix.lower() in SUPPORTED
-                                and not any(part.startswith(".")
-                                            for part in f.relative_to(p).parts))
+                files += sorted(
+                    f
+                    for f in p.rglob("*")
+                    if f.is_file()
+                    and f.suffix.lower() in SUPPORTED
+                    and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                )
             elif p.is_file():
                 files.append(p)
             else:
@@ -164,10 +167,12 @@ class Documents:
         try:
             size = path.stat().st_size
             if size > self.settings.max_document_bytes:
-                raise DocumentError(path, "too-large", f"{size} bytes is over the limit of "
-                                    f"{self.settings.max_document_bytes}",
-                                    "Split the file, or raise max_document_bytes "
-                                    "(LOREBOOK_MAX_DOCUMENT_BYTES).")
+                raise DocumentError(
+                    path,
+                    "too-large",
+                    f"{size} bytes is over the limit of {self.settings.max_document_bytes}",
+                    "Split the file, or raise max_document_bytes (LOREBOOK_MAX_DOCUMENT_BYTES).",
+                )
             data = path.read_bytes()
             digest = text_hash(data.decode("latin-1"))  # sha256 of the raw bytes
             with self.store.read() as conn:
@@ -176,11 +181,17 @@ class Documents:
                 report.unchanged.append(key)
                 return
             pages = read_pages(path, data)
-            chunks = [c for page, text in pages for c in chunk_text(
-                text, self.settings.chunk_tokens, self.settings.chunk_overlap, page)]
+            chunks = [
+                c
+                for page, text in pages
+                for c in chunk_text(
+                    text, self.settings.chunk_tokens, self.settings.chunk_overlap, page
+                )
+            ]
             if not chunks:
-                raise DocumentError(path, "no-text", "no text to index",
-                                    "Check that the file has readable text.")
+                raise DocumentError(
+                    path, "no-text", "no text to index", "Check that the file has readable text."
+                )
             misses_before = self.store.cache.misses
             vecs = self.store.cache.embed([c.text for c in chunks])  # before locking the db
             with self.store.write() as conn:
@@ -192,24 +203,38 @@ class Documents:
             report.errors.append(IngestError(key, exc.reason, str(exc)))
             return
         except OSError as exc:
-            report.errors.append(IngestError(key, "unreadable", f"{path}: {exc.strerror or exc}. "
-                                             "Check the permissions."))
+            report.errors.append(
+                IngestError(
+                    key, "unreadable", f"{path}: {exc.strerror or exc}. Check the permissions."
+                )
+            )
             return
         (report.updated if row else report.added).append(key)
         report.chunks += len(chunks)
 
-    def _insert(self, conn: Any, key: str, digest: str, size: int, pages: int,
-                chunks: Sequence[Chunk], vecs: np.ndarray) -> None:
-        cur = conn.execute("INSERT INTO documents (path, hash, size, pages, chunks, ingested) "
-                           "VALUES (?, ?, ?, ?, ?, ?)", (key, digest, size, pages, len(chunks),
-                                                         time.time()))
+    def _insert(
+        self,
+        conn: Any,
+        key: str,
+        digest: str,
+        size: int,
+        pages: int,
+        chunks: Sequence[Chunk],
+        vecs: np.ndarray,
+    ) -> None:
+        cur = conn.execute(
+            "INSERT INTO documents (path, hash, size, pages, chunks, ingested) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (key, digest, size, pages, len(chunks), time.time()),
+        )
         doc_id = cur.lastrowid
         ids = []
         for n, (c, vec) in enumerate(zip(chunks, vecs, strict=True)):
-            cur = conn.execute('INSERT INTO chunks (document, ord, page, start, "end", text, vec) '
-                               "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               (doc_id, n, c.page, c.start, c.end, c.text,
-                                vec.astype(np.float32).tobytes()))
+            cur = conn.execute(
+                'INSERT INTO chunks (document, ord, page, start, "end", text, vec) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (doc_id, n, c.page, c.start, c.end, c.text, vec.astype(np.float32).tobytes()),
+            )
             ids.append(cur.lastrowid)
         self.store.log_changes(conn, "chunks", ids)
 
@@ -223,8 +248,9 @@ class Documents:
     def _drop_vanished(self, root: Path, report: IngestReport) -> None:
         prefix = str(root) + os.sep
         with self.store.read() as conn:
-            known = conn.execute("SELECT id, path FROM documents WHERE substr(path, 1, ?) = ?",
-                                 (len(prefix), prefix)).fetchall()
+            known = conn.execute(
+                "SELECT id, path FROM documents WHERE substr(path, 1, ?) = ?", (len(prefix), prefix)
+            ).fetchall()
         for doc_id, path in known:
             if not Path(path).exists():
                 with self.store.write() as conn:
@@ -258,15 +284,17 @@ class Documents:
     def list(self) -> list[dict[str, Any]]:
         """Ingested documents: id, path, hash, size, pages, chunks, ingested (epoch seconds)."""
         with self.store.read() as conn:
-            rows = conn.execute("SELECT id, path, hash, size, pages, chunks, ingested "
-                                "FROM documents ORDER BY path").fetchall()
+            rows = conn.execute(
+                "SELECT id, path, hash, size, pages, chunks, ingested FROM documents ORDER BY path"
+            ).fetchall()
         keys = ("id", "path", "hash", "size", "pages", "chunks", "ingested")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     # -- search ----------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 5, *, mode: Mode = "hybrid",
-               depth: int = 50) -> list[DocumentHit]:
+    def search(
+        self, query: str, k: int = 5, *, mode: Mode = "hybrid", depth: int = 50
+    ) -> list[DocumentHit]:
         """The ``k`` best chunks for ``query`` with citations.
 
         Args:
@@ -288,16 +316,24 @@ class Documents:
             with self.store.lock:
                 dense_hits = self.store.spaces["chunks"].search(qvec, depth)
             dense = [i for i, _ in dense_hits]
-        fused = rrf([r for r in (bm25, dense) if r])[:k] if mode == "hybrid" else \
-            [(i, 1.0 / (60 + n)) for n, i in enumerate(bm25 or dense, 1)][:k]
+        fused = (
+            rrf([r for r in (bm25, dense) if r])[:k]
+            if mode == "hybrid"
+            else [(i, 1.0 / (60 + n)) for n, i in enumerate(bm25 or dense, 1)][:k]
+        )
         if not fused:
             return []
         ids = [i for i, _ in fused]
         marks = ",".join("?" * len(ids))
         with self.store.read() as conn:
-            rows = {r[0]: r for r in conn.execute(
-                f'SELECT c.id, c.document, d.path, c.page, c.start, c."end", c.text FROM chunks c '
-                f"JOIN documents d ON d.id = c.document WHERE c.id IN ({marks})", ids)}
+            rows = {
+                r[0]: r
+                for r in conn.execute(
+                    'SELECT c.id, c.document, d.path, c.page, c.start, c."end", c.text '
+                    f"FROM chunks c JOIN documents d ON d.id = c.document WHERE c.id IN ({marks})",
+                    ids,
+                )
+            }
         brank = {i: n for n, i in enumerate(bm25, 1)}
         drank = {i: n for n, i in enumerate(dense, 1)}
         hits = []
@@ -305,8 +341,16 @@ class Documents:
             r = rows.get(chunk_id)
             if r is None:  # deleted between the index lookup and now
                 continue
-            hits.append(DocumentHit(chunk_id, r[1], score, Citation(r[2], r[3], r[4], r[5], r[6]),
-                                    brank.get(chunk_id), drank.get(chunk_id)))
+            hits.append(
+                DocumentHit(
+                    chunk_id,
+                    r[1],
+                    score,
+                    Citation(r[2], r[3], r[4], r[5], r[6]),
+                    brank.get(chunk_id),
+                    drank.get(chunk_id),
+                )
+            )
         return hits
 
     def _lexical_index(self) -> Lexical:

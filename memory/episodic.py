@@ -49,8 +49,10 @@ KINDS: tuple[str, ...] = ("fact", "turn", "summary")
 FACT_SOURCES = ("user", "import")
 TimeLike = datetime | float | int
 
-_COLUMNS = ("id, user, thread, role, kind, text, source, created, refreshed, valid_from, "
-            "valid_to, superseded_by, metadata")
+_COLUMNS = (
+    "id, user, thread, role, kind, text, source, created, refreshed, valid_from, "
+    "valid_to, superseded_by, metadata"
+)
 
 
 def _ts(value: TimeLike | None) -> float | None:
@@ -103,11 +105,36 @@ class MemoryRecord:
 
     @classmethod
     def _from_row(cls, row: Sequence[Any]) -> MemoryRecord:
-        (id_, user, thread, role, kind, text, source, created, refreshed, valid_from, valid_to,
-         superseded_by, metadata) = row[:13]
-        return cls(id_, user, thread, role, kind, text, source, _dt(created), _dt(refreshed),
-                   _dt(valid_from), _dt(valid_to), superseded_by,  # type: ignore[arg-type]
-                   json.loads(metadata))
+        (
+            id_,
+            user,
+            thread,
+            role,
+            kind,
+            text,
+            source,
+            created,
+            refreshed,
+            valid_from,
+            valid_to,
+            superseded_by,
+            metadata,
+        ) = row[:13]
+        return cls(
+            id_,
+            user,
+            thread,
+            role,
+            kind,
+            text,
+            source,
+            _dt(created),
+            _dt(refreshed),
+            _dt(valid_from),
+            _dt(valid_to),
+            superseded_by,  # type: ignore[arg-type]
+            json.loads(metadata),
+        )
 
 
 @dataclass(frozen=True)
@@ -149,8 +176,9 @@ class Memory:
         'I live in Paris'
     """
 
-    def __init__(self, store: Store, llm: LLM | None = None,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self, store: Store, llm: LLM | None = None, clock: Callable[[], float] = time.time
+    ):
         self.store = store
         self.settings = store.settings
         self.llm = llm
@@ -174,9 +202,19 @@ class Memory:
 
     # -- writing -------------------------------------------------------------------------
 
-    def add(self, text: str, user: str, *, thread: str | None = None, role: str = "user",
-            kind: Kind = "fact", source: str = "user", metadata: dict[str, Any] | None = None,
-            created: TimeLike | None = None, context: Iterable[str] = ()) -> AddResult:
+    def add(
+        self,
+        text: str,
+        user: str,
+        *,
+        thread: str | None = None,
+        role: str = "user",
+        kind: Kind = "fact",
+        source: str = "user",
+        metadata: dict[str, Any] | None = None,
+        created: TimeLike | None = None,
+        context: Iterable[str] = (),
+    ) -> AddResult:
         """Store ``text`` for ``user`` subject to the write filter (see the module docstring).
 
         Args:
@@ -207,27 +245,47 @@ class Memory:
             if neighbours and neighbours[0][1] >= self.settings.duplicate_threshold:
                 return self._refresh(neighbours[0][0], now)
             if self.llm is not None:
-                superseded = [mid for mid, sim in neighbours[:3]
-                              if sim >= self.settings.supersede_threshold
-                              and same_subject(self.llm, self.get(mid).text, text)]
+                superseded = [
+                    mid
+                    for mid, sim in neighbours[:3]
+                    if sim >= self.settings.supersede_threshold
+                    and same_subject(self.llm, self.get(mid).text, text)
+                ]
         with self.store.write() as conn:
             cur = conn.execute(
                 "INSERT INTO memories (user, thread, role, kind, text, source, created, refreshed, "
                 "valid_from, valid_to, superseded_by, metadata, vec) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?)",
-                (user, thread, role, kind, text, source, now, now, now,
-                 json.dumps(metadata or {}), vec.astype(np.float32).tobytes()))
+                (
+                    user,
+                    thread,
+                    role,
+                    kind,
+                    text,
+                    source,
+                    now,
+                    now,
+                    now,
+                    json.dumps(metadata or {}),
+                    vec.astype(np.float32).tobytes(),
+                ),
+            )
             new_id = int(cur.lastrowid)  # type: ignore[arg-type]
             for old in superseded:
-                conn.execute("UPDATE memories SET valid_to=?, superseded_by=? "
-                             "WHERE id=? AND valid_to IS NULL", (now, new_id, old))
+                conn.execute(
+                    "UPDATE memories SET valid_to=?, superseded_by=? "
+                    "WHERE id=? AND valid_to IS NULL",
+                    (now, new_id, old),
+                )
             self.store.log_changes(conn, "memories", [new_id])
         return AddResult("added", self.get(new_id), tuple(superseded))
 
     def _filter_fact(self, text: str, role: str, source: str, context: Iterable[str]) -> str | None:
         if role != "user" or source not in FACT_SOURCES:
-            return (f"only what the user stated becomes a fact (role={role!r}, source={source!r}); "
-                    "store model replies as kind='turn'")
+            return (
+                f"only what the user stated becomes a fact (role={role!r}, source={source!r}); "
+                "store model replies as kind='turn'"
+            )
         if text.rstrip().endswith("?"):
             return "a question is not a fact"
         norm = _norm(text)
@@ -243,15 +301,19 @@ class Memory:
 
     def _refresh(self, memory_id: int, now: float) -> AddResult:
         with self.store.write() as conn:
-            meta = json.loads(conn.execute("SELECT metadata FROM memories WHERE id=?",
-                                           (memory_id,)).fetchone()[0])
+            meta = json.loads(
+                conn.execute("SELECT metadata FROM memories WHERE id=?", (memory_id,)).fetchone()[0]
+            )
             meta["times_stated"] = int(meta.get("times_stated", 1)) + 1
-            conn.execute("UPDATE memories SET refreshed=?, metadata=? WHERE id=?",
-                         (now, json.dumps(meta), memory_id))
+            conn.execute(
+                "UPDATE memories SET refreshed=?, metadata=? WHERE id=?",
+                (now, json.dumps(meta), memory_id),
+            )
         return AddResult("refreshed", self.get(memory_id))
 
-    def update(self, memory_id: int, *, text: str | None = None,
-               metadata: dict[str, Any] | None = None) -> MemoryRecord:
+    def update(
+        self, memory_id: int, *, text: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> MemoryRecord:
         """Change a memory's text (re-embedded) and/or metadata (replaced).
 
         Raises:
@@ -261,12 +323,15 @@ class Memory:
         with self.store.write() as conn:
             if text is not None:
                 vec = self.store.cache.embed([text.strip()])[0]
-                conn.execute("UPDATE memories SET text=?, vec=? WHERE id=?",
-                             (text.strip(), vec.astype(np.float32).tobytes(), memory_id))
+                conn.execute(
+                    "UPDATE memories SET text=?, vec=? WHERE id=?",
+                    (text.strip(), vec.astype(np.float32).tobytes(), memory_id),
+                )
                 self.store.log_changes(conn, "memories", [memory_id])
             if metadata is not None:
-                conn.execute("UPDATE memories SET metadata=? WHERE id=?",
-                             (json.dumps(metadata), memory_id))
+                conn.execute(
+                    "UPDATE memories SET metadata=? WHERE id=?", (json.dumps(metadata), memory_id)
+                )
         return self.get(memory_id)
 
     def supersede(self, old_id: int, new_id: int) -> None:
@@ -274,8 +339,10 @@ class Memory:
         self.get(old_id)
         self.get(new_id)
         with self.store.write() as conn:
-            conn.execute("UPDATE memories SET valid_to=?, superseded_by=? WHERE id=?",
-                         (self.clock(), new_id, old_id))
+            conn.execute(
+                "UPDATE memories SET valid_to=?, superseded_by=? WHERE id=?",
+                (self.clock(), new_id, old_id),
+            )
 
     # -- reading -------------------------------------------------------------------------
 
@@ -286,15 +353,23 @@ class Memory:
             MemoryNotFoundError: there is none (never stored, or forgotten).
         """
         with self.store.read() as conn:
-            row = conn.execute(f"SELECT {_COLUMNS} FROM memories WHERE id=?",
-                               (int(memory_id),)).fetchone()
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM memories WHERE id=?", (int(memory_id),)
+            ).fetchone()
         if row is None:
             raise MemoryNotFoundError(int(memory_id))
         return MemoryRecord._from_row(row)
 
-    def list(self, user: str | None = None, *, kinds: Sequence[str] | None = None,
-             include_history: bool = False, thread: str | None = None,
-             limit: int | None = None, offset: int = 0) -> list[MemoryRecord]:
+    def list(
+        self,
+        user: str | None = None,
+        *,
+        kinds: Sequence[str] | None = None,
+        include_history: bool = False,
+        thread: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[MemoryRecord]:
         """Memories in insertion order, filtered like :meth:`search` (no ranking)."""
         where, args = self._where(user, kinds, None, None, include_history, thread)
         sql = f"SELECT {_COLUMNS} FROM memories {where} ORDER BY id LIMIT ? OFFSET ?"
@@ -308,8 +383,9 @@ class Memory:
         chain = [rec]
         with self.store.read() as conn:
             while True:
-                row = conn.execute(f"SELECT {_COLUMNS} FROM memories WHERE superseded_by=?",
-                                   (chain[0].id,)).fetchone()
+                row = conn.execute(
+                    f"SELECT {_COLUMNS} FROM memories WHERE superseded_by=?", (chain[0].id,)
+                ).fetchone()
                 if row is None:
                     break
                 chain.insert(0, MemoryRecord._from_row(row))
@@ -320,9 +396,18 @@ class Memory:
                 break
         return chain
 
-    def search(self, query: str, user: str, k: int = 5, *, kinds: Sequence[str] | None = None,
-               since: TimeLike | None = None, until: TimeLike | None = None,
-               include_history: bool = False, thread: str | None = None) -> list[MemoryHit]:
+    def search(
+        self,
+        query: str,
+        user: str,
+        k: int = 5,
+        *,
+        kinds: Sequence[str] | None = None,
+        since: TimeLike | None = None,
+        until: TimeLike | None = None,
+        include_history: bool = False,
+        thread: str | None = None,
+    ) -> list[MemoryHit]:
         """The ``k`` best memories of ``user`` for ``query``.
 
         Args:
@@ -352,9 +437,17 @@ class Memory:
         self._recalled.extend(_norm(h.record.text) for h in hits)
         return hits
 
-    def _candidates(self, qvec: np.ndarray, user: str, want: int, kinds: Sequence[str] | None,
-                    since: TimeLike | None, until: TimeLike | None, include_history: bool,
-                    thread: str | None) -> list[tuple[MemoryRecord, float]]:
+    def _candidates(
+        self,
+        qvec: np.ndarray,
+        user: str,
+        want: int,
+        kinds: Sequence[str] | None,
+        since: TimeLike | None,
+        until: TimeLike | None,
+        include_history: bool,
+        thread: str | None,
+    ) -> list[tuple[MemoryRecord, float]]:
         """At least ``want`` filtered records among the nearest vectors (fewer if none remain),
         by exact similarity from SQLite's vectors, best first."""
         where, args = self._where(user, kinds, since, until, include_history, thread)
@@ -367,8 +460,10 @@ class Memory:
                 return []
             ids = [i for i, _ in hits]
             marks = ",".join("?" * len(ids))
-            sql = (f"SELECT {_COLUMNS}, vec FROM memories {where} "
-                   f"{'AND' if where else 'WHERE'} id IN ({marks})")
+            sql = (
+                f"SELECT {_COLUMNS}, vec FROM memories {where} "
+                f"{'AND' if where else 'WHERE'} id IN ({marks})"
+            )
             with self.store.read() as conn:
                 rows = conn.execute(sql, [*args, *ids]).fetchall()
             vecs = {r[0]: np.frombuffer(r[13], dtype=np.float32) for r in rows}
@@ -384,9 +479,14 @@ class Memory:
         raise RuntimeError("memory index kept disagreeing with SQLite")  # pragma: no cover
 
     @staticmethod
-    def _where(user: str | None, kinds: Sequence[str] | None, since: TimeLike | None,
-               until: TimeLike | None, include_history: bool,
-               thread: str | None) -> tuple[str, list[Any]]:
+    def _where(
+        user: str | None,
+        kinds: Sequence[str] | None,
+        since: TimeLike | None,
+        until: TimeLike | None,
+        include_history: bool,
+        thread: str | None,
+    ) -> tuple[str, list[Any]]:
         clauses, args = [], []
         if user is not None:
             clauses.append("user=?")
@@ -409,8 +509,14 @@ class Memory:
 
     # -- forgetting ----------------------------------------------------------------------
 
-    def forget(self, memory_id: int | None = None, *, query: str | None = None,
-               user: str | None = None, min_similarity: float = 0.8) -> list[int]:
+    def forget(
+        self,
+        memory_id: int | None = None,
+        *,
+        query: str | None = None,
+        user: str | None = None,
+        min_similarity: float = 0.8,
+    ) -> list[int]:
         """Hard-delete memories; returns the ids deleted.
 
         - ``forget(id)``: that memory;
@@ -439,9 +545,13 @@ class Memory:
     def _matching(self, query: str, user: str, min_similarity: float) -> list[int]:
         needle = query.lower()
         with self.store.read() as conn:
-            ids = {r[0] for r in conn.execute(
-                "SELECT id FROM memories WHERE user=? AND instr(lower(text), ?) > 0",
-                (user, needle))}
+            ids = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM memories WHERE user=? AND instr(lower(text), ?) > 0",
+                    (user, needle),
+                )
+            }
         qvec = self.store.embedder.embed_query(query)
         for rec, sim in self._candidates(qvec, user, 32, None, None, None, True, None):
             if sim >= min_similarity:
@@ -452,17 +562,26 @@ class Memory:
         with self.store.write() as conn:
             texts: list[str] = []
             for start in range(0, len(ids), 500):
-                part = list(ids[start:start + 500])
+                part = list(ids[start : start + 500])
                 marks = ",".join("?" * len(part))
-                texts += [r[0] for r in conn.execute(
-                    f"SELECT text FROM memories WHERE id IN ({marks})", part)]
+                texts += [
+                    r[0]
+                    for r in conn.execute(f"SELECT text FROM memories WHERE id IN ({marks})", part)
+                ]
                 conn.execute(f"DELETE FROM memories WHERE id IN ({marks})", part)
-                conn.execute(f"UPDATE memories SET superseded_by=NULL "
-                             f"WHERE superseded_by IN ({marks})", part)
+                conn.execute(
+                    f"UPDATE memories SET superseded_by=NULL WHERE superseded_by IN ({marks})", part
+                )
             self.store.log_changes(conn, "memories", ids)
-            still_used = {t for t in texts if conn.execute(
-                "SELECT 1 FROM memories WHERE text=? UNION ALL SELECT 1 FROM chunks WHERE text=? "
-                "LIMIT 1", (t, t)).fetchone()}
+            still_used = {
+                t
+                for t in texts
+                if conn.execute(
+                    "SELECT 1 FROM memories WHERE text=? "
+                    "UNION ALL SELECT 1 FROM chunks WHERE text=? LIMIT 1",
+                    (t, t),
+                ).fetchone()
+            }
             self.store.cache.drop([t for t in set(texts) if t not in still_used])
         gone = {_norm(t) for t in texts}
         self._recalled = deque((t for t in self._recalled if t not in gone), maxlen=512)
@@ -514,12 +633,15 @@ class Memory:
         added = 0
         with self.store.write() as conn:
             for (d, created), vec in zip(items, vecs if vecs is not None else [], strict=True):
-                dup = conn.execute("SELECT id FROM memories WHERE user=? AND kind=? AND text=? "
-                                   "AND abs(created-?)<1e-3", (d["user"], d["kind"], d["text"],
-                                                               created)).fetchone()
+                dup = conn.execute(
+                    "SELECT id FROM memories WHERE user=? AND kind=? AND text=? "
+                    "AND abs(created-?)<1e-3",
+                    (d["user"], d["kind"], d["text"], created),
+                ).fetchone()
                 if dup:
                     mapping[int(d["id"])] = dup[0]
                     continue
+
                 def iso(key: str, d: dict[str, Any] = d) -> float | None:
                     return _ts(datetime.fromisoformat(d[key])) if d.get(key) else None
 
@@ -527,10 +649,22 @@ class Memory:
                     "INSERT INTO memories (user, thread, role, kind, text, source, created, "
                     "refreshed, valid_from, valid_to, superseded_by, metadata, vec) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (d["user"], d.get("thread"), d.get("role", "user"), d["kind"], d["text"],
-                     d.get("source", "import"), created, iso("refreshed") or created,
-                     iso("valid_from") or created, iso("valid_to"), None,
-                     json.dumps(d.get("metadata") or {}), vec.astype(np.float32).tobytes()))
+                    (
+                        d["user"],
+                        d.get("thread"),
+                        d.get("role", "user"),
+                        d["kind"],
+                        d["text"],
+                        d.get("source", "import"),
+                        created,
+                        iso("refreshed") or created,
+                        iso("valid_from") or created,
+                        iso("valid_to"),
+                        None,
+                        json.dumps(d.get("metadata") or {}),
+                        vec.astype(np.float32).tobytes(),
+                    ),
+                )
                 new_id = int(cur.lastrowid)  # type: ignore[arg-type]
                 mapping[int(d["id"])] = new_id
                 if d.get("superseded_by") is not None:
@@ -538,8 +672,10 @@ class Memory:
                 self.store.log_changes(conn, "memories", [new_id])
                 added += 1
             for new_id, ref in links:
-                conn.execute("UPDATE memories SET superseded_by=? WHERE id=?",
-                             (mapping.get(int(ref)), new_id))
+                conn.execute(
+                    "UPDATE memories SET superseded_by=? WHERE id=?",
+                    (mapping.get(int(ref)), new_id),
+                )
         return added
 
     import_jsonl = import_

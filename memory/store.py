@@ -95,8 +95,11 @@ class VectorSpace:
             rows = conn.execute(f"SELECT id, vec FROM {self.table} ORDER BY id").fetchall()
         dim = self.store.embedder.dim
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        vecs = (np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, dim)
-                if rows else np.zeros((0, dim), np.float32))
+        vecs = (
+            np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, dim)
+            if rows
+            else np.zeros((0, dim), np.float32)
+        )
         self.index = VectorIndex.build(dim, ids, vecs, self.store.settings.ann_threshold)
         self.seq = seq
         self.rebuilds += 1
@@ -115,26 +118,40 @@ class VectorSpace:
             current = self.store.max_seq()
             if self.seq < self.store.pruned_through():
                 return False  # the log was trimmed past our stamp: it cannot be replayed
-            items = [r[0] for r in conn.execute(
-                "SELECT DISTINCT item FROM changes WHERE space=? AND seq>? AND seq<=?",
-                (self.table, self.seq, current))]
+            items = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT item FROM changes WHERE space=? AND seq>? AND seq<=?",
+                    (self.table, self.seq, current),
+                )
+            ]
             rows: list[tuple[int, bytes]] = []
             for start in range(0, len(items), 500):
-                part = items[start:start + 500]
+                part = items[start : start + 500]
                 marks = ",".join("?" * len(part))
-                rows += conn.execute(f"SELECT id, vec FROM {self.table} WHERE id IN ({marks})",
-                                     part).fetchall()
-            count = conn.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0] \
-                if (items or verify) else len(self.index)
-            db_ids = (np.fromiter((r[0] for r in conn.execute(f"SELECT id FROM {self.table}")),
-                                  dtype=np.int64) if verify else None)
+                rows += conn.execute(
+                    f"SELECT id, vec FROM {self.table} WHERE id IN ({marks})", part
+                ).fetchall()
+            count = (
+                conn.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0]
+                if (items or verify)
+                else len(self.index)
+            )
+            db_ids = (
+                np.fromiter(
+                    (r[0] for r in conn.execute(f"SELECT id FROM {self.table}")), dtype=np.int64
+                )
+                if verify
+                else None
+            )
         if items:
             self.index.remove(np.array(items, dtype=np.int64))
             if rows:
                 dim = self.store.embedder.dim
-                self.index.add(np.array([r[0] for r in rows], dtype=np.int64),
-                               np.frombuffer(b"".join(r[1] for r in rows),
-                                             dtype=np.float32).reshape(-1, dim))
+                self.index.add(
+                    np.array([r[0] for r in rows], dtype=np.int64),
+                    np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, dim),
+                )
             self.unsaved += len(items)
         self.seq = current
         if len(self.index) != count:
@@ -169,14 +186,16 @@ class VectorSpace:
         scores, ids = self.index.search(query.reshape(1, -1), k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
-    def verify_scores(self, query: np.ndarray, hits: Sequence[tuple[int, float]],
-                      vecs: dict[int, np.ndarray]) -> bool:
+    def verify_scores(
+        self, query: np.ndarray, hits: Sequence[tuple[int, float]], vecs: dict[int, np.ndarray]
+    ) -> bool:
         """True when every hit's index score matches the SQLite vector's score."""
         for item, score in hits:
             vec = vecs.get(item)
             if vec is not None and abs(float(vec @ query) - score) > 1e-3:
-                log.warning("%s index disagrees with SQLite for id %d: rebuilding",
-                            self.table, item)
+                log.warning(
+                    "%s index disagrees with SQLite for id %d: rebuilding", self.table, item
+                )
                 return False
         return True
 
@@ -223,7 +242,8 @@ class Store:
                 raise StoreFormatError(
                     f"{self.db_path} holds vectors from embedder {row[0]!r}, not {mine!r}. Set "
                     f"embedder back (LOREBOOK_EMBEDDER={row[0].split('/')[0]}) or use another "
-                    "data directory (LOREBOOK_HOME).")
+                    "data directory (LOREBOOK_HOME)."
+                )
 
     # -- transactions and the change log ------------------------------------------------------
 
@@ -255,16 +275,24 @@ class Store:
             yield conn
 
     def max_seq(self) -> int:
-        row = _sqlite.retrying(self.db_path, lambda: self.conn.execute(
-            "SELECT seq FROM changes ORDER BY seq DESC LIMIT 1").fetchone())
+        row = _sqlite.retrying(
+            self.db_path,
+            lambda: self.conn.execute(
+                "SELECT seq FROM changes ORDER BY seq DESC LIMIT 1"
+            ).fetchone(),
+        )
         if row is not None:
             return int(row[0])
         return self.pruned_through()
 
     def space_seq(self, table: str) -> int:
         """The last change sequence that touched ``table`` (cheap: indexed)."""
-        row = _sqlite.retrying(self.db_path, lambda: self.conn.execute(
-            "SELECT max(seq) FROM changes WHERE space=?", (table,)).fetchone())
+        row = _sqlite.retrying(
+            self.db_path,
+            lambda: self.conn.execute(
+                "SELECT max(seq) FROM changes WHERE space=?", (table,)
+            ).fetchone(),
+        )
         return int(row[0]) if row and row[0] is not None else self.pruned_through()
 
     def pruned_through(self) -> int:
@@ -273,8 +301,9 @@ class Store:
 
     def log_changes(self, conn: sqlite3.Connection, table: str, items: Sequence[int]) -> None:
         """Record that ``items`` of ``table`` changed (call inside the writing transaction)."""
-        conn.executemany("INSERT INTO changes (space, item) VALUES (?, ?)",
-                         [(table, int(i)) for i in items])
+        conn.executemany(
+            "INSERT INTO changes (space, item) VALUES (?, ?)", [(table, int(i)) for i in items]
+        )
 
     def prune_changes(self) -> None:
         """Keep the newest :data:`KEEP_CHANGES` change rows."""
@@ -285,8 +314,10 @@ class Store:
             cut = top - KEEP_CHANGES
             if conn.execute("SELECT 1 FROM changes WHERE seq<=? LIMIT 1", (cut,)).fetchone():
                 conn.execute("DELETE FROM changes WHERE seq<=?", (cut,))
-                conn.execute("INSERT OR REPLACE INTO meta VALUES ('pruned_through', ?)",
-                             (str(max(cut, self.pruned_through())),))
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('pruned_through', ?)",
+                    (str(max(cut, self.pruned_through())),),
+                )
 
     # -- housekeeping ------------------------------------------------------------------------
 
@@ -324,8 +355,11 @@ class Store:
 
     def file_paths(self) -> list[Path]:
         """Every file of the store on disk (database, WAL, indexes)."""
-        names = [self.db_path, self.db_path.with_name("memory.db-wal"),
-                 self.db_path.with_name("memory.db-shm")]
+        names = [
+            self.db_path,
+            self.db_path.with_name("memory.db-wal"),
+            self.db_path.with_name("memory.db-shm"),
+        ]
         names += [s.path for s in self.spaces.values()]
         return [p for p in names if p.exists()]
 

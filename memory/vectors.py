@@ -77,8 +77,9 @@ class VectorIndex:
         return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dim)), dim, "flat")
 
     @classmethod
-    def build(cls, dim: int, ids: np.ndarray, vecs: np.ndarray,
-              ann_threshold: int = 50_000) -> VectorIndex:
+    def build(
+        cls, dim: int, ids: np.ndarray, vecs: np.ndarray, ann_threshold: int = 50_000
+    ) -> VectorIndex:
         """An index over ``vecs``: exact up to ``ann_threshold`` vectors, IVF above."""
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         vecs = np.ascontiguousarray(vecs, dtype=np.float32).reshape(-1, dim)
@@ -106,8 +107,10 @@ class VectorIndex:
     def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
         if len(ids) == 0:
             return
-        self.index.add_with_ids(np.ascontiguousarray(vecs, dtype=np.float32).reshape(-1, self.dim),
-                                np.ascontiguousarray(ids, dtype=np.int64))
+        self.index.add_with_ids(
+            np.ascontiguousarray(vecs, dtype=np.float32).reshape(-1, self.dim),
+            np.ascontiguousarray(ids, dtype=np.int64),
+        )
         self._gpu_dirty = True
 
     def remove(self, ids: np.ndarray) -> int:
@@ -121,8 +124,11 @@ class VectorIndex:
                 return 0
             ids = present
         # IVF's hashtable direct map only accepts an IDSelectorArray.
-        selector = (faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)) if self.kind == "ivf"
-                    else faiss.IDSelectorBatch(ids))
+        selector = (
+            faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids))
+            if self.kind == "ivf"
+            else faiss.IDSelectorBatch(ids)
+        )
         removed = int(self.index.remove_ids(selector))
         self._gpu_dirty = True
         return removed
@@ -201,8 +207,13 @@ def save_index(path: Path, index: VectorIndex, stamp: Stamp) -> None:
         OSError: the write failed (the previous file is left untouched).
     """
     payload = index.to_bytes()
-    header = json.dumps({**stamp.__dict__, "payload_sha256": hashlib.sha256(payload).hexdigest(),
-                         "payload_len": len(payload)}).encode("utf-8")
+    header = json.dumps(
+        {
+            **stamp.__dict__,
+            "payload_sha256": hashlib.sha256(payload).hexdigest(),
+            "payload_len": len(payload),
+        }
+    ).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
@@ -240,17 +251,18 @@ def load_index(path: Path, space: str, model: str, dim: int) -> tuple[VectorInde
     pos = len(MAGIC)
     if len(blob) < pos + 4:
         raise IndexFileError(f"{path}: truncated header")
-    hlen = int.from_bytes(blob[pos:pos + 4], "little")
+    hlen = int.from_bytes(blob[pos : pos + 4], "little")
     try:
-        head = json.loads(blob[pos + 4:pos + 4 + hlen].decode("utf-8"))
+        head = json.loads(blob[pos + 4 : pos + 4 + hlen].decode("utf-8"))
         stamp = Stamp(**{k: head[k] for k in ("space", "model", "dim", "seq", "count", "kind")})
-        payload = blob[pos + 4 + hlen:]
+        payload = blob[pos + 4 + hlen :]
         expected_len, expected_sha = int(head["payload_len"]), str(head["payload_sha256"])
     except (ValueError, KeyError, TypeError) as exc:
         raise IndexFileError(f"{path}: bad stamp ({exc})") from exc
     if (stamp.space, stamp.model, stamp.dim) != (space, model, dim):
-        raise IndexFileError(f"{path}: made for {stamp.space}/{stamp.model}/{stamp.dim}, "
-                             f"not {space}/{model}/{dim}")
+        raise IndexFileError(
+            f"{path}: made for {stamp.space}/{stamp.model}/{stamp.dim}, not {space}/{model}/{dim}"
+        )
     if len(payload) != expected_len or hashlib.sha256(payload).hexdigest() != expected_sha:
         raise IndexFileError(f"{path}: payload checksum mismatch (truncated or overwritten)")
     try:

@@ -42,12 +42,15 @@ def test_budget_must_be_sane() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("ab .!?\n")), max_size=400),
-       st.integers(8, 40), st.integers(0, 20))
+@given(
+    st.text(alphabet=st.sampled_from(list("ab .!?\n")), max_size=400),
+    st.integers(8, 40),
+    st.integers(0, 20),
+)
 def test_offsets_always_point_at_the_chunk_text(text: str, budget: int, overlap: int) -> None:
     chunks = chunk_text(text, budget=budget, overlap=overlap, page=3)
     for c in chunks:
-        assert text[c.start:c.end] == c.text and c.page == 3
+        assert text[c.start : c.end] == c.text and c.page == 3
         assert c.text.strip()
     # Every non-space character is covered by some chunk.
     covered = set()

@@ -18,7 +18,8 @@ def corpus(tmp_path: Path) -> Path:
     (root / "sub" / "dogs.md").write_text("# Dogs\n\nDogs bark at strangers and love walks.")
     (root / "birds.html").write_text(
         "<html><head><style>p{color:red}</style><script>var hidden = 1;</script></head>"
-        "<body><h1>Birds</h1><p>Parrots can imitate human speech.</p></body></html>")
+        "<body><h1>Birds</h1><p>Parrots can imitate human speech.</p></body></html>"
+    )
     write_pdf(root / "fish.pdf", ["Salmon swim upstream to spawn.", "Sharks never stop moving."])
     (root / ".hidden.txt").write_text("never indexed")
     (root / "notes.bin").write_bytes(b"\x00\x01")
@@ -41,7 +42,7 @@ def test_ingest_folder_all_formats_and_cite(docs: Documents, corpus: Path) -> No
     assert "hidden" not in " ".join(h.citation.quote for h in docs.search("var hidden", k=10))
     txt_hit = docs.search("cats purr", k=1)[0].citation
     text = (corpus / "cats.txt").read_text()
-    assert text[txt_hit.start:txt_hit.end] == txt_hit.quote
+    assert text[txt_hit.start : txt_hit.end] == txt_hit.quote
 
 
 def test_modes_and_fusion_ranks(docs: Documents, corpus: Path) -> None:
@@ -112,9 +113,15 @@ def test_bad_files_get_error_records_and_the_ingest_goes_on(tmp_path: Path) -> N
     with Documents.open(s) as docs:
         report = docs.ingest([bad, tmp_path / "missing.txt"], progress=False)
         reasons = {Path(e.path).name: e.reason for e in report.errors}
-        assert reasons == {"empty.txt": "empty", "binary.txt": "binary", "latin1.txt": "encoding",
-                           "corrupt.pdf": "corrupt", "huge.txt": "too-large",
-                           "locked.pdf": "encrypted", "missing.txt": "missing"}
+        assert reasons == {
+            "empty.txt": "empty",
+            "binary.txt": "binary",
+            "latin1.txt": "encoding",
+            "corrupt.pdf": "corrupt",
+            "huge.txt": "too-large",
+            "locked.pdf": "encrypted",
+            "missing.txt": "missing",
+        }
         assert all(e.message for e in report.errors)
         assert [Path(p).name for p in report.added] == ["good.txt"]
         assert [Path(d["path"]).name for d in docs.list()] == ["good.txt"]
@@ -122,8 +129,9 @@ def test_bad_files_get_error_records_and_the_ingest_goes_on(tmp_path: Path) -> N
             assert conn.execute("SELECT count(*) FROM chunks").fetchone()[0] == 1
 
 
-def test_a_failure_mid_write_leaves_nothing_half_written(tmp_path: Path, corpus: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failure_mid_write_leaves_nothing_half_written(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with Documents.open(make_settings(tmp_path / "home")) as docs:
         real = Store.log_changes
 
@@ -140,7 +148,8 @@ def test_a_failure_mid_write_leaves_nothing_half_written(tmp_path: Path, corpus:
         assert docs.ingest([corpus / "cats.txt"], progress=False).added  # and it can be retried
 
 
-def test_progress_bar_on_request(docs: Documents, corpus: Path,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_bar_on_request(
+    docs: Documents, corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     docs.ingest([corpus], progress=True)
     assert "ingest" in capsys.readouterr().err

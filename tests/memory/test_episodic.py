@@ -44,12 +44,22 @@ def test_kinds_and_date_filters(mem: Memory) -> None:
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
     mem.add("I like green tea", user="ann", created=t0)
     mem.add("user asked about tea", user="ann", kind="turn", created=t0 + timedelta(days=10))
-    mem.add("summary: tea talk", user="ann", kind="summary", role="system", source="summary",
-            created=t0 + timedelta(days=20))
+    mem.add(
+        "summary: tea talk",
+        user="ann",
+        kind="summary",
+        role="system",
+        source="summary",
+        created=t0 + timedelta(days=20),
+    )
     assert texts(mem.search("tea", user="ann", kinds=["turn"])) == ["user asked about tea"]
     assert set(texts(mem.search("tea", user="ann", since=t0 + timedelta(days=5)))) == {
-        "user asked about tea", "summary: tea talk"}
-    assert texts(mem.search("tea", user="ann", until=t0 + timedelta(days=1))) == ["I like green tea"]
+        "user asked about tea",
+        "summary: tea talk",
+    }
+    assert texts(mem.search("tea", user="ann", until=t0 + timedelta(days=1))) == [
+        "I like green tea"
+    ]
 
 
 def test_write_filter_keeps_only_user_statements(mem: Memory) -> None:
@@ -60,8 +70,12 @@ def test_write_filter_keeps_only_user_statements(mem: Memory) -> None:
     r = mem.add("employees get 25 days of leave per year", user="ann", context=[retrieved])
     assert r.action == "rejected" and "context" in (r.reason or "")
     # A model reply may still be logged as a turn: it is not a fact.
-    assert mem.add("Paris is lovely", user="ann", role="assistant", kind="turn",
-                   source="assistant").action == "added"
+    assert (
+        mem.add(
+            "Paris is lovely", user="ann", role="assistant", kind="turn", source="assistant"
+        ).action
+        == "added"
+    )
     assert [m.kind for m in mem.list("ann")] == ["turn"]
 
 
@@ -91,6 +105,7 @@ def _judge(verdicts: dict[tuple[str, str], bool]):  # type: ignore[no-untyped-de
         old, new = tail.split("\nNew: ")
         new = new.split("\nAnswer:")[0]
         return json.dumps({"same_subject": verdicts.get((old, new), False)})
+
     return reply
 
 
@@ -110,8 +125,10 @@ def test_superseding_marks_the_old_fact_and_keeps_history(home: Path) -> None:
         assert "I live in Paris" not in texts(mem.search("where do I live", user="ann", k=5))
         history = texts(mem.search("where do I live", user="ann", k=5, include_history=True))
         assert "I live in Paris" in history and "I live in Berlin now" in history
-        assert [r.text for r in mem.history(old.id)] == ["I live in Paris",  # type: ignore[union-attr]
-                                                         "I live in Berlin now"]
+        assert [r.text for r in mem.history(old.id)] == [
+            "I live in Paris",  # type: ignore[union-attr]
+            "I live in Berlin now",
+        ]
 
 
 def test_model_saying_no_keeps_both_facts(home: Path) -> None:
@@ -166,7 +183,9 @@ def test_forget_by_id_query_and_user(mem: Memory) -> None:
         mem.forget(query="x")
 
 
-def test_export_import_round_trip_keeps_history_and_is_idempotent(home: Path, tmp_path: Path) -> None:
+def test_export_import_round_trip_keeps_history_and_is_idempotent(
+    home: Path, tmp_path: Path
+) -> None:
     llm = FakeLLM(default='{"same_subject": true}')
     with Memory.open(make_settings(home, supersede_threshold=0.3), llm=llm) as mem:
         mem.add("I live in Paris", user="ann", metadata={"src": "chat"})
@@ -194,7 +213,9 @@ def test_reopen_sees_everything_without_rebuilding(home: Path) -> None:
             mem.add(f"fact number {i} about topic {i % 3}", user="ann")
         mem.search("topic", user="ann")
     with Memory.open(make_settings(home)) as mem:
-        assert texts(mem.search("fact number 7", user="ann", k=1)) == ["fact number 7 about topic 1"]
+        assert texts(mem.search("fact number 7", user="ann", k=1)) == [
+            "fact number 7 about topic 1"
+        ]
         assert mem.store.spaces["memories"].rebuilds == 0  # the saved index verified
 
 

@@ -1,0 +1,83 @@
+"""Child processes for the crash and concurrency tests (run as ``python -m tests.memory._child``).
+
+``crash HOME RUN``: add memories forever, printing ``C <id> <text>`` after each commit,
+``f <id>`` before and ``F <id>`` after each forget, saving the index every few writes, until killed.
+
+``concurrent HOME NAME OTHER N``: add N memories; before each add, look up the other process's
+last committed memory (published through a file written after its commit) and require it to
+be found; finally wait for the other to finish and count how many of its memories are found.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+from tests.memory.conftest import make_settings
+
+
+def crash(home: Path, run: int) -> None:
+    from memory import Memory
+
+    mem = Memory.open(make_settings(home, duplicate_threshold=1.01))
+    rng = random.Random(run)
+    mine: list[int] = []
+    print("READY", flush=True)
+    i = 0
+    while True:
+        text = f"crash run {run} item {i} {rng.choice(['owl', 'fox', 'elk', 'yak'])}"
+        rec = mem.add(text, user="crash").record
+        assert rec is not None
+        print(f"C {rec.id} {text}", flush=True)
+        mine.append(rec.id)
+        if i % 5 == 4:
+            victim = mine.pop(rng.randrange(len(mine)))
+            print(f"f {victim}", flush=True)  # intent: a kill may land after the delete commits
+            mem.forget(victim)
+            print(f"F {victim}", flush=True)
+        if i % 3 == 2:
+            mem.store.save()
+        i += 1
+
+
+def concurrent(home: Path, name: str, other: str, n: int) -> None:
+    from memory import Memory
+
+    mem = Memory.open(make_settings(home, duplicate_threshold=1.01))
+    seen_other = 0
+    for i in range(n):
+        published = home / f"last_{other}"
+        if published.exists():
+            text = published.read_text()
+            top = mem.search(text, user="shared", k=1)
+            assert top and top[0].record.text == text, f"{name} did not see {text!r}"
+            seen_other += 1
+        text = f"{name} wrote memory number {i} {'x' * (i % 5)}".strip()
+        mem.add(text, user="shared")
+        tmp = home / f".last_{name}.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, home / f"last_{name}")
+    (home / f"done_{name}").touch()
+    deadline = time.monotonic() + 120
+    while not (home / f"done_{other}").exists():
+        assert time.monotonic() < deadline, "the other process never finished"
+        time.sleep(0.05)
+    found = sum(
+        mem.search(f"{other} wrote memory number {i} {'x' * (i % 5)}".strip(), user="shared", k=1)[
+            0
+        ].record.text
+        == f"{other} wrote memory number {i} {'x' * (i % 5)}".strip()
+        for i in range(n)
+    )
+    print(f"FOUND {found} SEEN {seen_other}", flush=True)
+    mem.close()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "crash":
+        crash(Path(sys.argv[2]), int(sys.argv[3]))
+    else:
+        concurrent(Path(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]))
