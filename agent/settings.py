@@ -128,7 +128,7 @@ class Settings:
         "Files larger than this are refused by ingest (an error record, the ingest goes on)."))
     duplicate_threshold: float = field(default=0.92, metadata=_doc(
         "Memory: a new fact this similar to a current one refreshes it instead of adding."))
-    supersede_threshold: float = field(default=0.45, metadata=_doc(
+    supersede_threshold: float = field(default=0.35, metadata=_doc(
         "Memory: current facts at least this similar to a new fact are checked by the model "
         "for being about the same subject (and superseded if so)."))
 

@@ -1,0 +1,53 @@
+"""Erasure: forgotten text is gone from search and from the bytes of every store file."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from memory import Documents, Memory, Store
+from tests.memory.conftest import make_settings
+
+
+def _store_bytes(store: Store) -> bytes:
+    files = store.file_paths() + list((store.home / "index").glob("*"))
+    return b"".join(p.read_bytes() for p in files if p.is_file())
+
+
+def test_forgotten_memories_leave_no_bytes_behind(home: Path) -> None:
+    canaries = [f"canary{secrets.token_hex(8)}" for _ in range(3)]
+    with Memory.open(make_settings(home)) as mem:
+        for i in range(30):
+            mem.add(f"ordinary memory {i} about gardening", user="ann")
+        ids = [mem.add(f"my secret code is {c}", user="ann").record.id for c in canaries]  # type: ignore[union-attr]
+        mem.add(f"bob's note {canaries[2]}", user="bob")
+        mem.search(canaries[0], user="ann")
+        before = _store_bytes(mem.store)
+        assert all(c.encode() in before for c in canaries)  # the check can see them
+        mem.forget(ids[0])
+        mem.forget(query=canaries[1], user="ann")
+        mem.forget(user="bob")
+        mem.forget(ids[2])
+        for c in canaries:
+            assert all(c not in h.record.text for h in mem.search(c, user="ann", k=50))
+        after = _store_bytes(mem.store)
+        assert not any(c.encode() in after for c in canaries)
+        assert (home / "memory.db-wal").stat().st_size == 0  # checkpointed and truncated
+        assert len(mem.list("ann")) == 30
+    with Memory.open(make_settings(home)) as mem:  # and nothing comes back on reopen
+        assert len(mem.list()) == 30
+        assert not any(c.encode() in _store_bytes(mem.store) for c in canaries)
+
+
+def test_removed_documents_leave_no_bytes_behind(home: Path, tmp_path: Path) -> None:
+    canary = f"canary{secrets.token_hex(8)}"
+    doc = tmp_path / "secret.txt"
+    doc.write_text(f"The vault combination is {canary}.\n\nKeep it safe.")
+    (tmp_path / "other.txt").write_text("Nothing secret here, just notes about tomatoes.")
+    with Documents.open(make_settings(home)) as docs:
+        docs.ingest([doc, tmp_path / "other.txt"], progress=False)
+        assert canary in docs.search(canary, k=1)[0].citation.quote
+        assert canary.encode() in _store_bytes(docs.store)
+        assert docs.remove(doc)
+        assert all(canary not in h.citation.quote for h in docs.search(canary, k=10))
+        assert canary.encode() not in _store_bytes(docs.store)
