@@ -16,6 +16,8 @@ run: setup
 	$(BIN)/lorebook chat
 
 test: setup
+	$(BIN)/ruff check agent memory tools tui tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest tests
 
 unit: setup

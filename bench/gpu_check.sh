@@ -42,6 +42,9 @@ run)
   export PYTHONPATH="$work/site:$src:$PWD" LLAMA_CPP_LIB_PATH="$work/build/bin"
   export LD_LIBRARY_PATH="$work/build/bin:${LD_LIBRARY_PATH:-}" LOREBOOK_TEST_MODEL="$work/model.gguf"
   export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
+  # Without this, libllama's std::ostream calls bind to copies exported by libggml-cuda.so and
+  # model loading segfaults in llama_model::print_info (seen on the H200 image, CUDA 13.0).
+  export LD_PRELOAD=/lib/x86_64-linux-gnu/libstdc++.so.6
   python3 -c "import llama_cpp; print('gpu offload:', llama_cpp.llama_supports_gpu_offload())"
   python3 -m pytest tests/agent/test_llama_cpp_integration.py -p no:cacheprovider -q \
       -k "not cli_ask and not default_model" -W default 2>&1 | tail -15

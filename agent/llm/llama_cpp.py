@@ -109,6 +109,8 @@ class LlamaCppLLM(LLM):
         self.n_batch = n_batch
         self.offload_note = ""
         self._llama, self.gpu_layers = self._load(n_batch, gpu_layers, verbose)
+        #: Reuse the KV cache of the common prompt prefix (on the CPU only, see _eval_prompt).
+        self.reuse_prefix = self.gpu_layers == 0
         self._ctx = self._llama._ctx.ctx
         self._vocab = self._llama._model.vocab
         self._n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
@@ -212,7 +214,7 @@ class LlamaCppLLM(LLM):
         sampler = self._sampler(settings) if self._needs_sampler(settings) else None
         try:
             t0 = time.perf_counter()
-            cached = self._eval_prompt(tokens, cancel)
+            cached = self._eval_prompt(tokens, cancel, seeded=settings.seed >= 0)
             prompt_ms = timed_ms(t0)
             if cached < 0:
                 return Usage("cancelled", len(tokens), 0, prompt_ms, 0.0)
@@ -245,7 +247,7 @@ class LlamaCppLLM(LLM):
             if sampler is not None:
                 llama_cpp.llama_sampler_free(sampler)
 
-    def _eval_prompt(self, tokens: list[int], cancel: CancelToken) -> int:
+    def _eval_prompt(self, tokens: list[int], cancel: CancelToken, seeded: bool = False) -> int:
         """Bring the KV cache to ``tokens``; return how many were reused, -1 if cancelled."""
         if not tokens:
             raise GenerationError("empty prompt: there is nothing to continue")
@@ -254,6 +256,11 @@ class LlamaCppLLM(LLM):
             if a != b:
                 break
             keep += 1
+        if seeded or not self.reuse_prefix:
+            # GPU kernels round differently for different batch shapes, so a reused prefix
+            # gives slightly different logits than a fresh evaluation and greedy output could
+            # flip between two identical calls. The CPU kernels compute each row alike.
+            keep = 0
         if not llama_cpp.llama_memory_seq_rm(self._mem, 0, keep, -1):
             llama_cpp.llama_memory_clear(self._mem, True)
             keep = 0
@@ -310,15 +317,14 @@ class LlamaCppLLM(LLM):
             return int(np.argmax(np.ctypeslib.as_array(logits, shape=(self._n_vocab,))))
         return int(llama_cpp.llama_sampler_sample(sampler, self._ctx, -1))
 
+    def _penalties(self, s: GenerationSettings) -> Any:
+        return llama_cpp.llama_sampler_init_penalties(
+            self._n_vocab, s.repeat_last_n, s.repeat_penalty, 0.0, 0.0
+        )
+
     def _sampler(self, s: GenerationSettings) -> Any:
         chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
         add = lambda smpl: llama_cpp.llama_sampler_chain_add(chain, smpl)  # noqa: E731
-        if s.repeat_penalty != 1.0:
-            add(
-                llama_cpp.llama_sampler_init_penalties(
-                    self._n_vocab, s.repeat_last_n, s.repeat_penalty, 0.0, 0.0
-                )
-            )
         grammar = _grammar_text(s)
         if grammar is not None:
             g = llama_cpp.llama_sampler_init_grammar(self._vocab, grammar.encode(), b"root")
@@ -330,10 +336,16 @@ class LlamaCppLLM(LLM):
                 )
             add(g)
         if s.greedy:
+            if s.repeat_penalty != 1.0:
+                add(self._penalties(s))
             add(llama_cpp.llama_sampler_init_greedy())
             return chain
         if s.top_k > 0:
             add(llama_cpp.llama_sampler_init_top_k(s.top_k))
+        if s.repeat_penalty != 1.0:
+            # After top-k, as llama.h advises: over a 262k vocabulary the penalty's per-token
+            # lookups cost more than the forward pass on a GPU.
+            add(self._penalties(s))
         if s.top_p < 1.0:
             add(llama_cpp.llama_sampler_init_top_p(s.top_p, 1))
         if s.min_p > 0.0:

@@ -48,7 +48,10 @@ def test_stream_pieces_add_up_and_prompt_cache_is_reused(real_llm: Any) -> None:
     assert len(pieces) >= 2 and "".join(pieces) == stream.completion.text
     again = real_llm.chat(msgs, GREEDY)
     assert again.text == stream.completion.text
-    assert again.cached_tokens >= again.prompt_tokens - 1  # only the last token re-evaluated
+    if real_llm.reuse_prefix:  # CPU: only the last token is evaluated again
+        assert again.cached_tokens == again.prompt_tokens - 1
+    else:  # GPU: always the whole prompt, so that results do not depend on the cache
+        assert again.cached_tokens == 0
 
 
 def test_stop_sequence_and_length(real_llm: Any) -> None:
@@ -106,15 +109,32 @@ def test_cancel_during_decode_then_usable_at_once(real_llm: Any) -> None:
     assert real_llm.complete("The capital of France is", GREEDY).text == baseline
 
 
+class _CancelAfterPolls(CancelToken):
+    """Reports "cancelled" from its n-th poll on: lands inside prompt evaluation on any device
+    (llama.cpp's abort callback polls per graph node on the CPU; batches are polled on a GPU)."""
+
+    def __init__(self, polls: int):
+        super().__init__()
+        self.polls = polls
+
+    @property
+    def cancelled(self) -> bool:
+        self.polls -= 1
+        return self.polls < 0
+
+
 def test_cancel_during_prompt_evaluation(real_llm: Any) -> None:
     baseline = real_llm.complete("The capital of France is", GREEDY).text
-    token = CancelToken()
     long_prompt = "The history of the city is long. " * 220  # ~1.7k tokens, several batches
-    stream = real_llm.stream(long_prompt, GREEDY, cancel=token, max_tokens=8)
-    threading.Timer(0.05, token.cancel).start()
-    done = stream.result()
+    done = real_llm.complete(long_prompt, GREEDY, cancel=_CancelAfterPolls(3), max_tokens=8)
     assert done.finish_reason == "cancelled" and done.completion_tokens == 0
     assert real_llm.complete("The capital of France is", GREEDY).text == baseline
+    timer_token = CancelToken()  # and from another thread, as a user would
+    stream = real_llm.stream(
+        long_prompt + " Again.", GREEDY, cancel=timer_token, max_tokens=400, ignore_eos=True
+    )
+    threading.Timer(0.05, timer_token.cancel).start()
+    assert stream.result().finish_reason == "cancelled"
 
 
 def test_concurrent_callers_queue_and_get_their_own_answers(real_llm: Any) -> None:
@@ -228,10 +248,12 @@ def test_cli_ask_and_doctor_in_subprocesses(tmp_path: Path) -> None:
 @pytest.mark.gpu
 def test_gpu_offload_when_available(real_model_path: Path) -> None:
     from agent.llm.llama_cpp import LlamaCppLLM, gpu_offload_supported
+    from agent.llm.prompts import TranscriptChatFormat
 
     if not gpu_offload_supported() or shutil.which("nvidia-smi") is None:
         pytest.skip("llama.cpp built without GPU support, or no GPU visible")
-    with LlamaCppLLM(real_model_path, n_ctx=1024, gpu_layers=-1) as llm:
+    fmt = TranscriptChatFormat()
+    with LlamaCppLLM(real_model_path, n_ctx=1024, gpu_layers=-1, chat_format=fmt) as llm:
         assert llm.info()["device"].startswith("GPU")
         assert (
             "Paris"
