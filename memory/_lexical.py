@@ -66,15 +66,17 @@ class Lexical:
         ]
 
 
-def rrf(rankings: Sequence[Sequence[int]], k: int = 60) -> list[tuple[int, float]]:
-    """Reciprocal rank fusion: ``score(d) = sum over rankings of 1 / (k + rank)``.
+def rrf(rankings: Sequence[Sequence[int]], k: int = 60,
+        weights: Sequence[float] | None = None) -> list[tuple[int, float]]:
+    """Weighted reciprocal rank fusion: ``score(d) = sum_i weights[i] / (k + rank_i(d))``.
 
     Example:
         >>> rrf([[1, 2, 3], [3, 1]])[0][0]
         1
     """
     scores: dict[int, float] = {}
-    for ranking in rankings:
+    for n, ranking in enumerate(rankings):
+        w = 1.0 if weights is None else weights[n]
         for rank, item in enumerate(ranking, 1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            scores[item] = scores.get(item, 0.0) + w / (k + rank)
     return sorted(scores.items(), key=lambda p: (-p[1], p[0]))
