@@ -66,8 +66,9 @@ class Lexical:
         ]
 
 
-def rrf(rankings: Sequence[Sequence[int]], k: int = 60,
-        weights: Sequence[float] | None = None) -> list[tuple[int, float]]:
+def rrf(
+    rankings: Sequence[Sequence[int]], k: int = 60, weights: Sequence[float] | None = None
+) -> list[tuple[int, float]]:
     """Weighted reciprocal rank fusion: ``score(d) = sum_i weights[i] / (k + rank_i(d))``.
 
     Example:

@@ -450,7 +450,7 @@ class Memory:
     ) -> list[tuple[MemoryRecord, float]]:
         """At least ``want`` filtered records among the nearest vectors (fewer if none remain),
         by exact similarity from SQLite's vectors, best first."""
-        where, args = self._where(user, kinds, since, until, include_history, thread)
+        where, args = self._where(user, kinds, since, until, include_history, thread, by_id=True)
         fetch = max(4 * want, 32)
         for _attempt in range(64):
             with self.store.lock:
@@ -486,19 +486,23 @@ class Memory:
         until: TimeLike | None,
         include_history: bool,
         thread: str | None,
+        by_id: bool = False,
     ) -> tuple[str, list[Any]]:
+        # by_id: the query also has "id IN (...)"; the unary + keeps SQLite from scanning the
+        # (user, kind, created) index, which at 100k memories cost 11 ms per search.
+        p = "+" if by_id else ""
         clauses, args = [], []
         if user is not None:
-            clauses.append("user=?")
+            clauses.append(f"{p}user=?")
             args.append(user)
         if kinds:
-            clauses.append(f"kind IN ({','.join('?' * len(kinds))})")
+            clauses.append(f"{p}kind IN ({','.join('?' * len(kinds))})")
             args += list(kinds)
         if since is not None:
-            clauses.append("created>=?")
+            clauses.append(f"{p}created>=?")
             args.append(_ts(since))
         if until is not None:
-            clauses.append("created<=?")
+            clauses.append(f"{p}created<=?")
             args.append(_ts(until))
         if not include_history:
             clauses.append("valid_to IS NULL")
