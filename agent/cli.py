@@ -8,7 +8,9 @@ one ``error:`` line (exit status 2); Ctrl-C stops a reply mid-stream.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -92,18 +94,29 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _stream_out(stream: Any, out: Any) -> Any:
-    """Print a Stream as it arrives; Ctrl-C stops it. Returns the Completion."""
+    """Print a Stream as it arrives. Ctrl-C cancels it; returns None when it was cancelled.
+
+    SIGINT sets the stream's cancel token instead of raising KeyboardInterrupt, so a Ctrl-C
+    during a long prompt evaluation takes effect inside llama.cpp (its abort callback polls
+    the token) rather than after the current batch.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        signal.signal(signal.SIGINT, lambda *_: stream.cancel())
     try:
         for piece in stream:
             out.write(piece)
             out.flush()
-    except KeyboardInterrupt:
-        stream.cancel()
-        stream.close()
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+    done = stream.completion
+    if done is None or done.finish_reason == "cancelled":
         out.write("\n[stopped]\n")
         return None
     out.write("\n")
-    return stream.completion
+    return done
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:

@@ -80,12 +80,13 @@ def open_llm(settings: Settings, **kwargs: Any) -> LLM:
         >>> llm.chat([{"role": "user", "content": "hi"}]).text
         '(fake model) you said: hi'
     """
-    cls = _backend_class(settings.backend)
+    if settings.backend not in _BACKENDS:
+        raise UnknownBackendError(settings.backend, list(_BACKENDS))
     defaults = GenerationSettings.from_settings(settings)
     common: dict[str, Any] = {"defaults": defaults, "overflow": settings.overflow}
     if settings.backend == "fake":
         fmt = chat_format_for(settings.chat_format)
-        return cls(
+        return _backend_class("fake")(
             default=kwargs.pop("default", None) or _echo,
             n_ctx=settings.n_ctx,
             chat_format=fmt,
@@ -104,7 +105,8 @@ def open_llm(settings: Settings, **kwargs: Any) -> LLM:
         has_template="tokenizer.chat_template" in header.metadata,
     )
     n_ctx = min(settings.n_ctx, entry.context_length or settings.n_ctx)
-    return cls(
+    # Imported only now: a bad model file is reported without loading llama.cpp at all.
+    return _backend_class(settings.backend)(
         entry.path,
         n_ctx=n_ctx,
         n_batch=settings.n_batch,

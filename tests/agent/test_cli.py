@@ -63,3 +63,39 @@ def test_console_script_help_in_a_subprocess() -> None:
     assert out.returncode == 0
     for command in ("ask", "chat", "doctor", "models"):
         assert command in out.stdout
+
+
+def test_ctrl_c_stops_a_reply_and_the_chat_goes_on(home: Path) -> None:
+    """A real terminal session's Ctrl-C, sent as SIGINT to the chat process (fake backend)."""
+    import signal
+    import time
+
+    exe = Path(sys.executable).with_name("lorebook")
+    env = {**os.environ, "LOREBOOK_HOME": str(home), "LOREBOOK_BACKEND": "fake"}
+    code = (
+        "import sys; from agent.cli import main; import agent.llm.fake as f; "
+        "orig = f.FakeLLM.__init__; "
+        "f.FakeLLM.__init__ = lambda self, *a, **k: orig(self, *a, **{**k, 'delay': 0.05}); "
+        "sys.exit(main(['chat']))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("first " + "word " * 200 + "\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline().startswith("lorebook chat:")
+    time.sleep(1.0)  # the fake reply streams for ~10 s; interrupt it part way
+    proc.send_signal(signal.SIGINT)
+    proc.stdin.write("second\n/quit\n")
+    proc.stdin.flush()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "[stopped]" in out
+    assert "you said: second" in out  # the chat carried on after the interrupted reply
+    assert exe.exists()
