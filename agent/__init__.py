@@ -1,4 +1,4 @@
-"""lorebook's agent package: the LLM runtime, model registry, settings, CLI.
+"""lorebook's agent package: the Agent API, the turn pipeline, the LLM runtime, registry, CLI.
 
 Heavy modules (llama.cpp) load only when a backend is opened, so ``import agent`` is cheap.
 
@@ -9,6 +9,17 @@ Example:
     '(fake model) you said: hello'
 """
 
+from agent.api import (
+    Agent,
+    CitationEvent,
+    CitationRef,
+    DoneEvent,
+    MemoryUsed,
+    NodeEnd,
+    NodeStart,
+    TokenEvent,
+    Turn,
+)
 from agent.errors import (
     ConfigError,
     ContextOverflowError,
@@ -34,26 +45,38 @@ from agent.llm import (
 )
 from agent.registry import ModelEntry, ModelRegistry
 from agent.settings import Settings, load_settings
+from agent.turnlog import ThreadInfo, TurnRecord
 
 __all__ = [
+    "Agent",
     "CancelToken",
+    "CitationEvent",
+    "CitationRef",
     "Completion",
     "ConfigError",
     "ContextOverflowError",
+    "DoneEvent",
     "GenerationError",
     "GenerationSettings",
     "GrammarError",
     "LLM",
     "LorebookError",
+    "MemoryUsed",
     "Message",
     "ModelEntry",
     "ModelError",
     "ModelFileError",
     "ModelLoadError",
     "ModelRegistry",
+    "NodeEnd",
+    "NodeStart",
     "RegistryError",
     "Settings",
     "Stream",
+    "ThreadInfo",
+    "TokenEvent",
+    "Turn",
+    "TurnRecord",
     "UnknownBackendError",
     "backend_names",
     "few_shot",

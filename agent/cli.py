@@ -8,13 +8,18 @@ one ``error:`` line (exit status 2); Ctrl-C stops a reply mid-stream.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
+from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
-from agent.errors import LorebookError
+from agent.errors import ConfigError, LorebookError
 from agent.settings import Settings, field_docs, load_settings
 
 # flag -> (settings field, type)
@@ -70,7 +75,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue the text as a raw completion instead of answering as a chat",
     )
 
-    sub.add_parser("chat", parents=[common], help="chat with the model in the terminal")
+    ask.add_argument("--user", default="me", help="whose memories to use (default: me)")
+
+    chat = sub.add_parser("chat", parents=[common], help="chat in the terminal")
+    chat.add_argument("--thread", default="main", help="conversation to continue (default: main)")
+    chat.add_argument("--user", default="me", help="whose memories to use (default: me)")
+
+    ingest = sub.add_parser(
+        "ingest", parents=[common], help="add files or folders to the documents"
+    )
+    ingest.add_argument("paths", nargs="+")
+    remember = sub.add_parser("remember", parents=[common], help="store a fact you state")
+    remember.add_argument("text", nargs="+")
+    remember.add_argument("--user", default="me")
+    recall = sub.add_parser("recall", parents=[common], help="search your memories")
+    recall.add_argument("query", nargs="+")
+    recall.add_argument("--user", default="me")
+    recall.add_argument("-k", type=int, default=5)
+    forget = sub.add_parser("forget", parents=[common], help="delete memories everywhere")
+    forget.add_argument("query", nargs="*", help="memories containing or like this")
+    forget.add_argument("--id", type=int, help="one memory by id")
+    forget.add_argument("--user", default="me")
+    threads = sub.add_parser("threads", parents=[common], help="list, rename or delete threads")
+    threads.add_argument("--user", default="me")
+    threads.add_argument("--rename", nargs=2, metavar=("THREAD", "TITLE"))
+    threads.add_argument("--delete", metavar="THREAD")
+    logs = sub.add_parser("logs", parents=[common], help="the turn log, newest last")
+    logs.add_argument("-n", type=int, default=20, help="how many turns (default 20)")
+    logs.add_argument("--json", action="store_true", help="one JSON object per line")
+    sub.add_parser("graph", parents=[common], help="print the turn graph as mermaid")
     sub.add_parser("doctor", parents=[common], help="check the installation, one line per check")
 
     models = sub.add_parser("models", parents=[common], help="the model registry")
@@ -119,54 +152,210 @@ def _stream_out(stream: Any, out: Any) -> Any:
     return done
 
 
-def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from agent.llm import open_llm
+def _open_agent(settings: Settings, **kw: Any) -> Any:
+    from agent.api import Agent
 
+    return Agent.open(**{f.name: getattr(settings, f.name) for f in fields(settings)}, **kw)
+
+
+def _turn_out(agent: Any, events: Any, out: Any) -> Any:
+    """Print a turn's tokens as they arrive and a provenance line; Ctrl-C cancels the reply."""
+    from agent.api import DoneEvent, TokenEvent
+
+    previous = signal.getsignal(signal.SIGINT)
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        signal.signal(signal.SIGINT, lambda *_: agent.cancel())
+    turn = None
+    streamed = False
+    try:
+        for event in events:
+            if isinstance(event, TokenEvent):
+                out.write(event.text)
+                out.flush()
+                streamed = True
+            elif isinstance(event, DoneEvent):
+                turn = event.turn
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+    assert turn is not None
+    if not streamed:
+        out.write(turn.text)
+    out.write("\n[stopped]\n" if turn.finish_reason == "cancelled" else "\n")
+    return turn
+
+
+def _provenance(turn: Any) -> str:
+    parts = [f"route {turn.route}"]
+    if turn.memories:
+        parts.append("memories: " + "; ".join(f"#{m.id} {m.text[:40]}" for m in turn.memories))
+    if turn.citations:
+        parts.append(
+            "sources: "
+            + "; ".join(
+                f"[{c.n}] {Path(c.path).name}" + (f" p.{c.page}" if c.page else "")
+                for c in turn.citations
+            )
+        )
+    stored = [f["text"] for f in turn.facts if f.get("action") == "added"]
+    if stored:
+        parts.append("remembered: " + "; ".join(stored))
+    total = sum(turn.timings.values()) / 1000
+    parts.append(f"{turn.completion_tokens} tokens, {total:.1f} s")
+    return "  [" + " · ".join(parts) + "]"
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     question = " ".join(args.question)
     if question == "-":
         question = sys.stdin.read()
-    with open_llm(settings) as llm:
-        if args.raw:
-            stream = llm.stream(question)
-        else:
-            stream = llm.stream_chat([{"role": "user", "content": question}])
-        done = _stream_out(stream, sys.stdout)
-    return 0 if done is not None else 130
+    if args.raw:
+        from agent.llm import open_llm
+
+        with open_llm(settings) as llm:
+            done = _stream_out(llm.stream(question), sys.stdout)
+        return 0 if done is not None else 130
+    with _open_agent(settings) as agent:
+        turn = _turn_out(agent, agent.stream(question, thread=None, user=args.user), sys.stdout)
+    print(_provenance(turn), file=sys.stderr)  # stdout carries the answer alone
+    return 130 if turn.finish_reason == "cancelled" else 0
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from agent.llm import open_llm
-
-    with open_llm(settings) as llm:
-        device = llm.info().get("device", "?")
+    with _open_agent(settings) as agent:
+        device = agent.llm.info().get("device", "?")
         print(
-            f"lorebook chat: {llm.model_name} on {device}. Ctrl-C stops a reply; "
+            f"lorebook chat: {agent.llm.model_name} on {device}, thread {args.thread!r}. "
+            "Ctrl-C stops a reply; /ingest PATH adds documents; /new starts a thread; "
             "/quit or Ctrl-D leaves.",
             flush=True,
         )
-        history: list[dict[str, str]] = []
+        thread = args.thread
         while True:
             try:
                 line = input("you> ")
             except (EOFError, KeyboardInterrupt):
                 print()
                 return 0
-            if line.strip() in ("/quit", "/exit"):
+            text = line.strip()
+            if text in ("/quit", "/exit"):
                 return 0
-            if not line.strip():
+            if not text:
                 continue
-            history.append({"role": "user", "content": line})
+            if text.startswith("/ingest "):
+                report = agent.ingest([text.split(" ", 1)[1].strip()])
+                print(
+                    f"  [ingested {report.chunks} chunks from {len(report.added)} new and "
+                    f"{len(report.updated)} changed files; {len(report.errors)} errors]"
+                )
+                for err in report.errors:
+                    print(f"  [error] {err}")
+                continue
+            if text == "/new":
+                thread = f"t{int(time.time())}"
+                print(f"  [new thread {thread!r}]")
+                continue
             sys.stdout.write("lorebook> ")
-            done = _stream_out(llm.stream_chat(history), sys.stdout)
-            if done is None:
-                history.pop()
+            try:
+                turn = _turn_out(
+                    agent, agent.stream(line, thread=thread, user=args.user), sys.stdout
+                )
+            except LorebookError as exc:
+                print(f"\n  [error] {exc}")
                 continue
-            history.append({"role": "assistant", "content": done.text})
+            print(_provenance(turn), flush=True)
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    with _open_agent(settings) as agent:
+        report = agent.ingest(args.paths)
+    print(
+        f"added {len(report.added)}, updated {len(report.updated)}, unchanged "
+        f"{len(report.unchanged)}, removed {len(report.removed)} files; {report.chunks} chunks"
+    )
+    for err in report.errors:
+        print(f"error: {err}", file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+def cmd_remember(args: argparse.Namespace, settings: Settings) -> int:
+    with _open_agent(settings) as agent:
+        result = agent.remember(" ".join(args.text), user=args.user)
+    if result.action == "rejected":
+        print(f"not stored: {result.reason}", file=sys.stderr)
+        return 1
+    print(
+        f"{result.action} #{result.record.id}: {result.record.text}"
+        + (f" (supersedes {list(result.superseded)})" if result.superseded else "")
+    )
+    return 0
+
+
+def cmd_recall(args: argparse.Namespace, settings: Settings) -> int:
+    with _open_agent(settings) as agent:
+        for hit in agent.recall(" ".join(args.query), user=args.user, k=args.k):
+            r = hit.record
+            print(f"#{r.id}  {hit.score:.3f}  {r.created.date()}  {r.text}")
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    if args.id is None and not args.query:
+        raise ConfigError("say what to forget: a query, or --id N")
+    with _open_agent(settings) as agent:
+        gone = agent.forget(args.id, query=" ".join(args.query) or None, user=args.user)
+    print(f"forgot {len(gone)} memor{'y' if len(gone) == 1 else 'ies'}: {gone}")
+    return 0
+
+
+def cmd_threads(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.turnlog import TurnLog
+
+    log = TurnLog(settings.home / "agent.sqlite")
+    try:
+        if args.rename:
+            if not log.rename(args.user, *args.rename):
+                raise ConfigError(f"no thread {args.rename[0]!r} for user {args.user!r}")
+        if args.delete:
+            with _open_agent(settings) as agent:
+                if not agent.delete_thread(args.delete, user=args.user):
+                    raise ConfigError(f"no thread {args.delete!r} for user {args.user!r}")
+        for t in log.threads(args.user):
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(t.updated))
+            print(f"{t.thread:<16} {when}  {t.turns:>4} turns  {t.title}")
+    finally:
+        log.close()
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.turnlog import TurnLog
+
+    log = TurnLog(settings.home / "agent.sqlite")
+    try:
+        for r in log.recent(args.n):
+            if args.json:
+                print(json.dumps(r.to_json()))
+                continue
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.at))
+            nodes = " ".join(f"{k}={v:.0f}ms" for k, v in r.timings.items())
+            status = f"error: {r.error}" if r.error else (r.finish_reason or "")
             print(
-                f"  [{done.completion_tokens} tokens, {done.tokens_per_second:.1f} tok/s"
-                f"{', older turns dropped to fit' if done.truncated else ''}]",
-                flush=True,
+                f"{r.id:>5} {when} {r.user}/{r.thread} {r.route or '-':<13} "
+                f"{r.prompt_tokens or 0}+{r.completion_tokens or 0} tok  {status}  {nodes}"
             )
+    finally:
+        log.close()
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.llm.fake import FakeLLM
+    from agent.pipeline import Services, build_graph
+
+    print(build_graph(Services(llm=FakeLLM())).get_graph().draw_mermaid(), end="")
+    return 0
 
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
@@ -206,11 +395,27 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-_COMMANDS = {"ask": cmd_ask, "chat": cmd_chat, "doctor": cmd_doctor, "models": cmd_models}
+_COMMANDS = {
+    "ask": cmd_ask,
+    "chat": cmd_chat,
+    "doctor": cmd_doctor,
+    "models": cmd_models,
+    "ingest": cmd_ingest,
+    "remember": cmd_remember,
+    "recall": cmd_recall,
+    "forget": cmd_forget,
+    "threads": cmd_threads,
+    "logs": cmd_logs,
+    "graph": cmd_graph,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lorebook`` console script."""
+    # Nothing is downloaded at run time, and the embedder's loading bars are noise here.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     args = build_parser().parse_args(argv)
     try:
         settings = _settings(args)

@@ -108,29 +108,81 @@ class Settings:
         ),
     )
     verbose: bool = field(default=False, metadata=_doc("Let llama.cpp print its own logs."))
-    embedder: str = field(default="minilm", metadata=_doc(
-        "Embedding model by name: 'minilm' (the packaged all-MiniLM-L6-v2, 384 dims) or 'hash' "
-        "(deterministic word hashing, for tests)."))
-    embedding_device: str = field(default="auto", metadata=_doc(
-        "Where the embedder runs: 'auto' (the GPU when torch sees one, else the CPU), 'cpu', "
-        "'cuda'."))
-    recency_half_life_days: float = field(default=30.0, metadata=_doc(
-        "Memory search: a memory's recency bonus halves every this many days."))
-    recency_weight: float = field(default=0.1, metadata=_doc(
-        "Memory search: score = (1 - w) * similarity + w * recency; 0 ranks by similarity only."))
-    ann_threshold: int = field(default=50_000, metadata=_doc(
-        "Vectors above which a FAISS index is rebuilt as approximate (IVF) instead of exact."))
-    chunk_tokens: int = field(default=200, metadata=_doc(
-        "Document chunks: at most this many tokens (word pieces, approximated) per chunk."))
-    chunk_overlap: int = field(default=40, metadata=_doc(
-        "Document chunks: tokens of the previous chunk repeated at the start of the next."))
-    max_document_bytes: int = field(default=50_000_000, metadata=_doc(
-        "Files larger than this are refused by ingest (an error record, the ingest goes on)."))
-    duplicate_threshold: float = field(default=0.92, metadata=_doc(
-        "Memory: a new fact this similar to a current one refreshes it instead of adding."))
-    supersede_threshold: float = field(default=0.35, metadata=_doc(
-        "Memory: current facts at least this similar to a new fact are checked by the model "
-        "for being about the same subject (and superseded if so)."))
+    embedder: str = field(
+        default="minilm",
+        metadata=_doc(
+            "Embedding model by name: 'minilm' (the packaged all-MiniLM-L6-v2, 384 dims) or 'hash' "
+            "(deterministic word hashing, for tests)."
+        ),
+    )
+    embedding_device: str = field(
+        default="auto",
+        metadata=_doc(
+            "Where the embedder runs: 'auto' (the GPU when torch sees one, else the CPU), 'cpu', "
+            "'cuda'."
+        ),
+    )
+    recency_half_life_days: float = field(
+        default=30.0,
+        metadata=_doc("Memory search: a memory's recency bonus halves every this many days."),
+    )
+    recency_weight: float = field(
+        default=0.1,
+        metadata=_doc(
+            "Memory search: score = (1 - w) * similarity + w * recency; 0 ranks by similarity only."
+        ),
+    )
+    ann_threshold: int = field(
+        default=50_000,
+        metadata=_doc(
+            "Vectors above which a FAISS index is rebuilt as approximate (IVF) instead of exact."
+        ),
+    )
+    chunk_tokens: int = field(
+        default=200,
+        metadata=_doc(
+            "Document chunks: at most this many tokens (word pieces, approximated) per chunk."
+        ),
+    )
+    chunk_overlap: int = field(
+        default=40,
+        metadata=_doc(
+            "Document chunks: tokens of the previous chunk repeated at the start of the next."
+        ),
+    )
+    max_document_bytes: int = field(
+        default=50_000_000,
+        metadata=_doc(
+            "Files larger than this are refused by ingest (an error record, the ingest goes on)."
+        ),
+    )
+    duplicate_threshold: float = field(
+        default=0.92,
+        metadata=_doc(
+            "Memory: a new fact this similar to a current one refreshes it instead of adding."
+        ),
+    )
+    supersede_threshold: float = field(
+        default=0.35,
+        metadata=_doc(
+            "Memory: current facts at least this similar to a new fact are checked by the model "
+            "for being about the same subject (and superseded if so)."
+        ),
+    )
+
+    memorize: bool = field(
+        default=True,
+        metadata=_doc(
+            "Agent: after each reply, store the facts the user stated (through the write filter)."
+        ),
+    )
+    route_with_model: bool = field(
+        default=True,
+        metadata=_doc(
+            "Agent: classify free text with the model under a grammar (keywords as fallback); "
+            "false routes by keywords alone."
+        ),
+    )
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied (validated like :func:`load_settings`)."""

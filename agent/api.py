@@ -1,0 +1,369 @@
+"""The library API: ``Agent``, what the TUI, the CLI and the batch runner all go through.
+
+    from agent import Agent
+
+    with Agent.open() as bot:                          # default data directory and model
+        bot.ingest(["~/notes"])
+        bot.remember("My sister is called Ana", user="me")
+        turn = bot.chat("What is my sister called?", thread="main", user="me")
+        print(turn.text, turn.memories, turn.citations, turn.timings)
+
+One ``Agent`` owns one model, one memory store and the thread checkpoints; turns run one at a
+time (a lock), and :meth:`Agent.cancel` stops the running one from another thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.errors import ConfigError, LorebookError
+from agent.llm import LLM, CancelToken, open_llm
+from agent.pipeline import Services, build_graph, new_turn
+from agent.settings import Settings, load_settings
+from agent.turnlog import ThreadInfo, TurnLog, TurnRecord
+
+
+@dataclass(frozen=True)
+class MemoryUsed:
+    """A memory that was put in front of the model for this turn."""
+
+    id: int
+    text: str
+    score: float
+    date: str
+
+
+@dataclass(frozen=True)
+class CitationRef:
+    """A numbered document excerpt the reply may cite as ``[n]``."""
+
+    n: int
+    path: str
+    page: int | None
+    start: int
+    end: int
+    quote: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The result of one turn: the reply and its provenance."""
+
+    text: str
+    route: str
+    route_reason: str
+    thread: str
+    user: str
+    memories: tuple[MemoryUsed, ...] = ()
+    citations: tuple[CitationRef, ...] = ()
+    facts: tuple[dict[str, Any], ...] = ()
+    """What the memorize step did with the facts the user stated (added/refreshed/rejected)."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Milliseconds per node."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = ""
+    dropped: tuple[str, ...] = ()
+    """What did not fit the context window (see agent.pipeline.compose)."""
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    text: str
+
+
+@dataclass(frozen=True)
+class NodeStart:
+    node: str
+
+
+@dataclass(frozen=True)
+class NodeEnd:
+    node: str
+    ms: float
+
+
+@dataclass(frozen=True)
+class CitationEvent:
+    citation: CitationRef
+
+
+@dataclass(frozen=True)
+class DoneEvent:
+    turn: Turn
+
+
+Event = TokenEvent | NodeStart | NodeEnd | CitationEvent | DoneEvent
+
+
+class Agent:
+    """A local agent with memory and documents. Build it with :meth:`Agent.open`."""
+
+    def __init__(self, settings: Settings, llm: LLM, memory: Any, documents: Any):
+        self.settings = settings
+        self.llm = llm
+        self.memory = memory
+        self.documents = documents
+        self.log = TurnLog(settings.home / "agent.sqlite")
+        self._conn = sqlite3.connect(settings.home / "threads.sqlite", check_same_thread=False)
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        self._saver = SqliteSaver(self._conn)
+        self._saver.setup()
+        self.services = Services(
+            llm=llm,
+            memory=memory,
+            documents=documents,
+            max_tokens=min(settings.max_tokens, llm.n_ctx // 2),
+            classify_with_model=settings.route_with_model,
+            memorize=settings.memorize,
+        )
+        self.graph = build_graph(self.services, self._saver)
+        self._oneshot = build_graph(self.services, None)  # thread=None: no history kept
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(
+        cls,
+        home: Path | str | None = None,
+        model: str | None = None,
+        *,
+        llm: LLM | None = None,
+        embedder: Any = None,
+        **settings: Any,
+    ) -> Agent:
+        """Open the agent on a data directory.
+
+        Args:
+            home: data directory (default: ``LOREBOOK_HOME`` or the XDG data dir).
+            model: registry name or .gguf path (default: the registry's current model).
+            llm: an already opened model (tests pass a ``FakeLLM``).
+            embedder: an embedder instance (tests pass a ``HashEmbedder``).
+            **settings: any other :class:`~agent.settings.Settings` field.
+
+        Example:
+            >>> import tempfile
+            >>> from agent.llm.fake import FakeLLM
+            >>> bot = Agent.open(tempfile.mkdtemp(), llm=FakeLLM(default="Hello!"),
+            ...                  embedder="hash", route_with_model=False)
+            >>> bot.chat("hi").text
+            'Hello!'
+        """
+        s = load_settings({"home": home, "model": model, **settings})
+        if isinstance(embedder, str):
+            s, embedder = s.replace(embedder=embedder), None
+        from memory import Documents, Memory, Store
+
+        llm = llm or open_llm(s)
+        try:
+            store = Store(s, embedder)
+        except BaseException:
+            llm.close()
+            raise
+        return cls(s, llm, Memory(store, llm), Documents(store))
+
+    # -- turns --------------------------------------------------------------------------------
+
+    def stream(
+        self,
+        message: str,
+        *,
+        thread: str | None = "main",
+        user: str = "me",
+        command: str | None = None,
+    ) -> Iterator[Event]:
+        """Run one turn, yielding events: node start/end, tokens, citations, then done.
+
+        ``thread=None`` runs a one-shot turn that keeps no history.
+
+        Raises:
+            LorebookError: from any node (also recorded in the turn log).
+        """
+        if not message.strip():
+            raise ConfigError("the message is empty")
+        graph = self.graph if thread is not None else self._oneshot
+        config = {"configurable": {"thread_id": f"{user}/{thread}"}}
+        name = thread if thread is not None else "-"
+        with self._lock:
+            self.services.cancel = CancelToken()
+            values: dict[str, Any] = {}
+            try:
+                for mode, data in graph.stream(
+                    new_turn(message, user, name, command),
+                    config,
+                    stream_mode=["custom", "tasks", "values"],
+                ):
+                    if mode == "values":
+                        values = data
+                    elif mode == "custom" and data.get("type") == "token":
+                        yield TokenEvent(data["text"])
+                    elif mode == "tasks" and "result" not in data:
+                        yield NodeStart(data["name"])
+                    elif mode == "tasks":
+                        ms = (data.get("result") or {}).get("timings", {}).get(data["name"], 0.0)
+                        yield NodeEnd(data["name"], ms)
+            except LorebookError as exc:
+                self.log.record(user, name, model=self.llm.model_name, error=str(exc))
+                raise
+            turn = self._turn(values)
+            if thread is not None:
+                self.log.touch_thread(user, thread, message)
+            self.log.record(
+                user,
+                name,
+                route=turn.route,
+                reason=turn.route_reason,
+                model=self.llm.model_name,
+                prompt_tokens=turn.prompt_tokens,
+                completion_tokens=turn.completion_tokens,
+                finish_reason=turn.finish_reason,
+                timings=turn.timings,
+            )
+            for c in turn.citations:
+                yield CitationEvent(c)
+            yield DoneEvent(turn)
+
+    def chat(
+        self,
+        message: str,
+        *,
+        thread: str | None = "main",
+        user: str = "me",
+        command: str | None = None,
+    ) -> Turn:
+        """Run one turn and return its :class:`Turn`."""
+        turn = None
+        for event in self.stream(message, thread=thread, user=user, command=command):
+            if isinstance(event, DoneEvent):
+                turn = event.turn
+        assert turn is not None
+        return turn
+
+    def cancel(self) -> None:
+        """Stop the running turn's generation (from any thread)."""
+        self.services.cancel.cancel()
+
+    async def achat(self, message: str, **kwargs: Any) -> Turn:
+        """:meth:`chat` without blocking the event loop."""
+        return await asyncio.to_thread(self.chat, message, **kwargs)
+
+    async def astream(self, message: str, **kwargs: Any) -> AsyncIterator[Event]:
+        """:meth:`stream` as an async iterator (the turn runs in a worker thread)."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        end = object()
+
+        def work() -> None:
+            try:
+                for event in self.stream(message, **kwargs):
+                    loop.call_soon_threadsafe(queue.put_nowait, event)
+            except BaseException as exc:  # handed to the consumer below
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            loop.call_soon_threadsafe(queue.put_nowait, end)
+
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        while (item := await queue.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _turn(self, v: dict[str, Any]) -> Turn:
+        return Turn(
+            text=v.get("reply", ""),
+            route=v.get("route", ""),
+            route_reason=v.get("route_reason", ""),
+            thread=v["thread"],
+            user=v["user"],
+            memories=tuple(
+                MemoryUsed(m["id"], m["text"], m["score"], m["date"]) for m in v.get("memories", [])
+            ),
+            citations=tuple(
+                CitationRef(
+                    c["n"], c["path"], c["page"], c["start"], c["end"], c["quote"], c["score"]
+                )
+                for c in v.get("chunks", [])
+                if "n" in c
+            ),
+            facts=tuple(v.get("facts", [])),
+            timings=dict(v.get("timings") or {}),
+            prompt_tokens=v.get("prompt_tokens", 0),
+            completion_tokens=v.get("completion_tokens", 0),
+            finish_reason=v.get("finish_reason", ""),
+            dropped=tuple(v.get("dropped", [])),
+        )
+
+    # -- memory and documents -------------------------------------------------------------
+
+    def ingest(self, paths: Iterable[Path | str], *, progress: bool | None = None) -> Any:
+        """Add files and folders to the document store (see ``memory.Documents.ingest``)."""
+        return self.documents.ingest(paths, progress=progress)
+
+    def search(self, query: str, k: int = 5) -> list[Any]:
+        """Document chunks for ``query``, each with its citation."""
+        return list(self.documents.search(query, k=k))
+
+    def remember(self, text: str, *, user: str = "me", thread: str | None = None) -> Any:
+        """Store a fact the user stated (through the write filter); returns the ``AddResult``."""
+        return self.memory.add(text, user=user, thread=thread, source="user")
+
+    def recall(self, query: str, *, user: str = "me", k: int = 5) -> list[Any]:
+        """The user's memories for ``query``."""
+        return list(self.memory.search(query, user=user, k=k))
+
+    def forget(
+        self, memory_id: int | None = None, *, query: str | None = None, user: str | None = None
+    ) -> list[int]:
+        """Hard-delete memories by id, by query (with ``user``) or all of a user's."""
+        return list(self.memory.forget(memory_id, query=query, user=user))
+
+    # -- threads and logs -------------------------------------------------------------------
+
+    def threads(self, user: str | None = "me") -> list[ThreadInfo]:
+        """Conversations, most recent first."""
+        return self.log.threads(user)
+
+    def history(self, thread: str = "main", user: str = "me") -> list[dict[str, str]]:
+        """The messages of a thread so far."""
+        state = self.graph.get_state({"configurable": {"thread_id": f"{user}/{thread}"}})
+        return list(state.values.get("history", []))
+
+    def rename_thread(self, thread: str, title: str, *, user: str = "me") -> bool:
+        return self.log.rename(user, thread, title)
+
+    def delete_thread(self, thread: str, *, user: str = "me") -> bool:
+        """Delete a conversation: its checkpoints, its log lines and its title."""
+        with self._lock:
+            self._saver.delete_thread(f"{user}/{thread}")
+            return self.log.delete(user, thread)
+
+    def logs(self, n: int = 20) -> list[TurnRecord]:
+        return self.log.recent(n)
+
+    def mermaid(self) -> str:
+        """The turn graph as a mermaid diagram."""
+        return str(self.graph.get_graph().draw_mermaid())
+
+    def close(self) -> None:
+        with self._lock:
+            for closer in (
+                self.log.close,
+                self._conn.close,
+                getattr(self.memory, "close", None),
+                self.llm.close,
+            ):
+                if closer is not None:
+                    closer()
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
