@@ -28,6 +28,7 @@ from langgraph.graph import END, START, StateGraph
 
 from agent.llm import LLM, CancelToken
 from agent.pipeline.compose import compose
+from agent.pipeline.evidence import holds_answer
 from agent.pipeline.facts import extract_facts
 from agent.pipeline.routing import (
     TOOL_ROUTES,
@@ -175,7 +176,10 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
     def memorize(state: TurnState) -> dict[str, Any]:
         if s.memory is None or not s.memorize or state.get("finish_reason") == "cancelled":
             return {"facts": []}
-        context = [state.get("reply", "")] + [m["text"] for m in state.get("memories", [])]
+        # Facts come from the user's message only (extract_facts grounds them in it); recalled
+        # memories and document text are what must not be stored again. The reply is left
+        # out: a model that echoes the user would otherwise block the user's own statement.
+        context = [m["text"] for m in state.get("memories", [])]
         context += [c["quote"] for c in state.get("chunks", [])]
         facts = []
         for fact in extract_facts(s.llm if s.classify_with_model else None, state["message"]):
@@ -257,9 +261,13 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         return r if r in ("remember", "forget", *TOOL_ROUTES) else "recall"  # type: ignore[return-value]
 
     def route_after_retrieve(state: TurnState) -> Literal["compose", "unknown"]:
-        asks = state["route"] in ("ask_memory", "ask_documents")
-        found = state.get("memories") or any(c.get("lexical") for c in state.get("chunks", []))
-        return "unknown" if asks and not found else "compose"
+        if state["route"] not in ("ask_memory", "ask_documents"):
+            return "compose"
+        question = state["message"]
+        found = any(holds_answer(question, m["text"], m["similarity"])
+                    for m in state.get("memories", []))
+        found = found or any(c.get("lexical") for c in state.get("chunks", []))
+        return "compose" if found else "unknown"
 
     g = StateGraph(TurnState)
     nodes: dict[str, Node] = {

@@ -1,0 +1,48 @@
+"""Does a recalled memory hold the answer to a question about the user?
+
+Embedding similarity alone cannot tell: with all-MiniLM-L6-v2, "What is my dog's name?" is
+0.50 similar to "my cat is called Miso" while "Where do I live?" is only 0.41 similar to
+"I live in Lyon". Asking the 270M model does not work either: it answered "yes" to every pair we
+tried. So a memory counts as evidence when it is very similar (``strong``), or when it shares a
+content word (a 4-letter prefix, so "lives" meets "live") with the question once question
+words and generic words ("name", "called"...) are set aside. The failure this leaves is a false
+"I don't know" ("What is my job?" vs "I work as a baker"), never an invented answer.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[a-z0-9]+")
+_GENERIC = frozenset("""
+what who whom whose where when which why how do does did is are am was were be been my me i
+mine myself the a an of to in on at for about from with tell know remember say said have has had
+name names named call called calls is it its this that there their they you your please any
+some can could would should will much many often ever again still like
+""".split())
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words of ``text`` that carry meaning, cut to 4-letter prefixes.
+
+    Example:
+        >>> sorted(content_words("What is my dog's name?"))
+        ['dog']
+    """
+    words = (w for w in _WORD.findall(text.lower().replace("'s", "")) if w not in _GENERIC)
+    return {w[:4] for w in words if len(w) > 1}
+
+
+def holds_answer(question: str, memory: str, similarity: float, strong: float = 0.6) -> bool:
+    """True when ``memory`` is evidence for answering ``question`` (see the module docstring).
+
+    Example:
+        >>> holds_answer("What is my dog's name?", "my cat is called Miso", 0.50)
+        False
+        >>> holds_answer("Where do I live?", "I live in Lyon.", 0.41)
+        True
+    """
+    if similarity >= strong:
+        return True
+    asked = content_words(question)
+    return bool(asked & content_words(memory))
