@@ -91,56 +91,75 @@ def compose(
 
     ``memories`` items have ``text`` and ``date``; ``chunks`` items ``quote`` and ``source``
     (they are numbered here, in the order given, after dropping).
+
+    Each candidate's cost is counted on its own line (token counts add up across line breaks,
+    up to a token or two, covered by a margin); the whole prompt is tokenized once at the end
+    and, in the rare case the estimate was short, items are dropped until it fits.
     """
     room = llm.n_ctx - max_tokens
-    fmt = llm.chat_format
+    empty = llm.count_tokens("")
+
+    def cost(text: str) -> int:
+        return llm.count_tokens("\n" + text) - empty + 1  # +1: margin for the line joins
 
     def render(
         mems: Sequence[dict[str, Any]],
         chs: Sequence[dict[str, Any]],
         hist: Sequence[dict[str, str]],
         msg: str,
-    ) -> tuple[str, int]:
+    ) -> str:
         numbered = [{**c, "n": i + 1} for i, c in enumerate(chs)]
         msgs = [Message("system", _system(mems, numbered))]
         msgs += [Message(h["role"], h["content"]) for h in hist]  # type: ignore[arg-type]
         msgs.append(Message("user", msg))
-        text = fmt.render(msgs)
-        return text, llm.count_tokens(text)
+        return llm.chat_format.render(msgs)
 
     dropped: list[str] = []
     msg = message
-    prompt, used = render([], [], [], msg)
+    used = llm.count_tokens(render([], [], [], msg))
     if used > room:
         tokens = llm.tokenize(message)
         keep = max(16, len(tokens) - (used - room) - 8)
         head = keep // 4
         msg = llm.detokenize(tokens[:head]) + " … " + llm.detokenize(tokens[-(keep - head) :])
         dropped.append(f"the middle of the message ({len(tokens) - keep} tokens)")
-        prompt, used = render([], [], [], msg)
-    mems: list[dict[str, Any]] = []
-    for i, m in enumerate(memories):
-        candidate, n = render([*mems, m], [], [], msg)
-        if n > room:
-            dropped.append(f"{len(memories) - i} memories")
-            break
-        mems.append(m)
-        prompt, used = candidate, n
-    chs: list[dict[str, Any]] = []
-    for i, c in enumerate(chunks):
-        candidate, n = render(mems, [*chs, c], [], msg)
-        if n > room:
-            dropped.append(f"{len(chunks) - i} document chunks")
-            break
-        chs.append(c)
-        prompt, used = candidate, n
-    hist: list[dict[str, str]] = []
-    for i in range(len(history) - 1, -1, -1):
-        candidate, n = render(mems, chs, [history[i], *hist], msg)
-        if n > room:
-            dropped.append(f"{i + 1} earlier messages")
-            break
-        hist.insert(0, history[i])
-        prompt, used = candidate, n
+        used = llm.count_tokens(render([], [], [], msg))
+
+    def take(items: Sequence[Any], line: Any, header: int, what: str) -> list[Any]:
+        nonlocal used
+        taken: list[Any] = []
+        extra = header
+        for i, item in enumerate(items):
+            c = cost(line(item)) + extra
+            if used + c > room:
+                dropped.append(f"{len(items) - i} {what}")
+                break
+            taken.append(item)
+            used += c
+            extra = 0
+        return taken
+
+    mems = take(memories, lambda m: f"- ({m['date']}) {neutralise(m['text'])}", 16, "memories")
+    chs = take(
+        chunks, lambda c: f"[99] {c['source']}: {neutralise(c['quote'])}", 16, "document chunks"
+    )
+    newest_first = take(
+        list(reversed(history)), lambda h: f"Assistant: {h['content']}\n", 0, "earlier messages"
+    )
+    hist = list(reversed(newest_first))
+    prompt = render(mems, chs, hist, msg)
+    n = llm.count_tokens(prompt)
+    while n > room and (hist or chs or mems):  # the estimate fell short: drop and re-check
+        if hist:
+            hist = hist[1:]
+            dropped.append("1 more earlier message")
+        elif chs:
+            chs = chs[:-1]
+            dropped.append("1 more document chunk")
+        else:
+            mems = mems[:-1]
+            dropped.append("1 more memory")
+        prompt = render(mems, chs, hist, msg)
+        n = llm.count_tokens(prompt)
     numbered = [{**c, "n": i + 1} for i, c in enumerate(chs)]
-    return Composed(prompt, mems, numbered, len(hist), dropped, used)
+    return Composed(prompt, list(mems), numbered, len(hist), dropped, n)

@@ -38,8 +38,9 @@ def bot(home: Path, real_model_path: Path) -> Iterator[Agent]:
     docs.mkdir(exist_ok=True)
     (docs / "lease.md").write_text(LEASE)
     (docs / "rules.md").write_text(INJECTED)
-    with Agent.open(home / "data", model=str(real_model_path), temperature=0, n_ctx=4096,
-                    max_tokens=96) as agent:
+    with Agent.open(
+        home / "data", model=str(real_model_path), temperature=0, n_ctx=4096, max_tokens=96
+    ) as agent:
         report = agent.ingest([docs], progress=False)
         assert report.chunks >= 2 and not report.errors
         yield agent
@@ -78,8 +79,9 @@ def test_stated_fact_is_memorized_and_thread_survives_reopen(
     assert any(f["action"] == "added" and "Lyon" in f["text"] for f in turn.facts)
     assert any("Lyon" in h.record.text for h in bot.recall("where do I live"))
     bot.close()
-    with Agent.open(home / "data", model=str(real_model_path), temperature=0, n_ctx=4096,
-                    max_tokens=96) as again:
+    with Agent.open(
+        home / "data", model=str(real_model_path), temperature=0, n_ctx=4096, max_tokens=96
+    ) as again:
         history = again.history("t5")
         assert history[0]["content"] == "I live in Lyon and I work as a baker."
         assert any(t.thread == "t5" for t in again.threads())

@@ -3,16 +3,19 @@ import pytest
 from agent.pipeline.evidence import content_words, holds_answer
 
 
-@pytest.mark.parametrize("question, memory, similarity, expected", [
-    # MiniLM similarities measured for these pairs; see agent/pipeline/evidence.py
-    ("What is my dog's name?", "my cat is called Miso", 0.504, False),
-    ("What is my cat called?", "my cat is called Miso", 0.718, True),
-    ("Where do I live?", "I live in Lyon.", 0.409, True),
-    ("Where do I work?", "I live in Lyon and I work as a baker.", 0.371, True),
-    ("What is my mother's name?", "my sister is called Ana", 0.45, False),
-    ("Which city was I born in?", "I live in Lyon.", 0.3, False),
-    ("What food am I allergic to?", "I am allergic to peanuts", 0.55, True),
-])
+@pytest.mark.parametrize(
+    "question, memory, similarity, expected",
+    [
+        # MiniLM similarities measured for these pairs; see agent/pipeline/evidence.py
+        ("What is my dog's name?", "my cat is called Miso", 0.504, False),
+        ("What is my cat called?", "my cat is called Miso", 0.718, True),
+        ("Where do I live?", "I live in Lyon.", 0.409, True),
+        ("Where do I work?", "I live in Lyon and I work as a baker.", 0.371, True),
+        ("What is my mother's name?", "my sister is called Ana", 0.45, False),
+        ("Which city was I born in?", "I live in Lyon.", 0.3, False),
+        ("What food am I allergic to?", "I am allergic to peanuts", 0.55, True),
+    ],
+)
 def test_holds_answer(question: str, memory: str, similarity: float, expected: bool) -> None:
     assert holds_answer(question, memory, similarity) is expected
 
