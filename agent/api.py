@@ -112,7 +112,10 @@ class Agent:
         self.memory = memory
         self.documents = documents
         self.log = TurnLog(settings.home / "agent.sqlite")
-        self._conn = sqlite3.connect(settings.home / "threads.sqlite", check_same_thread=False)
+        # WAL and a long busy timeout: the TUI and a batch run may share the data directory.
+        self._conn = sqlite3.connect(settings.home / "threads.sqlite", check_same_thread=False,
+                                     timeout=30)
+        self._conn.execute("PRAGMA journal_mode=WAL")
         from langgraph.checkpoint.sqlite import SqliteSaver
 
         self._saver = SqliteSaver(self._conn)
