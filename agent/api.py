@@ -198,10 +198,13 @@ class Agent:
             self.services.cancel = CancelToken()
             values: dict[str, Any] = {}
             try:
+                # durability="exit": one checkpoint per turn instead of one per node; a turn
+                # killed midway is lost whole, never half-written.
                 for mode, data in graph.stream(
                     new_turn(message, user, name, command),
                     config,
                     stream_mode=["custom", "tasks", "values"],
+                    durability="exit",
                 ):
                     if mode == "values":
                         values = data
