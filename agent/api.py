@@ -113,8 +113,9 @@ class Agent:
         self.documents = documents
         self.log = TurnLog(settings.home / "agent.sqlite")
         # WAL and a long busy timeout: the TUI and a batch run may share the data directory.
-        self._conn = sqlite3.connect(settings.home / "threads.sqlite", check_same_thread=False,
-                                     timeout=30)
+        self._conn = sqlite3.connect(
+            settings.home / "threads.sqlite", check_same_thread=False, timeout=30
+        )
         self._conn.execute("PRAGMA journal_mode=WAL")
         from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -204,7 +205,7 @@ class Agent:
                     new_turn(message, user, name, command),
                     config,
                     stream_mode=["custom", "tasks", "values"],
-                    durability="exit",
+                    **({"durability": "exit"} if thread is not None else {}),
                 ):
                     if mode == "values":
                         values = data

@@ -11,7 +11,11 @@ import pytest
 from agent.cli import main
 
 
-def test_ask_streams_the_reply(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ask_streams_the_reply(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LOREBOOK_EMBEDDER", "hash")
+    monkeypatch.setenv("LOREBOOK_ROUTE_WITH_MODEL", "false")
     assert main(["ask", "--backend", "fake", "what", "is", "up?"]) == 0
     assert capsys.readouterr().out == "(fake model) you said: what is up?\n"
 
@@ -99,3 +103,32 @@ def test_ctrl_c_stops_a_reply_and_the_chat_goes_on(home: Path) -> None:
     assert "[stopped]" in out
     assert "you said: second" in out  # the chat carried on after the interrupted reply
     assert exe.exists()
+
+
+def test_memory_commands_logs_and_graph(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    monkeypatch.setenv("LOREBOOK_BACKEND", "fake")
+    monkeypatch.setenv("LOREBOOK_EMBEDDER", "hash")
+    monkeypatch.setenv("LOREBOOK_ROUTE_WITH_MODEL", "false")
+    assert main(["remember", "My", "cat", "is", "called", "Miso"]) == 0
+    assert "added #1: My cat is called Miso" in capsys.readouterr().out
+    assert main(["recall", "cat"]) == 0
+    assert "My cat is called Miso" in capsys.readouterr().out
+    assert main(["ask", "hello there"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("(fake model) you said:") and "route chat" in captured.err
+    assert main(["forget", "Miso"]) == 0
+    assert "forgot 1 memory" in capsys.readouterr().out
+    assert main(["recall", "cat"]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["logs", "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert records[-1]["route"] == "chat" and "generate" in records[-1]["timings"]
+    assert main(["graph"]) == 0
+    snapshot = Path(__file__).with_name("snapshots") / "graph.mmd"
+    assert capsys.readouterr().out == snapshot.read_text()
+    assert main(["forget"]) == 2
+    assert "say what to forget" in capsys.readouterr().err
