@@ -183,6 +183,14 @@ class Settings:
             "false routes by keywords alone."
         ),
     )
+    hybrid_bm25_weight: float = field(
+        default=0.5,
+        metadata=_doc(
+            "Document search (hybrid): the most weight BM25 gets against dense similarity. It "
+            "gets all of it when its best match stands far above its next nine, less when its "
+            "scores are flat. 0 ranks by dense similarity only; raise it for keyword-heavy text."
+        ),
+    )
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied (validated like :func:`load_settings`)."""

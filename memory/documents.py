@@ -6,9 +6,11 @@
   whatever fails. Unchanged files (same sha256) are skipped, changed ones replaced, and files
   that disappeared from an ingested folder are dropped. Each bad file yields an
   :class:`IngestError` record (reason and fix) and the ingest carries on.
-- :meth:`Documents.search` fuses BM25 and dense rankings by reciprocal rank fusion (``hybrid``,
-  the default) or uses one of them (``bm25``, ``dense``). Hits carry a :class:`Citation`: path,
-  page, character offsets in that page's extracted text, and the quoted text.
+- :meth:`Documents.search` fuses BM25 and dense similarity (``hybrid``, the default: a
+  convex combination of per-query z-scores in which BM25's weight grows with its confidence,
+  see :func:`memory._lexical.fuse`) or uses one of them (``bm25``, ``dense``). Hits carry a
+  :class:`Citation`: path, page, character offsets in that page's extracted text, and the
+  quoted text.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from agent.errors import DocumentError
-from memory._lexical import Lexical, rrf
+from agent.errors import ConfigError, DocumentError
+from memory._lexical import Lexical, fuse
 from memory._readers import SUPPORTED, read_pages
 from memory.chunking import Chunk, chunk_text
 from memory.embeddings import text_hash
@@ -33,7 +35,7 @@ from memory.store import Store
 if TYPE_CHECKING:
     from agent.settings import Settings
 
-__all__ = ["Citation", "DocumentHit", "Documents", "IngestError", "IngestReport"]
+__all__ = ["Candidate", "Citation", "DocumentHit", "Documents", "IngestError", "IngestReport"]
 
 Mode = Literal["hybrid", "bm25", "dense"]
 
@@ -61,6 +63,20 @@ class DocumentHit:
     chunk_id: int
     document_id: int
     score: float
+    citation: Citation
+    bm25_rank: int | None = None
+    dense_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A chunk in a search's candidate pool: its cosine similarity to the query, its BM25 score
+    (0 when it shares no word with the query), and its rank in each retriever's top list."""
+
+    chunk_id: int
+    document_id: int
+    dense: float
+    bm25: float
     citation: Citation
     bm25_rank: int | None = None
     dense_rank: int | None = None
@@ -112,6 +128,11 @@ class Documents:
     def __init__(self, store: Store):
         self.store = store
         self.settings = store.settings
+        if not 0.0 <= self.settings.hybrid_bm25_weight <= 1.0:
+            raise ConfigError(
+                f"hybrid_bm25_weight={self.settings.hybrid_bm25_weight} must be in [0, 1] "
+                "(LOREBOOK_HYBRID_BM25_WEIGHT)."
+            )
         self._lexical: Lexical | None = None
         self._lexical_seq = -1
 
@@ -298,60 +319,111 @@ class Documents:
         """The ``k`` best chunks for ``query`` with citations.
 
         Args:
-            mode: ``hybrid`` (BM25 + dense by reciprocal rank fusion), ``bm25`` or ``dense``.
+            mode: ``hybrid`` (BM25 and dense similarity fused, see :func:`memory._lexical.fuse`
+                and ``Settings.hybrid_bm25_weight``), ``bm25`` or ``dense``.
             depth: how many candidates each retriever contributes to the fusion.
+
+        Returns:
+            Hits, best first. ``score`` is the fused score (``hybrid``), the BM25 score
+            (``bm25``) or the cosine similarity (``dense``).
 
         Example:
             >>> # for hit in docs.search("notice period", k=3): print(hit.citation)
         """
         if k <= 0:
             return []
-        depth = max(depth, k)
-        bm25: list[int] = []
-        dense: list[int] = []
-        if mode in ("hybrid", "bm25"):
-            bm25 = [i for i, _ in self._lexical_index().search(query, depth)]
-        if mode in ("hybrid", "dense"):
-            qvec = self.store.embedder.embed_query(query)
-            with self.store.lock:
-                dense_hits = self.store.spaces["chunks"].search(qvec, depth)
-            dense = [i for i, _ in dense_hits]
-        fused = (
-            rrf([r for r in (bm25, dense) if r])[:k]
-            if mode == "hybrid"
-            else [(i, 1.0 / (60 + n)) for n, i in enumerate(bm25 or dense, 1)][:k]
-        )
-        if not fused:
+        pool = self.candidates(query, max(depth, k), mode=mode)
+        if not pool:
             return []
-        ids = [i for i, _ in fused]
-        marks = ",".join("?" * len(ids))
-        with self.store.read() as conn:
-            rows = {
-                r[0]: r
-                for r in conn.execute(
-                    'SELECT c.id, c.document, d.path, c.page, c.start, c."end", c.text '
-                    f"FROM chunks c JOIN documents d ON d.id = c.document WHERE c.id IN ({marks})",
-                    ids,
-                )
-            }
-        brank = {i: n for n, i in enumerate(bm25, 1)}
-        drank = {i: n for n, i in enumerate(dense, 1)}
-        hits = []
-        for chunk_id, score in fused:
+        if mode == "hybrid":
+            scores = fuse(
+                np.array([c.dense for c in pool]),
+                np.array([c.bm25 for c in pool]),
+                self.settings.hybrid_bm25_weight,
+            )
+        else:
+            scores = np.array([c.dense if mode == "dense" else c.bm25 for c in pool])
+        order = sorted(range(len(pool)), key=lambda n: (-scores[n], pool[n].chunk_id))[:k]
+        return [
+            DocumentHit(
+                pool[n].chunk_id,
+                pool[n].document_id,
+                float(scores[n]),
+                pool[n].citation,
+                pool[n].bm25_rank,
+                pool[n].dense_rank,
+            )
+            for n in order
+        ]
+
+    def candidates(self, query: str, depth: int = 50, *, mode: Mode = "hybrid") -> list[Candidate]:
+        """The candidate pool of a search, each chunk with both of its scores.
+
+        The pool is the union of BM25's and the dense index's top ``depth`` (only one of them
+        for ``mode="bm25"`` or ``"dense"``). Every candidate carries its BM25 score and its
+        cosine similarity, the latter computed from the vector stored in SQLite. Dense hits
+        whose index score disagrees with SQLite make the index rebuild and the search rerun.
+        :meth:`search` ranks this pool; the benchmark uses it to compare fusion functions.
+        """
+        if depth <= 0:
+            return []
+        lexical = self._lexical_index() if mode != "dense" else None
+        bm25_all = lexical.scores(query) if lexical is not None else None
+        bm25_top = lexical.top(bm25_all, depth) if lexical and bm25_all is not None else []
+        qvec = self.store.embedder.embed_query(query) if mode != "bm25" else None
+        space = self.store.spaces["chunks"]
+        for _attempt in range(3):
+            dense_top: list[tuple[int, float]] = []
+            if qvec is not None:
+                with self.store.lock:
+                    dense_top = space.search(qvec, depth)
+            ids = sorted({i for i, _ in bm25_top} | {i for i, _ in dense_top})
+            if not ids:
+                return []
+            rows = self._chunk_rows(ids)
+            vecs = {i: np.frombuffer(r[7], dtype=np.float32) for i, r in rows.items()}
+            if qvec is None or space.verify_scores(qvec, dense_top, vecs):
+                break
+            with self.store.lock:
+                space.rebuild()
+        else:  # pragma: no cover
+            raise RuntimeError("chunk index kept disagreeing with SQLite")
+        if lexical is None or bm25_all is None:  # dense mode: no BM25 scores needed
+            bm25 = np.zeros(len(ids), np.float32)
+        else:
+            bm25 = lexical.score_of(bm25_all, ids)
+        brank = {i: n for n, (i, _) in enumerate(bm25_top, 1)}
+        drank = {i: n for n, (i, _) in enumerate(dense_top, 1)}
+        out = []
+        for chunk_id, b in zip(ids, bm25, strict=True):
             r = rows.get(chunk_id)
             if r is None:  # deleted between the index lookup and now
                 continue
-            hits.append(
-                DocumentHit(
+            cos = float(vecs[chunk_id] @ qvec) if qvec is not None else 0.0
+            out.append(
+                Candidate(
                     chunk_id,
                     r[1],
-                    score,
+                    cos,
+                    float(b),
                     Citation(r[2], r[3], r[4], r[5], r[6]),
                     brank.get(chunk_id),
                     drank.get(chunk_id),
                 )
             )
-        return hits
+        return out
+
+    def _chunk_rows(self, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+        marks = ",".join("?" * len(ids))
+        with self.store.read() as conn:
+            return {
+                r[0]: r
+                for r in conn.execute(
+                    'SELECT c.id, c.document, d.path, c.page, c.start, c."end", c.text, c.vec '
+                    f"FROM chunks c JOIN documents d ON d.id = c.document WHERE c.id IN ({marks})",
+                    list(ids),
+                )
+            }
 
     def _lexical_index(self) -> Lexical:
         seq = self.store.space_seq("chunks")
