@@ -128,6 +128,7 @@ class Agent:
             max_tokens=min(settings.max_tokens, llm.n_ctx // 2),
             classify_with_model=settings.route_with_model,
             memorize=settings.memorize,
+            inbox=settings.memory_inbox,
         )
         self.graph = build_graph(self.services, self._saver)
         self._oneshot = build_graph(self.services, None)  # thread=None: no history kept
@@ -319,6 +320,10 @@ class Agent:
 
     def remember(self, text: str, *, user: str = "me", thread: str | None = None) -> Any:
         """Store a fact the user stated (through the write filter); returns the ``AddResult``."""
+        return self.memory.add(text, user=user, thread=thread, source="user")
+
+    def accept_fact(self, text: str, *, user: str = "me", thread: str | None = None) -> Any:
+        """Store a fact the inbox held (a turn's ``facts`` entry with action ``pending``)."""
         return self.memory.add(text, user=user, thread=thread, source="user")
 
     def recall(self, query: str, *, user: str = "me", k: int = 5) -> list[Any]:

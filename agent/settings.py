@@ -176,6 +176,13 @@ class Settings:
             "Agent: after each reply, store the facts the user stated (through the write filter)."
         ),
     )
+    memory_inbox: bool = field(
+        default=False,
+        metadata=_doc(
+            "Agent: facts extracted from the conversation wait in an inbox for the user to "
+            "accept (Agent.accept_fact) instead of being stored at once."
+        ),
+    )
     route_with_model: bool = field(
         default=True,
         metadata=_doc(

