@@ -183,7 +183,7 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         # out: a model that echoes the user would otherwise block the user's own statement.
         context = [m["text"] for m in state.get("memories", [])]
         context += [c["quote"] for c in state.get("chunks", [])]
-        facts = []
+        facts: list[dict[str, Any]] = []
         for fact in extract_facts(s.llm if s.classify_with_model else None, state["message"]):
             if s.inbox:  # the user accepts or rejects it first (Agent.accept_fact)
                 facts.append(
