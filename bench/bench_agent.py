@@ -141,14 +141,16 @@ def time_to_first_token(model: Path, store: Store, n: int = 5) -> list[tuple[flo
     out = []
     for i in range(n):
         message = messages[i % len(messages)]
+        # One untimed turn composes the prompt; then bare evaluation and the cold turn are
+        # measured back to back (the cache moved away before each), so load drift hits both.
+        first_token(message, f"probe{i}")
+        prompt = bot.graph.get_state({"configurable": {"thread_id": f"me/probe{i}"}}).values[
+            "prompt"]
+        llm.complete("Unrelated text to move the cache away.", max_tokens=1)
+        bare = llm.complete(prompt, max_tokens=1, temperature=0).prompt_ms
         llm.complete("Unrelated text to move the cache away.", max_tokens=1)
         cold = first_token(message, f"cold{i}")
         warm = first_token(message, f"warm{i}")  # same prefix as the turn just before
-        prompt = bot.graph.get_state({"configurable": {"thread_id": f"me/cold{i}"}}).values[
-            "prompt"
-        ]
-        llm.complete("Unrelated text to move the cache away.", max_tokens=1)
-        bare = llm.complete(prompt, max_tokens=1, temperature=0).prompt_ms
         out.append((cold, bare, warm))
     bot.close()
     return out
