@@ -9,13 +9,15 @@ packaged embedder, and finally a real generation with the current model.
 from __future__ import annotations
 
 import importlib.metadata as md
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
 
@@ -200,24 +202,62 @@ def _embedder() -> Iterator[Check]:
     yield Check("embedder", "ok" if ok else "fail", f"all-MiniLM-L6-v2 at {path}")
 
 
-def _generation(settings: Settings) -> Iterator[Check]:
-    from agent.llm import open_llm
+_PROBE = """
+import json, sys
+from agent.llm import open_llm
+from agent.settings import Settings
+from agent.errors import LorebookError
+from pathlib import Path
+args = json.loads(sys.argv[1])
+settings = Settings(**{**args, "home": Path(args["home"])})
+try:
+    with open_llm(settings) as llm:
+        done = llm.complete("The capital of France is", temperature=0, max_tokens=8,
+                            repeat_penalty=1.0)
+        print(json.dumps({"model": llm.model_name, "device": llm.info().get("device", "?"),
+                          "text": done.text, "tokens": done.completion_tokens,
+                          "tps": done.tokens_per_second}))
+except LorebookError as exc:
+    print(json.dumps({"error": str(exc)}))
+"""
 
-    try:
-        small = settings.replace(n_ctx=2048, max_tokens=64)
-        with open_llm(small) as llm:
-            done = llm.complete(
-                "The capital of France is", temperature=0, max_tokens=8, repeat_penalty=1.0
-            )
-            device = llm.info().get("device", "?")
-    except LorebookError as exc:
-        yield Check("generation", "fail", str(exc))
+
+def _generation(settings: Settings) -> Iterator[Check]:
+    """Load the model and generate, in a child process: a crash inside llama.cpp becomes a
+    FAIL line with advice instead of killing the doctor."""
+    small = settings.replace(n_ctx=2048, max_tokens=64)
+    args = {f.name: getattr(small, f.name) for f in fields(small)}
+    args["home"] = str(small.home)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if proc.returncode < 0:
+        name = signal.Signals(-proc.returncode).name
+        yield Check(
+            "generation",
+            "fail",
+            f"llama.cpp crashed ({name}) while loading or running "
+            "the model. On CUDA builds, preloading the system C++ library fixed such a "
+            "crash: LD_PRELOAD=/lib/x86_64-linux-gnu/libstdc++.so.6 (docs/architecture.md)",
+        )
         return
-    ok = done.completion_tokens > 0
+    try:
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        yield Check("generation", "fail", f"the check failed: {proc.stderr.strip()[-300:]}")
+        return
+    if "error" in result:
+        yield Check("generation", "fail", result["error"])
+        return
+    ok = result["tokens"] > 0
     yield Check(
         "generation",
         "ok" if ok else "fail",
-        f"{llm.model_name} on {device}: {done.text.strip()!r} ({done.tokens_per_second:.1f} tok/s)",
+        f"{result['model']} on {result['device']}: {result['text'].strip()!r} "
+        f"({result['tps']:.1f} tok/s)",
     )
 
 
