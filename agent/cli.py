@@ -77,8 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask.add_argument("--user", default="me", help="whose memories to use (default: me)")
 
-    chat = sub.add_parser("chat", parents=[common], help="chat in the terminal")
+    chat = sub.add_parser("chat", parents=[common], help="chat in the terminal (the Textual app)")
     chat.add_argument("--thread", default="main", help="conversation to continue (default: main)")
+    chat.add_argument(
+        "--plain",
+        action="store_true",
+        help="a line-by-line chat instead of the app (also used when stdin is not a terminal)",
+    )
     chat.add_argument("--user", default="me", help="whose memories to use (default: me)")
 
     ingest = sub.add_parser(
@@ -223,6 +228,18 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    if args.plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return _plain_chat(args, settings)
+    from tui import Session, run
+
+    def opener(model: str | None) -> Any:
+        return _open_agent(settings if model is None else settings.replace(model=model))
+
+    run(Session(opener, user=args.user), thread=args.thread)
+    return 0
+
+
+def _plain_chat(args: argparse.Namespace, settings: Settings) -> int:
     with _open_agent(settings) as agent:
         device = agent.llm.info().get("device", "?")
         print(

@@ -1,0 +1,610 @@
+"""The lorebook chat app: conversation, threads, provenance, commands, memories.
+
+The UI mounts first and the model loads in a thread worker, so the app answers keys at once;
+the status bar says "loading model…" until it is ready. Every call into the library runs in a
+thread worker through :class:`~tui.session.Session`, and the worker hands events back with
+``call_from_thread``. Failures (model, ingest, a bad command) become notifications: nothing a
+worker raises reaches Textual's error handler, which would end the app.
+
+Provenance is kept for the replies of this session; replies loaded from an earlier session show
+their text only (the turn log keeps no link from a reply to its record).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, cast
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Label, ListItem, ListView, Markdown, Static
+
+from agent.api import CitationEvent, DoneEvent, NodeEnd, NodeStart, TokenEvent, Turn
+from tui.commands import CommandError, complete, parse
+from tui.screens import AskScreen, ConfirmScreen, HelpScreen, InboxItem, InboxScreen, MemoryBrowser
+from tui.session import ModelInfo, Session
+from tui.widgets import (
+    MessageView,
+    PromptInput,
+    StatusInfo,
+    code_blocks,
+    provenance_text,
+    status_text,
+)
+
+CSS = """
+#sidebar { width: 22; border-right: solid $primary-darken-2; }
+#sidebar.hidden, #provenance.hidden { display: none; }
+#sidebar > Label { padding: 0 1; text-style: bold; }
+#threads { height: 1fr; }
+#main { width: 1fr; }
+#chat { height: 1fr; padding: 0 1; }
+#provenance { width: 36; border-left: solid $primary-darken-2; padding: 0 1; }
+MessageView { height: auto; margin: 0 0 1 0; }
+MessageView > .label { color: $text-muted; text-style: bold; }
+MessageView.user > .label { color: $accent; }
+MessageView:focus { background: $boost; }
+MessageView:focus > .label { color: $success; }
+MessageView > Markdown { margin: 0; padding: 0; }
+#hint { height: auto; max-height: 4; color: $text-muted; padding: 0 1; }
+#hint.empty { display: none; }
+PromptInput { height: auto; max-height: 8; min-height: 3; }
+#status { height: 1; background: $panel; }
+ModalScreen { align: center middle; }
+#dialog { width: 70; max-width: 95%; height: auto; max-height: 90%; border: thick $primary;
+          background: $surface; padding: 0 1; }
+#dialog.wide { width: 100; height: 90%; }
+#dialog > .title { text-style: bold; }
+#help { height: 1fr; }
+#memories, #inbox { height: 1fr; }
+#detail { height: auto; max-height: 8; color: $text-muted; }
+"""
+
+
+class ThreadList(ListView):
+    """The threads sidebar: Enter switches, r renames, d deletes, n starts a new one."""
+
+    BINDINGS = [
+        Binding("r", "app.rename_thread", "rename"),
+        Binding("d,delete", "app.delete_thread", "delete"),
+        Binding("n", "app.new_thread", "new"),
+    ]
+
+
+class LorebookApp(App[None]):
+    """The chat app. ``session`` is the library behind it; ``thread`` the one to open first."""
+
+    CSS = CSS
+    TITLE = "lorebook"
+    BINDINGS = [
+        Binding("escape", "stop", "stop reply", show=False),
+        Binding("f1", "help", "help"),
+        Binding("ctrl+n", "new_thread", "new thread"),
+        Binding("f2", "rename_thread", "rename"),
+        Binding("ctrl+b", "toggle_panel('sidebar')", "threads"),
+        Binding("ctrl+o", "toggle_panel('provenance')", "provenance"),
+        Binding("ctrl+q", "quit", "quit"),
+    ]
+
+    def __init__(self, session: Session, *, thread: str = "main") -> None:
+        super().__init__()
+        self.session = session
+        self.thread = thread
+        self.status = StatusInfo(thread=thread)
+        self.model: ModelInfo | None = None
+        self.current: MessageView | None = None  # the reply being written
+        self.selected: MessageView | None = None
+        self.inbox: list[InboxItem] = []
+        self.titles: dict[str, str] = {}  # threads created here, before their first turn
+        self._stream: Any = None
+        self._queued: list[str] = []  # typed while the model was loading
+        self._code_index = 0
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            with Vertical(id="sidebar"):
+                yield Label("Threads")
+                yield ThreadList(id="threads")
+            with Vertical(id="main"):
+                yield VerticalScroll(id="chat")
+                yield Static("", id="hint", classes="empty")
+                yield PromptInput(id="prompt")
+            yield VerticalScroll(Static(provenance_text(None), id="prov-body"), id="provenance")
+        yield Static("", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._q("#prompt").focus()
+        if self.size.width < 110:
+            self.screen.query_one("#provenance").add_class("hidden")
+        self._render_status()
+        self._load_model(None)
+
+    @work(thread=True, exit_on_error=False, group="model")
+    def _load_model(self, model: str | None) -> None:
+        try:
+            info = self.session.open(model) if model else self.session.open()
+        except Exception as exc:
+            self.call_from_thread(self._model_failed, exc)
+            return
+        self.call_from_thread(self._model_ready, info)
+
+    def _model_ready(self, info: ModelInfo) -> None:
+        self.model = info
+        self.status.loading, self.status.error = False, ""
+        self.status.model, self.status.device, self.status.n_ctx = (
+            info.name,
+            info.device,
+            info.n_ctx,
+        )
+        self._render_status()
+        self._refresh_threads()
+        self._load_history(self.thread, then=self._send_queued)
+
+    async def _send_queued(self) -> None:
+        if self._queued:
+            await self.send(self._queued.pop(0))
+
+    def _model_failed(self, exc: Exception) -> None:
+        self.status.loading, self.status.error = False, str(exc)
+        self._render_status()
+        self.notify(f"model failed to load: {exc}", severity="error", timeout=15)
+
+    def _render_status(self) -> None:
+        self._q("#status", Static).update(status_text(self.status))
+
+    def _q(self, selector: str, kind: Any = None) -> Any:
+        """A widget of the chat screen, even while a modal screen is on top."""
+        screen = self.screen_stack[0]
+        return screen.query_one(selector, kind) if kind else screen.query_one(selector)
+
+    # -- sending ----------------------------------------------------------------------------
+
+    @on(PromptInput.Changed, "#prompt")
+    def _hint(self, event: PromptInput.Changed) -> None:
+        text = event.text_area.text
+        hint = self._q("#hint", Static)
+        head = text.split(" ", 1)[0] if text.startswith("/") else ""
+        matches = complete(head) if head else []
+        if " " in text and head:
+            matches = [c for c in matches if c.name == head[1:].lower()]
+        hint.update("\n".join(f"{c.usage:<26} {c.help}" for c in matches[:4]))
+        hint.set_class(not matches, "empty")
+
+    @on(PromptInput.Submitted)
+    async def _submitted(self, event: PromptInput.Submitted) -> None:
+        await self.handle_line(event.text)
+
+    async def handle_line(self, line: str) -> None:
+        """Run what the user typed: a command, or a message to the agent."""
+        try:
+            parsed = parse(line)
+        except CommandError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        if parsed is None or parsed[0].turn:
+            await self.send(line)
+            return
+        cmd, arg = parsed
+        actions: dict[str, Callable[[], Any]] = {
+            "ingest": lambda: self.ingest(arg),
+            "memories": lambda: self.action_memories(arg),
+            "inbox": self.action_inbox,
+            "model": lambda: self.model_command(arg),
+            "new": self.action_new_thread,
+            "help": self.action_help,
+            "quit": self.exit,
+        }
+        actions[cmd.name]()
+
+    async def send(self, text: str) -> None:
+        if not self.session.ready:
+            if self.status.error:
+                self.notify("no model is loaded (see the status bar)", severity="error")
+            else:
+                self._queued.append(text)
+                self.notify("the model is still loading: the message goes once it is ready")
+            return
+        if self.current is not None:
+            self.notify("a reply is being written: wait, or press Esc", severity="warning")
+            return
+        chat = self._q("#chat")
+        view = MessageView("assistant", label="lorebook …")
+        await chat.mount_all([MessageView("user", text), view])
+        chat.scroll_end(animate=False)
+        self.current = view
+        self._stream = Markdown.get_stream(view.body)
+        self.status.busy = True
+        self._render_status()
+        self._select(view)
+        self._run_turn(text, self.thread, view)
+
+    @work(thread=True, exit_on_error=False, group="turn")
+    def _run_turn(self, text: str, thread: str, view: MessageView) -> None:
+        try:
+            for event in self.session.stream(text, thread):
+                self.call_from_thread(cast(Any, self._on_event), view, event)
+        except Exception as exc:
+            self.call_from_thread(self._turn_failed, view, exc)
+
+    async def _on_event(self, view: MessageView, event: Any) -> None:
+        if isinstance(event, TokenEvent):
+            if not view.stopped and self._stream is not None and self.current is view:
+                view.text += event.text
+                await self._stream.write(event.text)
+                self._q("#chat").scroll_end(animate=False)
+        elif isinstance(event, NodeStart):
+            view.nodes.append((event.node, None))
+            view.set_label(f"lorebook · {event.node}…")
+            self._show_provenance(view)
+        elif isinstance(event, NodeEnd):
+            view.nodes = [(n, event.ms if n == event.node else ms) for n, ms in view.nodes]
+            self._show_provenance(view)
+        elif isinstance(event, CitationEvent):
+            pass  # the Turn carries them all; the panel shows them at DoneEvent
+        elif isinstance(event, DoneEvent):
+            await self._finish(view, event.turn)
+
+    async def _finish(self, view: MessageView, turn: Turn) -> None:
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+        view.turn = turn
+        if not view.stopped and turn.text and turn.text != view.text:
+            view.text = turn.text  # tool and memory routes answer without streaming
+            await view.body.update(turn.text)
+        stopped = view.stopped or turn.finish_reason == "cancelled"
+        view.set_label(f"lorebook · {turn.route}" + (" · stopped" if stopped else ""))
+        gen_ms = turn.timings.get("generate", 0.0)
+        if turn.completion_tokens and gen_ms > 0:
+            self.status.tokens_per_s = turn.completion_tokens / (gen_ms / 1000)
+        if turn.prompt_tokens:
+            self.status.prompt_tokens = turn.prompt_tokens
+        self._collect_facts(turn)
+        self._end_turn()
+        self._show_provenance(view)
+        if turn.thread == self.thread:
+            self._after_first_turn(turn.thread)
+
+    def _turn_failed(self, view: MessageView, exc: Exception) -> None:
+        view.error = str(exc)
+        view.set_label("lorebook · error")
+        if not view.text:
+            view.body.update(f"*error: {exc}*")
+        self.notify(str(exc), severity="error", timeout=10)
+        if self._stream is not None:
+            self.run_worker(self._stream.stop())
+            self._stream = None
+        self._end_turn()
+        self._show_provenance(view)
+
+    def _end_turn(self) -> None:
+        self.current = None
+        self.status.busy = False
+        self._render_status()
+
+    def action_stop(self) -> None:
+        """Esc: stop the reply at once (the model stops at its next token)."""
+        view = self.current
+        if view is None:
+            return
+        self.session.cancel()
+        view.stopped = True
+        view.set_label("lorebook · stopped")
+        self.notify("reply stopped")
+
+    def _collect_facts(self, turn: Turn) -> None:
+        new = 0
+        for f in turn.facts:
+            if f.get("action") == "pending":
+                self.inbox.append(InboxItem(f["text"], turn.thread, "pending"))
+                new += 1
+            elif f.get("action") == "added":
+                self.inbox.append(InboxItem(f["text"], turn.thread, "stored", f.get("id")))
+        self.status.inbox = sum(1 for i in self.inbox if i.state == "pending")
+        if new:
+            self.notify(f"{new} fact(s) wait in the inbox: /inbox to accept or reject")
+
+    # -- provenance and copying -------------------------------------------------------------
+
+    @on(MessageView.Selected)
+    def _selected(self, event: MessageView.Selected) -> None:
+        self._select(event.view)
+
+    def _select(self, view: MessageView) -> None:
+        if view.role == "assistant":
+            if view is not self.selected:
+                self._code_index = 0
+            self.selected = view
+            self._show_provenance(view)
+
+    def _show_provenance(self, view: MessageView) -> None:
+        if view is self.selected:
+            self._q("#prov-body", Static).update(provenance_text(view))
+
+    def copy_text(self, text: str, what: str) -> None:
+        if not text:
+            self.notify(f"nothing to copy in this {what}", severity="warning")
+            return
+        self.copy_to_clipboard(text)
+        self.notify(f"copied the {what} ({len(text)} characters)")
+
+    def _target(self) -> MessageView | None:
+        focused = self.focused
+        if isinstance(focused, MessageView):
+            return focused
+        return self.selected or self._last_reply()
+
+    def action_copy_reply(self) -> None:
+        view = self._target()
+        if view is not None:
+            self.copy_text(view.text, "reply")
+
+    def action_copy_code(self) -> None:
+        view = self._target()
+        blocks = code_blocks(view.text) if view else []
+        if not blocks:
+            self.notify("no code block in this reply", severity="warning")
+            return
+        i = self._code_index % len(blocks)
+        self._code_index = i + 1
+        self.copy_text(blocks[i], f"code block {i + 1}/{len(blocks)}")
+
+    def _last_reply(self) -> MessageView | None:
+        replies = [v for v in self._q("#chat").query(MessageView) if v.role == "assistant"]
+        return replies[-1] if replies else None
+
+    # -- threads ----------------------------------------------------------------------------
+
+    def _refresh_threads(self) -> None:
+        self._work(self.session.threads, self._show_threads)
+
+    def _show_threads(self, infos: list[Any]) -> None:
+        known = {t.thread: t.title for t in infos}
+        for thread in list(self.titles):
+            if thread in known:
+                del self.titles[thread]
+        rows = [*self.titles.items(), *known.items()]
+        if self.thread not in dict(rows):
+            rows.insert(0, (self.thread, self.thread))
+        lv = self._q("#threads", ListView)
+        lv.clear()
+        index = 0
+        for i, (thread, title) in enumerate(rows):
+            item = ListItem(Label(title[:40]), name=thread)
+            lv.append(item)
+            if thread == self.thread:
+                index = i
+        lv.index = index
+
+    @on(ListView.Selected, "#threads")
+    def _thread_chosen(self, event: ListView.Selected) -> None:
+        name = event.item.name
+        if name and name != self.thread:
+            self.switch_thread(name)
+
+    def switch_thread(self, thread: str) -> None:
+        if self.current is not None:
+            self.notify("stop the reply first (Esc)", severity="warning")
+            return
+        self.thread = self.status.thread = thread
+        self.status.prompt_tokens = 0
+        self._render_status()
+        self._load_history(thread)
+
+    def _load_history(self, thread: str, then: Callable[[], Any] | None = None) -> None:
+        self._work(
+            lambda: self.session.history(thread), lambda h: self._show_history(thread, h, then)
+        )
+
+    async def _show_history(
+        self, thread: str, messages: list[dict[str, str]], then: Callable[[], Any] | None = None
+    ) -> None:
+        if thread != self.thread:
+            return
+        chat = self._q("#chat")
+        await chat.remove_children()
+        self.selected = None
+        self._q("#prov-body", Static).update(provenance_text(None))
+        await chat.mount_all(
+            MessageView("user" if m["role"] == "user" else "assistant", m["content"])
+            for m in messages
+        )
+        chat.scroll_end(animate=False)
+        self._q("#prompt").focus()
+        if then is not None:
+            await then()
+
+    def action_new_thread(self) -> None:
+        if self.current is not None:
+            self.notify("stop the reply first (Esc)", severity="warning")
+            return
+        thread = time.strftime("t%Y%m%d-%H%M%S")
+        while thread in self.titles:
+            thread += "x"
+        self.titles[thread] = "New chat"
+        self.switch_thread(thread)
+        self._refresh_threads()
+        self.notify(f"new thread {thread}")
+
+    def _after_first_turn(self, thread: str) -> None:
+        title = self.titles.get(thread)
+        if title and title != "New chat":
+            self._work(lambda: self.session.rename_thread(thread, title), lambda _: None)
+        self._refresh_threads()
+
+    def _highlighted_thread(self) -> str:
+        lv = self._q("#threads", ListView)
+        item = lv.highlighted_child if lv.has_focus else None
+        return (item.name if item is not None else None) or self.thread
+
+    def action_rename_thread(self, thread: str | None = None) -> None:
+        thread = thread or self._highlighted_thread()
+
+        def done(title: str | None) -> None:
+            if not title:
+                return
+            if thread in self.titles:
+                self.titles[thread] = title
+                self._refresh_threads()
+                return
+            self._work(
+                lambda: self.session.rename_thread(thread, title),
+                lambda _: self._refresh_threads(),
+            )
+
+        self.push_screen(AskScreen(f"New title for thread {thread}"), done)
+
+    def action_delete_thread(self, thread: str | None = None) -> None:
+        thread = thread or self._highlighted_thread()
+
+        def done(yes: bool | None) -> None:
+            if not yes:
+                return
+            if thread == self.thread and self.current is not None:
+                self.notify("stop the reply first (Esc)", severity="warning")
+                return
+            self.titles.pop(thread, None)
+            self._work(lambda: self.session.delete_thread(thread), lambda _: deleted())
+
+        def deleted() -> None:
+            self.notify(f"deleted thread {thread}")
+            if thread == self.thread:
+                self.switch_thread("main" if thread != "main" else time.strftime("t%H%M%S"))
+            self._refresh_threads()
+
+        self.push_screen(ConfirmScreen(f"Delete thread {thread} and all its messages?"), done)
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def ingest(self, path: str) -> None:
+        if not self.session.ready:
+            self.notify("the model is still loading", severity="warning")
+            return
+        self.notify(f"ingesting {path}…")
+        self._work(lambda: self.session.ingest(path), self._ingested)
+
+    def _ingested(self, report: Any) -> None:
+        msg = (
+            f"ingested {report.chunks} chunks: {len(report.added)} new, "
+            f"{len(report.updated)} changed, {len(report.unchanged)} unchanged files"
+        )
+        self.notify(msg, severity="error" if report.errors else "information")
+        for err in report.errors:
+            self.notify(f"ingest error: {err}", severity="error", timeout=10)
+
+    def model_command(self, name: str) -> None:
+        if not self.session.ready:
+            self.notify("the model is still loading", severity="warning")
+            return
+        if not name:
+            self._work(self.session.models, self._show_models)
+            return
+        if self.current is not None:
+            self.notify("stop the reply first (Esc)", severity="warning")
+            return
+        self.status.loading = True
+        self._render_status()
+        self._switch_model(name)
+
+    @work(thread=True, exit_on_error=False, group="model")
+    def _switch_model(self, name: str) -> None:
+        try:
+            info = self.session.use_model(name)
+        except Exception as exc:
+            self.call_from_thread(self._model_failed, exc)
+            if not self.session.ready:
+                return
+            self.call_from_thread(self._model_ready, self.session.info())
+            return
+        self.call_from_thread(self._model_ready, info)
+        self.call_from_thread(self.notify, f"now using {info.name}")
+
+    def _show_models(self, result: tuple[list[str], str | None]) -> None:
+        names, current = result
+        assert self.model is not None
+        listed = ", ".join(("*" if n == current else "") + n for n in names) or "none registered"
+        self.notify(
+            f"model {self.model.name} on {self.model.device}, context {self.model.n_ctx}. "
+            f"Registered: {listed}. /model NAME switches.",
+            timeout=10,
+        )
+
+    def action_memories(self, query: str = "") -> None:
+        if not self.session.ready:
+            self.notify("the model is still loading", severity="warning")
+            return
+        self.push_screen(MemoryBrowser(self.session, query))
+
+    def action_inbox(self) -> None:
+        if not self.session.ready:
+            self.notify("the model is still loading", severity="warning")
+            return
+        inbox_on = self.model.inbox if self.model else False
+
+        def closed(_: None) -> None:
+            self.status.inbox = sum(1 for i in self.inbox if i.state == "pending")
+            self._render_status()
+
+        self.push_screen(InboxScreen(self.session, self.inbox, inbox_on), closed)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_toggle_panel(self, panel: str) -> None:
+        self._q(f"#{panel}").toggle_class("hidden")
+
+    def action_prefill(self, text: str) -> None:
+        prompt = self._q("#prompt", PromptInput)
+        prompt._set(text)
+        prompt.focus()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield SystemCommand("New thread", "start a new conversation (/new)", self.action_new_thread)
+        yield SystemCommand("Rename thread", "rename this conversation", self.action_rename_thread)
+        yield SystemCommand("Delete thread", "delete this conversation", self.action_delete_thread)
+        yield SystemCommand(
+            "Memories", "browse and edit memories (/memories)", self.action_memories
+        )
+        yield SystemCommand("Inbox", "review facts from the chat (/inbox)", self.action_inbox)
+        yield SystemCommand("Model", "show or switch the model (/model)", self.action_model)
+        yield SystemCommand("Copy reply", "copy the selected reply", self.action_copy_reply)
+        yield SystemCommand("Copy code block", "copy a code block", self.action_copy_code)
+        yield SystemCommand("Stop reply", "stop the reply being written (Esc)", self.action_stop)
+        yield SystemCommand("Help", "keys and commands (/help)", self.action_help)
+        for name in ("translate", "summarize", "code", "review", "ingest", "remember", "forget"):
+            yield SystemCommand(
+                f"/{name}", f"type a /{name} command", lambda n=name: self.action_prefill(f"/{n} ")
+            )
+        yield SystemCommand("Quit", "leave lorebook (/quit)", self.exit)
+
+    def action_model(self) -> None:
+        self.model_command("")
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _work(self, fn: Callable[[], Any], then: Callable[[Any], Any]) -> None:
+        self._worker(fn, then)
+
+    @work(thread=True, exit_on_error=False)
+    def _worker(self, fn: Callable[[], Any], then: Callable[[Any], Any]) -> None:
+        try:
+            result = fn()
+        except Exception as exc:  # shown, never raised into the app
+            self.call_from_thread(self.notify, str(exc), severity="error", timeout=10)
+            return
+        self.call_from_thread(then, result)
+
+    def on_unmount(self) -> None:
+        self.session.close()
+
+
+def run(session: Session, thread: str = "main") -> None:
+    """Run the app in this terminal until the user quits."""
+    LorebookApp(session, thread=thread).run()

@@ -1,0 +1,82 @@
+"""Slash commands: the table the input completes from, ``/help`` lists and the app dispatches.
+
+A command either goes to the agent as a turn (``/translate``, ``/remember`` …: the pipeline's
+router recognises the slash and records the route) or is handled by the app itself
+(``/ingest``, ``/memories``, ``/new`` …). Parsing is pure, so it is tested without an app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Command:
+    """One slash command."""
+
+    name: str
+    args: str
+    help: str
+    turn: bool = False
+    """True: sent to the agent as a message (the router handles the slash)."""
+    needs_arg: bool = False
+
+    @property
+    def usage(self) -> str:
+        return f"/{self.name} {self.args}".rstrip()
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("translate", "<lang> <text>", "translate text", turn=True, needs_arg=True),
+    Command("summarize", "<path|text>", "summarize a file or text", turn=True, needs_arg=True),
+    Command("code", "<prompt>", "write code", turn=True, needs_arg=True),
+    Command("review", "<path>", "review a legal document", turn=True, needs_arg=True),
+    Command("ingest", "<path>", "add a file or folder to your documents", needs_arg=True),
+    Command("remember", "<fact>", "store a fact about you", turn=True, needs_arg=True),
+    Command("forget", "<query>", "delete matching memories everywhere", turn=True, needs_arg=True),
+    Command("memories", "[query]", "browse, search, edit and delete memories"),
+    Command("inbox", "", "review facts taken from the conversation"),
+    Command("model", "[name]", "show the model, or switch to a registered one"),
+    Command("new", "", "start a new conversation"),
+    Command("help", "", "keys and commands"),
+    Command("quit", "", "leave"),
+)
+BY_NAME = {c.name: c for c in COMMANDS}
+
+
+class CommandError(ValueError):
+    """A bad command line; the message says what to type instead."""
+
+
+def parse(line: str) -> tuple[Command, str] | None:
+    """``(command, argument)`` for a slash command, None for a plain message.
+
+    Raises:
+        CommandError: an unknown command, or a missing argument.
+
+    Example:
+        >>> cmd, arg = parse("/translate French good morning")
+        >>> cmd.name, arg
+        ('translate', 'French good morning')
+    """
+    text = line.strip()
+    if not text.startswith("/") or text.startswith("//"):
+        return None
+    name, _, arg = text[1:].partition(" ")
+    name = name.strip().lower()
+    cmd = BY_NAME.get(name)
+    if cmd is None:
+        near = ", ".join("/" + c.name for c in complete("/" + name[:1])) or "/help"
+        raise CommandError(f"unknown command /{name} — try {near}")
+    arg = arg.strip()
+    if cmd.needs_arg and not arg:
+        raise CommandError(f"usage: {cmd.usage} — {cmd.help}")
+    return cmd, arg
+
+
+def complete(prefix: str) -> list[Command]:
+    """Commands whose ``/name`` starts with ``prefix`` (which starts with a slash)."""
+    if not prefix.startswith("/") or " " in prefix:
+        return []
+    stem = prefix[1:].lower()
+    return [c for c in COMMANDS if c.name.startswith(stem)]
