@@ -64,7 +64,7 @@ class PromptInput(TextArea):
             if self.text.endswith("\\"):
                 self._set(self.text[:-1] + "\n")
             else:
-                self._submit()
+                self.submit()
         elif key in ("ctrl+j", "shift+enter", "alt+enter"):
             self.insert("\n")
         elif key == "up" and row == 0 and self._pos > 0:
@@ -93,7 +93,8 @@ class PromptInput(TextArea):
                 stem = stem[:-1]
         return "/" + stem
 
-    def _submit(self) -> None:
+    def submit(self) -> None:
+        """Send what is typed (what Enter does)."""
         text = self.text.strip()
         if not text:
             return
