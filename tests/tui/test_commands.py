@@ -1,0 +1,169 @@
+"""Slash commands, the command palette and the help screen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Static
+
+from tests.tui.conftest import ready, run, say, wait_for
+from tui.commands import COMMANDS, CommandError, complete, parse
+from tui.screens import HelpScreen, MemoryBrowser
+from tui.widgets import MessageView
+
+
+def test_parse_and_complete() -> None:
+    assert parse("hello") is None
+    assert parse("//not a command") is None
+    cmd, arg = parse("/translate French good morning")  # type: ignore[misc]
+    assert (cmd.name, cmd.turn, arg) == ("translate", True, "French good morning")
+    assert parse("/memories")[0].name == "memories"  # type: ignore[index]
+    with pytest.raises(CommandError, match="unknown command /frobnicate"):
+        parse("/frobnicate now")
+    with pytest.raises(CommandError, match=r"usage: /ingest <path>"):
+        parse("/ingest")
+    assert [c.name for c in complete("/re")] == ["review", "remember"]
+    assert complete("/translate x") == [] and complete("hi") == []
+
+
+@pytest.mark.parametrize("tool", ["translate", "summarize", "code", "review"])
+def test_tool_commands_go_to_the_agent(app_factory: Any, tool: str) -> None:
+    app = app_factory()
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            view = await say(pilot, f"/{tool} French some text")
+            assert view.turn.route == tool
+            assert view.turn.route_reason == f"slash command /{tool}"
+            assert view.text == f"The {tool} tool is not available in this version yet."
+            assert f"lorebook · {tool}" in str(view.query_one(".label", Static).render())
+
+    run(scenario)
+
+
+def test_remember_and_forget_commands(app_factory: Any) -> None:
+    app = app_factory()
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            view = await say(pilot, "/remember My sister is called Ana")
+            assert view.turn.route == "remember"
+            assert "I'll remember that" in view.text
+            agent = app.session.agent
+            assert [h.record.text for h in agent.recall("sister")] == ["My sister is called Ana"]
+            assert [i.state for i in app.inbox] == ["stored"]  # stored at once: undo-able
+            view = await say(pilot, "/forget sister")
+            assert view.turn.route == "forget" and "Forgotten: 1 memory" in view.text
+            assert agent.recall("sister") == []
+
+    run(scenario)
+
+
+def test_ingest_command_and_its_errors(app_factory: Any, tmp_path: Path) -> None:
+    doc = tmp_path / "lease.md"
+    doc.write_text("# Lease\n\nThe monthly rent is 950 euros, due on the first day.\n")
+    app = app_factory()
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            await pilot.press(*f"/ingest {doc}", "enter")
+            await wait_for(pilot, lambda: app.noted("ingested", "information"))
+            assert app.noted("1 new")
+            assert app.session.agent.search("monthly rent")[0].citation.path.endswith("lease.md")
+            await pilot.press(*f"/ingest {tmp_path / 'missing.pdf'}", "enter")
+            await wait_for(pilot, lambda: any(s == "error" for _, s in app.notes))
+            await pilot.press(*"/ingest", "enter")
+            assert app.noted("usage: /ingest <path>", "warning")
+            assert app.is_running
+
+    run(scenario)
+
+
+def test_bad_commands_are_notifications(app_factory: Any) -> None:
+    app = app_factory()
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            await pilot.press(*"/frobnicate", "enter")
+            assert app.noted("unknown command /frobnicate", "warning")
+            await pilot.press(*"/translate", "enter")
+            assert app.noted("usage: /translate <lang> <text>", "warning")
+            assert not app.query(MessageView)  # nothing was sent
+            assert app.is_running
+
+    run(scenario)
+
+
+def test_help_new_model_and_quit_commands(app_factory: Any) -> None:
+    app = app_factory()
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            await pilot.press(*"/help", "enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+            shown = app.screen.query_one("#help").source
+            for c in COMMANDS:
+                assert f"`{c.usage}`" in shown
+            assert "Esc" in shown and "Ctrl+P" in shown
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen))
+            await pilot.press("f1")
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+            await pilot.press("escape")
+
+            await say(pilot, "hello")
+            old = app.thread
+            await pilot.press(*"/new", "enter")
+            await wait_for(pilot, lambda: app.thread != old)
+            assert not app.query(MessageView)  # a fresh conversation
+
+            await pilot.press(*"/model", "enter")
+            await wait_for(pilot, lambda: app.noted("model fake-model on CPU, context 2048"))
+            await pilot.press(*"/model nosuch", "enter")
+            await wait_for(pilot, lambda: app.noted("nosuch", "error"))
+            await wait_for(pilot, lambda: not app.status.loading)
+            assert app.session.ready and app.status.model == "fake-model"
+
+            await pilot.press(*"/quit", "enter")
+            await wait_for(pilot, lambda: not app.is_running)
+
+    run(scenario)
+
+
+def _palette_offers(app: Any, text: str) -> bool:
+    """The palette (which searches its providers in the background) lists ``text`` first."""
+    from textual.command import CommandList
+
+    found = app.screen.query(CommandList)
+    if not found or not found.first().option_count:
+        return False
+    return text in str(found.first().get_option_at_index(0).prompt)
+
+
+def test_the_command_palette_reaches_the_actions(app_factory: Any) -> None:
+    app = app_factory()
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            await pilot.press("ctrl+p")
+            await pilot.press(*"Memories")
+            await wait_for(pilot, lambda: _palette_offers(app, "Memories"))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, MemoryBrowser))
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, MemoryBrowser))
+            await pilot.press("ctrl+p")
+            await pilot.press(*"/translate")
+            await wait_for(pilot, lambda: _palette_offers(app, "/translate"))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.query_one("#prompt").text == "/translate ")
+
+    run(scenario)
