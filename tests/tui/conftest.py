@@ -90,7 +90,7 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
 async def ready(pilot: Any) -> None:
     """Wait until the model is loaded and the thread's history is shown."""
     app = pilot.app
-    await wait_for(pilot, lambda: app.session.ready and not app.status.loading)
+    await wait_for(pilot, lambda: app.session.ready and not app.status.loading, tries=12000)
     await pilot.pause()
 
 
@@ -113,7 +113,7 @@ async def say(pilot: Any, text: str) -> Any:
         views = list(app.query(MessageView))
         return len(views) >= before + 2 and views[-1].turn is not None and views[-1]
 
-    return await wait_for(pilot, done)
+    return await wait_for(pilot, done, tries=12000)
 
 
 async def wait_for(pilot: Any, condition: Callable[[], Any], tries: int = 400) -> Any:
