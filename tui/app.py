@@ -21,7 +21,15 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Label, ListItem, ListView, Markdown, Static
+from textual.widgets import (
+    Footer,
+    Label,
+    ListItem,
+    ListView,
+    LoadingIndicator,
+    Markdown,
+    Static,
+)
 
 from agent.api import CitationEvent, DoneEvent, NodeEnd, NodeStart, TokenEvent, Turn
 from tui.commands import CommandError, complete, parse
@@ -45,6 +53,8 @@ CSS = """
 #chat { height: 1fr; padding: 0 1; }
 #provenance { width: 36; border-left: solid $primary-darken-2; padding: 0 1; }
 MessageView { height: auto; margin: 0 0 1 0; }
+#welcome { color: $text-muted; }
+#loading { height: 1; }
 MessageView > .label { color: $text-muted; text-style: bold; }
 MessageView.user > .label { color: $accent; }
 MessageView:focus { background: $boost; }
@@ -121,6 +131,10 @@ class LorebookApp(App[None]):
 
     def on_mount(self) -> None:
         self._q("#prompt").focus()
+        self._q("#chat").mount(
+            Static("Loading the model… you can type already; F1 shows the keys.", id="welcome"),
+            LoadingIndicator(id="loading"),
+        )
         if self.size.width < 110:
             self.screen.query_one("#provenance").add_class("hidden")
         self._render_status()
@@ -152,6 +166,8 @@ class LorebookApp(App[None]):
             await self.send(self._queued.pop(0))
 
     def _model_failed(self, exc: Exception) -> None:
+        for widget in self._q("#chat").query("#loading"):
+            widget.remove()
         self.status.loading, self.status.error = False, str(exc)
         self._render_status()
         self.notify(f"model failed to load: {exc}", severity="error", timeout=15)
@@ -215,6 +231,8 @@ class LorebookApp(App[None]):
             self.notify("a reply is being written: wait, or press Esc", severity="warning")
             return
         chat = self._q("#chat")
+        for welcome in chat.query("#welcome"):
+            await welcome.remove()
         view = MessageView("assistant", label="lorebook …")
         await chat.mount_all([MessageView("user", text), view])
         chat.scroll_end(animate=False)
@@ -259,7 +277,7 @@ class LorebookApp(App[None]):
         if not view.stopped and turn.text and turn.text != view.text:
             view.text = turn.text  # tool and memory routes answer without streaming
             await view.body.update(turn.text)
-        stopped = view.stopped or turn.finish_reason == "cancelled"
+        stopped = turn.finish_reason == "cancelled"
         view.set_label(f"lorebook · {turn.route}" + (" · stopped" if stopped else ""))
         gen_ms = turn.timings.get("generate", 0.0)
         if turn.completion_tokens and gen_ms > 0:
@@ -295,6 +313,8 @@ class LorebookApp(App[None]):
         if view is None:
             return
         self.session.cancel()
+        if any(node == "generate" and ms is not None for node, ms in view.nodes):
+            return  # the reply is complete; what follows (storing facts) is not stopped
         view.stopped = True
         view.set_label("lorebook · stopped")
         self.notify("reply stopped")
@@ -307,6 +327,8 @@ class LorebookApp(App[None]):
                 new += 1
             elif f.get("action") == "added":
                 self.inbox.append(InboxItem(f["text"], turn.thread, "stored", f.get("id")))
+                if turn.route != "remember":  # /remember says so in its reply
+                    self.notify(f"remembered: {f['text']} (/inbox to undo)")
         self.status.inbox = sum(1 for i in self.inbox if i.state == "pending")
         if new:
             self.notify(f"{new} fact(s) wait in the inbox: /inbox to accept or reject")
@@ -416,6 +438,10 @@ class LorebookApp(App[None]):
             MessageView("user" if m["role"] == "user" else "assistant", m["content"])
             for m in messages
         )
+        if not messages:
+            await chat.mount(
+                Static("Type a message and press Enter; /help lists the commands.", id="welcome")
+            )
         chat.scroll_end(animate=False)
         self._q("#prompt").focus()
         if then is not None:
