@@ -43,6 +43,7 @@ def test_the_app_is_usable_while_the_model_loads(home: Path, script: Script) -> 
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.pause()
             assert "loading model" in _status(app)
+            assert app.query("#loading")  # the indicator in the chat
             prompt = app.query_one(PromptInput)
             assert prompt.has_focus
             await pilot.press(*"hello there", "enter")  # typed and sent before the model is up
@@ -50,7 +51,7 @@ def test_the_app_is_usable_while_the_model_loads(home: Path, script: Script) -> 
             assert not app.query(MessageView)
             gate.set()
             await wait_for(pilot, lambda: [v for v in app.query(MessageView) if v.turn])
-            assert "loading model" not in _status(app)
+            assert "loading model" not in _status(app) and not app.query("#loading")
             assert app.query(MessageView).first().text == "hello there"
 
     run(scenario)

@@ -159,6 +159,7 @@ def test_inbox_off_stores_at_once_and_undo_forgets(app_factory: Any) -> None:
             await say(pilot, "I live in Lyon.")
             stored = agent.memory.list("me", kinds=("fact",))
             assert [r.text for r in stored] == ["I live in Lyon."]
+            assert app.noted("remembered: I live in Lyon. (/inbox to undo)")
             await pilot.press(*"/inbox", "enter")
             screen = await wait_for(
                 pilot, lambda: isinstance(app.screen, InboxScreen) and app.screen
