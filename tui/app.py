@@ -1,4 +1,7 @@
-"""The lorebook chat app: conversation, threads, provenance, commands, memories.
+"""The lorebook chat app: the layout, the conversation, provenance and copying.
+
+Threads live in :mod:`tui.threads`, the commands that are not chat turns (ingest, model,
+memories, inbox, help, the palette) in :mod:`tui.actions`; both are mixed into the app.
 
 The UI mounts first and the model loads in a thread worker, so the app answers keys at once;
 the status bar says "loading model…" until it is ready. Every call into the library runs in a
@@ -12,29 +15,27 @@ their text only (the turn log keeps no link from a reply to its record).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, cast
 
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import (
     Footer,
     Label,
-    ListItem,
-    ListView,
     LoadingIndicator,
     Markdown,
     Static,
 )
 
 from agent.api import CitationEvent, DoneEvent, NodeEnd, NodeStart, TokenEvent, Turn
+from tui.actions import ActionsMixin
 from tui.commands import CommandError, complete, parse
-from tui.screens import AskScreen, ConfirmScreen, HelpScreen, InboxItem, InboxScreen, MemoryBrowser
+from tui.screens import InboxItem
 from tui.session import ModelInfo, Session
+from tui.threads import ThreadList, ThreadsMixin
 from tui.widgets import (
     MessageView,
     PromptInput,
@@ -75,17 +76,7 @@ ModalScreen { align: center middle; }
 """
 
 
-class ThreadList(ListView):
-    """The threads sidebar: Enter switches, r renames, d deletes, n starts a new one."""
-
-    BINDINGS = [
-        Binding("r", "app.rename_thread", "rename"),
-        Binding("d,delete", "app.delete_thread", "delete"),
-        Binding("n", "app.new_thread", "new"),
-    ]
-
-
-class LorebookApp(App[None]):
+class LorebookApp(ThreadsMixin, ActionsMixin, App[None]):
     """The chat app. ``session`` is the library behind it; ``thread`` the one to open first."""
 
     CSS = CSS
@@ -381,237 +372,6 @@ class LorebookApp(App[None]):
     def _last_reply(self) -> MessageView | None:
         replies = [v for v in self._q("#chat").query(MessageView) if v.role == "assistant"]
         return replies[-1] if replies else None
-
-    # -- threads ----------------------------------------------------------------------------
-
-    def _refresh_threads(self) -> None:
-        self._work(self.session.threads, self._show_threads)
-
-    def _show_threads(self, infos: list[Any]) -> None:
-        known = {t.thread: t.title for t in infos}
-        for thread in list(self.titles):
-            if thread in known:
-                del self.titles[thread]
-        rows = [*self.titles.items(), *known.items()]
-        if self.thread not in dict(rows):
-            rows.insert(0, (self.thread, self.thread))
-        lv = self._q("#threads", ListView)
-        lv.clear()
-        index = 0
-        for i, (thread, title) in enumerate(rows):
-            item = ListItem(Label(title[:40]), name=thread)
-            lv.append(item)
-            if thread == self.thread:
-                index = i
-        lv.index = index
-
-    @on(ListView.Selected, "#threads")
-    def _thread_chosen(self, event: ListView.Selected) -> None:
-        name = event.item.name
-        if name and name != self.thread:
-            self.switch_thread(name)
-
-    def switch_thread(self, thread: str) -> None:
-        if self.current is not None:
-            self.notify("stop the reply first (Esc)", severity="warning")
-            return
-        self.thread = self.status.thread = thread
-        self.status.prompt_tokens = 0
-        self._render_status()
-        self._load_history(thread)
-
-    def _load_history(self, thread: str, then: Callable[[], Any] | None = None) -> None:
-        self._work(
-            lambda: self.session.history(thread), lambda h: self._show_history(thread, h, then)
-        )
-
-    async def _show_history(
-        self, thread: str, messages: list[dict[str, str]], then: Callable[[], Any] | None = None
-    ) -> None:
-        if thread != self.thread:
-            return
-        chat = self._q("#chat")
-        await chat.remove_children()
-        self.selected = None
-        self._q("#prov-body", Static).update(provenance_text(None))
-        await chat.mount_all(
-            MessageView("user" if m["role"] == "user" else "assistant", m["content"])
-            for m in messages
-        )
-        if not messages:
-            await chat.mount(
-                Static("Type a message and press Enter; /help lists the commands.", id="welcome")
-            )
-        chat.scroll_end(animate=False)
-        self._q("#prompt").focus()
-        if then is not None:
-            await then()
-
-    def action_new_thread(self) -> None:
-        if self.current is not None:
-            self.notify("stop the reply first (Esc)", severity="warning")
-            return
-        thread = time.strftime("t%Y%m%d-%H%M%S")
-        while thread in self.titles:
-            thread += "x"
-        self.titles[thread] = "New chat"
-        self.switch_thread(thread)
-        self._refresh_threads()
-        self.notify(f"new thread {thread}")
-
-    def _after_first_turn(self, thread: str) -> None:
-        title = self.titles.get(thread)
-        if title and title != "New chat":
-            self._work(lambda: self.session.rename_thread(thread, title), lambda _: None)
-        self._refresh_threads()
-
-    def _highlighted_thread(self) -> str:
-        lv = self._q("#threads", ListView)
-        item = lv.highlighted_child if lv.has_focus else None
-        return (item.name if item is not None else None) or self.thread
-
-    def action_rename_thread(self, thread: str | None = None) -> None:
-        thread = thread or self._highlighted_thread()
-
-        def done(title: str | None) -> None:
-            if not title:
-                return
-            if thread in self.titles:
-                self.titles[thread] = title
-                self._refresh_threads()
-                return
-            self._work(
-                lambda: self.session.rename_thread(thread, title),
-                lambda _: self._refresh_threads(),
-            )
-
-        self.push_screen(AskScreen(f"New title for thread {thread}"), done)
-
-    def action_delete_thread(self, thread: str | None = None) -> None:
-        thread = thread or self._highlighted_thread()
-
-        def done(yes: bool | None) -> None:
-            if not yes:
-                return
-            if thread == self.thread and self.current is not None:
-                self.notify("stop the reply first (Esc)", severity="warning")
-                return
-            self.titles.pop(thread, None)
-            self._work(lambda: self.session.delete_thread(thread), lambda _: deleted())
-
-        def deleted() -> None:
-            self.notify(f"deleted thread {thread}")
-            if thread == self.thread:
-                self.switch_thread("main" if thread != "main" else time.strftime("t%H%M%S"))
-            self._refresh_threads()
-
-        self.push_screen(ConfirmScreen(f"Delete thread {thread} and all its messages?"), done)
-
-    # -- commands ---------------------------------------------------------------------------
-
-    def ingest(self, path: str) -> None:
-        if not self.session.ready:
-            self.notify("the model is still loading", severity="warning")
-            return
-        self.notify(f"ingesting {path}…")
-        self._work(lambda: self.session.ingest(path), self._ingested)
-
-    def _ingested(self, report: Any) -> None:
-        msg = (
-            f"ingested {report.chunks} chunks: {len(report.added)} new, "
-            f"{len(report.updated)} changed, {len(report.unchanged)} unchanged files"
-        )
-        self.notify(msg, severity="error" if report.errors else "information")
-        for err in report.errors:
-            self.notify(f"ingest error: {err}", severity="error", timeout=10)
-
-    def model_command(self, name: str) -> None:
-        if not self.session.ready:
-            self.notify("the model is still loading", severity="warning")
-            return
-        if not name:
-            self._work(self.session.models, self._show_models)
-            return
-        if self.current is not None:
-            self.notify("stop the reply first (Esc)", severity="warning")
-            return
-        self.status.loading = True
-        self._render_status()
-        self._switch_model(name)
-
-    @work(thread=True, exit_on_error=False, group="model")
-    def _switch_model(self, name: str) -> None:
-        try:
-            info = self.session.use_model(name)
-        except Exception as exc:
-            self.call_from_thread(self._model_failed, exc)
-            if not self.session.ready:
-                return
-            self.call_from_thread(self._model_ready, self.session.info())
-            return
-        self.call_from_thread(self._model_ready, info)
-        self.call_from_thread(self.notify, f"now using {info.name}")
-
-    def _show_models(self, result: tuple[list[str], str | None]) -> None:
-        names, current = result
-        assert self.model is not None
-        listed = ", ".join(("*" if n == current else "") + n for n in names) or "none registered"
-        self.notify(
-            f"model {self.model.name} on {self.model.device}, context {self.model.n_ctx}. "
-            f"Registered: {listed}. /model NAME switches.",
-            timeout=10,
-        )
-
-    def action_memories(self, query: str = "") -> None:
-        if not self.session.ready:
-            self.notify("the model is still loading", severity="warning")
-            return
-        self.push_screen(MemoryBrowser(self.session, query))
-
-    def action_inbox(self) -> None:
-        if not self.session.ready:
-            self.notify("the model is still loading", severity="warning")
-            return
-        inbox_on = self.model.inbox if self.model else False
-
-        def closed(_: None) -> None:
-            self.status.inbox = sum(1 for i in self.inbox if i.state == "pending")
-            self._render_status()
-
-        self.push_screen(InboxScreen(self.session, self.inbox, inbox_on), closed)
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen())
-
-    def action_toggle_panel(self, panel: str) -> None:
-        self._q(f"#{panel}").toggle_class("hidden")
-
-    def action_prefill(self, text: str) -> None:
-        prompt = self._q("#prompt", PromptInput)
-        prompt._set(text)
-        prompt.focus()
-
-    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield SystemCommand("New thread", "start a new conversation (/new)", self.action_new_thread)
-        yield SystemCommand("Rename thread", "rename this conversation", self.action_rename_thread)
-        yield SystemCommand("Delete thread", "delete this conversation", self.action_delete_thread)
-        yield SystemCommand(
-            "Memories", "browse and edit memories (/memories)", self.action_memories
-        )
-        yield SystemCommand("Inbox", "review facts from the chat (/inbox)", self.action_inbox)
-        yield SystemCommand("Model", "show or switch the model (/model)", self.action_model)
-        yield SystemCommand("Copy reply", "copy the selected reply", self.action_copy_reply)
-        yield SystemCommand("Copy code block", "copy a code block", self.action_copy_code)
-        yield SystemCommand("Stop reply", "stop the reply being written (Esc)", self.action_stop)
-        yield SystemCommand("Help", "keys and commands (/help)", self.action_help)
-        for name in ("translate", "summarize", "code", "review", "ingest", "remember", "forget"):
-            yield SystemCommand(
-                f"/{name}", f"type a /{name} command", lambda n=name: self.action_prefill(f"/{n} ")
-            )
-        yield SystemCommand("Quit", "leave lorebook (/quit)", self.exit)
-
-    def action_model(self) -> None:
-        self.model_command("")
 
     # -- plumbing ---------------------------------------------------------------------------
 

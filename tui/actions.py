@@ -1,0 +1,154 @@
+"""The app's commands that are not chat turns: ingest, model, memories, inbox, help, palette.
+
+``/ingest``, ``/model``, ``/memories``, ``/inbox`` and ``/help`` land here, and the command
+palette (Ctrl+P) lists the same actions. Library calls run in thread workers through the
+``Session``; their failures become notifications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import SystemCommand
+from textual.screen import Screen
+
+from tui.screens import HelpScreen, InboxItem, InboxScreen, MemoryBrowser
+from tui.widgets import MessageView, PromptInput, StatusInfo
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from tui.session import ModelInfo, Session
+
+    _Host = App[None]
+else:
+    _Host = object
+
+
+class ActionsMixin(_Host):
+    """Commands handled by the app itself (mixed into ``LorebookApp``)."""
+
+    if TYPE_CHECKING:
+        session: Session
+        status: StatusInfo
+        model: ModelInfo | None
+        current: MessageView | None
+        inbox: list[InboxItem]
+
+        def _work(self, fn: Callable[[], Any], then: Callable[[Any], Any]) -> None: ...
+        def _q(self, selector: str, kind: Any = None) -> Any: ...
+        def _render_status(self) -> None: ...
+        def _model_ready(self, info: ModelInfo) -> None: ...
+        def _model_failed(self, exc: Exception) -> None: ...
+        def action_new_thread(self) -> None: ...
+        def action_rename_thread(self, thread: str | None = None) -> None: ...
+        def action_delete_thread(self, thread: str | None = None) -> None: ...
+        def action_copy_reply(self) -> None: ...
+        def action_copy_code(self) -> None: ...
+        def action_stop(self) -> None: ...
+
+    def ingest(self, path: str) -> None:
+        if not self.session.ready:
+            self.notify("the model is still loading", severity="warning")
+            return
+        self.notify(f"ingesting {path}…")
+        self._work(lambda: self.session.ingest(path), self._ingested)
+
+    def _ingested(self, report: Any) -> None:
+        msg = (
+            f"ingested {report.chunks} chunks: {len(report.added)} new, "
+            f"{len(report.updated)} changed, {len(report.unchanged)} unchanged files"
+        )
+        self.notify(msg, severity="error" if report.errors else "information")
+        for err in report.errors:
+            self.notify(f"ingest error: {err}", severity="error", timeout=10)
+
+    def model_command(self, name: str) -> None:
+        if not self.session.ready:
+            self.notify("the model is still loading", severity="warning")
+            return
+        if not name:
+            self._work(self.session.models, self._show_models)
+            return
+        if self.current is not None:
+            self.notify("stop the reply first (Esc)", severity="warning")
+            return
+        self.status.loading = True
+        self._render_status()
+        self._switch_model(name)
+
+    @work(thread=True, exit_on_error=False, group="model")
+    def _switch_model(self, name: str) -> None:
+        try:
+            info = self.session.use_model(name)
+        except Exception as exc:
+            self.call_from_thread(self._model_failed, exc)
+            if not self.session.ready:
+                return
+            self.call_from_thread(self._model_ready, self.session.info())
+            return
+        self.call_from_thread(self._model_ready, info)
+        self.call_from_thread(self.notify, f"now using {info.name}")
+
+    def _show_models(self, result: tuple[list[str], str | None]) -> None:
+        names, current = result
+        assert self.model is not None
+        listed = ", ".join(("*" if n == current else "") + n for n in names) or "none registered"
+        self.notify(
+            f"model {self.model.name} on {self.model.device}, context {self.model.n_ctx}. "
+            f"Registered: {listed}. /model NAME switches.",
+            timeout=10,
+        )
+
+    def action_memories(self, query: str = "") -> None:
+        if not self.session.ready:
+            self.notify("the model is still loading", severity="warning")
+            return
+        self.push_screen(MemoryBrowser(self.session, query))
+
+    def action_inbox(self) -> None:
+        if not self.session.ready:
+            self.notify("the model is still loading", severity="warning")
+            return
+        inbox_on = self.model.inbox if self.model else False
+
+        def closed(_: None) -> None:
+            self.status.inbox = sum(1 for i in self.inbox if i.state == "pending")
+            self._render_status()
+
+        self.push_screen(InboxScreen(self.session, self.inbox, inbox_on), closed)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_toggle_panel(self, panel: str) -> None:
+        self._q(f"#{panel}").toggle_class("hidden")
+
+    def action_prefill(self, text: str) -> None:
+        prompt = self._q("#prompt", PromptInput)
+        prompt._set(text)
+        prompt.focus()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield SystemCommand("New thread", "start a new conversation (/new)", self.action_new_thread)
+        yield SystemCommand("Rename thread", "rename this conversation", self.action_rename_thread)
+        yield SystemCommand("Delete thread", "delete this conversation", self.action_delete_thread)
+        yield SystemCommand(
+            "Memories", "browse and edit memories (/memories)", self.action_memories
+        )
+        yield SystemCommand("Inbox", "review facts from the chat (/inbox)", self.action_inbox)
+        yield SystemCommand("Model", "show or switch the model (/model)", self.action_model)
+        yield SystemCommand("Copy reply", "copy the selected reply", self.action_copy_reply)
+        yield SystemCommand("Copy code block", "copy a code block", self.action_copy_code)
+        yield SystemCommand("Stop reply", "stop the reply being written (Esc)", self.action_stop)
+        yield SystemCommand("Help", "keys and commands (/help)", self.action_help)
+        for name in ("translate", "summarize", "code", "review", "ingest", "remember", "forget"):
+            yield SystemCommand(
+                f"/{name}", f"type a /{name} command", lambda n=name: self.action_prefill(f"/{n} ")
+            )
+        yield SystemCommand("Quit", "leave lorebook (/quit)", self.exit)
+
+    def action_model(self) -> None:
+        self.model_command("")
