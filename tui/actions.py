@@ -124,7 +124,10 @@ class ActionsMixin(_Host):
         self.push_screen(HelpScreen())
 
     def action_toggle_panel(self, panel: str) -> None:
-        self._q(f"#{panel}").toggle_class("hidden")
+        widget = self._q(f"#{panel}")
+        widget.toggle_class("hidden")
+        if panel == "provenance" and not widget.has_class("hidden") and self.size.width < 100:
+            self._q("#sidebar").add_class("hidden")  # at 80 columns the chat needs the room
 
     def action_prefill(self, text: str) -> None:
         prompt = self._q("#prompt", PromptInput)

@@ -217,3 +217,33 @@ def test_model_and_generation_errors_are_notifications(home: Path, script: Scrip
             assert "Esc stops" not in _status(app2)
 
     run(failing_turn)
+
+
+def test_at_80_columns_provenance_makes_room(app_factory: Any) -> None:
+    app = app_factory()
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            assert not app.query_one("#provenance").display  # narrow: hidden at start
+            assert app.query_one("#sidebar").display
+            await pilot.press("ctrl+o")
+            assert app.query_one("#provenance").display
+            assert not app.query_one("#sidebar").display
+
+    run(scenario)
+
+
+def test_escape_after_the_reply_is_written_keeps_it_whole(app_factory: Any) -> None:
+    app = app_factory()
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            view = await say(pilot, "hello")
+            assert ("generate", view.turn.timings["generate"]) in view.nodes
+            app.current = view  # as while the facts of a finished reply are being stored
+            app.action_stop()
+            assert not view.stopped and not app.noted("reply stopped")
+
+    run(scenario)

@@ -167,3 +167,26 @@ def test_the_command_palette_reaches_the_actions(app_factory: Any) -> None:
             await wait_for(pilot, lambda: app.query_one("#prompt").text == "/translate ")
 
     run(scenario)
+
+
+def test_model_command_switches_to_a_registered_model(app_factory: Any, home: Path) -> None:
+    from agent.registry import ModelRegistry
+    from tests.conftest import write_tiny_gguf
+
+    home.mkdir(parents=True, exist_ok=True)
+    ModelRegistry(home).add(write_tiny_gguf(home / "tiny.gguf"), "tiny")
+    app = app_factory()
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            await pilot.press(*"/model", "enter")
+            await wait_for(pilot, lambda: app.noted("Registered: *tiny"))  # * = current
+            await pilot.press(*"/model tiny", "enter")
+            await wait_for(pilot, lambda: app.noted("now using tiny"))
+            assert app.status.model == "tiny" and app.session.agent.llm.model_name == "tiny"
+            assert ModelRegistry(home).current_name() == "tiny"
+            reply = await say(pilot, "hello")  # the re-opened agent answers
+            assert reply.turn.route == "chat"
+
+    run(scenario)
