@@ -17,7 +17,14 @@ from agent.errors import LorebookError
 from agent.llm import LLM, few_shot
 
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
-_FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|my|me|mine|we|our)\b", re.I)
+# "me" is left out: it marks requests ("tell me a story"), not statements about the user.
+_FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|i'll|my|mine|we|we're|our|ours)\b", re.I)
+_REQUEST = re.compile(
+    r"^\s*(please|tell|give|show|write|make|list|explain|describe|help|"
+    r"translate|summari[sz]e|review|find|let's|let us|can you|could you|"
+    r"would you)\b",
+    re.I,
+)
 _QUESTION = re.compile(
     r"\?\s*$|^\s*(what|who|where|when|which|how|why|do|does|did|is|are|can|"
     r"could|would|should|will)\b",
@@ -51,7 +58,12 @@ def stated_sentences(message: str) -> list[str]:
     out = []
     for raw in _SENTENCE.findall(message):
         s = raw.strip()
-        if len(s) > 3 and _FIRST_PERSON.search(s) and not _QUESTION.search(s):
+        if (
+            len(s) > 3
+            and _FIRST_PERSON.search(s)
+            and not _QUESTION.search(s)
+            and not _REQUEST.search(s)
+        ):
             out.append(s)
     return out
 
@@ -92,5 +104,6 @@ def extract_facts(llm: LLM | None, message: str) -> list[str]:
         facts = [f.strip() for f in json.loads(done.text)["facts"] if isinstance(f, str)]
     except (LorebookError, ValueError, KeyError, TypeError):
         return sentences
-    facts = [f for f in facts if f and grounded(f, message)]
+    # A fact must come from the message and still be about the user.
+    facts = [f for f in facts if f and grounded(f, message) and _FIRST_PERSON.search(f)]
     return facts or sentences

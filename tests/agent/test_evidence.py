@@ -23,3 +23,34 @@ def test_holds_answer(question: str, memory: str, similarity: float, expected: b
 def test_content_words_drop_question_and_generic_words() -> None:
     assert content_words("What is my sister's name?") == {"sist"}
     assert content_words("How do I call you?") == set()
+
+
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        ("I live in Paris.", ["I live in Paris."]),
+        ("My sister is Ana. What is the time?", ["My sister is Ana."]),
+        ("Tell me a long story about a dragon and a knight.", []),
+        ("Please write my essay about cats.", []),
+        ("Where do I live?", []),
+        ("The sky is blue.", []),
+    ],
+)
+def test_only_first_person_statements_are_candidate_facts(
+    message: str, expected: list[str]
+) -> None:
+    from agent.pipeline.facts import stated_sentences
+
+    assert stated_sentences(message) == expected
+
+
+def test_model_facts_must_be_grounded_and_about_the_user() -> None:
+    from agent.llm.fake import FakeLLM
+    from agent.pipeline.facts import extract_facts
+
+    llm = FakeLLM(
+        ['{"facts": ["I work as a baker.", "a dragon and a knight.", "I live in Rome."]}']
+    )
+    assert extract_facts(llm, "I work as a baker, and a dragon and a knight.") == [
+        "I work as a baker."
+    ]
