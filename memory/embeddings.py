@@ -24,6 +24,7 @@ import importlib
 import os
 import re
 import sqlite3
+import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -171,6 +172,7 @@ class MiniLMEmbedder(Embedder):
         )
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_cache = query_cache
+        self._one_thread = threading.Lock()
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -192,6 +194,22 @@ class MiniLMEmbedder(Embedder):
         return _normalise(vecs)
 
     def _forward(self, texts: list[str]) -> np.ndarray:
+        if len(texts) == 1 and self.device == "cpu":
+            # One text (a search query) runs on one thread. With two, every layer ends at an
+            # OpenMP barrier; when another process holds a core, the descheduled thread stalls
+            # it: on the 2-core benchmark machine p95 went from 15 ms to 500 ms under a
+            # co-tenant's load, while one thread stayed at 15-16 ms (p50 costs ~4 ms more when
+            # the machine is idle). The count is per calling thread and restored at once.
+            with self._one_thread:
+                threads = self._torch.get_num_threads()
+                self._torch.set_num_threads(1)
+                try:
+                    return self._run(texts)
+                finally:
+                    self._torch.set_num_threads(threads)
+        return self._run(texts)
+
+    def _run(self, texts: list[str]) -> np.ndarray:
         # The network alone: tokenize, run the modules, pool; no encode() bookkeeping.
         prepare = getattr(self.model, "preprocess", None) or self.model.tokenize
         features = prepare(texts)

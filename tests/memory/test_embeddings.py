@@ -81,3 +81,32 @@ def test_minilm_is_semantic_normalised_and_consistent() -> None:
     # The short-input fast path and the batched path agree.
     many = e.embed_multi(["I live in Paris"] * 9 + ["x"], batch_size=10)
     np.testing.assert_allclose(many[0], vecs[0], atol=1e-5)
+
+
+def test_a_single_text_runs_on_one_torch_thread_and_the_count_is_restored() -> None:
+    import threading
+
+    torch = pytest.importorskip("torch")
+    from memory.embeddings import MiniLMEmbedder
+
+    emb = object.__new__(MiniLMEmbedder)  # no model: _run is replaced by a spy
+    emb._torch, emb.device, emb._one_thread = torch, "cpu", threading.Lock()
+    seen: list[int] = []
+
+    def spy(texts: list[str]) -> np.ndarray:
+        seen.append(torch.get_num_threads())
+        return np.ones((len(texts), 4), np.float32) / 2
+
+    emb._run = spy  # type: ignore[method-assign]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        emb._forward(["one query"])
+        assert seen == [1] and torch.get_num_threads() == 2
+        emb._forward(["a", "small", "batch"])  # batches keep every thread
+        assert seen == [1, 2]
+        emb.device = "cuda"
+        emb._forward(["on a GPU the CPU thread count does not matter"])
+        assert seen == [1, 2, 2]
+    finally:
+        torch.set_num_threads(before)

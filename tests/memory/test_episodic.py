@@ -229,3 +229,23 @@ def test_store_refuses_another_embedders_database(home: Path) -> None:
 
     with pytest.raises(StoreFormatError, match="LOREBOOK_EMBEDDER=hash"):
         Store(make_settings(home), embedder=Other())  # type: ignore[arg-type]
+
+
+def test_search_builds_records_only_for_the_hits_it_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from memory.episodic import MemoryRecord
+
+    with Memory(Store(make_settings(tmp_path / "h", recency_weight=0.1))) as mem:
+        for n in range(40):
+            mem.add(f"note number {n} about the garden", user="ann", kind="turn", role="user")
+        built: list[int] = []
+        real = MemoryRecord._from_row.__func__  # type: ignore[attr-defined]
+
+        def counting(cls, row):  # type: ignore[no-untyped-def]
+            built.append(row[0])
+            return real(cls, row)
+
+        monkeypatch.setattr(MemoryRecord, "_from_row", classmethod(counting))
+        hits = mem.search("garden note", user="ann", k=3)
+        assert len(hits) == 3 and sorted(built) == sorted(h.record.id for h in hits)
