@@ -3,9 +3,10 @@
 ``crash HOME RUN``: add memories forever, printing ``C <id> <text>`` after each commit,
 ``f <id>`` before and ``F <id>`` after each forget, saving the index every few writes, until killed.
 
-``concurrent HOME NAME OTHER N``: add N memories; before each add, look up the other process's
-last committed memory (published through a file written after its commit) and require it to
-be found; finally wait for the other to finish and count how many of its memories are found.
+``concurrent HOME NAME OTHER N``: add N memories in lockstep rounds with the other process; before
+each add, look up the other process's last committed memory (published through a file written
+after its commit) and require it to be found; finally wait for the other to finish and count
+how many of its memories are found.
 """
 
 from __future__ import annotations
@@ -43,13 +44,34 @@ def crash(home: Path, run: int) -> None:
         i += 1
 
 
+def _round(published: Path) -> int:
+    """The round number of the other process's last published memory (-1: none yet)."""
+    try:
+        return int(published.read_text().split()[4])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
 def concurrent(home: Path, name: str, other: str, n: int) -> None:
     from memory import Memory
 
     mem = Memory.open(make_settings(home, duplicate_threshold=1.01))
+    # Start together: imports take ~1 s and vary by hundreds of ms under load, which is longer
+    # than 30 adds on the hash embedder, so one process could finish before the other began.
+    (home / f"ready_{name}").touch()
+    deadline = time.monotonic() + 120
+    while not (home / f"ready_{other}").exists():
+        assert time.monotonic() < deadline, "the other process never started"
+        time.sleep(0.01)
     seen_other = 0
     for i in range(n):
         published = home / f"last_{other}"
+        # Lockstep rounds: wait for the other's write of round i-1, so both processes write
+        # round i at the same time. Without this, one process's first add (index open, a lock
+        # wait) could outlast all 30 of the other's adds (3 ms each) and nothing interleaved.
+        while i > 0 and _round(published) < i - 1:
+            assert time.monotonic() < deadline + 120, f"{name}: {other} stopped writing"
+            time.sleep(0.002)
         if published.exists():
             text = published.read_text()
             top = mem.search(text, user="shared", k=1)

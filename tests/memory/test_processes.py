@@ -91,7 +91,7 @@ def test_two_processes_write_and_search_side_by_side(home: Path) -> None:
     assert "locked" not in err_a + err_b
     for out in (out_a, out_b):
         found, seen = (int(x) for x in out.split()[1::2])
-        assert found == n and seen > 0
+        assert found == n and seen >= n - 1  # lockstep: every round after the first
     with Memory.open(make_settings(home)) as mem:
         rows = mem.list("shared")
         assert len(rows) == 2 * n
