@@ -345,7 +345,9 @@ class Agent:
     def history(self, thread: str = "main", user: str = "me") -> list[dict[str, str]]:
         """The messages of a thread so far."""
         state = self.graph.get_state({"configurable": {"thread_id": f"{user}/{thread}"}})
-        return list(state.values.get("history", []))
+        return [
+            {"role": h["role"], "content": h["content"]} for h in state.values.get("history", [])
+        ]
 
     def rename_thread(self, thread: str, title: str, *, user: str = "me") -> bool:
         return self.log.rename(user, thread, title)

@@ -146,7 +146,7 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
             state["message"],
             memories=state.get("memories", []),
             chunks=state.get("chunks", []),
-            history=state.get("history", []),
+            history=[h for h in state.get("history", []) if not h.get("notice")],
             max_tokens=s.max_tokens,
         )
         return {
@@ -260,12 +260,18 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
     def finish(state: TurnState) -> dict[str, Any]:
         if state.get("finish_reason") == "cancelled" and not state.get("reply"):
             return {}
-        return {
-            "history": [
-                {"role": "user", "content": state["message"]},
-                {"role": "assistant", "content": state.get("reply", "")},
-            ]
-        }
+        turn = [
+            {"role": "user", "content": state["message"]},
+            {"role": "assistant", "content": state.get("reply", "")},
+        ]
+        if (
+            state.get("route") not in ("chat", "ask_memory", "ask_documents")
+            or state.get("finish_reason") == "unknown"
+        ):
+            # Commands and canned answers ("I'll remember that…", "I don't know…") stay in
+            # the thread but are not conversation: a base model copies them into later replies.
+            turn = [{**m, "notice": "1"} for m in turn]
+        return {"history": turn}
 
     def route_after_route(
         state: TurnState,

@@ -286,3 +286,13 @@ def test_memory_inbox_holds_facts_until_accepted(tmp_path: Path) -> None:
         assert bot.recall("where do I live") == []  # nothing stored behind the user's back
         assert bot.accept_fact("I live in Paris.").action == "added"
         assert bot.recall("where do I live")[0].record.text == "I live in Paris."
+
+
+def test_command_acknowledgements_are_not_fed_back_as_conversation(
+    bot: Agent, brain: Brain
+) -> None:
+    bot.chat("remember that my sister is called Ana")
+    bot.chat("What is my sister called?")
+    prompt = brain.replies[-1]
+    assert "I'll remember that" not in prompt  # a base model would copy it
+    assert [m["role"] for m in bot.history()] == ["user", "assistant", "user", "assistant"]
