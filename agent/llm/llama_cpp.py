@@ -36,6 +36,8 @@ import numpy as np
 from agent.errors import GenerationError, GrammarError, ModelLoadError
 from agent.llm.base import LLM, CancelToken, GenerationSettings, Usage, timed_ms
 
+#: Greedy decoding under a grammar checks the greedy token first (see _GreedyGrammar).
+FAST_GRAMMAR = True
 _DEFAULT_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: a random seed per sampler
 
 
@@ -211,7 +213,18 @@ class LlamaCppLLM(LLM):
     ) -> Generator[str, None, Usage]:
         if self._llama is None:
             raise GenerationError("the model was closed; open it again")
-        sampler = self._sampler(settings) if self._needs_sampler(settings) else None
+        guided = None
+        sampler = None
+        grammar = _grammar_text(settings)
+        if (
+            grammar is not None
+            and settings.greedy
+            and settings.repeat_penalty == 1.0
+            and FAST_GRAMMAR
+        ):
+            guided = _GreedyGrammar(self._grammar_sampler(grammar), self._n_vocab)
+        elif self._needs_sampler(settings):
+            sampler = self._sampler(settings)
         try:
             t0 = time.perf_counter()
             cached = self._eval_prompt(tokens, cancel, seeded=settings.seed >= 0)
@@ -226,7 +239,7 @@ class LlamaCppLLM(LLM):
                 if cancel.cancelled:
                     finish = "cancelled"
                     break
-                token = self._next_token(sampler)
+                token = guided.next(self._logits()) if guided else self._next_token(sampler)
                 if not settings.ignore_eos and llama_cpp.llama_vocab_is_eog(self._vocab, token):
                     finish = "stop"
                     break
@@ -246,6 +259,8 @@ class LlamaCppLLM(LLM):
         finally:
             if sampler is not None:
                 llama_cpp.llama_sampler_free(sampler)
+            if guided is not None:
+                guided.free()
 
     def _eval_prompt(self, tokens: list[int], cancel: CancelToken, seeded: bool = False) -> int:
         """Bring the KV cache to ``tokens``; return how many were reused, -1 if cancelled."""
@@ -311,11 +326,24 @@ class LlamaCppLLM(LLM):
         plain_greedy = s.greedy and s.repeat_penalty == 1.0
         return not plain_greedy or s.grammar is not None or s.json_schema is not None
 
+    def _logits(self) -> np.ndarray:
+        """The last position's logits, in place (no copy)."""
+        logits = llama_cpp.llama_get_logits_ith(self._ctx, -1)
+        return np.ctypeslib.as_array(logits, shape=(self._n_vocab,))
+
     def _next_token(self, sampler: Any) -> int:
         if sampler is None:
-            logits = llama_cpp.llama_get_logits_ith(self._ctx, -1)
-            return int(np.argmax(np.ctypeslib.as_array(logits, shape=(self._n_vocab,))))
+            return int(np.argmax(self._logits()))
         return int(llama_cpp.llama_sampler_sample(sampler, self._ctx, -1))
+
+    def _grammar_sampler(self, grammar: str) -> Any:
+        g = llama_cpp.llama_sampler_init_grammar(self._vocab, grammar.encode(), b"root")
+        if not g:
+            raise GrammarError(
+                "llama.cpp rejected the grammar (set verbose=True to see its parse error): "
+                + grammar[:200]
+            )
+        return g
 
     def _penalties(self, s: GenerationSettings) -> Any:
         return llama_cpp.llama_sampler_init_penalties(
@@ -327,14 +355,11 @@ class LlamaCppLLM(LLM):
         add = lambda smpl: llama_cpp.llama_sampler_chain_add(chain, smpl)  # noqa: E731
         grammar = _grammar_text(s)
         if grammar is not None:
-            g = llama_cpp.llama_sampler_init_grammar(self._vocab, grammar.encode(), b"root")
-            if not g:
+            try:
+                add(self._grammar_sampler(grammar))
+            except GrammarError:
                 llama_cpp.llama_sampler_free(chain)
-                raise GrammarError(
-                    "llama.cpp rejected the grammar (set verbose=True to see its parse error): "
-                    + grammar[:200]
-                )
-            add(g)
+                raise
         if s.greedy:
             if s.repeat_penalty != 1.0:
                 add(self._penalties(s))
@@ -376,6 +401,49 @@ def _gguf_block_count(path: Path) -> int:
     meta = read_gguf_header(path).metadata
     arch = meta.get("general.architecture", "")
     return int(meta.get(f"{arch}.block_count", 2))
+
+
+class _GreedyGrammar:
+    """Greedy decoding under a grammar that checks the grammar only where it matters.
+
+    llama.cpp's grammar sampler tests every candidate of the 262k-token vocabulary each step
+    (about 300 ms a token here, six times a free token). As llama.cpp's own common sampler
+    does, the greedy choice is tried first: if the grammar accepts that one token, it is the
+    answer; only otherwise is the grammar applied to the whole vocabulary and the best allowed
+    token taken. The result is the same as grammar-then-argmax.
+    """
+
+    def __init__(self, grammar: Any, n_vocab: int):
+        self.grammar = grammar
+        self.one = llama_cpp.llama_token_data(0, 0.0, 0.0)
+        self.one_arr = llama_cpp.llama_token_data_array(
+            data=ctypes.pointer(self.one), size=1, selected=-1, sorted=False
+        )
+        self.cand = np.zeros(
+            n_vocab, dtype=[("id", np.int32), ("logit", np.float32), ("p", np.float32)]
+        )
+        self.cand["id"] = np.arange(n_vocab, dtype=np.int32)
+        self.arr = llama_cpp.llama_token_data_array(
+            data=self.cand.ctypes.data_as(llama_cpp.llama_token_data_p),
+            size=n_vocab,
+            selected=-1,
+            sorted=False,
+        )
+
+    def next(self, logits: np.ndarray) -> int:
+        token = int(np.argmax(logits))
+        self.one.id, self.one.logit, self.one.p = token, 1.0, 0.0  # type: ignore[assignment]
+        llama_cpp.llama_sampler_apply(self.grammar, ctypes.byref(self.one_arr))
+        if self.one.logit == float("-inf"):  # not allowed here: ask the grammar about all
+            self.cand["logit"] = logits
+            self.arr.size, self.arr.selected, self.arr.sorted = len(self.cand), -1, False
+            llama_cpp.llama_sampler_apply(self.grammar, ctypes.byref(self.arr))
+            token = int(self.cand["id"][int(np.argmax(self.cand["logit"]))])
+        llama_cpp.llama_sampler_accept(self.grammar, token)
+        return token
+
+    def free(self) -> None:
+        llama_cpp.llama_sampler_free(self.grammar)
 
 
 class _StopFilter:

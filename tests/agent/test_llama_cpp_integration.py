@@ -261,3 +261,25 @@ def test_gpu_offload_when_available(real_model_path: Path) -> None:
                 [{"role": "user", "content": "What is the capital of France?"}], GREEDY
             ).text
         )
+
+
+def test_fast_grammar_path_matches_full_vocabulary_grammar(
+    real_llm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agent.llm.llama_cpp as backend
+
+    schema = {
+        "type": "object",
+        "properties": {"route": {"enum": ["chat", "ask_memory", "code"]}},
+        "required": ["route"],
+    }
+    prompts = [
+        "Message: where do I live?\nRoute:",
+        "Message: write a sort function\nRoute:",
+        "Pick a two-digit number:",
+    ]
+    fast = [real_llm.complete(p, GREEDY, json_schema=schema).text for p in prompts]
+    monkeypatch.setattr(backend, "FAST_GRAMMAR", False)
+    slow = [real_llm.complete(p, GREEDY, json_schema=schema).text for p in prompts]
+    assert fast == slow
+    assert all(json.loads(t)["route"] in ("chat", "ask_memory", "code") for t in fast)
