@@ -260,7 +260,7 @@ def corpora() -> list[tuple[str, list[str], dict[str, set[int]]]]:
         ("chatterbot-corpus English (question -> its answer)", *chatterbot_pairs()),
         ("CPython stdlib (docstring summary -> function code)", *stdlib_pairs(0, 1500)),
         (
-            f"CPython stdlib, held out (the next {len(held_docs)} functions; no dev split used)",
+            f"CPython stdlib, held out (the next {len(held_docs)} functions; not used for tuning)",
             held_docs,
             held_qrels,
         ),
