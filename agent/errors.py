@@ -103,8 +103,10 @@ class UnknownEmbedderError(MemoryStoreError):
     def __init__(self, name: str, valid: list[str]):
         self.name = name
         self.valid = sorted(valid)
-        super().__init__(f"unknown embedder {name!r}; valid embedders: {', '.join(self.valid)} "
-                         "(setting 'embedder', env LOREBOOK_EMBEDDER)")
+        super().__init__(
+            f"unknown embedder {name!r}; valid embedders: {', '.join(self.valid)} "
+            "(setting 'embedder', env LOREBOOK_EMBEDDER)"
+        )
 
 
 class EmbedderError(MemoryStoreError):
@@ -119,7 +121,8 @@ class StoreBusyError(MemoryStoreError):
         self.waited_s = waited_s
         super().__init__(
             f"database {self.path} stayed locked by another process for {waited_s:.0f} s. "
-            "Close the other lorebook process (TUI or batch run) or retry later.")
+            "Close the other lorebook process (TUI or batch run) or retry later."
+        )
 
 
 class StoreFormatError(MemoryStoreError):

@@ -14,12 +14,14 @@ from __future__ import annotations
 import re
 
 _WORD = re.compile(r"[a-z0-9]+")
-_GENERIC = frozenset("""
+_GENERIC = frozenset(
+    """
 what who whom whose where when which why how do does did is are am was were be been my me i
 mine myself the a an of to in on at for about from with tell know remember say said have has had
 name names named call called calls is it its this that there their they you your please any
 some can could would should will much many often ever again still like
-""".split())
+""".split()
+)
 
 
 def content_words(text: str) -> set[str]:
