@@ -110,41 +110,41 @@ def _judge(verdicts: dict[tuple[str, str], bool]):  # type: ignore[no-untyped-de
 
 
 def test_superseding_marks_the_old_fact_and_keeps_history(home: Path) -> None:
-    verdicts = {("I live in Paris", "I live in Berlin now"): True}
+    verdicts = {("I drive a red car", "I drive a blue car now"): True}
     llm = FakeLLM(default=_judge(verdicts))  # type: ignore[arg-type]
     with Memory.open(make_settings(home, supersede_threshold=0.3), llm=llm) as mem:
-        old = mem.add("I live in Paris", user="ann").record
+        old = mem.add("I drive a red car", user="ann").record
         mem.add("I like jazz", user="ann")
-        res = mem.add("I live in Berlin now", user="ann")
+        res = mem.add("I drive a blue car now", user="ann")
         assert res.action == "added" and res.superseded == (old.id,)  # type: ignore[union-attr]
         call = llm.calls[-1]
         assert call.settings.json_schema is not None and call.settings.temperature == 0
-        assert "Old: I live in Paris\nNew: I live in Berlin now" in call.prompt
+        assert "Old: I drive a red car\nNew: I drive a blue car now" in call.prompt
         paris = mem.get(old.id)  # type: ignore[union-attr]
         assert paris.valid_to is not None and paris.superseded_by == res.record.id  # type: ignore[union-attr]
-        assert "I live in Paris" not in texts(mem.search("where do I live", user="ann", k=5))
-        history = texts(mem.search("where do I live", user="ann", k=5, include_history=True))
-        assert "I live in Paris" in history and "I live in Berlin now" in history
+        assert "I drive a red car" not in texts(mem.search("what car do I drive", user="ann", k=5))
+        history = texts(mem.search("what car do I drive", user="ann", k=5, include_history=True))
+        assert "I drive a red car" in history and "I drive a blue car now" in history
         assert [r.text for r in mem.history(old.id)] == [
-            "I live in Paris",  # type: ignore[union-attr]
-            "I live in Berlin now",
+            "I drive a red car",  # type: ignore[union-attr]
+            "I drive a blue car now",
         ]
 
 
 def test_model_saying_no_keeps_both_facts(home: Path) -> None:
     llm = FakeLLM(default='{"same_subject": false}')
     with Memory.open(make_settings(home, supersede_threshold=0.3), llm=llm) as mem:
-        mem.add("I live in Paris", user="ann")
-        res = mem.add("I live near a park", user="ann")
+        mem.add("I drive a red car", user="ann")
+        res = mem.add("I drive past a park", user="ann")
         assert res.superseded == () and llm.calls  # asked, and the answer was no
-        assert len(mem.search("live", user="ann", k=5)) == 2
+        assert len(mem.search("drive", user="ann", k=5)) == 2
 
 
 def test_unparsable_model_reply_keeps_the_old_fact(home: Path) -> None:
     llm = FakeLLM(default="maybe?")
     with Memory.open(make_settings(home, supersede_threshold=0.3), llm=llm) as mem:
-        mem.add("I live in Paris", user="ann")
-        assert mem.add("I live in Lyon", user="ann").superseded == ()
+        mem.add("I drive a red car", user="ann")
+        assert mem.add("I drive a green car", user="ann").superseded == ()
 
 
 def test_update_reembeds_and_search_follows(mem: Memory) -> None:
