@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -29,6 +28,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from _machine import cpu_name  # noqa: E402
 
 from agent.llm import CancelToken, GenerationSettings  # noqa: E402
 from agent.llm.llama_cpp import LlamaCppLLM, build_info  # noqa: E402
@@ -51,14 +52,7 @@ FILLER = (
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     gpu = ""
     if shutil.which("nvidia-smi"):
         gpu = subprocess.run(

@@ -48,6 +48,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from _machine import cpu_name  # noqa: E402
+
 from agent.settings import load_settings  # noqa: E402
 from memory import Documents, Memory, Store, open_embedder  # noqa: E402
 from memory._lexical import fuse  # noqa: E402
@@ -65,14 +67,7 @@ WORDS = (
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     import faiss
     import torch
