@@ -8,13 +8,14 @@ one ``error:`` line (exit status 2); Ctrl-C stops a reply mid-stream.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -131,24 +132,30 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings({k: v for k, v in vars(args).items() if k in names})
 
 
-def _stream_out(stream: Any, out: Any) -> Any:
-    """Print a Stream as it arrives. Ctrl-C cancels it; returns None when it was cancelled.
+@contextlib.contextmanager
+def _ctrl_c_calls(cancel: Callable[[], None]) -> Iterator[None]:
+    """While inside, Ctrl-C (SIGINT) calls ``cancel`` instead of raising KeyboardInterrupt.
 
-    SIGINT sets the stream's cancel token instead of raising KeyboardInterrupt, so a Ctrl-C
-    during a long prompt evaluation takes effect inside llama.cpp (its abort callback polls
-    the token) rather than after the current batch.
+    The cancel token is polled by llama.cpp's abort callback during prompt evaluation, so a
+    Ctrl-C lands inside the current batch rather than after it.
     """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     previous = signal.getsignal(signal.SIGINT)
-    in_main = threading.current_thread() is threading.main_thread()
-    if in_main:
-        signal.signal(signal.SIGINT, lambda *_: stream.cancel())
+    signal.signal(signal.SIGINT, lambda *_: cancel())
     try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stream_out(stream: Any, out: Any) -> Any:
+    """Print a Stream as it arrives. Ctrl-C cancels it; returns None when it was cancelled."""
+    with _ctrl_c_calls(stream.cancel):
         for piece in stream:
             out.write(piece)
             out.flush()
-    finally:
-        if in_main:
-            signal.signal(signal.SIGINT, previous)
     done = stream.completion
     if done is None or done.finish_reason == "cancelled":
         out.write("\n[stopped]\n")
@@ -167,13 +174,9 @@ def _turn_out(agent: Any, events: Any, out: Any) -> Any:
     """Print a turn's tokens as they arrive and a provenance line; Ctrl-C cancels the reply."""
     from agent.api import DoneEvent, TokenEvent
 
-    previous = signal.getsignal(signal.SIGINT)
-    in_main = threading.current_thread() is threading.main_thread()
-    if in_main:
-        signal.signal(signal.SIGINT, lambda *_: agent.cancel())
     turn = None
     streamed = False
-    try:
+    with _ctrl_c_calls(agent.cancel):
         for event in events:
             if isinstance(event, TokenEvent):
                 out.write(event.text)
@@ -181,9 +184,6 @@ def _turn_out(agent: Any, events: Any, out: Any) -> Any:
                 streamed = True
             elif isinstance(event, DoneEvent):
                 turn = event.turn
-    finally:
-        if in_main:
-            signal.signal(signal.SIGINT, previous)
     assert turn is not None
     if not streamed:
         out.write(turn.text)
