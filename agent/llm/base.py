@@ -16,6 +16,7 @@ span tokens); beam search is not offered (greedy, top-k, top-p, min-p and temper
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -23,7 +24,7 @@ from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from agent.errors import ConfigError, ContextOverflowError
+from agent.errors import ConfigError, ContextOverflowError, GenerationError
 from agent.llm.prompts import ChatFormat, GemmaChatFormat, Message, as_messages
 
 if TYPE_CHECKING:
@@ -345,6 +346,26 @@ class LLM(ABC):
         """
         with self.stream(prompt, settings, cancel=cancel, **overrides) as stream:
             return stream.result()
+
+    def complete_json(self, prompt: str, schema: Mapping[str, Any], *, max_tokens: int = 64) -> Any:
+        """A structured answer: greedy, no repeat penalty, output forced to match ``schema``.
+
+        Raises:
+            GenerationError: the model failed, or its reply did not parse as JSON (a reply cut
+                off by ``max_tokens`` can be incomplete).
+
+        Example:
+            >>> from agent.llm.fake import FakeLLM
+            >>> FakeLLM(['{"ok": true}']).complete_json("Is it?", {"type": "object"})
+            {'ok': True}
+        """
+        done = self.complete(
+            prompt, temperature=0, repeat_penalty=1.0, max_tokens=max_tokens, json_schema=schema
+        )
+        try:
+            return json.loads(done.text)
+        except ValueError as exc:
+            raise GenerationError(f"the model's reply is not valid JSON: {done.text!r}") from exc
 
     def stream_chat(
         self,

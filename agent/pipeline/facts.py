@@ -10,7 +10,6 @@ user's own first-person sentences are kept verbatim: the user said them.
 
 from __future__ import annotations
 
-import json
 import re
 
 from agent.errors import LorebookError
@@ -98,11 +97,9 @@ def extract_facts(llm: LLM | None, message: str) -> list[str]:
         instruction="List the facts the user states about themselves.",
     )
     try:
-        done = llm.complete(
-            prompt.prompt, temperature=0, repeat_penalty=1.0, max_tokens=96, json_schema=_SCHEMA
-        )
-        facts = [f.strip() for f in json.loads(done.text)["facts"] if isinstance(f, str)]
-    except (LorebookError, ValueError, KeyError, TypeError):
+        answer = llm.complete_json(prompt.prompt, _SCHEMA, max_tokens=96)
+        facts = [f.strip() for f in answer["facts"] if isinstance(f, str)]
+    except (LorebookError, KeyError, TypeError):
         return sentences
     # A fact must come from the message and still be about the user.
     facts = [f for f in facts if f and grounded(f, message) and _FIRST_PERSON.search(f)]

@@ -144,11 +144,8 @@ def classify(llm: LLM, message: str) -> Decision:
         output_label="Route",
     )
     try:
-        done = llm.complete(
-            prompt.prompt, temperature=0, repeat_penalty=1.0, max_tokens=24, json_schema=_SCHEMA
-        )
-        label = json.loads(done.text)["route"]
-    except (LorebookError, ValueError, KeyError, TypeError) as exc:
+        label = llm.complete_json(prompt.prompt, _SCHEMA, max_tokens=24)["route"]
+    except (LorebookError, KeyError, TypeError) as exc:
         return Decision(kw, f"keywords ({kw}); the model's label was unusable: {exc}", message)
     if label not in ROUTES:
         return Decision(kw, f"keywords ({kw}); the model answered {label!r}", message)
