@@ -11,13 +11,17 @@
     ├── GenerationError
     │   ├── ContextOverflowError   the prompt does not fit the context window
     │   └── GrammarError           a GBNF grammar / JSON schema llama.cpp rejects
-    └── MemoryStoreError           episodic memory / document store (``memory/``)
-        ├── UnknownEmbedderError   an embedder name not in the registry (lists the valid ones)
-        ├── EmbedderError          the embedding model failed to load or to run
-        ├── StoreBusyError         another process held the database past every retry
-        ├── StoreFormatError       the database was written by another schema / embedder
-        ├── MemoryNotFoundError    no memory with that id
-        └── DocumentError          one file could not be ingested (``reason`` says why)
+    ├── MemoryStoreError           episodic memory / document store (``memory/``)
+    │   ├── UnknownEmbedderError   an embedder name not in the registry (lists the valid ones)
+    │   ├── EmbedderError          the embedding model failed to load or to run
+    │   ├── StoreBusyError         another process held the database past every retry
+    │   ├── StoreFormatError       the database was written by another schema / embedder
+    │   ├── MemoryNotFoundError    no memory with that id
+    │   └── DocumentError          one file could not be ingested (``reason`` says why)
+    └── ToolError                  a tool (``tools/``) cannot do what was asked
+        ├── ToolInputError         empty, oversized or unreadable input (``reason`` says which)
+        ├── UnknownLanguageError   a language name/code the translator does not know
+        └── SandboxError           generated code could not be run (sandbox off or broken)
 
 Each message says what went wrong, where (the file, the setting), and what to do about it.
 Third-party exceptions are wrapped at the backend boundary so callers never see a raw
@@ -153,3 +157,38 @@ class DocumentError(MemoryStoreError):
         self.detail = detail
         self.fix = fix
         super().__init__(f"{self.path}: {detail}. {fix}")
+
+
+class ToolError(LorebookError):
+    """A tool (translate, summarize, code, review) cannot do what was asked."""
+
+
+class ToolInputError(ToolError):
+    """The tool's input is unusable.
+
+    ``reason`` is one of: ``empty``, ``too-large``, ``unreadable`` (a file that could not be
+    read; ``detail`` says why), ``bad-argument``.
+    """
+
+    def __init__(self, tool: str, reason: str, detail: str, fix: str):
+        self.tool = tool
+        self.reason = reason
+        self.detail = detail
+        self.fix = fix
+        super().__init__(f"{tool}: {detail}. {fix}")
+
+
+class UnknownLanguageError(ToolError):
+    """A language the translator does not know; the message lists the supported ones."""
+
+    def __init__(self, name: str, valid: list[str]):
+        self.name = name
+        self.valid = sorted(valid)
+        super().__init__(
+            f"unknown language {name!r}; use a name or ISO 639-1 code such as: "
+            f"{', '.join(self.valid)}"
+        )
+
+
+class SandboxError(ToolError):
+    """Generated code could not be run: execution is switched off, or the sandbox failed."""
