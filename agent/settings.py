@@ -190,6 +190,30 @@ class Settings:
             "false routes by keywords alone."
         ),
     )
+    code_execution: bool = field(
+        default=True,
+        metadata=_doc(
+            "Code tool: run generated Python and its tests in the sandbox (a separate, limited "
+            "process). False only generates; nothing runs."
+        ),
+    )
+    code_samples: int = field(
+        default=1,
+        metadata=_doc(
+            "Code tool: candidates generated per request when none is given; the first that "
+            "passes its tests is returned."
+        ),
+    )
+    code_timeout_s: float = field(
+        default=10.0,
+        metadata=_doc("Code tool: wall-clock limit for one sandboxed test run, in seconds."),
+    )
+    tool_max_chars: int = field(
+        default=2_000_000,
+        metadata=_doc(
+            "Tools: the largest text (in characters) translate, summarize and review accept."
+        ),
+    )
     hybrid_bm25_weight: float = field(
         default=0.5,
         metadata=_doc(
@@ -326,6 +350,9 @@ def _validate(s: Settings) -> None:
         (0 <= s.min_p < 1, "min_p must be in [0, 1)"),
         (s.top_k >= 0, "top_k must be >= 0"),
         (s.repeat_penalty > 0, "repeat_penalty must be > 0"),
+        (s.code_samples >= 1, "code_samples must be at least 1"),
+        (s.code_timeout_s > 0, "code_timeout_s must be positive"),
+        (s.tool_max_chars >= 1, "tool_max_chars must be positive"),
     ]
     for ok, message in checks:
         if not ok:

@@ -20,6 +20,7 @@ from agent.llm.base import (
     GenerationSettings,
     Stream,
     Usage,
+    UsageTotals,
 )
 from agent.llm.prompts import FewShotPrompt, Message, chat_format_for, few_shot
 
@@ -36,6 +37,7 @@ __all__ = [
     "Message",
     "Stream",
     "Usage",
+    "UsageTotals",
     "backend_names",
     "few_shot",
     "open_llm",

@@ -125,6 +125,41 @@ class Completion:
         return (self.completion_tokens - 1) / (self.decode_ms / 1000)
 
 
+@dataclass
+class UsageTotals:
+    """Token and time totals over every generation of one model (see :attr:`LLM.totals`).
+
+    Callers that make several calls for one task (a tool, a batch task) take the difference
+    of two snapshots: ``after.since(before)``.
+    """
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    prompt_ms: float = 0.0
+    decode_ms: float = 0.0
+
+    def add(self, done: Completion) -> None:
+        self.calls += 1
+        self.prompt_tokens += done.prompt_tokens
+        self.completion_tokens += done.completion_tokens
+        self.prompt_ms += done.prompt_ms
+        self.decode_ms += done.decode_ms
+
+    def snapshot(self) -> UsageTotals:
+        return replace(self)
+
+    def since(self, earlier: UsageTotals) -> UsageTotals:
+        """What was used between ``earlier`` (a snapshot) and this one."""
+        return UsageTotals(
+            self.calls - earlier.calls,
+            self.prompt_tokens - earlier.prompt_tokens,
+            self.completion_tokens - earlier.completion_tokens,
+            self.prompt_ms - earlier.prompt_ms,
+            self.decode_ms - earlier.decode_ms,
+        )
+
+
 @dataclass(frozen=True)
 class Budget:
     """How a prompt fits the context window."""
@@ -183,6 +218,8 @@ class Stream:
     strip: bool = False
     """Drop whitespace at the start and end of the reply (chat replies)."""
     completion: Completion | None = None
+    on_done: Any = None
+    """Called with the :class:`Completion` when the generation ends (usage accounting)."""
     _text: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[str]:
@@ -197,6 +234,8 @@ class Stream:
             truncated=self.truncated,
             cached_tokens=usage.cached_tokens,
         )
+        if self.on_done is not None:
+            self.on_done(self.completion)
 
     def _collect(self) -> Generator[str, None, Usage]:
         gen = self._pieces
@@ -256,6 +295,9 @@ class LLM(ABC):
         self.chat_format = chat_format or GemmaChatFormat()
         self.defaults = defaults or GenerationSettings()
         self.overflow: OverflowPolicy = overflow
+        self.totals = UsageTotals()
+        """Tokens and time over every generation so far (for per-task accounting)."""
+        self._totals_lock = threading.Lock()
 
     # -- the primitives a backend implements ------------------------------------------------
 
@@ -327,7 +369,13 @@ class LLM(ABC):
             tokens = tokens[:head] + tokens[len(tokens) - (room - head) :]
             truncated = True
         token = cancel or CancelToken()
-        return Stream(self._generate(tokens, gen, token), token, truncated)
+        stream = Stream(self._generate(tokens, gen, token), token, truncated)
+        stream.on_done = self._account
+        return stream
+
+    def _account(self, done: Completion) -> None:
+        with self._totals_lock:
+            self.totals.add(done)
 
     def complete(
         self,
