@@ -80,7 +80,7 @@ def confirm(llm: LLM, text: str, candidates: list[Candidate]) -> tuple[list[Cand
         >>> llm = FakeLLM(['{"category": "assignment", "quote": "may not assign"}'])
         >>> kept, notes = confirm(llm, t, [c])
         >>> [(k.method, k.span.text) for k in kept], notes
-        ([('model', 'You may not assign this Agreement.')], [])
+        ([('model', 'may not assign')], [])
     """
     sure = [c for c in candidates if not c.uncertain]
     unsure = sorted((c for c in candidates if c.uncertain), key=lambda c: -c.confidence)
@@ -136,7 +136,7 @@ def locate(text: str, quote: str, near: Span) -> Span | None:
     Example:
         >>> t = "Pay the fee\\nwithin 30 days."
         >>> locate(t, "fee within 30", Span(0, len(t), t))
-        Span(start=8, end=22, text='fee\\nwithin 30')
+        Span(start=8, end=21, text='fee\\nwithin 30')
         >>> locate(t, "fee within 60", Span(0, len(t), t)) is None
         True
     """
