@@ -1,4 +1,4 @@
-"""The ``lorebook`` command line: ask, chat, doctor, models.
+"""The ``lorebook`` command line: ask, chat, doctor, models (tools and batch: ``cli_tools``).
 
 A thin front end: it builds :class:`~agent.settings.Settings` from flags and calls the same
 library functions the other front ends use. Errors lorebook raises on purpose are printed as
@@ -20,8 +20,11 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from agent.cli_tools import Handler, add_parsers
 from agent.errors import ConfigError, LorebookError
 from agent.settings import Settings, field_docs, load_settings
+
+_TOOL_COMMANDS: dict[str, Handler] = {}
 
 # flag -> (settings field, type)
 _FLAGS: dict[str, tuple[str, type]] = {
@@ -111,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--json", action="store_true", help="one JSON object per line")
     sub.add_parser("graph", parents=[common], help="print the turn graph as mermaid")
     sub.add_parser("doctor", parents=[common], help="check the installation, one line per check")
+
+    _TOOL_COMMANDS.update(add_parsers(sub, common))
 
     models = sub.add_parser("models", parents=[common], help="the model registry")
     msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
@@ -436,7 +441,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = _settings(args)
-        return _COMMANDS[args.command](args, settings)
+        handler = _COMMANDS.get(args.command) or _TOOL_COMMANDS[args.command]
+        return handler(args, settings)
     except LorebookError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,303 @@
+"""Run a JSONL file of tasks through one :class:`~agent.api.Agent`, one result line per task.
+
+Guarantees:
+
+- **One record per task, whole or not at all.** Each record is one ``write`` of a complete line
+  on an append-mode file, flushed and fsynced before the next task starts. A run killed mid-write
+  can leave at most a torn last line; the next ``--resume`` cuts it off and redoes that task.
+- **Resume.** ``resume=True`` skips every id already in the output, so a killed run continues
+  where it stopped and rerunning a finished file does nothing (it does not even load the model).
+- **Bad lines cost nothing.** Malformed JSON, an unknown task or bad parameters become an
+  ``error`` record naming the line; the run goes on (``fail_fast`` stops it instead).
+
+Tasks run in file order on one agent, so memory written by one task is there for the next.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from agent.batch.progress import Progress
+from agent.batch.tasks import EVAL_FIELDS, TaskError, jsonable, validate
+from agent.errors import ConfigError
+
+
+@dataclass
+class BatchSummary:
+    """What one run did."""
+
+    total: int = 0
+    ran: int = 0
+    skipped: int = 0
+    """Tasks whose id was already in the output (``resume``)."""
+    errors: int = 0
+    """Error records written by this run."""
+    previous_errors: int = 0
+    """Error records already in the output for tasks this run skipped."""
+    repaired: bool = False
+    """A torn last line was cut off the output before resuming."""
+    seconds: float = 0.0
+    stopped: str | None = None
+    """Why the run ended early (``fail-fast``, ``interrupted``), else None."""
+    failed_ids: list[Any] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.errors == 0 and self.previous_errors == 0 and self.stopped is None
+
+
+def _key(task_id: Any) -> str:
+    return json.dumps(task_id, sort_keys=True)
+
+
+def read_lines(source: Iterable[str | bytes]) -> Iterator[tuple[int, dict[str, Any] | TaskError]]:
+    """``(line number, task or the reason it is malformed)`` for each non-blank line."""
+    for n, raw in enumerate(source, 1):
+        if isinstance(raw, bytes):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield n, TaskError(f"line {n} is not UTF-8 text")
+                continue
+        else:
+            line = raw
+        if not line.strip():
+            continue
+        try:
+            task = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield n, TaskError(f"line {n} is not valid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        if not isinstance(task, dict):
+            yield n, TaskError(f"line {n} is a JSON {type(task).__name__}, not an object")
+        elif "id" not in task or task["id"] in (None, ""):
+            yield n, TaskError(f"line {n} has no 'id'")
+        elif not isinstance(task["id"], str | int):
+            yield n, TaskError(f"line {n}: 'id' must be a string or an integer")
+        else:
+            yield n, task
+
+
+def completed(output: Path) -> tuple[dict[str, str], bool]:
+    """Ids already in ``output`` (key → status), after cutting off a torn last line.
+
+    Returns:
+        ``(done, repaired)``; ``repaired`` is True when a torn line was removed.
+    """
+    if not output.exists():
+        return {}, False
+    data = output.read_bytes()
+    good = data.rfind(b"\n") + 1  # everything after the last newline is a torn write
+    repaired = good < len(data)
+    done: dict[str, str] = {}
+    for raw in data[:good].splitlines():
+        try:
+            rec = json.loads(raw)
+            done[_key(rec["id"])] = rec.get("status", "ok")
+        except (ValueError, KeyError, TypeError):
+            continue  # not ours or damaged: that task runs again
+    if repaired:
+        with output.open("r+b") as f:
+            f.truncate(good)
+            f.flush()
+            os.fsync(f.fileno())
+    return done, repaired
+
+
+class _Sink:
+    """Where records go: an append-mode file (fsynced per record) or stdout."""
+
+    def __init__(self, output: Path | None):
+        self.file: IO[str] = output.open("a", encoding="utf-8") if output else sys.stdout
+        self.sync = output is not None
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.file.flush()
+        if self.sync:
+            os.fsync(self.file.fileno())
+
+    def close(self) -> None:
+        if self.sync:
+            self.file.close()
+
+
+def run_one(agent: Any, task: dict[str, Any], line: int) -> dict[str, Any]:
+    """Run one validated-or-not task; always returns a record (errors included)."""
+    record: dict[str, Any] = {"id": task.get("id"), "task": task.get("task"), "line": line}
+    expected = {k: task[k] for k in EVAL_FIELDS if k in task}
+    start = time.perf_counter()
+    before = agent.llm.totals.snapshot()
+    try:
+        kind, params = validate(task)
+        result = jsonable(kind.run(agent, params))
+        record.update(status="ok", result=result, error=None)
+    except Exception as exc:  # one failed task (even a bug) must not end the run
+        record.update(status="error", result=None, error=_error(exc))
+    total_ms = (time.perf_counter() - start) * 1000
+    used = agent.llm.totals.since(before)
+    model_ms = used.prompt_ms + used.decode_ms
+    record["timings"] = {
+        "total_ms": round(total_ms, 2),
+        "model_ms": round(model_ms, 2),
+        "overhead_ms": round(max(total_ms - model_ms, 0.0), 2),
+    }
+    record["tokens"] = {
+        "prompt": used.prompt_tokens,
+        "completion": used.completion_tokens,
+        "calls": used.calls,
+    }
+    record["tokens_per_s"] = (
+        round(used.completion_tokens / (used.decode_ms / 1000), 2) if used.decode_ms > 0 else None
+    )
+    record["model"] = agent.llm.model_name
+    if expected:
+        record["expected"] = expected
+    return record
+
+
+def _error(exc: BaseException) -> dict[str, str]:
+    return {"type": type(exc).__name__, "message": str(exc)}
+
+
+def _error_record(task_id: Any, task: Any, line: int, exc: BaseException) -> dict[str, Any]:
+    return {
+        "id": task_id,
+        "task": task,
+        "line": line,
+        "status": "error",
+        "result": None,
+        "error": _error(exc),
+    }
+
+
+def run_batch(
+    open_agent: Callable[[], Any],
+    source: Path | None,
+    output: Path | None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    fail_fast: bool = False,
+    progress: Progress | None = None,
+    stdin: Iterable[str | bytes] | None = None,
+) -> BatchSummary:
+    """Run every task of ``source`` (None: stdin) into ``output`` (None: stdout).
+
+    Args:
+        open_agent: called once, on the first task that needs the model (a resumed, finished
+            file never loads it).
+        resume: skip ids already in ``output``; without it an existing non-empty output is
+            an error (nothing is overwritten by accident) unless ``overwrite``.
+        fail_fast: stop at the first error record.
+
+    Raises:
+        ConfigError: the input cannot be read, the output exists, or resume has no file.
+    """
+    summary = BatchSummary()
+    done: dict[str, str] = {}
+    if output is not None:
+        if output.exists() and output.stat().st_size and not (resume or overwrite):
+            raise ConfigError(
+                f"{output} already has results; pass --resume to continue it, or --overwrite "
+                "to start again"
+            )
+        if overwrite and not resume:
+            output.write_text("")
+        done, summary.repaired = completed(output)
+    elif resume:
+        raise ConfigError("--resume needs an output file, not stdout")
+    lines = _open_source(source, stdin)
+    total = _count(source) if source is not None else None
+    seen: dict[str, int] = {}
+    agent: Any = None
+    sink = _Sink(output)
+    start = time.perf_counter()
+    progress = progress or Progress(total, enabled=False)
+    try:
+        for n, item in lines:
+            summary.total += 1
+            if isinstance(item, TaskError):
+                tid = f"line-{n}"
+                if _key(tid) in done:
+                    summary.skipped += 1
+                    progress.advance(skipped=True)
+                    continue
+                record = _error_record(tid, None, n, item)
+            else:
+                key = _key(item["id"])
+                if key in done:
+                    summary.skipped += 1
+                    summary.previous_errors += done[key] == "error"
+                    seen.setdefault(key, n)
+                    progress.advance(skipped=True)
+                    continue
+                if key in seen:
+                    err = TaskError(f"line {n}: id {item['id']!r} is also on line {seen[key]}")
+                    record = _error_record(item["id"], item.get("task"), n, err)
+                else:
+                    seen[key] = n
+                    if agent is None:
+                        agent = open_agent()
+                    record = run_one(agent, item, n)
+            sink.write(record)
+            summary.ran += 1
+            if record["status"] == "error":
+                summary.errors += 1
+                summary.failed_ids.append(record["id"])
+            progress.advance(error=record["status"] == "error")
+            if fail_fast and record["status"] == "error":
+                summary.stopped = "fail-fast"
+                break
+    except KeyboardInterrupt:
+        summary.stopped = "interrupted"
+    finally:
+        sink.close()
+        progress.close()
+        summary.seconds = time.perf_counter() - start
+        if agent is not None:
+            agent.close()
+    return summary
+
+
+def _open_source(
+    source: Path | None, stdin: Iterable[str | bytes] | None
+) -> Iterator[tuple[int, dict[str, Any] | TaskError]]:
+    if source is None:
+        yield from read_lines(stdin if stdin is not None else sys.stdin.buffer)
+        return
+    try:
+        f = source.open("rb")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {source}: {exc.strerror}") from exc
+    with f:
+        yield from read_lines(f)
+
+
+def _count(source: Path) -> int | None:
+    try:
+        with source.open("rb") as f:
+            return sum(1 for line in f if line.strip())
+    except OSError:
+        return None
+
+
+def read_records(path: Path) -> Iterable[dict[str, Any]]:
+    """The complete records of a results file (a torn last line is left out)."""
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if not line.endswith("\n"):
+                break
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict) and "id" in rec:
+                yield rec
