@@ -49,7 +49,7 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         assert dataclasses.is_dataclass(self)
-        return _plain(dataclasses.asdict(self))  # type: ignore[no-any-return]
+        return _plain(dataclasses.asdict(self))  # type: ignore[call-overload, no-any-return, unused-ignore]
 
 
 def _plain(value: Any) -> Any:
