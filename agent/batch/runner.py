@@ -129,9 +129,33 @@ class _Sink:
             self.file.close()
 
 
-def run_one(agent: Any, task: dict[str, Any], line: int) -> dict[str, Any]:
-    """Run one validated-or-not task; always returns a record (errors included)."""
+def _resolve(task: dict[str, Any], base: Path | None) -> dict[str, Any]:
+    """Relative ``path``/``paths`` are relative to the tasks file, not the working directory."""
+    if base is None:
+        return task
+
+    def fix(p: Any) -> Any:
+        return str(base / p) if isinstance(p, str) and not Path(p).expanduser().is_absolute() else p
+
+    out = dict(task)
+    if "path" in out:
+        out["path"] = fix(out["path"])
+    if isinstance(out.get("paths"), list):
+        out["paths"] = [fix(p) for p in out["paths"]]
+    elif "paths" in out:
+        out["paths"] = fix(out["paths"])
+    return out
+
+
+def run_one(
+    agent: Any, task: dict[str, Any], line: int, base: Path | None = None
+) -> dict[str, Any]:
+    """Run one validated-or-not task; always returns a record (errors included).
+
+    ``base``: the tasks file's folder, which relative ``path``/``paths`` are taken from.
+    """
     record: dict[str, Any] = {"id": task.get("id"), "task": task.get("task"), "line": line}
+    task = _resolve(task, base)
     expected = {k: task[k] for k in EVAL_FIELDS if k in task}
     start = time.perf_counter()
     before = agent.llm.totals.snapshot()
@@ -246,7 +270,7 @@ def run_batch(
                     seen[key] = n
                     if agent is None:
                         agent = open_agent()
-                    record = run_one(agent, item, n)
+                    record = run_one(agent, item, n, source.parent if source else None)
             sink.write(record)
             summary.ran += 1
             if record["status"] == "error":

@@ -47,7 +47,7 @@ def test_memory_tasks_share_the_data_directory_in_file_order(env: Path, tmp_path
         [
             {"id": "r1", "task": "remember", "text": "My sister is called Ana"},
             {"id": "q1", "task": "recall", "query": "sister", "k": 3, "expect": ["Ana"]},
-            {"id": "i1", "task": "ingest", "paths": [str(doc)]},
+            {"id": "i1", "task": "ingest", "paths": ["notes.txt"]},  # next to the tasks file
             {"id": "c1", "task": "chat", "message": "hello there", "thread": "t"},
             {"id": "a1", "task": "ask", "message": "hello again", "expect": "hello again"},
             {"id": "f1", "task": "forget", "query": "sister"},
