@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.lorebook-setup
 
-.PHONY: setup run test unit bench gpu lint doctor clean
+.PHONY: setup run test unit bench demo gpu lint doctor clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,13 @@ doctor: setup
 bench: setup
 	bench/build_llama_bench.sh
 	$(BIN)/python bench/bench_llm.py
+
+# Every batch task type on the default model, in a throw-away data directory, then the scores.
+DEMO ?= .demo
+demo: setup
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(BIN)/lorebook --home $(DEMO)/home batch examples/tasks.jsonl -o $(DEMO)/results.jsonl || true
+	$(BIN)/lorebook eval $(DEMO)/results.jsonl
 
 # Rebuild llama-cpp-python with CUDA and install the faiss GPU extra (needs nvcc and a GPU).
 gpu:

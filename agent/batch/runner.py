@@ -115,6 +115,8 @@ class _Sink:
     """Where records go: an append-mode file (fsynced per record) or stdout."""
 
     def __init__(self, output: Path | None):
+        if output is not None:
+            output.parent.mkdir(parents=True, exist_ok=True)
         self.file: IO[str] = output.open("a", encoding="utf-8") if output else sys.stdout
         self.sync = output is not None
 

@@ -82,7 +82,7 @@ TASKS: dict[str, TaskType] = {
             (),
             ("style", "max_words"),
             lambda a, p: a.summarize(_source(p), p.get("style", "abstractive"), p.get("max_words")),
-            one_of=("source", "text", "paths"),
+            one_of=("source", "text", "paths", "path"),
         ),
         TaskType(
             "code",

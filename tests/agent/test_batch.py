@@ -214,7 +214,7 @@ def test_resume_needs_an_output_file(env: Path, tmp_path: Path, capsys) -> None:
 
 
 def test_validate_names_the_valid_parameters() -> None:
-    with pytest.raises(TaskError, match="exactly one of 'source', 'text', 'paths'"):
+    with pytest.raises(TaskError, match="exactly one of 'source', 'text', 'paths', 'path'"):
         validate({"id": 1, "task": "summarize", "text": "a", "paths": ["b"]})
     with pytest.raises(TaskError, match="needs 'target'"):
         validate({"id": 1, "task": "translate", "text": "hello"})
