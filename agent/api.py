@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from agent.errors import ConfigError, LorebookError
 from agent.llm import LLM, CancelToken, open_llm
 from agent.pipeline import Services, build_graph, new_turn
 from agent.settings import Settings, load_settings
+from agent.toolbox import ToolBox
 from agent.turnlog import ThreadInfo, TurnLog, TurnRecord
 
 
@@ -72,6 +74,8 @@ class Turn:
     finish_reason: str = ""
     dropped: tuple[str, ...] = ()
     """What did not fit the context window (see agent.pipeline.compose)."""
+    tool: dict[str, Any] | None = None
+    """A tool route's typed result as JSON (``Translation.to_dict()`` …), else None."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,7 @@ class Agent:
 
         self._saver = SqliteSaver(self._conn)
         self._saver.setup()
+        self.tools = ToolBox(settings, llm, getattr(memory, "store", None))
         self.services = Services(
             llm=llm,
             memory=memory,
@@ -129,6 +134,7 @@ class Agent:
             classify_with_model=settings.route_with_model,
             memorize=settings.memorize,
             inbox=settings.memory_inbox,
+            tools=self.tools,
         )
         self.graph = build_graph(self.services, self._saver)
         self._oneshot = build_graph(self.services, None)  # thread=None: no history kept
@@ -306,7 +312,85 @@ class Agent:
             completion_tokens=v.get("completion_tokens", 0),
             finish_reason=v.get("finish_reason", ""),
             dropped=tuple(v.get("dropped", [])),
+            tool=v.get("tool_result"),
         )
+
+    # -- tools ------------------------------------------------------------------------------
+
+    def _tool(self, name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a tool under the agent's lock and record it in the turn log."""
+        with self._lock:
+            start = time.perf_counter()
+            before = self.llm.totals.snapshot()
+            try:
+                result = fn(*args, **kwargs)
+            except LorebookError as exc:
+                self.log.record("-", "-", route=name, model=self.llm.model_name, error=str(exc))
+                raise
+            used = self.llm.totals.since(before)
+            self.log.record(
+                "-",
+                "-",
+                route=name,
+                model=self.llm.model_name,
+                prompt_tokens=used.prompt_tokens,
+                completion_tokens=used.completion_tokens,
+                finish_reason="stop",
+                timings={name: (time.perf_counter() - start) * 1000},
+            )
+            return result
+
+    def translate(
+        self,
+        text: str | Path,
+        target: str,
+        source: str | None = None,
+        context: str | None = None,
+        glossary: dict[str, str] | None = None,
+        explain: bool = False,
+    ) -> Any:
+        """Translate text (or a file) into ``target``; see :func:`tools.translate.translate`.
+
+        Past translations accepted with :meth:`accept_translation` become its examples.
+
+        Example:
+            >>> bot.translate("Good morning.", "fr").text  # doctest: +SKIP
+            'Bonjour.'
+        """
+        return self._tool(
+            "translate", self.tools.translate, text, target, source, context, glossary, explain
+        )
+
+    def accept_translation(self, translation: Any) -> int:
+        """Keep a translation the user approved in the translation memory (its segments)."""
+        with self._lock:
+            return self.tools.accept_translation(translation)
+
+    def summarize(
+        self,
+        source: str | Path | Iterable[str | Path],
+        style: str = "abstractive",
+        max_words: int | None = None,
+    ) -> Any:
+        """Summarize text, a file or several files; see :func:`tools.summarize.summarize`."""
+        if not isinstance(source, str | Path):
+            source = list(source)
+        return self._tool("summarize", self.tools.summarize, source, style, max_words)
+
+    def code(
+        self,
+        prompt: str,
+        language: str = "python",
+        tests: str | None = None,
+        samples: int | None = None,
+        execute: bool | None = None,
+    ) -> Any:
+        """Generate code and test it in the sandbox; see :func:`tools.code.code`."""
+        return self._tool("code", self.tools.code, prompt, language, tests, samples, execute)
+
+    def review(self, source: str | Path) -> Any:
+        """Review a legal document (text or file); see :func:`tools.review.review`."""
+        return self._tool("review", self.tools.review, source)
 
     # -- memory and documents -------------------------------------------------------------
 

@@ -62,8 +62,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_PATHLIKE = re.compile(
+    r"(?:[~.]{0,2}/)?\S+\.(?:txt|md|markdown|rst|html?|pdf)|(?:~|\.{1,2})?/\S*", re.I
+)
+
+
 def _looks_like_path(text: str) -> bool:
-    return "\n" not in text and 0 < len(text) < 4096 and Path(text).expanduser().is_file()
+    """An existing file, or one short line shaped like a file path (so a typo is an error)."""
+    if "\n" in text or not 0 < len(text) < 4096:
+        return False
+    return Path(text).expanduser().is_file() or _PATHLIKE.fullmatch(text) is not None
 
 
 def load_text(
@@ -72,7 +80,8 @@ def load_text(
     """The text to work on, and the path it came from (None for literal text).
 
     ``source`` is literal text, or a path: a ``Path``, or a one-line string naming an existing
-    file.
+    file or shaped like a path (``notes/report.pdf``, ``~/x``, ``/tmp/y``) — a missing file is
+    then an error, not text to work on.
 
     Raises:
         ToolInputError: empty text, more than ``max_chars`` characters, or a file that cannot

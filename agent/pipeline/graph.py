@@ -3,7 +3,7 @@
 ```
 START → route ─┬─ remember ─────────────────────────────────────────────┐
                ├─ forget ───────────────────────────────────────────────┤
-               ├─ translate | summarize | code | review (tools issue) ───┤
+               ├─ translate | summarize | code | review (agent.toolbox) ─┤
                └─ recall → retrieve ─┬─ compose → generate → memorize ───┤
                                      └─ unknown ────────────────────────┤
                                                                 finish ─┴→ END
@@ -26,6 +26,7 @@ from typing import Any, Literal
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 
+from agent.errors import ToolError
 from agent.llm import LLM, CancelToken
 from agent.pipeline.compose import compose
 from agent.pipeline.evidence import holds_answer
@@ -62,6 +63,8 @@ class Services:
     memorize: bool = True
     inbox: bool = False
     """Extracted facts wait for the user's accept (action "pending") instead of being stored."""
+    tools: Any = None
+    """An ``agent.toolbox.ToolBox`` for the translate/summarize/code/review routes."""
     cancel: CancelToken = field(default_factory=CancelToken)
 
 
@@ -250,9 +253,24 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
 
     def tool(name: str) -> Node:
         def run(state: TurnState) -> dict[str, Any]:
+            if s.tools is None:
+                return {"reply": f"The {name} tool is not set up here.", "finish_reason": "error"}
+            before = s.llm.totals.snapshot()
+            try:
+                result = s.tools.run_command(name, state.get("payload", ""))
+            except ToolError as exc:
+                return {
+                    "reply": f"I could not {name} that. {exc}",
+                    "finish_reason": "error",
+                    "error": str(exc),
+                }
+            used = s.llm.totals.since(before)
             return {
-                "reply": f"The {name} tool is not available in this version yet.",
-                "finish_reason": "unavailable",
+                "reply": result.to_markdown(),
+                "finish_reason": "stop",
+                "tool_result": result.to_dict(),
+                "prompt_tokens": used.prompt_tokens,
+                "completion_tokens": used.completion_tokens,
             }
 
         return run

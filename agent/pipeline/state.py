@@ -48,6 +48,8 @@ class TurnState(TypedDict, total=False):
     prompt_tokens: int
     completion_tokens: int
     facts: list[dict[str, Any]]
+    tool_result: dict[str, Any] | None
+    """A tool route's typed result as JSON (``Translation.to_dict()`` …)."""
     error: str | None
     timings: Annotated[dict[str, float], merge_timings]
 
@@ -71,6 +73,7 @@ def new_turn(message: str, user: str, thread: str, command: str | None = None) -
         prompt_tokens=0,
         completion_tokens=0,
         facts=[],
+        tool_result=None,
         error=None,
         timings=None,  # type: ignore[typeddict-item]
     )

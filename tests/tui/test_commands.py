@@ -38,7 +38,9 @@ def test_tool_commands_go_to_the_agent(app_factory: Any, tool: str) -> None:
             view = await say(pilot, f"/{tool} French some text")
             assert view.turn.route == tool
             assert view.turn.route_reason == f"slash command /{tool}"
-            assert view.text == f"The {tool} tool is not available in this version yet."
+            # the tool's Markdown report, or what its input lacks — never a crash
+            assert view.turn.tool is not None or view.text.startswith(f"I could not {tool}")
+            assert view.text == view.turn.text and view.text.strip()
             assert f"lorebook · {tool}" in str(view.query_one(".label", Static).render())
 
     run(scenario)

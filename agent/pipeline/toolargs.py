@@ -1,0 +1,133 @@
+"""Turn a tool command's text into the tool's arguments.
+
+The graph's tool nodes get a payload: what followed ``/translate`` in the TUI, or the whole
+message when the router chose the tool for free text ("Translate 'good morning' into
+German."). These parsers are deliberately small and predictable — a user who wants exact
+control uses the library or a batch task, where every argument has its own name.
+
+    /translate French good morning          target=French, text="good morning"
+    /translate to German: see you soon      target=German
+    Translate 'good morning' into German.   target=German, text="good morning"
+    /summarize bullets 50 notes/report.md   style=bullets, max_words=50, source=the path
+    /code python: reverse a list            language=python, prompt="reverse a list"
+    /review contracts/lease.pdf             source=the path
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from agent.errors import ToolInputError
+
+_QUOTED = re.compile(r"[\"'“‘«](.+?)[\"'”’»]", re.S)
+_INTO = re.compile(r"\b(?:to|into|in)\s+([A-Za-zÀ-ÿ-]+)\s*[:.!?]?\s*$", re.I)
+_INTO_ANYWHERE = re.compile(r"\b(?:to|into)\s+([A-Za-zÀ-ÿ-]+)\s*:\s*", re.I)
+_VERB = re.compile(
+    r"^\s*(?:please\s+)?(?:translate|summari[sz]e|tl;?dr|review|write|generate|implement)\b"
+    r"(?:\s+(?:this|the following|that|it))?\s*:?\s*",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class TranslateArgs:
+    text: str
+    target: str
+
+
+@dataclass(frozen=True)
+class SummarizeArgs:
+    source: str
+    style: str
+    max_words: int | None
+
+
+def _language(word: str, languages: Mapping[str, str]) -> str | None:
+    w = word.strip(" :,.").lower()
+    for code, name in languages.items():
+        if w == code.lower() or w == name.lower():
+            return code
+    return None
+
+
+def parse_translate(payload: str, languages: Mapping[str, str]) -> TranslateArgs:
+    """Target language and text from a translate command.
+
+    Raises:
+        ToolInputError: no target language could be found, or no text.
+
+    Example:
+        >>> parse_translate("French good morning", {"fr": "French"})
+        TranslateArgs(text='good morning', target='fr')
+        >>> parse_translate("Translate 'good morning' into French.", {"fr": "French"})
+        TranslateArgs(text='good morning', target='fr')
+    """
+    text = payload.strip()
+    target = None
+    first, _, rest = text.partition(" ")
+    if _language(first, languages):  # "/translate French good morning"
+        target, text = _language(first, languages), rest
+    elif (m := _INTO_ANYWHERE.search(text)) and _language(m.group(1), languages):
+        target, text = _language(m.group(1), languages), text[m.end() :]
+    elif (m := _INTO.search(text)) and _language(m.group(1), languages):
+        target, text = _language(m.group(1), languages), text[: m.start()]
+    if target is None:
+        names = ", ".join(sorted(languages.values()))
+        raise ToolInputError(
+            "translate",
+            "bad-argument",
+            "no target language found",
+            f'Say it first, e.g. "/translate French good morning". Known: {names}',
+        )
+    text = _VERB.sub("", text).strip()
+    quoted = _QUOTED.fullmatch(text) or _QUOTED.search(text) if len(text) < 300 else None
+    if quoted and len(quoted.group(1)) >= len(text) // 3:
+        text = quoted.group(1)
+    text = text.strip()
+    if not text:
+        raise ToolInputError(
+            "translate", "empty", "there is no text to translate", "Add it after the language."
+        )
+    return TranslateArgs(text, target)
+
+
+def parse_summarize(payload: str) -> SummarizeArgs:
+    """Style, word budget and source (a path or text) from a summarize command.
+
+    Example:
+        >>> parse_summarize("bullets 50 notes.md")
+        SummarizeArgs(source='notes.md', style='bullets', max_words=50)
+    """
+    text = _VERB.sub("", payload.strip())
+    style, max_words = "abstractive", None
+    while True:
+        first, _, rest = text.partition(" ")
+        if first.lower() in ("bullets", "extractive", "abstractive"):
+            style, text = first.lower(), rest
+        elif first.isdigit() and rest:
+            max_words, text = int(first), rest
+        else:
+            break
+    return SummarizeArgs(text.strip(), style, max_words)
+
+
+def strip_verb(payload: str) -> str:
+    """The payload without a leading task verb ("Review this: …" → "…")."""
+    return _VERB.sub("", payload.strip()).strip()
+
+
+def parse_code(payload: str, languages: tuple[str, ...]) -> tuple[str, str]:
+    """``(prompt, language)``: a leading ``python:`` / ``bash`` word picks the language.
+
+    Example:
+        >>> parse_code("bash: count lines in a file", ("python", "bash"))
+        ('count lines in a file', 'bash')
+    """
+    text = payload.strip()
+    first, sep, rest = text.partition(" ")
+    word = first.rstrip(":").lower()
+    if word in languages and rest.strip():
+        return rest.strip(), word
+    return text, "python"

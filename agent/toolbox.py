@@ -1,0 +1,168 @@
+"""The four tools bound to one agent: its model, its stores and its settings.
+
+``tools/`` holds plain functions that take the model, embedder and translation memory as
+arguments; :class:`ToolBox` fills those in once, so the library (``Agent.translate`` …), the
+graph's tool nodes (slash commands in the TUI) and the batch runner all call the same thing.
+The ``tools`` modules are imported on first use: a chat session that never translates does not
+pay for the language detector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.llm import LLM
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
+
+
+class ToolBox:
+    """translate / summarize / code / review with this agent's model and stores.
+
+    Args:
+        settings: the agent's settings (code execution, sandbox timeout, input size limit).
+        llm: the model every tool generates with.
+        store: the agent's ``memory.Store`` (embedder, translation memory); None for tools
+            without either (summaries and reviews fall back to the hash-free paths they have).
+    """
+
+    def __init__(self, settings: Settings, llm: LLM, store: Any = None):
+        self.settings = settings
+        self.llm = llm
+        self.store = store
+        self._tm: Any = None
+
+    @property
+    def embedder(self) -> Any:
+        return getattr(self.store, "embedder", None)
+
+    @property
+    def translation_memory(self) -> Any:
+        """The translation memory in the agent's database (None without a store)."""
+        if self._tm is None and self.store is not None:
+            from memory.translations import TranslationMemory
+
+            self._tm = TranslationMemory(self.store)
+        return self._tm
+
+    def translate(
+        self,
+        text: str | Path,
+        target: str,
+        source: str | None = None,
+        context: str | None = None,
+        glossary: Mapping[str, str] | None = None,
+        explain: bool = False,
+    ) -> Any:
+        """See :func:`tools.translate.translate`."""
+        from tools.translate import translate
+
+        return translate(
+            text,
+            target,
+            source,
+            context,
+            glossary,
+            explain,
+            llm=self.llm,
+            memory=self.translation_memory,
+            max_chars=self.settings.tool_max_chars,
+        )
+
+    def accept_translation(self, translation: Any) -> int:
+        """Keep an accepted translation in the translation memory; returns entries stored."""
+        tm = self.translation_memory
+        if tm is None:
+            return 0
+        return int(tm.accept(translation))
+
+    def summarize(
+        self,
+        source: str | Path | Sequence[str | Path],
+        style: str = "abstractive",
+        max_words: int | None = None,
+    ) -> Any:
+        """See :func:`tools.summarize.summarize`."""
+        from tools.summarize import summarize
+
+        return summarize(
+            source,
+            style,
+            max_words,
+            llm=self.llm,
+            embedder=self.embedder,
+            max_chars=self.settings.tool_max_chars,
+        )
+
+    def code(
+        self,
+        prompt: str,
+        language: str = "python",
+        tests: str | None = None,
+        samples: int | None = None,
+        execute: bool | None = None,
+    ) -> Any:
+        """See :func:`tools.code.code`; execution and samples default to the settings."""
+        from tools.code import code
+
+        return code(
+            prompt,
+            language,
+            tests,
+            samples or self.settings.code_samples,
+            llm=self.llm,
+            execute=self.settings.code_execution if execute is None else execute,
+            timeout_s=self.settings.code_timeout_s,
+        )
+
+    def review(self, source: str | Path, use_model: bool | None = None) -> Any:
+        """See :func:`tools.review.review`."""
+        from tools.review import review
+
+        extra = {} if use_model is None else {"use_model": use_model}
+        return review(
+            source,
+            llm=self.llm,
+            embedder=self.embedder,
+            max_chars=self.settings.tool_max_chars,
+            **extra,
+        )
+
+    def run_command(self, name: str, payload: str) -> Any:
+        """Run tool ``name`` on a command's text (``/translate French good morning``).
+
+        Raises:
+            ToolError: the text does not say what the tool needs, or the tool refused it.
+        """
+        from agent.pipeline import toolargs
+
+        if name == "translate":
+            from tools.translate import LANGUAGES
+
+            args = toolargs.parse_translate(payload, LANGUAGES)
+            return self.translate(args.text, args.target)
+        if name == "summarize":
+            s = toolargs.parse_summarize(payload)
+            _need(name, s.source, "a file path or the text to summarize")
+            return self.summarize(s.source, s.style, s.max_words)
+        if name == "code":
+            from tools.code import supported_languages
+
+            prompt, language = toolargs.parse_code(payload, tuple(supported_languages()))
+            _need(name, prompt, "what the code should do")
+            return self.code(prompt, language)
+        if name == "review":
+            text = toolargs.strip_verb(payload)
+            _need(name, text, "a file path or the text of the document")
+            return self.review(text)
+        raise ValueError(f"no tool {name!r}")
+
+
+def _need(tool: str, text: str, what: str) -> None:
+    from agent.errors import ToolInputError
+
+    if not text.strip():
+        raise ToolInputError(tool, "empty", f"the command has no input: give it {what}", "")

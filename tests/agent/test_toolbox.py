@@ -1,0 +1,110 @@
+"""The tools as the agent exposes them: Agent methods, slash commands in a turn, the turn log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.api import Agent
+from agent.errors import ToolInputError
+from agent.llm.fake import FakeLLM
+from agent.pipeline.toolargs import parse_code, parse_summarize, parse_translate
+
+LANGS = {"en": "English", "fr": "French", "de": "German", "es": "Spanish"}
+ARTICLE = (
+    "The council approved a plan for the Riverside allotments. Two hundred people are waiting "
+    "for a plot. The largest plots will be split in half when their tenants leave. A storage "
+    "yard will become twelve raised beds for residents who cannot manage a full plot. Rents "
+    "will rise from 42 to 48 pounds a year. The allotment society asked for a second site.\n\n"
+    "Work on the yard starts in April. The council says the extra rent pays for a new water "
+    "supply and a fence. Tenants who hold a full plot may keep it."
+)
+CONTRACT = (
+    "This Agreement is made between Acme Ltd and Bolt LLC. This Agreement is governed by the "
+    "laws of the State of New York. Either party may terminate this Agreement on thirty (30) "
+    "days' written notice. The Client shall pay the Provider $5,000 per month."
+)
+
+
+@pytest.fixture
+def bot(tmp_path: Path) -> Any:
+    llm = FakeLLM(default="(fake)")
+    with Agent.open(tmp_path / "home", llm=llm, embedder="hash", route_with_model=False) as a:
+        yield a
+
+
+@pytest.mark.parametrize(
+    "payload, target, text",
+    [
+        ("French good morning", "fr", "good morning"),
+        ("fr good morning", "fr", "good morning"),
+        ("to German: see you soon", "de", "see you soon"),
+        ("Translate 'good morning' into Spanish.", "es", "good morning"),
+        ("Translate this into German: the cat is black", "de", "the cat is black"),
+    ],
+)
+def test_translate_arguments(payload: str, target: str, text: str) -> None:
+    args = parse_translate(payload, LANGS)
+    assert (args.target, args.text) == (target, text)
+
+
+def test_translate_arguments_name_what_is_missing() -> None:
+    with pytest.raises(ToolInputError, match="no target language.*French"):
+        parse_translate("good morning", LANGS)
+    with pytest.raises(ToolInputError, match="no text to translate"):
+        parse_translate("French", LANGS)
+
+
+def test_summarize_and_code_arguments() -> None:
+    assert parse_summarize("extractive 40 notes.md") == parse_summarize("40 extractive notes.md")
+    s = parse_summarize("Summarize this: some text here")
+    assert (s.source, s.style, s.max_words) == ("some text here", "abstractive", None)
+    assert parse_code("python: reverse a list", ("python", "bash")) == ("reverse a list", "python")
+    assert parse_code("reverse a list", ("python",)) == ("reverse a list", "python")
+
+
+def test_summarize_through_the_agent_is_logged(bot: Any) -> None:
+    summary = bot.summarize(ARTICLE, "extractive", 30)
+    assert summary.method == "extractive" and summary.sentences
+    for s in summary.sentences:
+        assert ARTICLE[s.start : s.end] == s.text
+    log = bot.logs(1)[0]
+    assert log.route == "summarize" and log.error is None
+
+
+def test_review_through_the_agent(bot: Any, tmp_path: Path) -> None:
+    path = tmp_path / "contract.txt"
+    path.write_text(CONTRACT, encoding="utf-8")
+    review = bot.review(path)
+    found = {f.category for f in review.findings}
+    assert {"governing_law", "termination", "payment"} <= found
+    for f in review.findings:
+        assert CONTRACT[f.start : f.end] == f.quote
+
+
+def test_a_tool_error_reaches_the_caller_and_the_log(bot: Any, tmp_path: Path) -> None:
+    with pytest.raises(ToolInputError, match="does not exist"):
+        bot.review(tmp_path / "missing.pdf")
+    assert "does not exist" in (bot.logs(1)[0].error or "")
+
+
+def test_slash_commands_run_the_tools_inside_a_turn(bot: Any) -> None:
+    turn = bot.chat(f"/summarize extractive 30 {ARTICLE}")
+    assert turn.route == "summarize" and turn.finish_reason == "stop"
+    assert turn.tool is not None and turn.tool["style"] == "extractive"
+    assert turn.text.strip()  # the Markdown the chat shows
+    turn = bot.chat(f"/review {CONTRACT}")
+    assert turn.tool is not None and any(
+        f["category"] == "governing_law" for f in turn.tool["findings"]
+    )
+    assert bot.history()[-1]["content"] == turn.text
+
+
+def test_a_bad_slash_command_is_a_reply_not_a_crash(bot: Any, tmp_path: Path) -> None:
+    turn = bot.chat(f"/review {tmp_path / 'missing.pdf'}")
+    assert turn.route == "review" and turn.finish_reason == "error"
+    assert "could not review" in turn.text and turn.tool is None
+    turn = bot.chat("/translate good morning")
+    assert "no target language" in turn.text
