@@ -48,9 +48,9 @@ if TYPE_CHECKING:
 __all__ = [
     "CATEGORIES",
     "EMB_THRESHOLD",
-    "REVIEW_SCHEMA",
     "Entity",
     "Finding",
+    "REVIEW_SCHEMA",
     "Review",
     "Risk",
     "review",
