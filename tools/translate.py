@@ -1,0 +1,428 @@
+"""Translation on the local model, with a translation memory, a glossary and protected spans.
+
+:func:`translate` works unit by unit (sentences, see :mod:`tools._translate_units`), and for each:
+
+1. An exact match in the translation memory is reused as it is (``origin="memory"``); a unit
+   with no letters (numbers, protected items only) is copied (``origin="copy"``).
+2. Placeholders, markup, code spans and URLs become sentinels ``⟦n⟧``
+   (:mod:`tools._translate_protect`).
+3. The model continues a few-shot transcript, greedy, stopping at the newline::
+
+       Context: <context, when given>
+
+       English: <built-in example>          five, aligned for every language pair
+       French: <its translation>
+       English: <translation-memory hit>    up to three, most similar last (nearest the query)
+       French: <the accepted translation>
+       English: invoice                     glossary terms that occur in the unit
+       French: facture
+       English: <the unit>
+       French:
+
+   Built-in examples come first and memory hits last, because a base model copies most from the
+   examples nearest the query, and accepted translations are the user's own style.
+4. Every sentinel must come back exactly once and every glossary term that occurs must be in
+   the output. If not, one retry: glossary terms are replaced by sentinels that restore to the
+   required term, and the examples with sentinels are moved next to the query. The attempt
+   with fewer problems is kept; the remaining ones are :class:`Violation` s in the result.
+
+Deliberate shortcuts: units are translated one at a time (no cross-sentence context beyond
+``context``), which keeps each prompt short and the 270M model on task. ``explain=True`` adds
+notes computed from what happened (detection, memory use, glossary, protected items, suspicious
+outputs); the 270M base model cannot write useful notes on idioms, so none are asked of it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent.errors import ToolInputError
+from agent.llm import few_shot
+from tools._common import Result, Span, load_text
+from tools._translate_languages import LANGUAGES, builtin_pairs, detect, resolve
+from tools._translate_protect import (
+    Protected,
+    force_terms,
+    glossary_terms,
+    has_term,
+    protect,
+    protect_pair,
+    restore,
+    spans,
+)
+from tools._translate_units import units
+
+if TYPE_CHECKING:
+    from agent.llm import LLM
+    from memory.translations import TMHit, TranslationMemory
+
+__all__ = ["LANGUAGES", "MAX_CHARS", "Segment", "Translation", "Violation", "translate"]
+
+MAX_CHARS = 100_000
+"""Default input limit (characters): about 1,000 sentences, several minutes on a laptop CPU."""
+TM_EXAMPLES = 3
+"""Translation-memory entries offered to each prompt as examples."""
+TM_MIN_SCORE = 0.4
+"""Cosine similarity below which a memory entry is not used as an example."""
+_TOOL = "translate"
+
+
+@dataclass(frozen=True)
+class Segment(Result):
+    """One translated unit; ``source == text[start:end]`` of the input.
+
+    ``origin`` is ``model`` (translated now), ``memory`` (an exact translation-memory match,
+    reused) or ``copy`` (nothing to translate: numbers, symbols, protected items only).
+    """
+
+    source: str
+    target: str
+    start: int
+    end: int
+    origin: str = "model"
+
+
+@dataclass(frozen=True)
+class Violation(Result):
+    """Something that should have survived translation and did not.
+
+    ``kind``: ``placeholder``, ``markup``, ``code``, ``url`` or ``glossary``; ``expected``: the
+    text that should be in the output; ``segment``: index into ``Translation.segments``.
+    """
+
+    kind: str
+    expected: str
+    segment: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class Translation(Result):
+    """The result of :func:`translate`."""
+
+    text: str
+    source_lang: str
+    target_lang: str
+    detected: bool
+    """True when ``source_lang`` was detected rather than given."""
+    segments: tuple[Segment, ...]
+    violations: tuple[Violation, ...]
+    notes: tuple[str, ...]
+    examples_used: int
+    """Distinct few-shot examples shown to the model (built-in and translation-memory)."""
+    model: str
+    reused: int = 0
+    """Segments taken verbatim from the translation memory."""
+
+    def to_markdown(self) -> str:
+        """The translation, then a line on how it was made, the violations and the notes."""
+        how = f"{LANGUAGES[self.source_lang]} → {LANGUAGES[self.target_lang]}"
+        how += " (detected)" if self.detected else ""
+        how += f" · {len(self.segments)} segments"
+        if self.reused:
+            how += f" · {self.reused} from translation memory"
+        lines = [self.text.rstrip(), "", "---", f"*{how} · {self.model}*"]
+        if self.violations:
+            lines += ["", "**Check these:**"]
+            lines += [f"- segment {v.segment + 1}, {v.kind}: {v.detail}" for v in self.violations]
+        if self.notes:
+            lines += ["", "**Notes:**"] + [f"- {n}" for n in self.notes]
+        return "\n".join(lines) + "\n"
+
+
+@dataclass
+class _Run:
+    """What happens during one call, gathered for the result and the notes."""
+
+    llm: LLM
+    source: str
+    target: str
+    context: str | None
+    glossary: Mapping[str, str]
+    memory: TranslationMemory | None
+    examples: set[str] = field(default_factory=set)
+    tm_ids: set[int] = field(default_factory=set)
+    forced: list[int] = field(default_factory=list)
+    retried: list[int] = field(default_factory=list)
+    kinds: dict[str, int] = field(default_factory=dict)
+
+
+def translate(
+    text: str | Path,
+    target: str,
+    source: str | None = None,
+    context: str | None = None,
+    glossary: Mapping[str, str] | None = None,
+    explain: bool = False,
+    *,
+    llm: LLM,
+    memory: TranslationMemory | None = None,
+    max_chars: int = MAX_CHARS,
+) -> Translation:
+    """Translate ``text`` into ``target``, keeping placeholders, markup and code intact.
+
+    Args:
+        text: the text, or a path to a txt/md/html/pdf file.
+        target: the target language, by code (``fr``) or name (``French``, ``français``).
+        source: the source language; detected (py3langid) when None.
+        context: one line on what the text is (e.g. "buttons of a photo app"), shown to the
+            model before the examples.
+        glossary: source term -> required target term; enforced and checked.
+        explain: add notes on how the translation was made.
+        llm: the model.
+        memory: a translation memory for examples and exact reuse.
+        max_chars: the input size limit.
+
+    Returns:
+        A :class:`Translation`: the text (same paragraphs, lines and spacing as the input),
+        the segments, the :class:`Violation` s that remain, and notes.
+
+    Raises:
+        UnknownLanguageError: ``target`` or ``source`` is not supported (lists the supported).
+        ToolInputError: empty, oversized or unreadable input; a bad glossary; a source
+            language that cannot be detected (pass ``source``).
+        GenerationError: the model failed.
+
+    Example:
+        >>> from agent.llm.fake import FakeLLM
+        >>> t = translate("Hello %s!", "fr", source="en", llm=FakeLLM(default="Bonjour ⟦1⟧ !"))
+        >>> t.text, t.violations
+        ('Bonjour %s !', ())
+    """
+    target_lang = resolve(target)
+    source_lang = resolve(source) if source is not None else None
+    terms = _check_glossary(glossary)
+    body = _load(text, max_chars)
+    notes: list[str] = []
+    detected = source_lang is None
+    if source_lang is None:
+        source_lang = _detect(body, notes if explain else [])
+    model = llm.model_name
+    found = units(body)
+    if source_lang == target_lang:
+        segs = tuple(Segment(u.text, u.text, u.start, u.end, "copy") for u in found)
+        note = f"The text is already in {LANGUAGES[target_lang]}; it is returned unchanged."
+        return Translation(
+            body, source_lang, target_lang, detected, segs, (), (*notes, note), 0, model
+        )
+    run = _Run(llm, source_lang, target_lang, context, terms, memory)
+    segments: list[Segment] = []
+    violations: list[Violation] = []
+    for index, unit in enumerate(found):
+        seg, problems = _translate_unit(run, index, unit)
+        segments.append(seg)
+        violations += problems
+    out, cut = [], 0
+    for seg in segments:
+        out += [body[cut : seg.start], seg.target]
+        cut = seg.end
+    out.append(body[cut:])
+    reused = sum(s.origin == "memory" for s in segments)
+    notes += _quality_notes(segments)
+    if explain:
+        notes += _explain(run, segments, body)
+    return Translation(
+        "".join(out),
+        source_lang,
+        target_lang,
+        detected,
+        tuple(segments),
+        tuple(violations),
+        tuple(notes),
+        len(run.examples),
+        model,
+        reused,
+    )
+
+
+def _load(text: str | Path, max_chars: int) -> str:
+    try:
+        return load_text(_TOOL, text, max_chars=max_chars)[0]
+    except OSError:
+        # load_text asked the filesystem whether a long one-line text names a file and got
+        # ENAMETOOLONG: it is text, checked here the way load_text checks text.
+        if not isinstance(text, str):
+            raise
+        if len(text) > max_chars:
+            raise ToolInputError(
+                _TOOL,
+                "too-large",
+                f"the input is {len(text):,} characters, more than the limit of {max_chars:,}",
+                "Split it into smaller parts, or pass a larger max_chars.",
+            ) from None
+        return text
+
+
+def _check_glossary(glossary: Mapping[str, str] | None) -> dict[str, str]:
+    if glossary is None:
+        return {}
+    if not isinstance(glossary, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip()
+        for k, v in glossary.items()
+    ):
+        raise ToolInputError(
+            _TOOL,
+            "bad-argument",
+            "the glossary must map non-empty source terms to non-empty target terms",
+            'Pass a dict such as {"invoice": "facture"}.',
+        )
+    return {k.strip(): v.strip() for k, v in glossary.items()}
+
+
+def _detect(body: str, notes: list[str]) -> str:
+    cut, plain = 0, []
+    for start, end, _ in spans(body):
+        plain.append(body[cut:start])
+        cut = end
+    plain.append(body[cut:])
+    code, prob = detect(" ".join(plain)[:5000])
+    if code is None:
+        raise ToolInputError(
+            _TOOL,
+            "bad-argument",
+            "the source language cannot be detected from this text",
+            f"Pass source= (one of {', '.join(LANGUAGES)}).",
+        )
+    notes.append(f"Source language detected as {LANGUAGES[code]} (probability {prob:.2f}).")
+    return code
+
+
+def _translate_unit(run: _Run, index: int, unit: Span) -> tuple[Segment, list[Violation]]:
+    hits: list[TMHit] = []
+    if run.memory is not None:
+        hits = run.memory.search(unit.text, run.source, run.target, k=TM_EXAMPLES)
+    terms = glossary_terms(unit.text, run.glossary)
+    if hits and hits[0].exact:
+        run.tm_ids.add(hits[0].id)
+        target = hits[0].target
+        return Segment(unit.text, target, unit.start, unit.end, "memory"), _check(
+            index, target, [], terms
+        )
+    masked, items = protect(unit.text)
+    for item in items:
+        run.kinds[item.kind] = run.kinds.get(item.kind, 0) + 1
+    if not any(ch.isalpha() for ch in _strip_sentinels(masked)):
+        return Segment(unit.text, unit.text, unit.start, unit.end, "copy"), []
+    examples = builtin_pairs(run.source, run.target)
+    tm = [h for h in hits if h.score >= TM_MIN_SCORE][::-1]
+    examples += [protect_pair(h.source, h.target) for h in tm]
+    run.tm_ids.update(h.id for h in tm)
+    first = _attempt(run, masked, items, examples, terms)
+    problems = _check(index, first[0], first[1], terms)
+    if problems:
+        run.retried.append(index)
+        forced, extra = force_terms(masked, terms, len(items) + 1)
+        moved = [e for e in examples if "⟦" not in e[0]] + [e for e in examples if "⟦" in e[0]]
+        second = _attempt(run, forced, items + extra, moved, [])
+        again = _check(index, second[0], second[1], terms)
+        if len(again) < len(problems):
+            first, problems = second, again
+            if extra:
+                run.forced.append(index)
+    return Segment(unit.text, first[0], unit.start, unit.end), problems
+
+
+def _attempt(
+    run: _Run,
+    masked: str,
+    items: list[Protected],
+    examples: list[tuple[str, str]],
+    terms: list[tuple[str, str]],
+) -> tuple[str, list[Protected]]:
+    """One model call; returns the restored output and the protected items it lost."""
+    src, tgt = LANGUAGES[run.source], LANGUAGES[run.target]
+    shown = examples + terms
+    instruction = f"Context: {run.context.strip()}" if run.context and run.context.strip() else ""
+    reply_budget = min(512, 2 * run.llm.count_tokens(masked) + 24)
+    while True:
+        prompt = few_shot(shown, masked, instruction=instruction, input_label=src, output_label=tgt)
+        if not shown or run.llm.count_tokens(prompt.prompt) + reply_budget <= run.llm.n_ctx:
+            break
+        shown = shown[1:]  # drop the oldest built-in examples first
+    run.examples.update(a for a, b in shown if (a, b) not in terms)
+    done = run.llm.complete(
+        prompt.prompt,
+        temperature=0,
+        repeat_penalty=1.0,
+        max_tokens=reply_budget,
+        stop=[*prompt.stop, "\n"],
+    )
+    text = done.text.strip()
+    if not text:
+        text = masked  # nothing came back: keep the source rather than lose the sentence
+    return restore(text, items)
+
+
+def _check(
+    index: int, output: str, lost: list[Protected], terms: list[tuple[str, str]]
+) -> list[Violation]:
+    problems = []
+    for item in lost:
+        if item.kind == "glossary":
+            continue  # reported below, by the term check
+        n = output.count(item.original)
+        detail = (
+            f"{item.original!r} is missing from the translation"
+            if n == 0
+            else f"{item.original!r} appears {n} times in the translation, once in the source"
+        )
+        problems.append(Violation(item.kind, item.original, index, detail))
+    for src, tgt in terms:
+        if not has_term(output, tgt):
+            detail = f"glossary: {src!r} must be translated as {tgt!r}"
+            problems.append(Violation("glossary", tgt, index, detail))
+    return problems
+
+
+def _strip_sentinels(text: str) -> str:
+    return re.sub(r"⟦\d+⟧", "", text)
+
+
+def _quality_notes(segments: list[Segment]) -> list[str]:
+    notes = []
+    for i, seg in enumerate(segments):
+        if seg.origin != "model":
+            continue
+        if seg.target == seg.source and len(seg.source.split()) > 2:
+            notes.append(f"Segment {i + 1} came back unchanged (untranslated?): {seg.source!r}")
+        elif len(seg.target) > 3 * len(seg.source) + 20:
+            notes.append(f"Segment {i + 1} is much longer than its source; check it.")
+    return notes
+
+
+def _explain(run: _Run, segments: list[Segment], body: str) -> list[str]:
+    notes = []
+    reused = [i + 1 for i, s in enumerate(segments) if s.origin == "memory"]
+    if reused:
+        notes.append(f"Reused from the translation memory as is: segments {_list(reused)}.")
+    if run.tm_ids:
+        ids = ", ".join(f"#{i}" for i in sorted(run.tm_ids))
+        notes.append(f"Translation-memory entries used: {ids}.")
+    elif run.memory is not None:
+        notes.append("No similar entry in the translation memory; built-in examples only.")
+    for src, tgt in run.glossary.items():
+        where = [i + 1 for i, s in enumerate(segments) if has_term(s.source, src)]
+        if where:
+            notes.append(f"Glossary {src!r} → {tgt!r} applied in segments {_list(where)}.")
+    if run.forced:
+        notes.append(
+            "The model ignored the glossary at first; the required terms were substituted "
+            f"in segments {_list([i + 1 for i in run.forced])}."
+        )
+    if run.kinds:
+        kept = ", ".join(f"{n} {kind}" for kind, n in sorted(run.kinds.items()))
+        notes.append(f"Protected from translation (kept as is): {kept}.")
+    if run.retried:
+        notes.append(f"Retried once after a check failed: segments {_list(run.retried)}.")
+    covered = sum(s.end - s.start for s in segments)
+    if len(body.strip()) - covered > 200:
+        notes.append("Code blocks, list markers and layout were copied without translation.")
+    return notes
+
+
+def _list(numbers: list[int]) -> str:
+    return ", ".join(str(n) for n in numbers)
