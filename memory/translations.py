@@ -144,23 +144,22 @@ class TranslationMemory:
             )
             return int(cur.lastrowid or 0)
 
-    def accept(self, translation: _Accepted) -> list[int]:
+    def accept(self, translation: _Accepted) -> int:
         """Store every segment pair of a translation result (``tools.translate.Translation``).
 
         Segments the model left unchanged (copied numbers, code) are skipped.
 
         Returns:
-            The ids stored, one per stored segment.
+            How many pairs were stored (new or updated).
+
+        Example: ``tm.accept(translate("Good morning.", "fr", llm=llm))``.
         """
-        ids = []
+        stored = 0
         for seg in translation.segments:
             if seg.source.strip() and seg.target.strip() and seg.source != seg.target:
-                ids.append(
-                    self.add(
-                        seg.source, seg.target, translation.source_lang, translation.target_lang
-                    )
-                )
-        return ids
+                self.add(seg.source, seg.target, translation.source_lang, translation.target_lang)
+                stored += 1
+        return stored
 
     def search(self, text: str, source_lang: str, target_lang: str, k: int = 3) -> list[TMHit]:
         """The best ``k`` entries for ``text`` in one language pair, exact match first.

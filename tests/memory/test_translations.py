@@ -108,9 +108,9 @@ class _Result:
 
 def test_accept_stores_each_translated_segment(tm: TranslationMemory) -> None:
     result = _Result("en", "fr", (_Seg("Hello.", "Bonjour."), _Seg("42", "42"), _Seg("Bye.", "")))
-    ids = tm.accept(result)
-    assert len(ids) == 1
-    assert tm.get(ids[0]).source == "Hello." and tm.get(ids[0]).target == "Bonjour."
+    assert tm.accept(result) == 1
+    (entry,) = tm.list()
+    assert (entry.source, entry.target, entry.target_lang) == ("Hello.", "Bonjour.", "fr")
 
 
 def test_shares_the_database_with_memory(store: Store, tmp_path: Path) -> None:

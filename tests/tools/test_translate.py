@@ -345,8 +345,8 @@ def test_similar_memory_entries_are_examples_nearest_the_query(tm: TranslationMe
 
 def test_accepting_a_translation_stores_its_segments(tm: TranslationMemory) -> None:
     result = translate("One fine day. 42", "fr", source="en", llm=FakeLLM(default="Un beau jour."))
-    ids = tm.accept(result)
-    assert len(ids) == 1 and tm.get(ids[0]).target == "Un beau jour."
+    assert tm.accept(result) == 1
+    assert [e.target for e in tm.list()] == ["Un beau jour."]
     llm = FakeLLM(default="x")
     again = translate("One fine day.", "fr", source="en", memory=tm, llm=llm)
     assert again.text == "Un beau jour." and llm.calls == []
