@@ -44,6 +44,7 @@ from agent.errors import ToolInputError
 from agent.llm import few_shot
 from tools._common import Result, Span, load_text
 from tools._translate_languages import LANGUAGES, builtin_pairs, detect, resolve
+from tools._translate_notes import Trace, explain_notes, quality_notes
 from tools._translate_protect import (
     Protected,
     force_terms,
@@ -136,7 +137,7 @@ class Translation(Result):
 
 @dataclass
 class _Run:
-    """What happens during one call, gathered for the result and the notes."""
+    """One call's inputs, and the :class:`Trace` of what happened for the notes."""
 
     llm: LLM
     source: str
@@ -144,11 +145,7 @@ class _Run:
     context: str | None
     glossary: Mapping[str, str]
     memory: TranslationMemory | None
-    examples: set[str] = field(default_factory=set)
-    tm_ids: set[int] = field(default_factory=set)
-    forced: list[int] = field(default_factory=list)
-    retried: list[int] = field(default_factory=list)
-    kinds: dict[str, int] = field(default_factory=dict)
+    trace: Trace = field(default_factory=Trace)
 
 
 def translate(
@@ -222,9 +219,9 @@ def translate(
         cut = seg.end
     out.append(body[cut:])
     reused = sum(s.origin == "memory" for s in segments)
-    notes += _quality_notes(segments)
+    notes += quality_notes(segments)
     if explain:
-        notes += _explain(run, segments, body)
+        notes += explain_notes(run.trace, segments, body, run.glossary, run.memory is not None)
     return Translation(
         "".join(out),
         source_lang,
@@ -233,7 +230,7 @@ def translate(
         tuple(segments),
         tuple(violations),
         tuple(notes),
-        len(run.examples),
+        len(run.trace.examples),
         model,
         reused,
     )
@@ -297,24 +294,24 @@ def _translate_unit(run: _Run, index: int, unit: Span) -> tuple[Segment, list[Vi
         hits = run.memory.search(unit.text, run.source, run.target, k=TM_EXAMPLES)
     terms = glossary_terms(unit.text, run.glossary)
     if hits and hits[0].exact:
-        run.tm_ids.add(hits[0].id)
+        run.trace.tm_ids.add(hits[0].id)
         target = hits[0].target
         return Segment(unit.text, target, unit.start, unit.end, "memory"), _check(
             index, target, [], terms
         )
     masked, items = protect(unit.text)
     for item in items:
-        run.kinds[item.kind] = run.kinds.get(item.kind, 0) + 1
+        run.trace.kinds[item.kind] = run.trace.kinds.get(item.kind, 0) + 1
     if not any(ch.isalpha() for ch in _strip_sentinels(masked)):
         return Segment(unit.text, unit.text, unit.start, unit.end, "copy"), []
     examples = builtin_pairs(run.source, run.target)
     tm = [h for h in hits if h.score >= TM_MIN_SCORE][::-1]
     examples += [protect_pair(h.source, h.target) for h in tm]
-    run.tm_ids.update(h.id for h in tm)
+    run.trace.tm_ids.update(h.id for h in tm)
     first = _attempt(run, masked, items, examples, terms)
     problems = _check(index, first[0], first[1], terms)
     if problems:
-        run.retried.append(index)
+        run.trace.retried.append(index)
         forced, extra = force_terms(masked, terms, len(items) + 1)
         moved = [e for e in examples if "⟦" not in e[0]] + [e for e in examples if "⟦" in e[0]]
         second = _attempt(run, forced, items + extra, moved, [])
@@ -322,7 +319,7 @@ def _translate_unit(run: _Run, index: int, unit: Span) -> tuple[Segment, list[Vi
         if len(again) < len(problems):
             first, problems = second, again
             if extra:
-                run.forced.append(index)
+                run.trace.forced.append(index)
     return Segment(unit.text, first[0], unit.start, unit.end), problems
 
 
@@ -343,7 +340,7 @@ def _attempt(
         if not shown or run.llm.count_tokens(prompt.prompt) + reply_budget <= run.llm.n_ctx:
             break
         shown = shown[1:]  # drop the oldest built-in examples first
-    run.examples.update(a for a, b in shown if (a, b) not in terms)
+    run.trace.examples.update(a for a, b in shown if (a, b) not in terms)
     done = run.llm.complete(
         prompt.prompt,
         temperature=0,
@@ -380,49 +377,3 @@ def _check(
 
 def _strip_sentinels(text: str) -> str:
     return re.sub(r"⟦\d+⟧", "", text)
-
-
-def _quality_notes(segments: list[Segment]) -> list[str]:
-    notes = []
-    for i, seg in enumerate(segments):
-        if seg.origin != "model":
-            continue
-        if seg.target == seg.source and len(seg.source.split()) > 2:
-            notes.append(f"Segment {i + 1} came back unchanged (untranslated?): {seg.source!r}")
-        elif len(seg.target) > 3 * len(seg.source) + 20:
-            notes.append(f"Segment {i + 1} is much longer than its source; check it.")
-    return notes
-
-
-def _explain(run: _Run, segments: list[Segment], body: str) -> list[str]:
-    notes = []
-    reused = [i + 1 for i, s in enumerate(segments) if s.origin == "memory"]
-    if reused:
-        notes.append(f"Reused from the translation memory as is: segments {_list(reused)}.")
-    if run.tm_ids:
-        ids = ", ".join(f"#{i}" for i in sorted(run.tm_ids))
-        notes.append(f"Translation-memory entries used: {ids}.")
-    elif run.memory is not None:
-        notes.append("No similar entry in the translation memory; built-in examples only.")
-    for src, tgt in run.glossary.items():
-        where = [i + 1 for i, s in enumerate(segments) if has_term(s.source, src)]
-        if where:
-            notes.append(f"Glossary {src!r} → {tgt!r} applied in segments {_list(where)}.")
-    if run.forced:
-        notes.append(
-            "The model ignored the glossary at first; the required terms were substituted "
-            f"in segments {_list([i + 1 for i in run.forced])}."
-        )
-    if run.kinds:
-        kept = ", ".join(f"{n} {kind}" for kind, n in sorted(run.kinds.items()))
-        notes.append(f"Protected from translation (kept as is): {kept}.")
-    if run.retried:
-        notes.append(f"Retried once after a check failed: segments {_list(run.retried)}.")
-    covered = sum(s.end - s.start for s in segments)
-    if len(body.strip()) - covered > 200:
-        notes.append("Code blocks, list markers and layout were copied without translation.")
-    return notes
-
-
-def _list(numbers: list[int]) -> str:
-    return ", ".join(str(n) for n in numbers)

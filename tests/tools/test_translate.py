@@ -299,7 +299,8 @@ def test_glossary_is_forced_on_retry() -> None:
     )
     assert "English: Please pay the ⟦1⟧." in llm.calls[1].prompt
     assert result.text == "Veuillez payer la facture." and result.violations == ()
-    assert any("substituted" in n for n in result.notes)
+    assert "Retried once after a check failed: segments 1." in result.notes
+    assert any("substituted in segments 1." in n for n in result.notes)
 
 
 def test_glossary_violation_is_reported_when_both_attempts_miss() -> None:
