@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent.errors import GenerationError, ToolInputError, UnknownLanguageError
 from agent.llm.base import GenerationSettings
@@ -378,3 +380,28 @@ def test_explain_notes_say_what_was_protected_and_detected() -> None:
     )
     assert any(n.startswith("Source language detected as English") for n in result.notes)
     assert any("2 markup, 1 placeholder" in n for n in result.notes)
+
+
+# -- property: an identity "translation" gives back the input exactly -------------------------
+
+_PIECES = st.sampled_from(
+    ["Word", "two words", ".", "!", "?", ",", " ", "  ", "\n", "\n\n", "- ", "# ", "%s",
+     "{name}", "<b>", "</b>", "`x. y`", "https://a.org/b.", "Dr.", "42", "\t", "```\ncode.\n```\n"]
+)  # fmt: skip
+
+
+def echo(prompt: str, settings: GenerationSettings) -> str:
+    return query_of(prompt)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_PIECES, min_size=1, max_size=40).map("".join))
+def test_identity_translation_reproduces_the_input(text: str) -> None:
+    if not text.strip():
+        return
+    found = units(text)
+    assert all(text[u.start : u.end] == u.text and u.text == u.text.strip() for u in found)
+    assert all(a.end <= b.start for a, b in zip(found, found[1:], strict=False))
+    result = translate(text, "fr", source="en", llm=FakeLLM(default=echo))
+    assert result.text == text
+    assert result.violations == ()
