@@ -61,7 +61,16 @@ if TYPE_CHECKING:
     from agent.llm import LLM
     from memory.translations import TMHit, TranslationMemory
 
-__all__ = ["LANGUAGES", "MAX_CHARS", "Segment", "Translation", "Violation", "translate"]
+__all__ = [
+    "LANGUAGES",
+    "MAX_CHARS",
+    "Segment",
+    "Translation",
+    "Violation",
+    "detect_language",
+    "language_code",
+    "translate",
+]
 
 MAX_CHARS = 100_000
 """Default input limit (characters): about 1,000 sentences, several minutes on a laptop CPU."""
@@ -234,6 +243,29 @@ def translate(
         model,
         reused,
     )
+
+
+def language_code(name: str) -> str:
+    """The ISO 639-1 code of a supported language given by code or name (any of its names).
+
+    Raises:
+        UnknownLanguageError: not supported (the message lists the supported languages).
+
+    Example:
+        >>> language_code("Deutsch"), language_code("fr-CA"), language_code("Spanish")
+        ('de', 'fr', 'es')
+    """
+    return resolve(name)
+
+
+def detect_language(text: str) -> str | None:
+    """The supported language ``text`` is most likely in; None when the text gives no clue.
+
+    Example:
+        >>> detect_language("Où est la gare ? Je la cherche depuis une heure.")
+        'fr'
+    """
+    return detect(text)[0]
 
 
 def _load(text: str | Path, max_chars: int) -> str:
