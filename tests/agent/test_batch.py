@@ -235,3 +235,33 @@ def test_progress_lines_when_not_a_terminal(tmp_path: Path) -> None:
         lines = log.read().splitlines()
     assert lines[0].startswith("batch: 1/4 done")
     assert "2/4 done, 1 error" in lines[1] and "tasks/s" in lines[1] and "ETA" in lines[1]
+
+
+def test_tool_tasks_return_their_typed_results(env: Path, tmp_path: Path) -> None:
+    (tmp_path / "c.txt").write_text(
+        "This Agreement is governed by the laws of the State of New York. The Client shall pay "
+        "$100 per month.",
+        encoding="utf-8",
+    )
+    tasks = write_tasks(
+        tmp_path / "t.jsonl",
+        [
+            {"id": "tr", "task": "translate", "text": "Hello %s.", "target": "fr", "source": "en",
+             "reference": "Bonjour %s."},
+            {"id": "su", "task": "summarize", "text": "One. Two two. Three three three.",
+             "style": "extractive", "max_words": 3},
+            {"id": "co", "task": "code", "prompt": "def f():\n    return 1\n", "execute": False},
+            {"id": "re", "task": "review", "path": "c.txt", "expect": ["governing_law"]},
+            {"id": "bad", "task": "translate", "text": "Hello", "target": "klingon"},
+        ],
+    )  # fmt: skip
+    out = tmp_path / "out.jsonl"
+    assert main(["batch", str(tasks), "-o", str(out), "--no-progress"]) == 1
+    recs = {r["id"]: r for r in records(out)}
+    assert recs["tr"]["status"] == "ok" and recs["tr"]["result"]["target_lang"] == "fr"
+    assert recs["tr"]["expected"] == {"reference": "Bonjour %s."}
+    assert recs["su"]["result"]["style"] == "extractive" and recs["su"]["result"]["sentences"]
+    assert recs["co"]["result"]["passed"] is None  # execution switched off: nothing ran
+    assert "governing_law" in {f["category"] for f in recs["re"]["result"]["findings"]}
+    assert recs["bad"]["status"] == "error"
+    assert recs["bad"]["error"]["type"] == "UnknownLanguageError"
