@@ -51,7 +51,8 @@ def plain_summary(
     """
     found = [c for c in CATEGORIES if c not in missing]
     n = len(found)
-    head = f"A {document_kind(text)}"
+    kind = document_kind(text)
+    head = f"{'An' if kind[0] in 'aeiou' else 'A'} {kind}"
     if n:
         head += f" with {n} of {len(CATEGORIES)} clause types"
     else:
@@ -59,7 +60,7 @@ def plain_summary(
     parties = _first(entities, "party", 3)
     if parties:
         head += " between/for " + ", ".join(parties)
-    parts = [head + "."]
+    parts = [head if head.endswith(".") else head + "."]
     places = _first(entities, "jurisdiction", 2)
     if "governing_law" in found and places:
         parts.append(f"Law/forum: {', '.join(places)}.")
