@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.errors import ConfigError, LorebookError
+from agent.errors import CancelledError, ConfigError, LorebookError
 from agent.llm import LLM, CancelToken, open_llm
 from agent.pipeline import Services, build_graph, new_turn
 from agent.settings import Settings, load_settings
@@ -261,7 +261,11 @@ class Agent:
         return turn
 
     def cancel(self) -> None:
-        """Stop the running turn's generation (from any thread)."""
+        """Stop the running turn or tool (from any thread).
+
+        A turn ends with what was generated so far (``finish_reason`` "cancelled"); a tool
+        called as a method raises :class:`~agent.errors.CancelledError`.
+        """
         self.services.cancel.cancel()
 
     async def achat(self, message: str, **kwargs: Any) -> Turn:
@@ -322,8 +326,12 @@ class Agent:
         with self._lock:
             start = time.perf_counter()
             before = self.llm.totals.snapshot()
+            self.services.cancel = token = CancelToken()
             try:
-                result = fn(*args, **kwargs)
+                with self.llm.cancel_scope(token):
+                    result = fn(*args, **kwargs)
+                if token.cancelled:
+                    raise CancelledError(name)
             except LorebookError as exc:
                 self.log.record("-", "-", route=name, model=self.llm.model_name, error=str(exc))
                 raise

@@ -10,7 +10,8 @@
     │   └── ModelLoadError         llama.cpp could not load a file that looked valid
     ├── GenerationError
     │   ├── ContextOverflowError   the prompt does not fit the context window
-    │   └── GrammarError           a GBNF grammar / JSON schema llama.cpp rejects
+    │   ├── GrammarError           a GBNF grammar / JSON schema llama.cpp rejects
+    │   └── CancelledError         Agent.cancel() stopped a tool before it finished
     ├── MemoryStoreError           episodic memory / document store (``memory/``)
     │   ├── UnknownEmbedderError   an embedder name not in the registry (lists the valid ones)
     │   ├── EmbedderError          the embedding model failed to load or to run
@@ -95,6 +96,13 @@ class ContextOverflowError(GenerationError):
 
 class GrammarError(GenerationError):
     """A grammar or JSON schema could not be compiled by llama.cpp."""
+
+
+class CancelledError(GenerationError):
+    """A tool was stopped by :meth:`Agent.cancel` before it finished; its result is dropped."""
+
+    def __init__(self, what: str):
+        super().__init__(f"{what} was cancelled before it finished; nothing was returned")
 
 
 class MemoryStoreError(LorebookError):

@@ -16,6 +16,7 @@ span tokens); beam search is not offered (greedy, top-k, top-p, min-p and temper
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -298,6 +299,7 @@ class LLM(ABC):
         self.totals = UsageTotals()
         """Tokens and time over every generation so far (for per-task accounting)."""
         self._totals_lock = threading.Lock()
+        self._scope = threading.local()
 
     # -- the primitives a backend implements ------------------------------------------------
 
@@ -368,10 +370,33 @@ class LLM(ABC):
             head = room // 4
             tokens = tokens[:head] + tokens[len(tokens) - (room - head) :]
             truncated = True
-        token = cancel or CancelToken()
+        token = cancel or getattr(self._scope, "cancel", None) or CancelToken()
         stream = Stream(self._generate(tokens, gen, token), token, truncated)
         stream.on_done = self._account
         return stream
+
+    @contextlib.contextmanager
+    def cancel_scope(self, token: CancelToken) -> Iterator[CancelToken]:
+        """Inside, this thread's generations that were given no token use ``token``.
+
+        Code that makes many calls without passing a token (a tool translating sentence by
+        sentence) becomes cancellable from outside: once ``token`` is set, the running call
+        stops within one decode step and later calls return at once.
+
+        Example:
+            >>> from agent.llm.fake import FakeLLM
+            >>> llm, stop = FakeLLM(default="a b c"), CancelToken()
+            >>> with llm.cancel_scope(stop):
+            ...     stop.cancel()
+            ...     llm.complete("hi").finish_reason
+            'cancelled'
+        """
+        previous = getattr(self._scope, "cancel", None)
+        self._scope.cancel = token
+        try:
+            yield token
+        finally:
+            self._scope.cancel = previous
 
     def _account(self, done: Completion) -> None:
         with self._totals_lock:

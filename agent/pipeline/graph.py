@@ -257,7 +257,8 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
                 return {"reply": f"The {name} tool is not set up here.", "finish_reason": "error"}
             before = s.llm.totals.snapshot()
             try:
-                result = s.tools.run_command(name, state.get("payload", ""))
+                with s.llm.cancel_scope(s.cancel):
+                    result = s.tools.run_command(name, state.get("payload", ""))
             except ToolError as exc:
                 return {
                     "reply": f"I could not {name} that. {exc}",
@@ -265,6 +266,11 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
                     "error": str(exc),
                 }
             used = s.llm.totals.since(before)
+            if s.cancel.cancelled:
+                return {
+                    "reply": f"Stopped: the {name} tool was cancelled.",
+                    "finish_reason": "cancelled",
+                }
             return {
                 "reply": result.to_markdown(),
                 "finish_reason": "stop",

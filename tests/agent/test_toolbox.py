@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent.api import Agent
-from agent.errors import ToolInputError
+from agent.errors import CancelledError, ToolInputError
 from agent.llm.fake import FakeLLM
 from agent.pipeline.toolargs import parse_code, parse_summarize, parse_translate
 
@@ -108,3 +110,42 @@ def test_a_bad_slash_command_is_a_reply_not_a_crash(bot: Any, tmp_path: Path) ->
     assert "could not review" in turn.text and turn.tool is None
     turn = bot.chat("/translate good morning")
     assert "no target language" in turn.text
+
+
+def _cancel_soon(bot: Any, llm: FakeLLM) -> threading.Thread:
+    def stop() -> None:
+        while not llm.calls:  # wait until the tool is generating
+            time.sleep(0.01)
+        bot.cancel()
+
+    t = threading.Thread(target=stop)
+    t.start()
+    return t
+
+
+SENTENCES = " ".join(f"Sentence number {i} is here." for i in range(20))
+
+
+def test_cancel_stops_a_tool_called_as_a_method(tmp_path: Path) -> None:
+    llm = FakeLLM(default="mot " * 40, delay=0.02)
+    with Agent.open(tmp_path / "h", llm=llm, embedder="hash", route_with_model=False) as bot:
+        stopper = _cancel_soon(bot, llm)
+        with pytest.raises(CancelledError, match="translate was cancelled"):
+            bot.translate(SENTENCES, "fr", source="en")
+        stopper.join()
+        # the running call stopped mid-reply, and no later call generated anything
+        assert llm.totals.completion_tokens < 40
+        assert bot.logs(1)[0].error is not None
+
+
+def test_cancel_stops_a_tool_inside_a_turn(tmp_path: Path) -> None:
+    llm = FakeLLM(default="mot " * 40, delay=0.02)
+    with Agent.open(tmp_path / "h", llm=llm, embedder="hash", route_with_model=False) as bot:
+        stopper = _cancel_soon(bot, llm)
+        turn = bot.chat(f"/translate French {SENTENCES}")
+        stopper.join()
+        assert turn.finish_reason == "cancelled" and turn.text.startswith("Stopped")
+        assert turn.tool is None
+        llm.delay = 0
+        again = bot.chat("/translate French Good morning, how are you today?")
+        assert again.finish_reason == "stop", again.text  # the next turn runs normally
