@@ -343,14 +343,17 @@ def _result(
     sig = end.get("signal")
     if limit is None and sig in (signal.SIGXCPU, signal.SIGKILL):
         limit = "cpu"  # nothing inside the sandbox can SIGKILL its PID 1: the CPU limit did
-    if limit is not None and not end:
+    stderr = out["stderr"].decode("utf-8", "replace")[:keep_output]
+    if not end:
         sig = signal.SIGKILL
+        if limit is None:  # the code killed its own launcher (possible without a uid drop)
+            stderr += "\n[sandbox] the launcher was killed; the code's exit status is unknown\n"
     return SandboxResult(
         ok=exit_code == 0 and limit is None,
         exit_code=exit_code,
         signal=sig,
         stdout=out["stdout"].decode("utf-8", "replace")[:keep_output],
-        stderr=out["stderr"].decode("utf-8", "replace")[:keep_output],
+        stderr=stderr,
         limit=limit,
         duration_ms=(time.perf_counter() - start) * 1000,
         isolation=tuple(layers),

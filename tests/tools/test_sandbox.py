@@ -253,3 +253,29 @@ def test_result_is_json_ready() -> None:
     assert isinstance(r, SandboxResult)
     d = r.to_dict()
     assert d["stdout"] == "1\n" and isinstance(d["isolation"], list)
+
+
+def test_socket_guard_refuses_sockets_where_there_is_no_network_namespace() -> None:
+    # The guard is what is left without namespaces; check it on its own, in a throw-away
+    # interpreter (it patches the socket module of the process it runs in).
+    import subprocess
+    import sys
+
+    launcher = Path(__file__).parents[2] / "tools" / "_sandbox_launcher.py"
+    probe = (
+        "import importlib.util, socket\n"
+        f"spec = importlib.util.spec_from_file_location('launcher', {str(launcher)!r})\n"
+        "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
+        "mod._socket_guard()\n"
+        "for attempt in (lambda: socket.socket(), "
+        "lambda: socket.create_connection(('127.0.0.1', 1))):\n"
+        "    try:\n"
+        "        attempt(); print('opened')\n"
+        "    except PermissionError as exc:\n"
+        "        print('refused:', exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
+    assert (
+        out.stdout.splitlines()
+        == ["refused: network access is disabled in the lorebook sandbox"] * 2
+    )
