@@ -204,11 +204,14 @@ def test_killing_the_parent_or_the_host_fails() -> None:
     _assert_host_fine()
 
 
-def test_background_child_is_killed_with_the_group() -> None:
+@pytest.mark.parametrize("escape", [False, True], ids=["same-group", "own-session"])
+def test_background_child_is_killed_at_the_timeout(escape: bool) -> None:
+    if escape:
+        _need("pidns")  # without one, a child that leaves the process group is not found
     code = (
         "import os, time\nprint(os.getcwd(), flush=True)\n"
         "if os.fork() == 0:\n"
-        "    os.setsid()\n"
+        f"    {'os.setsid()' if escape else 'pass'}\n"
         "    time.sleep(300)\n"
         "    os._exit(0)\n"
         "time.sleep(300)\n"
