@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from agent.llm import LLM
@@ -73,10 +74,20 @@ class ToolBox:
         )
 
     def accept_translation(self, translation: Any) -> int:
-        """Keep an accepted translation in the translation memory; returns entries stored."""
+        """Keep an accepted translation in the translation memory; returns entries stored.
+
+        ``translation`` is a ``Translation`` or its JSON form (``Turn.tool``, a batch record's
+        ``result``).
+        """
         tm = self.translation_memory
         if tm is None:
             return 0
+        if isinstance(translation, Mapping):
+            translation = SimpleNamespace(
+                source_lang=translation["source_lang"],
+                target_lang=translation["target_lang"],
+                segments=[SimpleNamespace(**seg) for seg in translation["segments"]],
+            )
         return int(tm.accept(translation))
 
     def summarize(

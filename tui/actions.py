@@ -65,6 +65,26 @@ class ActionsMixin(_Host):
         for err in report.errors:
             self.notify(f"ingest error: {err}", severity="error", timeout=10)
 
+    def accept_translation(self) -> None:
+        """``/accept``: the newest translation reply goes into the translation memory."""
+        views = [
+            v
+            for v in self.query(MessageView)
+            if v.turn is not None and v.turn.route == "translate" and v.turn.tool
+        ]
+        if not views:
+            self.notify("no translation to accept yet: /translate <language> <text>")
+            return
+        result = views[-1].turn.tool
+
+        def done(stored: int) -> None:
+            self.notify(
+                f"kept {stored} segment pair{'s' if stored != 1 else ''} in your translation "
+                "memory: later translations use them as examples"
+            )
+
+        self._work(lambda: self.session.accept_translation(result), done)
+
     def model_command(self, name: str) -> None:
         if not self.session.ready:
             self.notify("the model is still loading", severity="warning")

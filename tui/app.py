@@ -203,6 +203,7 @@ class LorebookApp(ThreadsMixin, ActionsMixin, App[None]):
             "ingest": lambda: self.ingest(arg),
             "memories": lambda: self.action_memories(arg),
             "inbox": self.action_inbox,
+            "accept": self.accept_translation,
             "model": lambda: self.model_command(arg),
             "new": self.action_new_thread,
             "help": self.action_help,
@@ -264,12 +265,14 @@ class LorebookApp(ThreadsMixin, ActionsMixin, App[None]):
         if self._stream is not None:
             await self._stream.stop()
             self._stream = None
-        view.turn = turn
+        stopped = turn.finish_reason == "cancelled"
+        view.set_label(f"lorebook · {turn.route}" + (" · stopped" if stopped else ""))
         if not view.stopped and turn.text and turn.text != view.text:
             view.text = turn.text  # tool and memory routes answer without streaming
             await view.body.update(turn.text)
-        stopped = turn.finish_reason == "cancelled"
-        view.set_label(f"lorebook · {turn.route}" + (" · stopped" if stopped else ""))
+            chat = self._q("#chat")  # a long tool report must come into view once laid out
+            self.call_after_refresh(chat.scroll_end, animate=False)
+        view.turn = turn  # last: tests and the panel read a finished view
         gen_ms = turn.timings.get("generate", 0.0)
         if turn.completion_tokens and gen_ms > 0:
             self.status.tokens_per_s = turn.completion_tokens / (gen_ms / 1000)

@@ -29,6 +29,7 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("translate", "<lang> <text>", "translate text", turn=True, needs_arg=True),
     Command("summarize", "<path|text>", "summarize a file or text", turn=True, needs_arg=True),
+    Command("accept", "", "keep the last translation in your translation memory"),
     Command("code", "<prompt>", "write code", turn=True, needs_arg=True),
     Command("review", "<path>", "review a legal document", turn=True, needs_arg=True),
     Command("ingest", "<path>", "add a file or folder to your documents", needs_arg=True),

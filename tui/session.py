@@ -164,6 +164,10 @@ class Session:
     def accept_fact(self, text: str, thread: str | None) -> Any:
         return self._agent().accept_fact(text, user=self.user, thread=thread)
 
+    def accept_translation(self, translation: dict[str, Any]) -> int:
+        """Keep a translation reply (its ``Turn.tool``) in the translation memory."""
+        return int(self._agent().accept_translation(translation))
+
     # -- models -----------------------------------------------------------------------------
 
     def models(self) -> tuple[list[str], str | None]:

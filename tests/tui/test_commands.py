@@ -25,6 +25,7 @@ def test_parse_and_complete() -> None:
     with pytest.raises(CommandError, match=r"usage: /ingest <path>"):
         parse("/ingest")
     assert [c.name for c in complete("/re")] == ["review", "remember"]
+    assert [c.name for c in complete("/a")] == ["accept"]
     assert complete("/translate x") == [] and complete("hi") == []
 
 
@@ -190,5 +191,26 @@ def test_model_command_switches_to_a_registered_model(app_factory: Any, home: Pa
             assert ModelRegistry(home).current_name() == "tiny"
             reply = await say(pilot, "hello")  # the re-opened agent answers
             assert reply.turn.route == "chat"
+
+    run(scenario)
+
+
+def test_accept_keeps_the_last_translation_in_the_memory(app_factory: Any, script: Any) -> None:
+    app = app_factory()
+    script.reply = "Bonjour, comment allez-vous aujourd'hui ?"
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            await app.handle_line("/accept")
+            assert app.noted("no translation to accept yet")
+            view = await say(pilot, "/translate French Good morning, how are you today?")
+            assert view.turn.tool["target_lang"] == "fr", view.text
+            await app.handle_line("/accept")
+            await wait_for(pilot, lambda: app.noted("kept 1 segment pair"))
+            tm = app.session._agent().tools.translation_memory
+            [entry] = tm.list("en", "fr")
+            assert entry.source == "Good morning, how are you today?"
+            assert entry.target == "Bonjour, comment allez-vous aujourd'hui ?"
 
     run(scenario)
