@@ -67,15 +67,15 @@ class ActionsMixin(_Host):
 
     def accept_translation(self) -> None:
         """``/accept``: the newest translation reply goes into the translation memory."""
-        views = [
-            v
+        results = [
+            v.turn.tool
             for v in self.query(MessageView)
             if v.turn is not None and v.turn.route == "translate" and v.turn.tool
         ]
-        if not views:
+        if not results:
             self.notify("no translation to accept yet: /translate <language> <text>")
             return
-        result = views[-1].turn.tool
+        result = results[-1]
 
         def done(stored: int) -> None:
             self.notify(
