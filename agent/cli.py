@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
         prog="lorebook",
+        allow_abbrev=False,  # "--to" must not read as an abbreviation of --top-k/--top-p
         parents=[common],
         description="A local-first memory and retrieval agent on a quantized llama.cpp model.",
     )

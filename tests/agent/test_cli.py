@@ -132,3 +132,33 @@ def test_memory_commands_logs_and_graph(
     assert capsys.readouterr().out == snapshot.read_text()
     assert main(["forget"]) == 2
     assert "say what to forget" in capsys.readouterr().err
+
+
+def test_tool_commands(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    monkeypatch.setenv("LOREBOOK_BACKEND", "fake")
+    monkeypatch.setenv("LOREBOOK_EMBEDDER", "hash")
+    doc = tmp_path / "c.txt"
+    doc.write_text(
+        "This Agreement is governed by the laws of England and Wales. The Client shall pay "
+        "£450 per month. Either party may terminate this Agreement on thirty (30) days' notice.",
+        encoding="utf-8",
+    )
+    argv = ["translate", "Good morning, how are you today?", "--to", "French", "--json"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["source_lang"], result["target_lang"]) == ("en", "fr")
+    assert main(["summarize", str(doc), "--style", "extractive", "--words", "12"]) == 0
+    assert "governed by the laws" in capsys.readouterr().out
+    assert main(["review", str(doc), "--json"]) == 0
+    found = {f["category"] for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert {"governing_law", "payment", "termination"} <= found
+    assert main(["code", "def one():\n    return 1\n", "--no-exec", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["passed"] is None
+    assert main(["translate", "x", "--to", "fr", "--glossary", "nonsense"]) == 2
+    assert "TERM=TRANSLATION" in capsys.readouterr().err
+    assert main(["review", str(tmp_path / "missing.pdf")]) == 2
+    assert "does not exist" in capsys.readouterr().err
