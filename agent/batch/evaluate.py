@@ -14,6 +14,8 @@ review         ``expect``           ``categories``: share of expected clause cat
 =============  ===================  ===================================================
 
 A record with ``status: error`` scores 0 on its quality metric (the task produced nothing).
+``pass@1`` is honest only for ``samples: 1``: with more samples the task's own tests pick the
+candidate, so the figure is "some candidate passed" (closer to pass@k).
 Every record also has ``latency_ms`` and, when the model decoded, ``tokens_per_s``.
 """
 
