@@ -125,7 +125,7 @@ class Agent:
 
         self._saver = SqliteSaver(self._conn)
         self._saver.setup()
-        self.tools = ToolBox(settings, llm, getattr(memory, "store", None))
+        self.tools = ToolBox(settings, llm, getattr(memory, "store", None), documents)
         self.services = Services(
             llm=llm,
             memory=memory,

@@ -30,11 +30,35 @@ class ToolBox:
             without either (summaries and reviews fall back to the hash-free paths they have).
     """
 
-    def __init__(self, settings: Settings, llm: LLM, store: Any = None):
+    def __init__(self, settings: Settings, llm: LLM, store: Any = None, documents: Any = None):
         self.settings = settings
         self.llm = llm
         self.store = store
+        self.documents = documents
         self._tm: Any = None
+
+    def find_document(self, name: str) -> str | None:
+        """The path of the one ingested document ``name`` refers to, else None.
+
+        ``name`` is a short reference from a command — "lease.md", "my lease", "the contract
+        pdf" — matched against the file names of ingested documents (name, or stem).
+
+        Example: after ``ingest(["~/docs/lease.md"])``, ``find_document("my lease")`` gives
+        that path.
+        """
+        if self.documents is None or Path(name).expanduser().exists():
+            return None
+        words = [w for w in name.lower().split() if w not in _FILLER]
+        if not 1 <= len(words) <= 4:
+            return None
+        wanted = " ".join(words)
+        found = [
+            d["path"]
+            for d in self.documents.list()
+            if wanted in (Path(d["path"]).name.lower(), Path(d["path"]).stem.lower())
+            or Path(d["path"]).name.lower().endswith("/" + wanted)
+        ]
+        return found[0] if len(found) == 1 else None
 
     @property
     def embedder(self) -> Any:
@@ -158,7 +182,7 @@ class ToolBox:
         if name == "summarize":
             s = toolargs.parse_summarize(payload)
             _need(name, s.source, "a file path or the text to summarize")
-            return self.summarize(s.source, s.style, s.max_words)
+            return self.summarize(self.find_document(s.source) or s.source, s.style, s.max_words)
         if name == "code":
             from tools.code import supported_languages
 
@@ -168,8 +192,11 @@ class ToolBox:
         if name == "review":
             text = toolargs.strip_verb(payload)
             _need(name, text, "a file path or the text of the document")
-            return self.review(text)
+            return self.review(self.find_document(text) or text)
         raise ValueError(f"no tool {name!r}")
+
+
+_FILLER = {"my", "the", "this", "that", "our", "document", "file", "doc", "please"}
 
 
 def _need(tool: str, text: str, what: str) -> None:

@@ -149,3 +149,18 @@ def test_cancel_stops_a_tool_inside_a_turn(tmp_path: Path) -> None:
         llm.delay = 0
         again = bot.chat("/translate French Good morning, how are you today?")
         assert again.finish_reason == "stop", again.text  # the next turn runs normally
+
+
+def test_a_command_may_name_an_ingested_document(bot: Any, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "lease.md").write_text(CONTRACT, encoding="utf-8")
+    (docs / "notes.txt").write_text(ARTICLE, encoding="utf-8")
+    bot.ingest([docs], progress=False)
+    assert bot.tools.find_document("my lease") == str(docs / "lease.md")
+    assert bot.tools.find_document("lease.md") == str(docs / "lease.md")
+    assert bot.tools.find_document("the contract") is None
+    turn = bot.chat("/review my lease")
+    assert turn.tool is not None and turn.tool["path"] == str(docs / "lease.md")
+    turn = bot.chat("Summarize my notes")
+    assert turn.tool is not None and turn.tool["sources"] == [str(docs / "notes.txt")]
