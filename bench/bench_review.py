@@ -227,6 +227,7 @@ def model_main(calls: int, out_path: Path) -> int:
     def with_model(x: str) -> object:
         r = review(x, llm=llm, use_model=True)
         reviews.append(r)
+        print(f"  document {len(reviews)}/{len(test)} done, {len(call_secs)} calls", flush=True)
         return r
 
     results = {}

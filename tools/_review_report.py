@@ -118,7 +118,7 @@ def render_markdown(r: Review) -> str:
         lines += [f"### {LABELS[cat]}", ""]
         for f in items:
             lines.append(
-                f"- chars {f.start}-{f.end} ({f.method}, {f.confidence:.2f}): > {_quote(f.quote)}"
+                f'- chars {f.start}-{f.end} ({f.method}, {f.confidence:.2f}): "{_quote(f.quote)}"'
             )
         lines.append("")
     if r.missing:
