@@ -28,10 +28,16 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command("translate", "<lang> <text>", "translate text", turn=True, needs_arg=True),
-    Command("summarize", "<path|text>", "summarize a file or text", turn=True, needs_arg=True),
+    Command(
+        "summarize",
+        "[bullets|extractive] [words] <path|document|text>",
+        "summarize a file, an ingested document or text",
+        turn=True,
+        needs_arg=True,
+    ),
     Command("accept", "", "keep the last translation in your translation memory"),
     Command("code", "<prompt>", "write code", turn=True, needs_arg=True),
-    Command("review", "<path>", "review a legal document", turn=True, needs_arg=True),
+    Command("review", "<path|document>", "review a contract or licence", turn=True, needs_arg=True),
     Command("ingest", "<path>", "add a file or folder to your documents", needs_arg=True),
     Command("remember", "<fact>", "store a fact about you", turn=True, needs_arg=True),
     Command("forget", "<query>", "delete matching memories everywhere", turn=True, needs_arg=True),
