@@ -71,7 +71,12 @@ def _looks_like_path(text: str) -> bool:
     """An existing file, or one short line shaped like a file path (so a typo is an error)."""
     if "\n" in text or not 0 < len(text) < 4096:
         return False
-    return Path(text).expanduser().is_file() or _PATHLIKE.fullmatch(text) is not None
+    try:
+        if Path(text).expanduser().is_file():
+            return True
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte: text
+        return False
+    return _PATHLIKE.fullmatch(text) is not None
 
 
 def load_text(

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from agent.errors import ToolInputError
+from agent.errors import LorebookError, ToolInputError
 
 _QUOTED = re.compile(r"[\"'“‘«](.+?)[\"'”’»]", re.S)
 _INTO = re.compile(r"\b(?:to|into|in)\s+([A-Za-zÀ-ÿ-]+)\s*[:.!?]?\s*$", re.I)
@@ -49,7 +49,13 @@ def _language(word: str, languages: Mapping[str, str]) -> str | None:
     for code, name in languages.items():
         if w == code.lower() or w == name.lower():
             return code
-    return None
+    try:  # names in their own language and regional codes: "français", "Deutsch", "fr-CA"
+        from tools.translate import language_code
+
+        code = language_code(w)
+    except (ImportError, LorebookError):
+        return None
+    return code if code in languages else None
 
 
 def parse_translate(payload: str, languages: Mapping[str, str]) -> TranslateArgs:

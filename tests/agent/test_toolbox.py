@@ -164,3 +164,14 @@ def test_a_command_may_name_an_ingested_document(bot: Any, tmp_path: Path) -> No
     assert turn.tool is not None and turn.tool["path"] == str(docs / "lease.md")
     turn = bot.chat("Summarize my notes")
     assert turn.tool is not None and turn.tool["sources"] == [str(docs / "notes.txt")]
+
+
+def test_one_long_line_is_text_not_a_path(bot: Any) -> None:
+    line = "word " * 120  # longer than a file name may be
+    summary = bot.summarize(line.strip(), "extractive", 40)
+    assert summary.words <= 48
+
+
+def test_translate_command_knows_names_in_their_own_language() -> None:
+    assert parse_translate("français Good morning", LANGS).target == "fr"
+    assert parse_translate("Deutsch Good morning", LANGS).target == "de"
