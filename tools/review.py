@@ -233,7 +233,9 @@ def review(
     if embedder is not None and spans:
         candidates += _embedding_candidates(spans, embedder, emb_threshold, candidates)
     model_name: str | None = None
-    if use_model and llm is not None:
+    if use_model and llm is None:
+        notes.append("use_model was set but no model was given: rules and embeddings only")
+    elif use_model and llm is not None:
         from tools._review_model import confirm
 
         candidates, model_notes = confirm(llm, text, candidates)

@@ -252,6 +252,12 @@ def test_model_not_asked_unless_use_model() -> None:
     assert r.model is None
 
 
+def test_use_model_without_a_model_says_so() -> None:
+    r = review(COMPETE, use_model=True)
+    assert r.model is None
+    assert any("no model was given" in n for n in r.notes)
+
+
 def test_model_confirms_with_a_verbatim_quote() -> None:
     llm = FakeLLM(default=_answer("non_compete", "a product that competes with"))
     r = review(COMPETE, embedder=HashEmbedder(), llm=llm, use_model=True)
