@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.lorebook-setup
 
-.PHONY: setup run test unit bench demo gpu lint doctor clean
+.PHONY: setup run test unit bench bench-deps demo gpu lint doctor clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,11 @@ doctor: setup
 bench: setup
 	bench/build_llama_bench.sh
 	$(BIN)/python bench/bench_llm.py
+
+# The tools' quality benchmarks need data packages the tests do not (Django's catalogs,
+# HumanEval, licence texts); then run bench/bench_{translate,summarize,code,review,batch}.py.
+bench-deps: setup
+	$(BIN)/pip install -q -e '.[dev,bench]'
 
 # Every batch task type on the default model, in a throw-away data directory, then the scores.
 DEMO ?= .demo
