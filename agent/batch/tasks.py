@@ -94,7 +94,11 @@ TASKS: dict[str, TaskType] = {
             ),
         ),
         TaskType(
-            "review", (), (), lambda a, p: a.review(_source(p)), one_of=("source", "text", "path")
+            "review",
+            (),
+            ("use_model",),
+            lambda a, p: a.review(_source(p), bool(p.get("use_model", False))),
+            one_of=("source", "text", "path"),
         ),
         TaskType("ingest", ("paths",), (), _ingest),
         TaskType(
