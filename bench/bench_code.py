@@ -47,6 +47,8 @@ def main() -> int:
     ap.add_argument("--model", type=Path, help="GGUF file (default: the packaged Gemma 3 270M)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--stride", type=int, default=2, help="every N-th problem (after 0..3)")
+    ap.add_argument("--offset", type=int, default=0, help="start at this index of the list")
+    ap.add_argument("--append", action="store_true", help="add the table to --out")
     ap.add_argument("--samples", type=int, default=4, help="k for test-driven selection")
     ap.add_argument("--max-tokens", type=int, default=384)
     ap.add_argument("--limit", type=int, default=0, help="stop after this many problems")
@@ -68,7 +70,7 @@ def main() -> int:
     llm = LlamaCppLLM(model, n_ctx=2048, n_threads=args.threads)
     problems = read_problems()
     ids = [k for k in problems if k not in TUNING]
-    ids = sorted(ids, key=lambda k: int(k.split("/")[1]))[:: args.stride]
+    ids = sorted(ids, key=lambda k: int(k.split("/")[1]))[args.offset :: args.stride]
     if args.limit:
         ids = ids[: args.limit]
 
@@ -134,10 +136,12 @@ def _report(
         f"{load_start[0]:.2f} at start, {load_end[0]:.2f} at end (shared machine)",
         f"model:   {model.name}; llama.cpp on CPU, {args.threads} threads; "
         f"max_tokens {args.max_tokens}",
-        f"subset:  every {args.stride}th problem from HumanEval/4, in order ({n} problems "
-        f"run of {args.planned}; HumanEval/0..3 excluded: used to smoke-test the completion cut)",
-        f"command: nice -n 10 .venv/bin/python bench/bench_code.py --stride {args.stride} "
-        f"--samples {args.samples} --max-tokens {args.max_tokens} --threads {args.threads}"
+        f"subset:  every {args.stride}th problem from HumanEval/{4 + args.offset}, in order "
+        f"({n} problems run of {args.planned}; HumanEval/0..3 excluded: used to smoke-test "
+        "the completion cut)",
+        f"command: nice -n 10 .venv/bin/python bench/bench_code.py --stride {args.stride}"
+        + (f" --offset {args.offset}" if args.offset else "")
+        + f" --samples {args.samples} --max-tokens {args.max_tokens} --threads {args.threads}"
         + (f" --limit {args.limit}" if args.limit else "")
         + (f" --budget-min {args.budget_min:g}" if args.budget_min else ""),
         "",
@@ -162,7 +166,8 @@ def _report(
     text = "\n".join(lines) + "\n"
     print("\n" + text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    previous = args.out.read_text() + "\n" if args.append and args.out.exists() else ""
+    args.out.write_text(previous + text)
 
 
 if __name__ == "__main__":
