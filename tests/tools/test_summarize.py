@@ -270,3 +270,15 @@ def test_several_sources_are_summarized_then_reduced(tmp_path: Path) -> None:
     assert query_of(llm.calls[0].prompt) == a.read_text().strip()
     assert query_of(llm.calls[1].prompt) == b.read_text().strip()
     assert s.sources == (str(a), str(b))
+
+
+def test_a_long_single_line_is_text_not_a_path() -> None:
+    # tools._common stats one-line strings as possible paths; past the OS's 255-byte file-name
+    # limit that raised "File name too long" instead of summarizing.
+    text = " ".join(long_text(20).split())
+    assert "\n" not in text and len(text) > 300
+    s = summarize(text, "extractive", 40, embedder=EMB)
+    assert s.sources == ("<text>",) and within(s)
+    with pytest.raises(ToolInputError) as info:
+        summarize(text, "extractive", embedder=EMB, max_chars=100)
+    assert info.value.reason == "too-large"
