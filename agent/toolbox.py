@@ -46,7 +46,12 @@ class ToolBox:
         Example: after ``ingest(["~/docs/lease.md"])``, ``find_document("my lease")`` gives
         that path.
         """
-        if self.documents is None or Path(name).expanduser().exists():
+        if self.documents is None or "\n" in name or len(name) > 200:
+            return None
+        try:
+            if Path(name).expanduser().exists():
+                return None
+        except (OSError, ValueError):  # not a usable file name: it is text
             return None
         words = [w for w in name.lower().split() if w not in _FILLER]
         if not 1 <= len(words) <= 4:
