@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.errors import CancelledError, ConfigError, LorebookError
+from agent.errors import ConfigError, LorebookError
 from agent.llm import LLM, CancelToken, open_llm
 from agent.pipeline import Services, build_graph, new_turn
 from agent.settings import Settings, load_settings
@@ -325,17 +325,14 @@ class Agent:
         """Run a tool under the agent's lock and record it in the turn log."""
         with self._lock:
             start = time.perf_counter()
-            before = self.llm.totals.snapshot()
-            self.services.cancel = token = CancelToken()
+            self.services.cancel = CancelToken()
             try:
-                with self.llm.cancel_scope(token):
-                    result = fn(*args, **kwargs)
-                if token.cancelled:
-                    raise CancelledError(name)
+                result, used = self.tools.call(
+                    name, lambda: fn(*args, **kwargs), self.services.cancel
+                )
             except LorebookError as exc:
                 self.log.record("-", "-", route=name, model=self.llm.model_name, error=str(exc))
                 raise
-            used = self.llm.totals.since(before)
             self.log.record(
                 "-",
                 "-",

@@ -9,12 +9,13 @@ pay for the language detector.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from agent.llm import LLM
+from agent.errors import CancelledError
+from agent.llm import LLM, CancelToken, UsageTotals
 
 if TYPE_CHECKING:
     from agent.settings import Settings
@@ -57,12 +58,13 @@ class ToolBox:
         if not 1 <= len(words) <= 4:
             return None
         wanted = " ".join(words)
-        found = [
-            d["path"]
-            for d in self.documents.list()
-            if wanted in (Path(d["path"]).name.lower(), Path(d["path"]).stem.lower())
-            or Path(d["path"]).name.lower().endswith("/" + wanted)
-        ]
+        found = []
+        for doc in self.documents.list():
+            path = Path(doc["path"])
+            if wanted in (path.name.lower(), path.stem.lower()) or str(path).lower().endswith(
+                "/" + wanted
+            ):
+                found.append(doc["path"])
         return found[0] if len(found) == 1 else None
 
     @property
@@ -158,18 +160,36 @@ class ToolBox:
             timeout_s=self.settings.code_timeout_s,
         )
 
-    def review(self, source: str | Path, use_model: bool | None = None) -> Any:
+    def review(self, source: str | Path, use_model: bool = False) -> Any:
         """See :func:`tools.review.review`."""
         from tools.review import review
 
-        extra = {} if use_model is None else {"use_model": use_model}
         return review(
             source,
             llm=self.llm,
             embedder=self.embedder,
             max_chars=self.settings.tool_max_chars,
-            **extra,
+            use_model=use_model,
         )
+
+    def call(
+        self, name: str, fn: Callable[[], Any], cancel: CancelToken
+    ) -> tuple[Any, UsageTotals]:
+        """Run ``fn`` (one tool call) so ``cancel`` stops it; returns its result and usage.
+
+        The tools make many model calls without a token of their own, so the model's cancel
+        scope hands them ``cancel``: once set, the running call stops within a decode step and
+        later ones return at once.
+
+        Raises:
+            CancelledError: ``cancel`` was set before the tool finished (its result is dropped).
+        """
+        before = self.llm.totals.snapshot()
+        with self.llm.cancel_scope(cancel):
+            result = fn()
+        if cancel.cancelled:
+            raise CancelledError(name)
+        return result, self.llm.totals.since(before)
 
     def run_command(self, name: str, payload: str) -> Any:
         """Run tool ``name`` on a command's text (``/translate French good morning``).

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 
-from agent.errors import ToolError
+from agent.errors import CancelledError, ToolError
 from agent.llm import LLM, CancelToken
 from agent.pipeline.compose import compose
 from agent.pipeline.evidence import holds_answer
@@ -255,21 +255,21 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         def run(state: TurnState) -> dict[str, Any]:
             if s.tools is None:
                 return {"reply": f"The {name} tool is not set up here.", "finish_reason": "error"}
-            before = s.llm.totals.snapshot()
+            payload = state.get("payload", "")
             try:
-                with s.llm.cancel_scope(s.cancel):
-                    result = s.tools.run_command(name, state.get("payload", ""))
+                result, used = s.tools.call(
+                    name, lambda: s.tools.run_command(name, payload), s.cancel
+                )
+            except CancelledError:
+                return {
+                    "reply": f"Stopped: the {name} tool was cancelled.",
+                    "finish_reason": "cancelled",
+                }
             except ToolError as exc:
                 return {
                     "reply": f"I could not {name} that. {exc}",
                     "finish_reason": "error",
                     "error": str(exc),
-                }
-            used = s.llm.totals.since(before)
-            if s.cancel.cancelled:
-                return {
-                    "reply": f"Stopped: the {name} tool was cancelled.",
-                    "finish_reason": "cancelled",
                 }
             return {
                 "reply": result.to_markdown(),

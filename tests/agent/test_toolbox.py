@@ -159,6 +159,7 @@ def test_a_command_may_name_an_ingested_document(bot: Any, tmp_path: Path) -> No
     bot.ingest([docs], progress=False)
     assert bot.tools.find_document("my lease") == str(docs / "lease.md")
     assert bot.tools.find_document("lease.md") == str(docs / "lease.md")
+    assert bot.tools.find_document("docs/lease.md") == str(docs / "lease.md")  # a path's tail
     assert bot.tools.find_document("the contract") is None
     turn = bot.chat("/review my lease")
     assert turn.tool is not None and turn.tool["path"] == str(docs / "lease.md")
