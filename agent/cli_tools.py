@@ -161,14 +161,14 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     from agent.batch import Progress, run_batch
-    from agent.batch.runner import _count
+    from agent.batch.runner import count_tasks
 
     source = None if args.tasks == "-" else Path(args.tasks)
     output = None if args.output == "-" else Path(args.output)
     if source is not None and not source.is_file():
         raise ConfigError(f"no tasks file {source}")
     progress = Progress(
-        _count(source) if source is not None else None, enabled=not args.no_progress
+        count_tasks(source) if source is not None else None, enabled=not args.no_progress
     )
     summary = run_batch(
         lambda: _agent(settings),

@@ -241,38 +241,33 @@ def run_batch(
     elif resume:
         raise ConfigError("--resume needs an output file, not stdout")
     lines = _open_source(source, stdin)
-    total = _count(source) if source is not None else None
     seen: dict[str, int] = {}
     agent: Any = None
     sink = _Sink(output)
     start = time.perf_counter()
-    progress = progress or Progress(total, enabled=False)
+    progress = progress or Progress(None, enabled=False)
     try:
         for n, item in lines:
             summary.total += 1
+            # A malformed line has no id of its own: its record is "line-N", so resume skips it.
+            task_id = f"line-{n}" if isinstance(item, TaskError) else item["id"]
+            key = _key(task_id)
+            if key in done:
+                summary.skipped += 1
+                summary.previous_errors += done[key] == "error"
+                seen.setdefault(key, n)
+                progress.advance(skipped=True)
+                continue
             if isinstance(item, TaskError):
-                tid = f"line-{n}"
-                if _key(tid) in done:
-                    summary.skipped += 1
-                    progress.advance(skipped=True)
-                    continue
-                record = _error_record(tid, None, n, item)
+                record = _error_record(task_id, None, n, item)
+            elif key in seen:
+                err = TaskError(f"line {n}: id {task_id!r} is also on line {seen[key]}")
+                record = _error_record(task_id, item.get("task"), n, err)
             else:
-                key = _key(item["id"])
-                if key in done:
-                    summary.skipped += 1
-                    summary.previous_errors += done[key] == "error"
-                    seen.setdefault(key, n)
-                    progress.advance(skipped=True)
-                    continue
-                if key in seen:
-                    err = TaskError(f"line {n}: id {item['id']!r} is also on line {seen[key]}")
-                    record = _error_record(item["id"], item.get("task"), n, err)
-                else:
-                    seen[key] = n
-                    if agent is None:
-                        agent = open_agent()
-                    record = run_one(agent, item, n, source.parent if source else None)
+                seen[key] = n
+                if agent is None:
+                    agent = open_agent()
+                record = run_one(agent, item, n, source.parent if source else None)
             sink.write(record)
             summary.ran += 1
             if record["status"] == "error":
@@ -307,7 +302,8 @@ def _open_source(
         yield from read_lines(f)
 
 
-def _count(source: Path) -> int | None:
+def count_tasks(source: Path) -> int | None:
+    """Non-blank lines of a tasks file (the progress bar's total), None if unreadable."""
     try:
         with source.open("rb") as f:
             return sum(1 for line in f if line.strip())

@@ -58,7 +58,8 @@ def _forget(agent: Any, p: dict[str, Any]) -> Any:
 
 def _ingest(agent: Any, p: dict[str, Any]) -> Any:
     paths = p["paths"]
-    return agent.ingest([paths] if isinstance(paths, str) else paths, progress=False)
+    report = agent.ingest([paths] if isinstance(paths, str) else paths, progress=False)
+    return {**jsonable(report), "chunks_per_second": report.chunks_per_second}
 
 
 TASKS: dict[str, TaskType] = {
@@ -165,11 +166,7 @@ def jsonable(value: Any) -> Any:
     if hasattr(value, "to_json") and callable(value.to_json):
         return jsonable(value.to_json())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        for prop in ("chunks_per_second",):
-            if hasattr(value, prop):
-                out[prop] = getattr(value, prop)
-        return out
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):

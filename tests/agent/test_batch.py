@@ -265,3 +265,14 @@ def test_tool_tasks_return_their_typed_results(env: Path, tmp_path: Path) -> Non
     assert "governing_law" in {f["category"] for f in recs["re"]["result"]["findings"]}
     assert recs["bad"]["status"] == "error"
     assert recs["bad"]["error"]["type"] == "UnknownLanguageError"
+
+
+def test_resume_still_reports_earlier_failures(env: Path, tmp_path: Path) -> None:
+    tasks = write_tasks(
+        tmp_path / "t.jsonl", ["{not json", {"id": 2, "task": "recall", "query": "x"}]
+    )
+    out = tmp_path / "out.jsonl"
+    assert main(["batch", str(tasks), "-o", str(out), "--no-progress"]) == 1
+    before = out.read_text()
+    assert main(["batch", str(tasks), "-o", str(out), "--resume", "--no-progress"]) == 1
+    assert out.read_text() == before  # nothing redone, and the malformed line still counts
