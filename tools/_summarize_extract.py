@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tools._common import Span
+from tools._common import Span, words
 
 POSITION_WEIGHT = 0.0
 """Weight of the lead prior (1 at a source's first sentence, falling linearly to 0). Zero: on the
@@ -50,7 +50,7 @@ def candidates(spans_per_source: Sequence[Sequence[Span]]) -> list[Candidate]:
     out = []
     for s, spans in enumerate(spans_per_source):
         for i, span in enumerate(spans):
-            out.append(Candidate(s, span, i, len(span.text.split())))
+            out.append(Candidate(s, span, i, words(span.text)))
     return out
 
 

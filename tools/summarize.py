@@ -36,7 +36,7 @@ from agent.llm import LLM
 from memory.embeddings import Embedder, HashEmbedder, open_embedder
 from tools import _summarize_abstract as _abs
 from tools import _summarize_extract as _ext
-from tools._common import DEFAULT_MAX_CHARS, Result, Span, load_text, sentences
+from tools._common import DEFAULT_MAX_CHARS, Result, Span, load_text, sentences, words
 
 __all__ = ["STYLES", "Summary", "SummarySentence", "default_target", "summarize"]
 
@@ -165,7 +165,7 @@ def summarize(
         )
     docs = _load(source, max_chars)
     notes: list[str] = []
-    source_words = sum(len(d.text.split()) for d in docs)
+    source_words = sum(words(d.text) for d in docs)
     target = max_words or default_target(source_words)
     if target >= source_words:
         notes.append(f"the text has {source_words} words, no more than the target")
@@ -286,7 +286,7 @@ def _abstractive(
     out = _fit_length(got.text, target, notes)
     out_vectors = emb.embed_multi([s.text for s in out])
     sents = [_supported(s, v, cands, vectors, docs) for s, v in zip(out, out_vectors, strict=True)]
-    have = sum(len(s.text.split()) for s in sents)
+    have = sum(words(s.text) for s in sents)
     if have < target * (1 - _ext.TOLERANCE):
         more = _extract(
             docs, cands, vectors, target, notes, exclude=list(out_vectors), already=have
@@ -307,7 +307,7 @@ def _fit_length(reply: str, target: int, notes: list[str]) -> list[Span]:
     kept: list[Span] = []
     total = 0
     for span in spans:
-        n = len(span.text.split())
+        n = words(span.text)
         if total + n > high:
             break
         kept.append(span)
@@ -352,7 +352,7 @@ def _summary(
         style=style,
         method=method,
         sentences=tuple(sents),
-        words=sum(len(t.split()) for t in flat),
+        words=sum(words(t) for t in flat),
         target_words=target,
         source_words=source_words,
         sources=tuple(d.label for d in docs),
