@@ -196,9 +196,9 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from agent.batch import evaluate, read_records, score, table
+    from agent.batch import evaluate, score, table
 
-    records = list(_records(args.results, read_records))
+    records = _records(args.results)
     if args.json:
         for rec in records:
             s = score(rec)
@@ -209,15 +209,17 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
-    from agent.batch import compare, read_records, report
+    from agent.batch import compare, report
 
-    a = list(_records(args.a, read_records))
-    b = list(_records(args.b, read_records))
+    a, b = _records(args.a), _records(args.b)
     print(report(compare(a, b, top=args.top), args.a.stem, args.b.stem))
     return 0
 
 
-def _records(path: Path, reader: Callable[[Path], Any]) -> Any:
+def _records(path: Path) -> list[dict[str, Any]]:
+    """The complete records of a results file; a missing file is a one-line error."""
+    from agent.batch import read_records
+
     if not path.is_file():
         raise ConfigError(f"no results file {path}")
-    return reader(path)
+    return list(read_records(path))
