@@ -183,7 +183,8 @@ class Memory:
         self.settings = store.settings
         self.llm = llm
         self.clock = clock
-        self._recalled: deque[str] = deque(maxlen=512)
+        # (user, normalised text) of what search returned: that user's recalled memories
+        self._recalled: deque[tuple[str, str]] = deque(maxlen=512)
         self._check_settings()
 
     @classmethod
@@ -233,7 +234,7 @@ class Memory:
         if not text:
             return AddResult("rejected", None, reason="empty text")
         if kind == "fact":
-            reason = self._filter_fact(text, role, source, context)
+            reason = self._filter_fact(text, user, role, source, context)
             if reason:
                 return AddResult("rejected", None, reason=reason)
         now = _ts(created) if created is not None else self.clock()
@@ -280,7 +281,9 @@ class Memory:
             self.store.log_changes(conn, "memories", [new_id])
         return AddResult("added", self.get(new_id), tuple(superseded))
 
-    def _filter_fact(self, text: str, role: str, source: str, context: Iterable[str]) -> str | None:
+    def _filter_fact(
+        self, text: str, user: str, role: str, source: str, context: Iterable[str]
+    ) -> str | None:
         if role != "user" or source not in FACT_SOURCES:
             return (
                 f"only what the user stated becomes a fact (role={role!r}, source={source!r}); "
@@ -291,7 +294,7 @@ class Memory:
         norm = _norm(text)
         if norm and any(norm in _norm(c) for c in context):
             return "the text comes from recalled or retrieved context, not from the user"
-        if norm in self._recalled:
+        if (user, norm) in self._recalled:
             return "the text is a memory recalled in this session, not a new statement"
         return None
 
@@ -440,7 +443,7 @@ class Memory:
             MemoryHit(MemoryRecord._from_row(row), score, sim, recency)
             for score, _id, row, sim, recency in scored[:k]
         ]
-        self._recalled.extend(_norm(h.record.text) for h in hits)
+        self._recalled.extend((h.record.user, _norm(h.record.text)) for h in hits)
         return hits
 
     def _candidates(
@@ -609,7 +612,7 @@ class Memory:
             }
             self.store.cache.drop([t for t in set(texts) if t not in still_used])
         gone = {_norm(t) for t in texts}
-        self._recalled = deque((t for t in self._recalled if t not in gone), maxlen=512)
+        self._recalled = deque((r for r in self._recalled if r[1] not in gone), maxlen=512)
         queries = getattr(self.store.embedder, "_queries", None)
         if queries is not None:
             queries.clear()

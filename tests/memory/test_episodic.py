@@ -87,6 +87,15 @@ def test_recalled_memories_are_not_restored_as_new_facts(mem: Memory) -> None:
     assert len(mem.list("ann")) == 1
 
 
+def test_one_users_recall_does_not_block_another_users_statement(mem: Memory) -> None:
+    # found by the property test: bob recalled "piano", then ann's own "piano" was rejected
+    mem.add("apple", user="ann")
+    mem.add("piano", user="bob")
+    assert [h.record.text for h in mem.search("piano", user="bob", k=1)] == ["piano"]
+    assert mem.add("piano", user="ann").action == "added"
+    assert mem.add("piano", user="bob").action != "added"  # bob's own recall still counts
+
+
 def test_near_duplicates_refresh_instead_of_adding(mem: Memory) -> None:
     first = mem.add("I work as a nurse", user="ann", created=1000.0)
     second = mem.add("I work as a nurse.", user="ann", created=2000.0)
