@@ -67,7 +67,23 @@ class Settings:
     backend: str = field(
         default="llama_cpp",
         metadata=_doc(
-            "LLM backend by name: 'llama_cpp' (in process) or 'fake' (scripted, for tests)."
+            "LLM backend by name: 'llama_cpp' (in process), 'llama_server' (llama.cpp's HTTP "
+            "server at server_urls) or 'fake' (scripted, for tests)."
+        ),
+    )
+    server_urls: str = field(
+        default="",
+        metadata=_doc(
+            "backend llama_server: comma-separated base URLs of llama-server replicas "
+            "(http://host:8080,...); requests are spread over them, a dead one is skipped."
+        ),
+    )
+    database_url: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Where memory lives: None keeps SQLite in the data directory; a "
+            "postgresql://user@host/db URL shares one PostgreSQL store between processes and "
+            "hosts (FAISS indexes stay per process, in the data directory)."
         ),
     )
     chat_format: str = field(

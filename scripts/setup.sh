@@ -36,10 +36,10 @@ if [[ "$(cat "$VENV/.llama-key" 2>/dev/null)" != "$key" ]]; then
   echo "$key" > "$VENV/.llama-key"
 fi
 
-extras="dev"
+extras="dev,scale"
 if [[ -n "$cuda" ]]; then
   major=$(nvcc --version | sed -n 's/.*release \([0-9]*\)\..*/\1/p')
-  extras="dev,gpu-cu$major"
+  extras="dev,scale,gpu-cu$major"
   pip uninstall -q -y faiss-cpu || true
 fi
 pip install -q -e ".[$extras]"
