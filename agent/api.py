@@ -15,7 +15,6 @@ time (a lock), and :meth:`Agent.cancel` stops the running one from another threa
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -28,7 +27,7 @@ from agent.llm import LLM, CancelToken, open_llm
 from agent.pipeline import Services, build_graph, new_turn
 from agent.settings import Settings, load_settings
 from agent.toolbox import ToolBox
-from agent.turnlog import ThreadInfo, TurnLog, TurnRecord
+from agent.turnlog import ThreadInfo, TurnLog, TurnRecord, open_checkpointer
 
 
 @dataclass(frozen=True)
@@ -115,16 +114,10 @@ class Agent:
         self.llm = llm
         self.memory = memory
         self.documents = documents
-        self.log = TurnLog(settings.home / "agent.sqlite")
-        # WAL and a long busy timeout: the TUI and a batch run may share the data directory.
-        self._conn = sqlite3.connect(
-            settings.home / "threads.sqlite", check_same_thread=False, timeout=30
-        )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
-        self._saver = SqliteSaver(self._conn)
-        self._saver.setup()
+        # Turn log and thread checkpoints: SQLite files in the data directory, or the
+        # PostgreSQL database_url that the memory store uses too.
+        self.log = TurnLog(settings.home / "agent.sqlite", settings.database_url)
+        self._conn, self._saver = open_checkpointer(settings.home, settings.database_url)
         self.tools = ToolBox(settings, llm, getattr(memory, "store", None), documents)
         self.services = Services(
             llm=llm,

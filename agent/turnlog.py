@@ -1,10 +1,12 @@
-"""Threads and the turn log, in ``<home>/agent.sqlite``.
+"""Threads and the turn log, in ``<home>/agent.sqlite`` (or the PostgreSQL ``database_url``).
 
 The turn log records, for every turn, its route and the reason, the model, token counts,
 per-node milliseconds and the error if any — the metadata ``lorebook logs`` shows. It stores no
 message or reply text: the conversation itself lives in the thread's LangGraph checkpoints
-(``<home>/threads.sqlite``), so deleting a thread deletes its words in one place. Thread titles
-(the first words of a thread's first message) are deleted with the thread.
+(``<home>/threads.sqlite``, or the same PostgreSQL database through ``PostgresSaver``; see
+:func:`open_checkpointer`), so deleting a thread deletes its words in one place. Thread titles
+(the first words of a thread's first message) are deleted with the thread; on PostgreSQL the
+two small tables are then rewritten (``VACUUM FULL``), as SQLite's ``secure_delete`` zeroes them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from memory._postgres import PgConnection
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS threads (
@@ -66,19 +71,33 @@ class TurnRecord:
 
 
 class TurnLog:
-    """Threads and turn records; safe to share between threads of one process."""
+    """Threads and turn records; safe to share between threads of one process.
 
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(
-            path, check_same_thread=False, timeout=30, isolation_level=None
-        )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA secure_delete=ON")
-        self._conn.executescript(_SCHEMA)
+    Args:
+        path: the SQLite file (used when ``database_url`` is None).
+        database_url: a ``postgresql://`` URL: keep the log in that database instead.
+    """
+
+    def __init__(self, path: Path, database_url: str | None = None):
+        self._pg = database_url is not None
+        self._conn: sqlite3.Connection | PgConnection
+        if database_url is not None:
+            from memory import _postgres
+
+            pg = _postgres.connect(database_url)
+            _postgres.run_locked(pg, "lorebook:turnlog", _SCHEMA.split(";"))
+            self._conn = pg
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                path, check_same_thread=False, timeout=30, isolation_level=None
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA secure_delete=ON")
+            self._conn.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
-    def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+    def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
         with self._lock:
             return self._conn.execute(sql, args)
 
@@ -88,7 +107,7 @@ class TurnLog:
         self._exec(
             "INSERT INTO threads (user, thread, title, created, updated, turns) "
             "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (user, thread) DO UPDATE SET "
-            "updated = excluded.updated, turns = turns + 1",
+            "updated = excluded.updated, turns = threads.turns + 1",
             (user, thread, title, now, now),
         )
 
@@ -125,12 +144,14 @@ class TurnLog:
         cur = self._exec(
             "UPDATE threads SET title = ? WHERE user = ? AND thread = ?", (title, user, thread)
         )
-        return cur.rowcount > 0
+        return bool(cur.rowcount > 0)
 
     def delete(self, user: str, thread: str) -> bool:
         cur = self._exec("DELETE FROM threads WHERE user = ? AND thread = ?", (user, thread))
         self._exec("DELETE FROM turns WHERE user = ? AND thread = ?", (user, thread))
-        return cur.rowcount > 0
+        if self._pg:  # the deleted title leaves the table files (small tables: cheap)
+            self._exec("VACUUM FULL threads, turns")
+        return bool(cur.rowcount > 0)
 
     def recent(self, n: int = 20) -> list[TurnRecord]:
         rows = self._exec(
@@ -160,3 +181,23 @@ class TurnLog:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def open_checkpointer(home: Path, database_url: str | None = None) -> tuple[Any, Any]:
+    """The LangGraph checkpointer of the threads, set up: ``(connection, saver)``.
+
+    SQLite ``<home>/threads.sqlite`` (WAL, long busy timeout: the TUI and a batch run may share
+    the data directory), or ``PostgresSaver`` on ``database_url``. Close the connection when done.
+    """
+    if database_url is not None:
+        from memory._postgres import open_checkpointer as open_pg
+
+        return open_pg(database_url)
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    home.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(home / "threads.sqlite", check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    saver = SqliteSaver(conn)
+    saver.setup()
+    return conn, saver

@@ -11,6 +11,7 @@ Deliberate choices:
   can fail with SQLITE_BUSY at once, whatever the timeout.
 - Ids use ``AUTOINCREMENT`` so an id is never reused after a delete: a stale vector in some
   process's index can then never point at a different, newer memory.
+- ``meta.store_id`` (a random UUID) names the store; index files carry it in their stamp.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from __future__ import annotations
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from agent.errors import StoreBusyError
 
@@ -132,6 +134,8 @@ def connect(path: Path) -> sqlite3.Connection:
         row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None:
             conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        if conn.execute("SELECT value FROM meta WHERE key='store_id'").fetchone() is None:
+            conn.execute("INSERT INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex,))
     return conn
 
 
@@ -174,3 +178,32 @@ def checkpoint(conn: sqlite3.Connection, path: Path, attempts: int = 20) -> bool
             return True
         time.sleep(0.02 * (attempt + 1))
     return False
+
+
+class Database:
+    """The store's SQLite file behind the interface :class:`memory.store.Store` uses (the
+    PostgreSQL one is :class:`memory._postgres.Database`)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.where = str(path)
+        self.conn = connect(path)
+
+    def transaction(self) -> Any:
+        return transaction(self.conn, self.path)
+
+    def snapshot(self) -> Any:
+        return snapshot(self.conn, self.path)
+
+    def retrying(self, fn: Callable[[], T]) -> T:
+        return retrying(self.path, fn)
+
+    def erase(self, tables: Sequence[str]) -> bool:
+        """After a delete: ``secure_delete`` zeroed the pages; empty the WAL as well."""
+        return checkpoint(self.conn, self.path)
+
+    def close(self) -> None:
+        try:
+            checkpoint(self.conn, self.path)
+        finally:
+            self.conn.close()

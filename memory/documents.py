@@ -299,7 +299,7 @@ class Documents:
             self.store.spaces["chunks"].ensure_current()
             self.store.spaces["chunks"].save()
         self._lexical = None
-        self.store.checkpoint()
+        self.store.erase(("chunks", "documents", "embedding_cache"))
         return True
 
     def list(self) -> list[dict[str, Any]]:

@@ -16,8 +16,9 @@ A record is a ``fact`` (something the user stated), a ``turn`` (a conversation l
 - **Search** ranks by ``(1 - w) * cosine + w * 0.5 ** (age_days / half_life)`` with
   ``w = recency_weight``, age counted from the last time the fact was stated. Scoped by user,
   across all that user's threads unless ``thread`` is given.
-- **Forget** is a hard delete: row, vector (index file rewritten), cached embedding, then a WAL
-  checkpoint, with SQLite's ``secure_delete`` zeroing the freed pages.
+- **Forget** is a hard delete: row, vector (index file rewritten), cached embedding, then
+  :meth:`~memory.store.Store.erase`: a WAL checkpoint on SQLite (whose ``secure_delete`` has
+  zeroed the freed pages), ``VACUUM FULL`` of the touched tables on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ Kind = Literal["fact", "turn", "summary"]
 KINDS: tuple[str, ...] = ("fact", "turn", "summary")
 FACT_SOURCES = ("user", "import")
 TimeLike = datetime | float | int
+#: LIMIT for "no limit" that both SQLite and PostgreSQL accept.
+_NO_LIMIT = 2**63 - 1
 
 _COLUMNS = (
     "id, user, thread, role, kind, text, source, created, refreshed, valid_from, "
@@ -377,7 +380,9 @@ class Memory:
         where, args = self._where(user, kinds, None, None, include_history, thread)
         sql = f"SELECT {_COLUMNS} FROM memories {where} ORDER BY id LIMIT ? OFFSET ?"
         with self.store.read() as conn:
-            rows = conn.execute(sql, [*args, -1 if limit is None else limit, offset]).fetchall()
+            rows = conn.execute(
+                sql, [*args, _NO_LIMIT if limit is None else limit, offset]
+            ).fetchall()
         return [MemoryRecord._from_row(r) for r in rows]
 
     def history(self, memory_id: int) -> list[MemoryRecord]:
@@ -552,8 +557,9 @@ class Memory:
           insensitive) or at least ``min_similarity`` similar to it;
         - ``forget(user=...)``: everything of that user.
 
-        The rows, their vectors (index file rewritten), their cached embeddings go; the WAL is
-        checkpointed and truncated, and ``secure_delete`` has zeroed the freed pages.
+        The rows, their vectors (index file rewritten), their cached embeddings go; then
+        :meth:`~memory.store.Store.erase` (SQLite: WAL checkpointed and truncated, the freed
+        pages zeroed by ``secure_delete``; PostgreSQL: ``VACUUM FULL`` of the tables).
         """
         if memory_id is not None:
             ids = [self.get(memory_id).id]
@@ -619,7 +625,7 @@ class Memory:
         with self.store.lock:
             self._space.ensure_current()
             self._space.save()
-        self.store.checkpoint()
+        self.store.erase(("memories", "embedding_cache"))
 
     # -- export / import -----------------------------------------------------------------
 

@@ -1,9 +1,11 @@
-"""The store: one SQLite database (source of truth) plus derived FAISS indexes, kept in step.
+"""The store: one database (source of truth) plus derived FAISS indexes, kept in step.
 
-Layout in the data directory (``settings.home``)::
+The database is SQLite in the data directory (:mod:`memory._sqlite`), or PostgreSQL when
+``settings.database_url`` is set (:mod:`memory._postgres`; several processes on several hosts
+then share one store). Layout in the data directory (``settings.home``)::
 
     memory.db, memory.db-wal, memory.db-shm   memories, documents, chunks, embedding cache,
-                                              change log (SQLite, WAL)
+                                              change log (SQLite, WAL; not with PostgreSQL)
     index/memories.faiss                      derived: vectors of memories
     index/chunks.faiss                        derived: vectors of document chunks
 
@@ -17,23 +19,24 @@ On open an index file is loaded and verified (see :mod:`memory.vectors`), caught
 change log, and its id set compared with SQLite's; on any disagreement, or when the change log
 no longer reaches back to its stamp, it is rebuilt from the vectors stored in SQLite (no model
 needed). Search results are re-scored from SQLite's vectors, and a score that disagrees with
-the index's triggers a rebuild: the index can never hand back a wrong row.
+the index's triggers a rebuild: the index can never hand back a wrong row. An index file
+carries the store's id (``meta.store_id``), so one saved for another database that shares the
+data directory is refused on load.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from agent.errors import StoreFormatError
+from agent.errors import ConfigError, StoreFormatError
 from memory import _sqlite
 from memory.embeddings import Embedder, EmbeddingCache, open_embedder
 from memory.vectors import IndexFileError, Stamp, VectorIndex, load_index, save_index
@@ -70,7 +73,7 @@ class VectorSpace:
         """Load the saved index if it verifies, catch it up, check its ids; else rebuild."""
         emb = self.store.embedder
         try:
-            index, stamp = load_index(self.path, self.table, emb.name, emb.dim)
+            index, stamp = load_index(self.path, self.table, emb.name, emb.dim, self.store.store_id)
         except IndexFileError as exc:
             if self.path.exists():
                 log.warning("rebuilding %s index: %s", self.table, exc)
@@ -88,9 +91,8 @@ class VectorSpace:
             self.rebuild()
 
     def rebuild(self) -> None:
-        """Rebuild the index from the vectors in SQLite and save it."""
-        conn, path = self.store.conn, self.store.db_path
-        with _sqlite.snapshot(conn, path):
+        """Rebuild the index from the vectors in the database and save it."""
+        with self.store.db.snapshot() as conn:
             seq = self.store.max_seq()
             rows = conn.execute(f"SELECT id, vec FROM {self.table} ORDER BY id").fetchall()
         dim = self.store.embedder.dim
@@ -110,11 +112,10 @@ class VectorSpace:
     def sync(self, verify: bool = False) -> bool:
         """Apply changes committed since the index's stamp. Returns False when the index and
         SQLite disagree afterwards (the caller rebuilds)."""
-        conn, path = self.store.conn, self.store.db_path
         current = self.store.max_seq()
         if current == self.seq and not verify:
             return True
-        with _sqlite.snapshot(conn, path):
+        with self.store.db.snapshot() as conn:
             current = self.store.max_seq()
             if self.seq < self.store.pruned_through():
                 return False  # the log was trimmed past our stamp: it cannot be replayed
@@ -172,7 +173,15 @@ class VectorSpace:
     def save(self) -> None:
         """Write the index file atomically with its stamp (a failed save raises)."""
         emb = self.store.embedder
-        stamp = Stamp(self.table, emb.name, emb.dim, self.seq, len(self.index), self.index.kind)
+        stamp = Stamp(
+            self.table,
+            emb.name,
+            emb.dim,
+            self.seq,
+            len(self.index),
+            self.index.kind,
+            self.store.store_id,
+        )
         save_index(self.path, self.index, stamp)
         self.unsaved = 0
 
@@ -201,15 +210,19 @@ class VectorSpace:
 
 
 class Store:
-    """The SQLite database and the vector spaces in one data directory.
+    """The database and the vector spaces of one data directory.
 
     Args:
-        settings: ``home`` (where the files live), ``embedder``, ``ann_threshold``...
+        settings: ``home`` (where the index files, and the SQLite database, live),
+            ``database_url`` (PostgreSQL instead of SQLite), ``embedder``, ``ann_threshold``...
         embedder: an already loaded embedder (default: the one ``settings.embedder`` names).
 
     Raises:
         StoreFormatError: the database's vectors were made by another embedder.
         StoreBusyError: another process held the database past every retry.
+        ConfigError: ``database_url`` is not a PostgreSQL URL, or psycopg is not installed.
+        MemoryStoreError: the PostgreSQL server cannot be reached (a message that says which
+            URL, without its password, what failed and what to do).
 
     Example:
         >>> import tempfile; from agent.settings import load_settings
@@ -222,9 +235,17 @@ class Store:
     def __init__(self, settings: Settings, embedder: Embedder | None = None):
         self.settings = settings
         self.home = Path(settings.home)
-        self.db_path = self.home / "memory.db"
+        url = getattr(settings, "database_url", None)
+        #: The SQLite file (None with PostgreSQL).
+        self.db_path: Path | None = None if url else self.home / "memory.db"
         self.embedder = embedder or open_embedder(settings.embedder, settings)
-        self.conn = _sqlite.connect(self.db_path)
+        self.db = _open_database(url, self.home / "memory.db")
+        #: Where the database is, for messages (a path, or a URL without its password).
+        self.where: str = self.db.where
+        #: ``sqlite3.Connection`` or :class:`memory._postgres.PgConnection` (same surface).
+        self.conn: Any = self.db.conn
+        row = self.conn.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
+        self.store_id: str = row[0]
         self.lock = threading.RLock()
         self._depth = 0
         self._check_embedder()
@@ -240,7 +261,7 @@ class Store:
                 conn.execute("INSERT INTO meta VALUES ('embedder', ?)", (mine,))
             elif row[0] != mine:
                 raise StoreFormatError(
-                    f"{self.db_path} holds vectors from embedder {row[0]!r}, not {mine!r}. Set "
+                    f"{self.where} holds vectors from embedder {row[0]!r}, not {mine!r}. Set "
                     f"embedder back (LOREBOOK_EMBEDDER={row[0].split('/')[0]}) or use another "
                     "data directory (LOREBOOK_HOME)."
                 )
@@ -248,7 +269,7 @@ class Store:
     # -- transactions and the change log ------------------------------------------------------
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> Iterator[Any]:
         """A write transaction (retried while another process holds the lock).
 
         Re-entrant: a ``write()`` inside another joins the outer transaction.
@@ -261,7 +282,7 @@ class Store:
                 finally:
                     self._depth -= 1
                 return
-            with _sqlite.transaction(self.conn, self.db_path) as conn:
+            with self.db.transaction() as conn:
                 self._depth = 1
                 try:
                     yield conn
@@ -269,14 +290,13 @@ class Store:
                     self._depth = 0
 
     @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+    def read(self) -> Iterator[Any]:
         """A read transaction: one consistent snapshot."""
-        with self.lock, _sqlite.snapshot(self.conn, self.db_path) as conn:
+        with self.lock, self.db.snapshot() as conn:
             yield conn
 
     def max_seq(self) -> int:
-        row = _sqlite.retrying(
-            self.db_path,
+        row = self.db.retrying(
             lambda: self.conn.execute(
                 "SELECT seq FROM changes ORDER BY seq DESC LIMIT 1"
             ).fetchone(),
@@ -287,8 +307,7 @@ class Store:
 
     def space_seq(self, table: str) -> int:
         """The last change sequence that touched ``table`` (cheap: indexed)."""
-        row = _sqlite.retrying(
-            self.db_path,
+        row = self.db.retrying(
             lambda: self.conn.execute(
                 "SELECT max(seq) FROM changes WHERE space=?", (table,)
             ).fetchone(),
@@ -299,7 +318,7 @@ class Store:
         row = self.conn.execute("SELECT value FROM meta WHERE key='pruned_through'").fetchone()
         return int(row[0]) if row else 0
 
-    def log_changes(self, conn: sqlite3.Connection, table: str, items: Sequence[int]) -> None:
+    def log_changes(self, conn: Any, table: str, items: Sequence[int]) -> None:
         """Record that ``items`` of ``table`` changed (call inside the writing transaction)."""
         conn.executemany(
             "INSERT INTO changes (space, item) VALUES (?, ?)", [(table, int(i)) for i in items]
@@ -322,9 +341,19 @@ class Store:
     # -- housekeeping ------------------------------------------------------------------------
 
     def checkpoint(self) -> bool:
-        """Empty the WAL into the database (see :func:`memory._sqlite.checkpoint`)."""
+        """SQLite: empty the WAL into the database (see :func:`memory._sqlite.checkpoint`).
+        PostgreSQL: nothing (see :meth:`erase`)."""
+        return self.erase(())
+
+    def erase(self, tables: Sequence[str]) -> bool:
+        """After a hard delete from ``tables``: leave no deleted bytes in the database files.
+
+        SQLite (``secure_delete`` has zeroed the pages): checkpoint and truncate the WAL.
+        PostgreSQL: ``VACUUM FULL`` of ``tables`` (see :meth:`memory._postgres.Database.erase`).
+        Returns False when that could not be completed now (a later call completes it).
+        """
         with self.lock:
-            return _sqlite.checkpoint(self.conn, self.db_path)
+            return self.db.erase(tables)
 
     def save(self) -> None:
         """Save every loaded index that has unsaved changes."""
@@ -335,17 +364,16 @@ class Store:
                     space.save()
 
     def close(self) -> None:
-        """Save the indexes, trim the change log, checkpoint and close the database."""
+        """Save the indexes, trim the change log, checkpoint (SQLite) and close the database."""
         with self.lock:
-            if self.conn is None:  # type: ignore[comparison-overlap]
+            if self.conn is None:
                 return
             try:
                 self.save()
                 self.prune_changes()
-                self.checkpoint()
             finally:
-                self.conn.close()
-                self.conn = None  # type: ignore[assignment]
+                self.db.close()
+                self.conn = None
 
     def __enter__(self) -> Store:
         return self
@@ -354,14 +382,30 @@ class Store:
         self.close()
 
     def file_paths(self) -> list[Path]:
-        """Every file of the store on disk (database, WAL, indexes)."""
-        names = [
-            self.db_path,
-            self.db_path.with_name("memory.db-wal"),
-            self.db_path.with_name("memory.db-shm"),
-        ]
+        """Every file of the store in the data directory (SQLite database and WAL, indexes)."""
+        names = []
+        if self.db_path is not None:
+            names = [
+                self.db_path,
+                self.db_path.with_name("memory.db-wal"),
+                self.db_path.with_name("memory.db-shm"),
+            ]
         names += [s.path for s in self.spaces.values()]
         return [p for p in names if p.exists()]
+
+
+def _open_database(url: str | None, sqlite_path: Path) -> Any:
+    """SQLite at ``sqlite_path`` without a URL, else PostgreSQL (psycopg imported only then)."""
+    if not url:
+        return _sqlite.Database(sqlite_path)
+    try:
+        from memory import _postgres
+    except ImportError as exc:
+        raise ConfigError(
+            f"database_url is set but the PostgreSQL driver is missing ({exc}). Install the "
+            "scale extra (pip install 'lorebook[scale]'), or unset database_url to use SQLite."
+        ) from None
+    return _postgres.Database(url)
 
 
 def _remove_stale_temp_files(folder: Path) -> None:

@@ -11,7 +11,8 @@ through the store's embedding cache.
   score 1.0, ``exact=True``: the translator reuses it as it is), then the most similar sources
   of the same language pair by cosine similarity.
 - :meth:`TranslationMemory.accept` stores every segment of a translation result.
-- :meth:`TranslationMemory.remove` is a hard delete (row and cached embedding).
+- :meth:`TranslationMemory.remove` is a hard delete (row and cached embedding, then
+  :meth:`~memory.store.Store.erase` as for a forgotten memory).
 
 Deliberate shortcuts: similarity search is brute force with numpy over the pair's rows, kept
 in process memory between searches and re-read when the table changes (about 1 ms per 1,000
@@ -225,7 +226,7 @@ class TranslationMemory:
             return [TMEntry(*row) for row in conn.execute(sql, [*args, limit])]
 
     def remove(self, entry_id: int) -> None:
-        """Hard-delete one entry (its row and its cached embedding).
+        """Hard-delete one entry (its row and its cached embedding; see Store.erase).
 
         Raises:
             MemoryNotFoundError: no entry with that id.
@@ -234,6 +235,7 @@ class TranslationMemory:
         with self.store.write() as conn:
             conn.execute("DELETE FROM translations WHERE id=?", (entry_id,))
             self.store.cache.drop([entry.source])
+        self.store.erase(("translations", "embedding_cache"))
 
     def __len__(self) -> int:
         with self.store.read() as conn:

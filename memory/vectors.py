@@ -9,10 +9,11 @@ An index here is a *derived cache* of the vectors stored in SQLite. :class:`Vect
   IVFFlat keeps raw vectors, so its scores are exact for the candidates it visits.
 
 Files are written as one blob: a magic line, a JSON stamp (space, embedder, dim, the last SQLite
-change sequence the index contains, the vector count, the sha256 and length of the payload) and
-the FAISS payload. They are written to a temporary file, fsynced, renamed over the old file, and
-the directory is fsynced. :func:`load_index` refuses anything whose magic, stamp, checksum, size,
-dimension or vector count disagree; the caller then rebuilds from SQLite.
+change sequence the index contains, the vector count, the store's id, the sha256 and length of
+the payload) and the FAISS payload. They are written to a temporary file, fsynced, renamed over
+the old file, and the directory is fsynced. :func:`load_index` refuses anything whose magic,
+stamp, store, checksum, size, dimension or vector count disagree; the caller then rebuilds from
+the database.
 
 When faiss-gpu is installed and a GPU is visible, searches on exact indexes run on a GPU copy
 (refreshed after changes); adds, deletes and saves always use the CPU master.
@@ -51,6 +52,8 @@ class Stamp:
     """Last SQLite change sequence whose effect is in the index."""
     count: int
     kind: str
+    store: str = ""
+    """The store's id (``meta.store_id``): an index saved for another database is refused."""
 
 
 class VectorIndex:
@@ -245,12 +248,14 @@ def save_index(path: Path, index: VectorIndex, stamp: Stamp) -> None:
         os.close(dir_fd)
 
 
-def load_index(path: Path, space: str, model: str, dim: int) -> tuple[VectorIndex, Stamp]:
+def load_index(
+    path: Path, space: str, model: str, dim: int, store: str = ""
+) -> tuple[VectorIndex, Stamp]:
     """Read and verify an index file.
 
     Raises:
-        IndexFileError: missing, truncated, zeroed, foreign, for another space or embedder, a
-            checksum mismatch, or a vector count that disagrees with the stamp.
+        IndexFileError: missing, truncated, zeroed, foreign, for another store, space or
+            embedder, a checksum mismatch, or a vector count that disagrees with the stamp.
     """
     try:
         blob = path.read_bytes()
@@ -264,7 +269,10 @@ def load_index(path: Path, space: str, model: str, dim: int) -> tuple[VectorInde
     hlen = int.from_bytes(blob[pos : pos + 4], "little")
     try:
         head = json.loads(blob[pos + 4 : pos + 4 + hlen].decode("utf-8"))
-        stamp = Stamp(**{k: head[k] for k in ("space", "model", "dim", "seq", "count", "kind")})
+        stamp = Stamp(
+            **{k: head[k] for k in ("space", "model", "dim", "seq", "count", "kind")},
+            store=str(head.get("store", "")),
+        )
         payload = blob[pos + 4 + hlen :]
         expected_len, expected_sha = int(head["payload_len"]), str(head["payload_sha256"])
     except (ValueError, KeyError, TypeError) as exc:
@@ -272,6 +280,11 @@ def load_index(path: Path, space: str, model: str, dim: int) -> tuple[VectorInde
     if (stamp.space, stamp.model, stamp.dim) != (space, model, dim):
         raise IndexFileError(
             f"{path}: made for {stamp.space}/{stamp.model}/{stamp.dim}, not {space}/{model}/{dim}"
+        )
+    if stamp.store != store:
+        raise IndexFileError(
+            f"{path}: made for store {stamp.store or '(unnamed)'}, not {store}: several "
+            "stores (databases) share this data directory"
         )
     if len(payload) != expected_len or hashlib.sha256(payload).hexdigest() != expected_sha:
         raise IndexFileError(f"{path}: payload checksum mismatch (truncated or overwritten)")

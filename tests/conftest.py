@@ -66,3 +66,33 @@ def real_llm(real_model_path: Path) -> Iterator[object]:
     llm = LlamaCppLLM(real_model_path, n_ctx=2048, chat_format=TranscriptChatFormat())
     yield llm
     llm.close()
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    """A PostgreSQL server for this session (see tests/pgserver.py); started on first use.
+
+    Missing binaries fail the test with what to do, unless ``LOREBOOK_SKIP_POSTGRES=1``.
+    """
+    from tests.pgserver import ENV_SKIP, PgServer, PostgresMissing
+
+    if os.environ.get(ENV_SKIP) == "1":
+        pytest.skip(f"{ENV_SKIP}=1: PostgreSQL tests skipped")
+    try:
+        server = PgServer.start()
+    except PostgresMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: object) -> str:
+    """The URL of a fresh, empty PostgreSQL database."""
+    from tests.pgserver import PgServer
+
+    assert isinstance(pg_server, PgServer)
+    return pg_server.new_database()

@@ -1,4 +1,9 @@
-"""Fixtures for the memory tests: settings on the hash embedder, a store, memory, documents."""
+"""Fixtures for the memory tests: settings on the hash embedder, a store, memory, documents.
+
+``settings`` (and so ``store``, ``mem``, ``docs``) is parametrized over both backends:
+``[sqlite]`` keeps the database in the data directory, ``[postgres]`` uses a fresh database on
+the session's PostgreSQL server (tests/pgserver.py).
+"""
 
 from __future__ import annotations
 
@@ -19,9 +24,20 @@ def make_settings(home: Path, **overrides: Any) -> Settings:
     return load_settings(values, env={})
 
 
+BACKENDS = ("sqlite", "postgres")
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest) -> str | None:
+    """None for SQLite, else the URL of a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    return str(request.getfixturevalue("pg_url"))
+
+
 @pytest.fixture
-def settings(home: Path) -> Settings:
-    return make_settings(home)
+def settings(home: Path, db_url: str | None) -> Settings:
+    return make_settings(home, database_url=db_url)
 
 
 @pytest.fixture

@@ -116,5 +116,10 @@ def test_accept_stores_each_translated_segment(tm: TranslationMemory) -> None:
 def test_shares_the_database_with_memory(store: Store, tmp_path: Path) -> None:
     Memory(store).add("I like tea.", role="user", source="user", user="u")
     TranslationMemory(store).add("I like tea.", "J'aime le thé.", "en", "fr")
-    tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master")}
+    sql = (
+        "SELECT name FROM sqlite_master"
+        if store.db_path is not None
+        else "SELECT table_name FROM information_schema.tables"
+    )
+    tables = {r[0] for r in store.conn.execute(sql)}
     assert {"memories", "translations"} <= tables
