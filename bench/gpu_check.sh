@@ -2,13 +2,16 @@
 # The GPU half of the checks, for a lent GPU machine with nvcc and no network.
 #
 #   bench/gpu_check.sh start   unpack the llama-cpp-python sdist from .gpu/c0, start one CUDA
-#                              build of llama.cpp (shared libs + llama-bench) in the background
+#                              build of llama.cpp (shared libs + llama-bench + llama-server) in
+#                              the background
 #   bench/gpu_check.sh run     join the model parts (.gpu/c1..c4), wait for the build, run the
-#                              integration tests on the GPU and bench/bench_llm.py --gpu
+#                              integration tests of both backends on the GPU (in process, and
+#                              llama-server over HTTP), bench/bench_server.py --gpu, and
+#                              bench/bench_llm.py --gpu unless GPU_CHECK_SKIP_LLM_BENCH=1
 #
-# One build serves both sides: llama-cpp-python's Python package is loaded from the sdist with
-# LLAMA_CPP_LIB_PATH pointing at this build's libllama.so, and llama-bench comes from the same
-# tree, so the comparison is the same llama.cpp with the same flags.
+# One build serves every side: llama-cpp-python's Python package is loaded from the sdist with
+# LLAMA_CPP_LIB_PATH pointing at this build's libllama.so, and llama-bench and llama-server come
+# from the same tree, so the comparisons are the same llama.cpp with the same flags.
 # Prepare .gpu/ on a networked machine: see docs/architecture.md ("GPU checks").
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -26,8 +29,10 @@ start)
   echo "flags: $flags" | tee "$work/flags"
   setsid nohup bash -c "cmake -S '$src/vendor/llama.cpp' -B '$work/build' -DCMAKE_BUILD_TYPE=Release \
       -DBUILD_SHARED_LIBS=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF \
-      -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF $flags \
-      && cmake --build '$work/build' --target llama llama-bench -j\$(nproc); echo \$? > '$work/build.rc'" \
+      -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON \
+      -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF $flags \
+      && cmake --build '$work/build' --target llama llama-bench llama-server -j\$(nproc); \
+      echo \$? > '$work/build.rc'" \
       > "$work/build.log" 2>&1 < /dev/null &
   sleep 5; tail -3 "$work/build.log"
   ;;
@@ -46,10 +51,15 @@ run)
   # model loading segfaults in llama_model::print_info (seen on the H200 image, CUDA 13.0).
   export LD_PRELOAD=/lib/x86_64-linux-gnu/libstdc++.so.6
   python3 -c "import llama_cpp; print('gpu offload:', llama_cpp.llama_supports_gpu_offload())"
-  python3 -m pytest tests/agent/test_llama_cpp_integration.py -p no:cacheprovider -q \
-      -k "not cli_ask and not default_model" -W default 2>&1 | tail -15
-  python3 bench/bench_llm.py --gpu --model "$work/model.gguf" \
-      --llama-bench "$work/build/bin/llama-bench" --json "$OUT/gpu_bench.json"
+  export LOREBOOK_LLAMA_SERVER="$work/build/bin/llama-server" LOREBOOK_REQUIRE_LLAMA_SERVER=1
+  python3 -m pytest tests/agent/test_llama_cpp_integration.py tests/agent/test_server_backend.py \
+      -p no:cacheprovider -q -W default \
+      -k "not cli_ask and not default_model and not agent_answers and not cli_serve" 2>&1 | tail -15
+  python3 bench/bench_server.py --gpu --model "$work/model.gguf" --tools "$work/build/bin" \
+      --threads 8 --clients 8 --requests 8 --json "$OUT/gpu_server.json" --log "$OUT/server.log"
+  [[ "${GPU_CHECK_SKIP_LLM_BENCH:-0}" == 1 ]] || python3 bench/bench_llm.py --gpu \
+      --model "$work/model.gguf" --llama-bench "$work/build/bin/llama-bench" \
+      --json "$OUT/gpu_bench.json"
   ;;
 *) echo "usage: $0 start|run" >&2; exit 2 ;;
 esac
