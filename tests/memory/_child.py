@@ -1,12 +1,14 @@
 """Child processes for the crash and concurrency tests (run as ``python -m tests.memory._child``).
 
-``crash HOME RUN``: add memories forever, printing ``C <id> <text>`` after each commit,
+``crash HOME RUN [URL]``: add memories forever, printing ``C <id> <text>`` after each commit,
 ``f <id>`` before and ``F <id>`` after each forget, saving the index every few writes, until killed.
 
-``concurrent HOME NAME OTHER N``: add N memories in lockstep rounds with the other process; before
-each add, look up the other process's last committed memory (published through a file written
-after its commit) and require it to be found; finally wait for the other to finish and count
-how many of its memories are found.
+``concurrent DIR NAME OTHER N [URL]``: add N memories in lockstep rounds with the other process;
+before each add, look up the other process's last committed memory (published through a file
+written after its commit) and require it to be found; finally wait for the other to finish and
+count how many of its memories are found. Without URL both share the data directory DIR
+(SQLite); with a PostgreSQL URL each has its own data directory ``DIR/NAME`` (its own FAISS
+cache, like two hosts) and they share the database.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from pathlib import Path
 from tests.memory.conftest import make_settings
 
 
-def crash(home: Path, run: int) -> None:
+def crash(home: Path, run: int, url: str | None) -> None:
     from memory import Memory
 
-    mem = Memory.open(make_settings(home, duplicate_threshold=1.01))
+    mem = Memory.open(make_settings(home, duplicate_threshold=1.01, database_url=url))
     rng = random.Random(run)
     mine: list[int] = []
     print("READY", flush=True)
@@ -52,10 +54,11 @@ def _round(published: Path) -> int:
         return -1
 
 
-def concurrent(home: Path, name: str, other: str, n: int) -> None:
+def concurrent(home: Path, name: str, other: str, n: int, url: str | None) -> None:
     from memory import Memory
 
-    mem = Memory.open(make_settings(home, duplicate_threshold=1.01))
+    data = home / name if url else home
+    mem = Memory.open(make_settings(data, duplicate_threshold=1.01, database_url=url))
     # Start together: imports take ~1 s and vary by hundreds of ms under load, which is longer
     # than 30 adds on the hash embedder, so one process could finish before the other began.
     (home / f"ready_{name}").touch()
@@ -100,6 +103,7 @@ def concurrent(home: Path, name: str, other: str, n: int) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "crash":
-        crash(Path(sys.argv[2]), int(sys.argv[3]))
+        crash(Path(sys.argv[2]), int(sys.argv[3]), (sys.argv[4:] or [None])[0])
     else:
-        concurrent(Path(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]))
+        args = sys.argv[2:]
+        concurrent(Path(args[0]), args[1], args[2], int(args[3]), (args[4:] or [None])[0])

@@ -1,12 +1,22 @@
-"""Erasure: forgotten text is gone from search and from the bytes of every store file."""
+"""Erasure: forgotten text is gone from search and from the bytes of every store file.
+
+SQLite: the database, its WAL and the index files. PostgreSQL: the index files and every file
+of the store's database directory in the test's own cluster (``base/<oid>/``: tables, TOAST,
+indexes, free-space and visibility maps, the catalog with ``pg_statistic``), read after a
+``CHECKPOINT`` so that what is in shared buffers reaches the files. Not checked, because
+PostgreSQL keeps it by design until recycled: the WAL (``pg_wal/``); see docs/memory.md.
+"""
 
 from __future__ import annotations
 
 import secrets
 from pathlib import Path
 
+import pytest
+
 from memory import Documents, Memory, Store
 from tests.memory.conftest import make_settings
+from tests.pgserver import PgServer
 
 
 def _store_bytes(store: Store) -> bytes:
@@ -51,3 +61,66 @@ def test_removed_documents_leave_no_bytes_behind(home: Path, tmp_path: Path) -> 
         assert docs.remove(doc)
         assert all(canary not in h.citation.quote for h in docs.search(canary, k=10))
         assert canary.encode() not in _store_bytes(docs.store)
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------------
+
+
+def _pg_bytes(server: PgServer, url: str, store: Store) -> bytes:
+    server.checkpoint()
+    files = [p for p in server.database_dir(url).rglob("*") if p.is_file()]
+    files += [p for p in (store.home / "index").glob("*") if p.is_file()]
+    return b"".join(p.read_bytes() for p in files)
+
+
+@pytest.fixture
+def private_pg(pg_server: PgServer) -> PgServer:
+    if pg_server.data_dir is None:
+        pytest.skip("the server's files are not readable here (LOREBOOK_TEST_DATABASE_URL)")
+    return pg_server
+
+
+def test_forgotten_memories_leave_no_bytes_in_the_postgres_database(
+    home: Path, private_pg: PgServer
+) -> None:
+    url = private_pg.new_database()
+    canaries = [f"canary{secrets.token_hex(8)}" for _ in range(3)]
+    settings = make_settings(home, database_url=url)
+    with Memory.open(settings) as mem:
+        for i in range(30):
+            mem.add(f"ordinary memory {i} about gardening", user="ann")
+        ids = [mem.add(f"my secret code is {c}", user="ann").record.id for c in canaries]  # type: ignore[union-attr]
+        mem.add(f"bob's note {canaries[2]}", user="bob")
+        mem.search(canaries[0], user="ann")
+        mem.store.conn.execute("ANALYZE")  # as autovacuum would: no text reaches pg_statistic
+        before = _pg_bytes(private_pg, url, mem.store)
+        assert all(c.encode() in before for c in canaries)  # the check can see them
+        mem.forget(ids[0])
+        mem.forget(query=canaries[1], user="ann")
+        mem.forget(user="bob")
+        mem.forget(ids[2])
+        for c in canaries:
+            assert all(c not in h.record.text for h in mem.search(c, user="ann", k=50))
+        after = _pg_bytes(private_pg, url, mem.store)
+        assert not any(c.encode() in after for c in canaries)
+        assert len(mem.list("ann")) == 30
+    with Memory.open(settings) as mem:  # and nothing comes back on reopen
+        assert len(mem.list()) == 30
+        assert not any(c.encode() in _pg_bytes(private_pg, url, mem.store) for c in canaries)
+
+
+def test_removed_documents_leave_no_bytes_in_the_postgres_database(
+    home: Path, tmp_path: Path, private_pg: PgServer
+) -> None:
+    url = private_pg.new_database()
+    canary = f"canary{secrets.token_hex(8)}"
+    doc = tmp_path / "secret.txt"
+    doc.write_text(f"The vault combination is {canary}.\n\nKeep it safe.")
+    (tmp_path / "other.txt").write_text("Nothing secret here, just notes about tomatoes.")
+    with Documents.open(make_settings(home, database_url=url)) as docs:
+        docs.ingest([doc, tmp_path / "other.txt"], progress=False)
+        assert canary in docs.search(canary, k=1)[0].citation.quote
+        assert canary.encode() in _pg_bytes(private_pg, url, docs.store)
+        assert docs.remove(doc)
+        assert all(canary not in h.citation.quote for h in docs.search(canary, k=10))
+        assert canary.encode() not in _pg_bytes(private_pg, url, docs.store)

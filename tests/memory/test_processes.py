@@ -1,4 +1,8 @@
-"""Crash safety (kill -9 at random moments) and two processes on one data directory."""
+"""Crash safety (kill -9 at random moments) and two processes sharing one store, on both backends.
+
+On PostgreSQL the two processes have separate data directories (separate FAISS caches, as two
+hosts would) and share the database.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from memory import Memory
 from tests.memory.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-KILLS = 25
+KILLS = {"sqlite": 25, "postgres": 12}
 
 
 def _child(*args: str) -> subprocess.Popen[str]:
@@ -31,13 +35,15 @@ def _child(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def test_every_reported_commit_survives_kill_9(home: Path) -> None:
+def test_every_reported_commit_survives_kill_9(home: Path, db_url: str | None) -> None:
+    settings = make_settings(home, database_url=db_url)
+    kills = KILLS["postgres" if db_url else "sqlite"]
     rng = random.Random(1234)
     committed: dict[int, str] = {}
     forgotten: set[int] = set()
     maybe: set[int] = set()  # forget started; the kill may have come before or after its commit
-    for run in range(KILLS):
-        proc = _child("crash", str(home), str(run))
+    for run in range(kills):
+        proc = _child("crash", str(home), str(run), *([db_url] if db_url else []))
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "READY", proc.stderr.read()  # type: ignore[union-attr]
         time.sleep(rng.uniform(0.0, 0.3))
@@ -51,7 +57,7 @@ def test_every_reported_commit_survives_kill_9(home: Path) -> None:
                 forgotten.add(int(line.split()[1]))
             elif line.startswith("f "):
                 maybe.add(int(line.split()[1]))
-        with Memory.open(make_settings(home)) as mem:
+        with Memory.open(settings) as mem:
             rows = {r.id: r.text for r in mem.list("crash")}
             for memory_id, text in committed.items():
                 if memory_id in forgotten:
@@ -68,15 +74,17 @@ def test_every_reported_commit_survives_kill_9(home: Path) -> None:
             probe = rng.choice([m for m in committed if m not in forgotten | maybe])
             assert mem.search(committed[probe], user="crash", k=1)[0].record.id == probe
         assert not list((home / "index").glob("*.tmp"))
-    assert len(committed) > KILLS  # the kills landed while writing, not before
+    assert len(committed) > kills  # the kills landed while writing, not before
     assert forgotten
 
 
-def test_two_processes_write_and_search_side_by_side(home: Path) -> None:
-    Memory.open(make_settings(home)).close()  # create the store first
+def test_two_processes_write_and_search_side_by_side(home: Path, db_url: str | None) -> None:
+    Memory.open(make_settings(home, database_url=db_url)).close()  # create the store first
+    home.mkdir(parents=True, exist_ok=True)  # the processes meet through files in it
     n = 30
-    a = _child("concurrent", str(home), "A", "B", str(n))
-    b = _child("concurrent", str(home), "B", "A", str(n))
+    url = [db_url] if db_url else []
+    a = _child("concurrent", str(home), "A", "B", str(n), *url)
+    b = _child("concurrent", str(home), "B", "A", str(n), *url)
     try:
         out_a, err_a = a.communicate(timeout=240)
         if a.returncode != 0:
@@ -92,7 +100,7 @@ def test_two_processes_write_and_search_side_by_side(home: Path) -> None:
     for out in (out_a, out_b):
         found, seen = (int(x) for x in out.split()[1::2])
         assert found == n and seen >= n - 1  # lockstep: every round after the first
-    with Memory.open(make_settings(home)) as mem:
+    with Memory.open(make_settings(home, database_url=db_url)) as mem:
         rows = mem.list("shared")
         assert len(rows) == 2 * n
         space = mem.store.spaces["memories"]
