@@ -47,6 +47,10 @@ class BatchSummary:
     stopped: str | None = None
     """Why the run ended early (``fail-fast``, ``interrupted``), else None."""
     failed_ids: list[Any] = field(default_factory=list)
+    workers: int = 0
+    """Ray workers that ran the tasks (0: the local runner, or no task needed one)."""
+    restarts: int = 0
+    """Workers replaced after they died (Ray runner); their unfinished tasks ran again."""
 
     @property
     def ok(self) -> bool:
@@ -204,6 +208,97 @@ def _error_record(task_id: Any, task: Any, line: int, exc: BaseException) -> dic
     }
 
 
+def prepare_output(
+    output: Path | None, *, resume: bool, overwrite: bool
+) -> tuple[dict[str, str], bool]:
+    """Check ``output`` before a run and read what it already holds.
+
+    Returns:
+        ``(done, repaired)`` as :func:`completed`; empty for stdout or a fresh file.
+
+    Raises:
+        ConfigError: a non-empty output without ``resume``/``overwrite``, or ``resume`` on
+            stdout.
+    """
+    if output is None:
+        if resume:
+            raise ConfigError("--resume needs an output file, not stdout")
+        return {}, False
+    if output.exists() and output.stat().st_size and not (resume or overwrite):
+        raise ConfigError(
+            f"{output} already has results; pass --resume to continue it, or --overwrite "
+            "to start again"
+        )
+    if overwrite and not resume:
+        output.write_text("")
+    return completed(output)
+
+
+@dataclass(frozen=True)
+class Runnable:
+    """A task line that needs an agent: the parsed task (not yet validated) and its line."""
+
+    task: dict[str, Any]
+    line: int
+
+
+def triage(
+    lines: Iterable[tuple[int, dict[str, Any] | TaskError]],
+    done: dict[str, str],
+    summary: BatchSummary,
+    progress: Progress,
+) -> Iterator[dict[str, Any] | Runnable]:
+    """What each line needs: nothing (already in the output: counted as skipped, not yielded),
+    a ready error record (malformed line, duplicate id), or a :class:`Runnable`."""
+    seen: dict[str, int] = {}
+    for n, item in lines:
+        summary.total += 1
+        # A malformed line has no id of its own: its record is "line-N", so resume skips it.
+        task_id = f"line-{n}" if isinstance(item, TaskError) else item["id"]
+        key = _key(task_id)
+        if key in done:
+            summary.skipped += 1
+            summary.previous_errors += done[key] == "error"
+            seen.setdefault(key, n)
+            progress.advance(skipped=True)
+        elif isinstance(item, TaskError):
+            yield _error_record(task_id, None, n, item)
+        elif key in seen:
+            err = TaskError(f"line {n}: id {task_id!r} is also on line {seen[key]}")
+            yield _error_record(task_id, item.get("task"), n, err)
+        else:
+            seen[key] = n
+            yield Runnable(item, n)
+
+
+class Results:
+    """Where records go, and the counting each one gets (summary, progress).
+
+    ``output`` None writes stdout. A file is opened for appending; each record is one
+    ``write`` of a whole line, flushed and fsynced before ``write`` returns.
+    """
+
+    def __init__(self, output: Path | None, summary: BatchSummary, progress: Progress):
+        self.sink = _Sink(output)
+        self.summary = summary
+        self.progress = progress
+
+    def write(self, record: dict[str, Any]) -> bool:
+        """Write one record; returns True when it is an error record."""
+        self.sink.write(record)
+        self.summary.ran += 1
+        failed = record["status"] == "error"
+        if failed:
+            self.summary.errors += 1
+            self.summary.failed_ids.append(record["id"])
+        self.progress.advance(error=failed)
+        return failed
+
+    def close(self) -> None:
+        self.sink.close()
+        self.progress.close()
+
+
 def run_batch(
     open_agent: Callable[[], Any],
     source: Path | None,
@@ -228,69 +323,40 @@ def run_batch(
         ConfigError: the input cannot be read, the output exists, or resume has no file.
     """
     summary = BatchSummary()
-    done: dict[str, str] = {}
-    if output is not None:
-        if output.exists() and output.stat().st_size and not (resume or overwrite):
-            raise ConfigError(
-                f"{output} already has results; pass --resume to continue it, or --overwrite "
-                "to start again"
-            )
-        if overwrite and not resume:
-            output.write_text("")
-        done, summary.repaired = completed(output)
-    elif resume:
-        raise ConfigError("--resume needs an output file, not stdout")
-    lines = _open_source(source, stdin)
-    seen: dict[str, int] = {}
+    done, summary.repaired = prepare_output(output, resume=resume, overwrite=overwrite)
+    lines = open_source(source, stdin)
+    base = source.parent if source else None
     agent: Any = None
-    sink = _Sink(output)
-    start = time.perf_counter()
     progress = progress or Progress(None, enabled=False)
+    results = Results(output, summary, progress)
+    start = time.perf_counter()
     try:
-        for n, item in lines:
-            summary.total += 1
-            # A malformed line has no id of its own: its record is "line-N", so resume skips it.
-            task_id = f"line-{n}" if isinstance(item, TaskError) else item["id"]
-            key = _key(task_id)
-            if key in done:
-                summary.skipped += 1
-                summary.previous_errors += done[key] == "error"
-                seen.setdefault(key, n)
-                progress.advance(skipped=True)
-                continue
-            if isinstance(item, TaskError):
-                record = _error_record(task_id, None, n, item)
-            elif key in seen:
-                err = TaskError(f"line {n}: id {task_id!r} is also on line {seen[key]}")
-                record = _error_record(task_id, item.get("task"), n, err)
-            else:
-                seen[key] = n
+        for item in triage(lines, done, summary, progress):
+            if isinstance(item, Runnable):
                 if agent is None:
                     agent = open_agent()
-                record = run_one(agent, item, n, source.parent if source else None)
-            sink.write(record)
-            summary.ran += 1
-            if record["status"] == "error":
-                summary.errors += 1
-                summary.failed_ids.append(record["id"])
-            progress.advance(error=record["status"] == "error")
-            if fail_fast and record["status"] == "error":
+                item = run_one(agent, item.task, item.line, base)
+            if results.write(item) and fail_fast:
                 summary.stopped = "fail-fast"
                 break
     except KeyboardInterrupt:
         summary.stopped = "interrupted"
     finally:
-        sink.close()
-        progress.close()
+        results.close()
         summary.seconds = time.perf_counter() - start
         if agent is not None:
             agent.close()
     return summary
 
 
-def _open_source(
-    source: Path | None, stdin: Iterable[str | bytes] | None
+def open_source(
+    source: Path | None, stdin: Iterable[str | bytes] | None = None
 ) -> Iterator[tuple[int, dict[str, Any] | TaskError]]:
+    """:func:`read_lines` of ``source`` (None: ``stdin``, default the process's stdin).
+
+    Raises:
+        ConfigError: ``source`` cannot be opened (raised on the first ``next``).
+    """
     if source is None:
         yield from read_lines(stdin if stdin is not None else sys.stdin.buffer)
         return

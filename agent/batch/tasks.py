@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,9 @@ class TaskType:
     run: Callable[[Any, dict[str, Any]], Any]
     one_of: tuple[str, ...] = ()
     """Exactly one of these must be given (``summarize``: text, paths or source)."""
+    shared_write: bool = False
+    """It writes what every user's tasks read (``ingest``: the documents), so a runner with
+    several workers runs it alone, after every earlier task and before every later one."""
 
 
 def _turn(agent: Any, p: dict[str, Any], thread: str | None) -> Any:
@@ -101,7 +105,7 @@ TASKS: dict[str, TaskType] = {
             lambda a, p: a.review(_source(p), bool(p.get("use_model", False))),
             one_of=("source", "text", "path"),
         ),
-        TaskType("ingest", ("paths",), (), _ingest),
+        TaskType("ingest", ("paths",), (), _ingest, shared_write=True),
         TaskType(
             "remember",
             ("text",),
@@ -157,6 +161,24 @@ def validate(task: Mapping[str, Any]) -> tuple[TaskType, dict[str, Any]]:
         if key in params and params[key] is not None and not isinstance(params[key], int):
             raise TaskError(f"task {name!r}: {key!r} must be an integer, not {params[key]!r}")
     return t, params
+
+
+def ordering_key(task: Mapping[str, Any]) -> str | None:
+    """Which tasks must keep their file order relative to this one: None when none must.
+
+    Tasks that take a ``user`` (chat, ask, remember, recall, forget) read and write that user's
+    memories and threads (a thread belongs to one user), so they are ordered per user (default
+    ``me``). The tools (translate, summarize, code, review) write nothing another task reads.
+    ``ingest`` is not keyed: it is ordered against everything (:attr:`TaskType.shared_write`).
+
+    Example:
+        >>> ordering_key({"task": "recall", "query": "x"}), ordering_key({"task": "code"})
+        ('user:"me"', None)
+    """
+    kind = TASKS.get(str(task.get("task")))
+    if kind is None or "user" not in kind.optional:
+        return None
+    return "user:" + json.dumps(task.get("user", "me"), sort_keys=True)
 
 
 def jsonable(value: Any) -> Any:
