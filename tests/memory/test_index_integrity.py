@@ -8,7 +8,7 @@ import faiss
 import numpy as np
 import pytest
 
-from memory import Memory
+from memory import Memory, Store
 from memory.vectors import VectorIndex
 from tests.memory.conftest import make_settings
 
@@ -91,17 +91,25 @@ def test_a_valid_index_from_another_store_is_rejected(home: Path, tmp_path: Path
 
 def test_same_count_foreign_vectors_are_caught_by_rescoring(home: Path, tmp_path: Path) -> None:
     ids = _fill(home)
+    with Store(make_settings(home)) as store:
+        store_id = store.store_id
     other = tmp_path / "other"
     with Memory.open(make_settings(other)) as mem:  # same ids and count, other vectors
+        # ... and even the same store id (a copied database), so that the file verifies
+        mem.store.store_id = store_id
+        with mem.store.write() as conn:
+            conn.execute("UPDATE meta SET value=? WHERE key='store_id'", (store_id,))
         for i in range(len(FACTS)):
             mem.add(f"unrelated memory {i} about turnips", user="ann")
-    # Same space, embedder, seq, count and ids: the file verifies; only the vectors differ.
+    # Same store, space, embedder, seq, count and ids: the file verifies; only vectors differ.
     (home / "index" / "memories.faiss").write_bytes(
         (other / "index" / "memories.faiss").read_bytes()
     )
     with Memory.open(make_settings(home)) as mem:
         _check_no_wrong_hit(mem, ids)
-        assert mem.store.spaces["memories"].rebuilds >= 1  # found by re-scoring from SQLite
+        space = mem.store.spaces["memories"]
+        assert space.last_load_error is None  # loaded as valid...
+        assert space.rebuilds >= 1  # ...and found out by re-scoring from SQLite
 
 
 def test_drift_in_a_live_index_triggers_a_rebuild(home: Path) -> None:
