@@ -13,8 +13,8 @@ rows (so inner product is cosine similarity); :meth:`Embedder.embed` and
   words are similar, so it is enough for tests of ranking, superseding and duplicates, with no
   model and no start-up time.
 
-:class:`EmbeddingCache` keeps vectors in SQLite keyed by (model name, sha256 of the text), so
-re-ingesting unchanged text costs no model time.
+:class:`EmbeddingCache` keeps vectors in the store's database (SQLite or PostgreSQL) keyed by
+(model name, sha256 of the text), so re-ingesting unchanged text costs no model time.
 """
 
 from __future__ import annotations
@@ -273,7 +273,7 @@ def register_embedder(name: str, factory: Callable[..., Embedder] | str) -> None
 
 
 class EmbeddingCache:
-    """Vectors by (model, sha256(text)) in the store's SQLite database.
+    """Vectors by (model, sha256(text)) in the store's database.
 
     Only the hash and the vector are kept, never the text. :meth:`embed` returns cached rows
     and embeds the misses in one batch, outside any transaction (the model can be slow), then
