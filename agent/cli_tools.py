@@ -65,6 +65,18 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> dict[str, Handler]
     mode.add_argument("--keep-going", action="store_true", help="run every task (the default)")
     mode.add_argument("--fail-fast", action="store_true", help="stop at the first failed task")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the tasks on Ray workers: 'local' (a private cluster on this machine) or a "
+        "cluster's address (host:6379, ray://host:10001); needs lorebook[scale]",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="Ray workers, each loading the model once (default: the cluster's CPUs, at most 8)",
+    )
 
     p = sub.add_parser("eval", parents=[common], help="score a results file")
     p.add_argument("results", type=Path)
@@ -159,6 +171,16 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+class _AgentOpener:
+    """Opens an agent from ``settings``: what each Ray worker runs (a picklable callable)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def __call__(self) -> Any:
+        return _agent(self.settings)
+
+
 def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     from agent.batch import Progress, run_batch
     from agent.batch.runner import count_tasks
@@ -167,22 +189,32 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     output = None if args.output == "-" else Path(args.output)
     if source is not None and not source.is_file():
         raise ConfigError(f"no tasks file {source}")
+    if args.workers is not None and args.ray is None:
+        raise ConfigError("--workers needs --ray (the local runner has one agent)")
     progress = Progress(
         count_tasks(source) if source is not None else None, enabled=not args.no_progress
     )
-    summary = run_batch(
-        lambda: _agent(settings),
-        source,
-        output,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        fail_fast=args.fail_fast,
-        progress=progress,
+    options: dict[str, Any] = dict(
+        resume=args.resume, overwrite=args.overwrite, fail_fast=args.fail_fast, progress=progress
     )
+    if args.ray is not None:
+        from agent.batch.ray_runner import run_batch_ray
+
+        summary = run_batch_ray(
+            _AgentOpener(settings), source, output, address=args.ray, workers=args.workers,
+            **options,
+        )  # fmt: skip
+    else:
+        summary = run_batch(lambda: _agent(settings), source, output, **options)
     where = f", results in {output}" if output is not None else ""
     errors = summary.errors + summary.previous_errors
+    on = ""
+    if summary.workers:
+        on = f" on {summary.workers} Ray worker{'s' if summary.workers != 1 else ''}"
+        if summary.restarts:
+            on += f" ({summary.restarts} replaced after dying; their unfinished tasks ran again)"
     print(
-        f"batch: {summary.total} tasks, {summary.ran} run, {summary.skipped} already done, "
+        f"batch: {summary.total} tasks, {summary.ran} run{on}, {summary.skipped} already done, "
         f"{errors} failed, {summary.seconds:.1f} s{where}"
         + (" (a torn last record was removed and redone)" if summary.repaired else ""),
         file=sys.stderr,

@@ -197,7 +197,7 @@ def _error(exc: BaseException) -> dict[str, str]:
     return {"type": type(exc).__name__, "message": str(exc)}
 
 
-def _error_record(task_id: Any, task: Any, line: int, exc: BaseException) -> dict[str, Any]:
+def error_record(task_id: Any, task: Any, line: int, exc: BaseException) -> dict[str, Any]:
     return {
         "id": task_id,
         "task": task,
@@ -262,10 +262,10 @@ def triage(
             seen.setdefault(key, n)
             progress.advance(skipped=True)
         elif isinstance(item, TaskError):
-            yield _error_record(task_id, None, n, item)
+            yield error_record(task_id, None, n, item)
         elif key in seen:
             err = TaskError(f"line {n}: id {task_id!r} is also on line {seen[key]}")
-            yield _error_record(task_id, item.get("task"), n, err)
+            yield error_record(task_id, item.get("task"), n, err)
         else:
             seen[key] = n
             yield Runnable(item, n)
