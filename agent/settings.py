@@ -78,6 +78,13 @@ class Settings:
             "(http://host:8080,...); requests are spread over them, a dead one is skipped."
         ),
     )
+    server_deterministic: bool = field(
+        default=False,
+        metadata=_doc(
+            "backend llama_server: no prompt-cache reuse and one reply at a time per replica, so "
+            "greedy replies repeat exactly on a GPU server (slower; CPU servers repeat anyway)."
+        ),
+    )
     database_url: str | None = field(
         default=None,
         metadata=_doc(

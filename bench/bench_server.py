@@ -9,8 +9,9 @@ alternating rounds; the ratio is the median of per-round ratios. Also the cancel
 HTTP (cancel() → the call returned) and how long the server takes to free the slot after it.
 
 Part 2, many clients: ``--clients`` threads each send ``--requests`` greedy 64-token replies
-(different prompts) to (a) one server with as many slots as clients, (b) two replicas with half
-the slots each, spread by ``ServerLLM``. Reports requests/s and completion tokens/s overall. On a
+(different prompts) to (a) one server with as many slots as clients, (b) the same server in
+deterministic mode (one reply at a time, no prompt cache), (c) two replicas with half the slots
+each, spread by ``ServerLLM``. Reports requests/s and completion tokens/s overall. On a
 2-core CPU the two replicas split the same cores (1 thread each vs 2 for the single server); on
 a GPU both share the one GPU.
 """
@@ -132,6 +133,9 @@ def many_clients(
         llm = ServerLLM(one.url)
         out["one server"] = _load(llm, clients, requests)
         llm.close()
+        llm = ServerLLM(one.url, deterministic=True)
+        out["deterministic"] = _load(llm, clients, requests)
+        llm.close()
     half = max(1, threads // 2)
     slots = max(1, clients // 2)
     with (
@@ -191,7 +195,7 @@ def main() -> int:
         f"{single['slot_free_ms']:.1f} ms after cancel()"
     )
     print(f"\nmany clients: {multi['setup']}")
-    for name in ("one server", "two replicas"):
+    for name in ("one server", "deterministic", "two replicas"):
         row = multi[name]
         print(
             f"  {name:<13} {row['requests_s']:>6.2f} requests/s {row['tokens_s']:>8.1f} tok/s "

@@ -52,9 +52,11 @@ run)
   export LD_PRELOAD=/lib/x86_64-linux-gnu/libstdc++.so.6
   python3 -c "import llama_cpp; print('gpu offload:', llama_cpp.llama_supports_gpu_offload())"
   export LOREBOOK_LLAMA_SERVER="$work/build/bin/llama-server" LOREBOOK_REQUIRE_LLAMA_SERVER=1
+  # On a GPU, greedy replies repeat exactly only in deterministic mode (agent/llm/server.py).
+  export LOREBOOK_TEST_SERVER_DETERMINISTIC=${LOREBOOK_TEST_SERVER_DETERMINISTIC:-1}
   python3 -m pytest tests/agent/test_llama_cpp_integration.py tests/agent/test_server_backend.py \
       -p no:cacheprovider -q -W default \
-      -k "not cli_ask and not default_model and not agent_answers and not cli_serve" 2>&1 | tail -15
+      -k "not cli_ask and not default_model and not agent_answers and not cli_serve" 2>&1 | tail -60
   python3 bench/bench_server.py --gpu --model "$work/model.gguf" --tools "$work/build/bin" \
       --threads 8 --clients 8 --requests 8 --json "$OUT/gpu_server.json" --log "$OUT/server.log"
   [[ "${GPU_CHECK_SKIP_LLM_BENCH:-0}" == 1 ]] || python3 bench/bench_llm.py --gpu \

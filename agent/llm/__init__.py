@@ -104,6 +104,7 @@ def open_llm(settings: Settings, **kwargs: Any) -> LLM:
             settings.server_urls,
             n_ctx=settings.n_ctx,
             chat_format=settings.chat_format,
+            deterministic=settings.server_deterministic,
             **common,
             **kwargs,
         )

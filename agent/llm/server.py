@@ -23,6 +23,14 @@ scopes -- is the same code as the in-process backend, and the same tests run aga
   doubling to 60 s). A reply cut off after tokens were already handed to the caller cannot move:
   that raises :class:`~agent.errors.GenerationError` and the replica is marked dead.
 
+Determinism: on a CPU, llama.cpp computes a token's logits the same whatever else is in the
+batch, so greedy replies repeat exactly. On a GPU they do not: a prefix reused from the KV cache
+and requests batched together from several slots change the kernels' shapes and can flip a
+greedy token (llama-server's README says so for ``cache_prompt``). ``deterministic=True``
+(setting ``server_deterministic``) sends ``cache_prompt: false`` and lets this process have one
+generation at a time on each replica, which makes greedy replies repeat on a GPU too, as long as
+this process is the server's only client -- the in-process backend does the same on a GPU.
+
 Deliberate choices: no retries of a request that reached the server and failed with 4xx/5xx
 (a bad request fails the same way everywhere); all replicas must serve the same model, checked
 by vocabulary size and parameter count when they are first reached.
@@ -71,6 +79,8 @@ class Replica:
     last_error: str = ""
     served: int = 0
     props: dict[str, Any] = field(default_factory=dict)
+    busy: threading.Lock = field(default_factory=threading.Lock)
+    """Held for a whole generation in deterministic mode (one at a time per replica)."""
 
     @property
     def alive(self) -> bool:
@@ -129,6 +139,8 @@ class ServerLLM(LLM):
             dead.
         read_timeout_s: the longest silence inside a reply (prompt evaluation included).
         chat_format: as for the other backends; ``None`` picks from the server's template.
+        deterministic: no prompt-cache reuse and one generation at a time per replica, so that
+            greedy replies repeat exactly on a GPU server too (see the module notes).
 
     Raises:
         ServerUnavailableError: no replica answered.
@@ -136,8 +148,6 @@ class ServerLLM(LLM):
     """
 
     backend_name = "llama_server"
-    #: The server reuses the longest cached prefix of a slot (only new tokens are evaluated).
-    reuse_prefix = True
 
     def __init__(
         self,
@@ -147,8 +157,11 @@ class ServerLLM(LLM):
         connect_timeout_s: float = 3.0,
         read_timeout_s: float = 600.0,
         chat_format: ChatFormat | str | None = None,
+        deterministic: bool = False,
         **kwargs: Any,
     ):
+        self.deterministic = deterministic
+        self.reuse_prefix = not deterministic
         self.replicas = [Replica(u) for u in parse_urls(urls)]
         timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
         # Small JSON calls share pooled keep-alive connections; a generation gets a connection of
@@ -322,6 +335,7 @@ class ServerLLM(LLM):
         if not tokens:
             raise GenerationError("empty prompt: there is nothing to continue")
         body = _completion_body(tokens, settings)
+        body["cache_prompt"] = not self.deterministic
         key = hashlib.blake2b(
             json.dumps(tokens[:AFFINITY_TOKENS]).encode(), digest_size=8
         ).hexdigest()
@@ -331,7 +345,8 @@ class ServerLLM(LLM):
                 return Usage("cancelled", len(tokens), 0)
             ok = False
             try:
-                usage = yield from self._generate_on(rep, body, len(tokens), cancel)
+                with rep.busy if self.deterministic else contextlib.nullcontext():
+                    usage = yield from self._generate_on(rep, body, len(tokens), cancel)
                 ok = True
                 return usage
             except _Dead:

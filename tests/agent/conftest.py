@@ -16,6 +16,10 @@ import pytest
 
 from agent.errors import ConfigError
 
+#: The GPU check sets this: on a GPU, greedy replies repeat exactly only in deterministic mode
+#: (no prompt-cache reuse, one reply at a time per server); on a CPU they repeat either way.
+SERVER_DETERMINISTIC = os.environ.get("LOREBOOK_TEST_SERVER_DETERMINISTIC") == "1"
+
 
 def server_binary() -> Path:
     """The built llama-server, or a skip (a failure under ``make test``)."""
@@ -54,6 +58,11 @@ def server_llm(llama_server: Any) -> Iterator[Any]:
     from agent.llm.prompts import TranscriptChatFormat
     from agent.llm.server import ServerLLM
 
-    llm = ServerLLM(llama_server.url, n_ctx=2048, chat_format=TranscriptChatFormat())
+    llm = ServerLLM(
+        llama_server.url,
+        n_ctx=2048,
+        chat_format=TranscriptChatFormat(),
+        deterministic=SERVER_DETERMINISTIC,
+    )
     yield llm
     llm.close()

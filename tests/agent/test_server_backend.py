@@ -21,7 +21,7 @@ from agent.llm.prompts import TranscriptChatFormat
 from agent.llm.serve import free_port
 from agent.llm.server import ServerLLM, parse_urls
 from agent.settings import load_settings
-from tests.agent.conftest import start_server
+from tests.agent.conftest import SERVER_DETERMINISTIC, start_server
 
 GREEDY = GenerationSettings(temperature=0, repeat_penalty=1.0, max_tokens=8)
 
@@ -68,7 +68,9 @@ def _served(llm: ServerLLM) -> dict[str, int]:
 @pytest.mark.integration
 def test_requests_are_spread_over_replicas(two_servers: Any) -> None:
     a, b = two_servers
-    llm = ServerLLM([a.url, b.url], chat_format=TranscriptChatFormat())
+    llm = ServerLLM(
+        [a.url, b.url], chat_format=TranscriptChatFormat(), deterministic=SERVER_DETERMINISTIC
+    )
     answers = {}
     for n in range(6):
         prompt = f"{n} plus {n} equals"
@@ -112,7 +114,9 @@ def test_dead_replica_is_skipped_then_used_again(
     a = start_server(real_model_path, tmp_path / "a", n_ctx=1024)
     b = start_server(real_model_path, tmp_path / "b", n_ctx=1024)
     try:
-        llm = ServerLLM([a.url, b.url], chat_format=TranscriptChatFormat())
+        llm = ServerLLM(
+            [a.url, b.url], chat_format=TranscriptChatFormat(), deterministic=SERVER_DETERMINISTIC
+        )
         prompts = [f"{n} times {n} is" for n in range(2, 6)]
         expected = {p: llm.complete(p, GREEDY).text for p in prompts}
         assert min(_served(llm).values()) >= 1  # both replicas took part
