@@ -15,7 +15,10 @@ $(STAMP): pyproject.toml scripts/setup.sh agent/buildflags.py
 run: setup
 	$(BIN)/lorebook chat
 
+# The tests start their own llama-server and a private PostgreSQL cluster on loopback: this
+# builds the one and installs Debian's package of the other when it is missing.
 test: setup llama-server
+	bash scripts/ensure_postgres.sh
 	$(BIN)/ruff check agent memory tools tui tests bench
 	$(BIN)/mypy
 	LOREBOOK_REQUIRE_LLAMA_SERVER=1 $(BIN)/python -m pytest tests
