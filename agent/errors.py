@@ -17,6 +17,8 @@
     │   ├── UnknownEmbedderError   an embedder name not in the registry (lists the valid ones)
     │   ├── EmbedderError          the embedding model failed to load or to run
     │   ├── StoreBusyError         another process held the database past every retry
+    │   │   └── PostgresBusyError  the same, for the PostgreSQL store (its lock or server)
+    │   ├── PostgresUnreachableError  the PostgreSQL server could not be reached
     │   ├── StoreFormatError       the database was written by another schema / embedder
     │   ├── MemoryNotFoundError    no memory with that id
     │   └── DocumentError          one file could not be ingested (``reason`` says why)
@@ -147,6 +149,37 @@ class StoreBusyError(MemoryStoreError):
         super().__init__(
             f"database {self.path} stayed locked by another process for {waited_s:.0f} s. "
             "Close the other lorebook process (TUI or batch run) or retry later."
+        )
+
+
+class PostgresBusyError(StoreBusyError):
+    """Other writers held the store's lock (or the server kept failing) past every retry."""
+
+    def __init__(self, where: str, waited_s: float, detail: str = ""):
+        self.path = Path(where)
+        self.where = where
+        self.waited_s = waited_s
+        MemoryStoreError.__init__(
+            self,
+            f"the PostgreSQL store {where} stayed locked for {waited_s:.0f} s"
+            + (f" ({detail})" if detail else "")
+            + ". Another lorebook process is writing, or a long transaction holds the lock: "
+            "retry later, or look for blocked sessions in pg_stat_activity.",
+        )
+
+
+class PostgresUnreachableError(MemoryStoreError):
+    """The PostgreSQL server could not be reached, or refused the connection."""
+
+    def __init__(self, where: str, detail: str, waited_s: float = 0.0):
+        self.where = where
+        self.detail = detail
+        tried = f" for {waited_s:.0f} s" if waited_s >= 1 else ""
+        super().__init__(
+            f"cannot reach the PostgreSQL store at {where}{tried}: {detail}. Check that the "
+            "server is running and reachable from this host, and the URL, user and password "
+            "in database_url (LOREBOOK_DATABASE_URL); unset it to keep memory in SQLite in "
+            "the data directory. Nothing was written."
         )
 
 

@@ -53,14 +53,18 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pgerrors
 from psycopg import pq
 
-from agent.errors import ConfigError, MemoryStoreError, StoreBusyError
+from agent.errors import (
+    ConfigError,
+    MemoryStoreError,
+    PostgresBusyError,
+    PostgresUnreachableError,
+)
 from memory import _sqlite
 
 __all__ = [
@@ -101,40 +105,6 @@ _NO_STATS = {
     "threads": ("user", "thread", "title"),
     "turns": ("user", "thread", "error"),
 }
-
-
-# -- errors ----------------------------------------------------------------------------------
-
-
-class PostgresBusyError(StoreBusyError):
-    """Other writers held the store's lock (or the server kept failing) past every retry."""
-
-    def __init__(self, where: str, waited_s: float, detail: str = ""):
-        self.path = Path(where)
-        self.where = where
-        self.waited_s = waited_s
-        MemoryStoreError.__init__(
-            self,
-            f"the PostgreSQL store {where} stayed locked for {waited_s:.0f} s"
-            + (f" ({detail})" if detail else "")
-            + ". Another lorebook process is writing, or a long transaction holds the lock: "
-            "retry later, or look for blocked sessions in pg_stat_activity.",
-        )
-
-
-class PostgresUnreachableError(MemoryStoreError):
-    """The PostgreSQL server could not be reached, or refused the connection."""
-
-    def __init__(self, where: str, detail: str, waited_s: float = 0.0):
-        self.where = where
-        self.detail = detail
-        tried = f" for {waited_s:.0f} s" if waited_s >= 1 else ""
-        super().__init__(
-            f"cannot reach the PostgreSQL store at {where}{tried}: {detail}. Check that the "
-            "server is running and reachable from this host, and the URL, user and password "
-            "in database_url (LOREBOOK_DATABASE_URL); unset it to keep memory in SQLite in "
-            "the data directory. Nothing was written."
-        )
 
 
 def display_url(url: str) -> str:
