@@ -261,6 +261,52 @@ def _generation(settings: Settings) -> Iterator[Check]:
     )
 
 
+def _scale_out(settings: Settings) -> Iterator[Check]:
+    """The llama-server binary (and its replicas when that backend is chosen), PostgreSQL."""
+    from agent.llm.serve import find_server_binary
+
+    try:
+        binary = find_server_binary()
+        yield Check("llama-server", "ok", f"{binary}")
+    except Exception as exc:  # not built: only a problem when the backend needs it locally
+        yield Check("llama-server", "warn", str(exc))
+    if settings.backend == "llama_server":
+        from agent.llm.server import ServerLLM
+
+        try:
+            llm = ServerLLM(settings.server_urls, connect_timeout_s=2)
+        except Exception as exc:
+            yield Check("llama-server replicas", "fail", str(exc))
+        else:
+            alive = [s["url"] for s in llm.status() if s["alive"]]
+            dead = {s["url"]: s["last_error"] for s in llm.status() if not s["alive"]}
+            yield Check(
+                "llama-server replicas",
+                "warn" if dead else "ok",
+                f"{len(alive)} answering ({', '.join(alive)}), model {llm.model_name}, "
+                f"{llm.n_ctx} tokens per slot" + (f"; not answering: {dead}" if dead else ""),
+            )
+            llm.close()
+    if settings.database_url:
+        from memory._postgres import display_url
+
+        try:
+            import psycopg
+
+            with psycopg.connect(settings.database_url, connect_timeout=5) as conn:
+                version = conn.execute("SHOW server_version").fetchone()
+            yield Check(
+                "database", "ok", f"PostgreSQL {version[0] if version else '?'} at "
+                f"{display_url(settings.database_url)}"
+            )  # fmt: skip
+        except Exception as exc:
+            yield Check(
+                "database",
+                "fail",
+                f"cannot reach {display_url(settings.database_url)}: {exc}".strip(),
+            )
+
+
 def run_checks(settings: Settings) -> Iterator[Check]:
     """Every check, in order; each one is independent of the others' failures."""
     groups: list[Callable[[], Iterator[Check]]] = [
@@ -270,6 +316,7 @@ def run_checks(settings: Settings) -> Iterator[Check]:
         lambda: _data_dir(settings),
         lambda: _models(settings),
         _embedder,
+        lambda: _scale_out(settings),
         lambda: _generation(settings),
     ]
     for group in groups:

@@ -35,3 +35,25 @@ def test_doctor_exit_status_counts_failures(
     )
     assert doctor.doctor(load_settings({"home": tmp_path}, env={}), out=lines.append) == 1
     assert lines == ["[PASS] a: fine", "[FAIL] b: broken", "1 check(s) failed"]
+
+
+def test_scale_out_checks_name_what_is_unreachable(tmp_path: Path) -> None:
+    from agent.doctor import _scale_out
+    from agent.llm.serve import free_port
+    from agent.settings import load_settings
+
+    url = f"http://127.0.0.1:{free_port()}"
+    db = f"postgresql://ann:s3cret@127.0.0.1:{free_port()}/lore"
+    settings = load_settings(
+        {"home": tmp_path, "backend": "llama_server", "server_urls": url, "database_url": db},
+        env={},
+    )
+    checks = {c.name: c for c in _scale_out(settings)}
+    assert (
+        checks["llama-server replicas"].status == "fail"
+        and url in checks["llama-server replicas"].detail
+    )
+    assert checks["database"].status == "fail"
+    assert (
+        "ann@127.0.0.1" in checks["database"].detail and "s3cret" not in checks["database"].detail
+    )
