@@ -37,9 +37,10 @@ bench: setup llama-server
 	$(BIN)/python bench/bench_llm.py
 
 # llama.cpp's own llama-server and llama-bench from the llama.cpp llama-cpp-python vendors, with
-# the wheel's flags (CUDA=1: with CUDA); built once per machine into ~/.cache/lorebook/llama-tools.
+# the wheel's flags, with CUDA where nvcc and a GPU are there (CUDA=1 / CUDA=0 force it); built
+# once per machine into ~/.cache/lorebook/llama-tools.
 llama-server: setup
-	LOREBOOK_CUDA=$(if $(CUDA),1,0) VENV=$(VENV) scripts/build_llama_tools.sh
+	LOREBOOK_CUDA=$(CUDA) VENV=$(VENV) scripts/build_llama_tools.sh
 
 # The tools' quality benchmarks need data packages the tests do not (Django's catalogs,
 # HumanEval, licence texts); then run bench/bench_{translate,summarize,code,review,batch}.py.

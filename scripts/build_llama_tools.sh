@@ -5,8 +5,9 @@
 # Prints the folder holding both binaries on its last line. Cached in
 # ~/.cache/lorebook/llama-tools/<version>-<flags hash>/ (a fresh clone on this machine reuses it).
 #
-#   LLAMA_FLAGS  override the CMake flags (default: those recorded by scripts/setup.sh, or the
-#                CUDA flags when LOREBOOK_CUDA=1; `make llama-server CUDA=1` sets it)
+#   LLAMA_FLAGS  override the CMake flags (default: the CUDA flags when nvcc and a GPU are
+#                there, else those recorded by scripts/setup.sh for the wheel)
+#   LOREBOOK_CUDA  1 or 0 forces the choice (`make llama-server CUDA=1`, `CUDA=0`)
 #   LLAMA_SRC    use this llama-cpp-python source tree instead of downloading the sdist
 #   LLAMA_TOOLS_CACHE  where to keep the binaries
 set -euo pipefail
@@ -14,9 +15,16 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PY=${BENCH_PYTHON:-$VENV/bin/python}
 version=${LLAMA_VERSION:-$(sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' pyproject.toml)}
+# CUDA where available: nvcc to build with and a GPU to run on (LOREBOOK_CUDA=0/1 forces it).
+if [[ -z "${LOREBOOK_CUDA:-}" ]]; then
+  LOREBOOK_CUDA=0
+  if command -v nvcc >/dev/null && nvidia-smi -L 2>/dev/null | grep -q GPU; then
+    LOREBOOK_CUDA=1
+  fi
+fi
 if [[ -n "${LLAMA_FLAGS:-}" ]]; then
   flags=$LLAMA_FLAGS
-elif [[ "${LOREBOOK_CUDA:-0}" == 1 ]]; then
+elif [[ "$LOREBOOK_CUDA" == 1 ]]; then
   flags=$("$PY" agent/buildflags.py --cuda)
 else
   flags=$(cat "$VENV/.llama-flags")
