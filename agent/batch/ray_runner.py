@@ -197,8 +197,12 @@ class WorkerPool:
             )
         self._actor = self.ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(_Worker)
         self.open_agent = open_agent
-        self.actors: list[Any] = [self._actor.remote(open_agent) for _ in range(workers)]
-        self.pids: list[int] = self._started([a.start.remote() for a in self.actors])
+        # The first worker opens its agent alone: on a fresh data directory that assembles the
+        # default model and creates the database, which two processes must not do at once.
+        self.actors: list[Any] = [self._actor.remote(open_agent)]
+        self.pids: list[int] = self._started([self.actors[0].start.remote()])
+        self.actors += [self._actor.remote(open_agent) for _ in range(workers - 1)]
+        self.pids += self._started([a.start.remote() for a in self.actors[1:]])
         self.restarts = 0
 
     def _started(self, refs: list[Any]) -> list[int]:

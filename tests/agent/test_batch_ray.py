@@ -323,3 +323,27 @@ def test_more_workers_than_cpus_is_refused(cluster: str, tmp_path: Path) -> None
         run_batch_ray(
             opener(tmp_path / "home"), tasks, tmp_path / "o.jsonl", address=cluster, workers=3
         )
+
+
+@pytest.mark.integration
+def test_two_workers_open_a_fresh_data_directory_on_the_default_model(
+    cluster: str, tmp_path: Path
+) -> None:
+    # Two processes assembling the packaged model into one fresh directory at once collided on
+    # its temporary file; the pool now lets the first worker open alone.
+    tasks = write_tasks(
+        tmp_path / "t.jsonl",
+        [
+            {"id": "r", "task": "remember", "text": "My sister is called Ana", "user": "a"},
+            {"id": "q", "task": "recall", "query": "sister", "user": "a"},
+            {"id": "t1", "task": "translate", "text": "Good morning", "target": "fr"},
+            {"id": "t2", "task": "translate", "text": "Thank you", "target": "de"},
+        ],
+    )
+    open_agent = functools.partial(Agent.open, tmp_path / "home", embedder="hash", n_threads=1)
+    with WorkerPool(open_agent, 2) as pool:
+        summary = run_batch_ray(open_agent, tasks, tmp_path / "o.jsonl", pool=pool)
+    recs = by_id(tmp_path / "o.jsonl")
+    assert summary.ok, recs
+    assert "Ana" in recs["q"]["result"][0]["record"]["text"]
+    assert recs["t1"]["tokens"]["completion"] > 0 and recs["t1"]["model"] != "fake"
