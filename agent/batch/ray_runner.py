@@ -12,7 +12,9 @@ Design choices, and what they cost:
 
 - **A worker is an actor that opens its agent once** (the model loads once per worker) and runs
   its tasks one at a time, in the order the driver submitted them (Ray runs a synchronous
-  actor's calls from one caller in order).
+  actor's calls from one caller in order). The first worker opens alone, the rest together:
+  on a fresh data directory the first open assembles the default model and creates the
+  database, which two processes must not do at once.
 - **Order per user by pinning.** Tasks that take a ``user`` (chat, ask, remember, recall,
   forget) are ordered per user (:func:`~agent.batch.tasks.ordering_key`); the first task of a
   user goes to the least-loaded worker and every later task of that user goes to the same one,
