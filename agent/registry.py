@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -241,8 +242,10 @@ class ModelRegistry:
         self.models_dir.mkdir(parents=True, exist_ok=True)
         if not (target.exists() and sha256_file(target) == pkg.EXPECTED_SHA256):
             # Assemble next to the target and rename, so a killed process leaves no half file.
-            tmp = target.with_suffix(".partial")
-            tmp.unlink(missing_ok=True)
+            # The temp name is this caller's own: two processes opening a fresh data directory
+            # at once (batch workers) each assemble and rename, instead of sharing one file.
+            _remove_stale_partials(self.models_dir)
+            tmp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
             try:
                 pkg.assemble(tmp, overwrite=True)
             except (OSError, ValueError) as exc:
@@ -297,3 +300,14 @@ class ModelRegistry:
                 chat_format="auto",
             )
         return self.get(model)  # raises with the list of known names
+
+
+def _remove_stale_partials(folder: Path) -> None:
+    """Delete half-assembled models left by processes that no longer run."""
+    for tmp in folder.glob(".*.partial"):
+        try:
+            os.kill(int(tmp.name.rsplit(".", 2)[-2].split("-")[0]), 0)
+        except (ValueError, IndexError, ProcessLookupError):
+            tmp.unlink(missing_ok=True)
+        except PermissionError:
+            pass

