@@ -73,8 +73,8 @@ def one_client(
     with LocalServer(model, binary=tools / "llama-server", log=log, **opts) as server:
         llm = ServerLLM(server.url)
         rounds = []
-        for _ in range(reps):
-            ours = bench_lorebook(llm, 1)
+        for rep in range(reps):
+            ours = bench_lorebook(llm, 1, first=rep)
             ref = bench_llama_bench(str(tools / "llama-bench"), model, threads, 1, gpu)
             rounds.append((ours, ref))
         keys = list(rounds[0][0])
