@@ -121,10 +121,10 @@ def test_fake_raises_scripted_errors_and_runs_out() -> None:
 
 
 def test_open_llm_picks_backend_by_name(home) -> None:  # noqa: ANN001
-    assert backend_names() == ["fake", "llama_cpp"]
+    assert backend_names() == ["fake", "llama_cpp", "llama_server"]
     llm = open_llm(load_settings({"backend": "fake"}))
     assert llm.backend_name == "fake"
     from agent.errors import UnknownBackendError
 
-    with pytest.raises(UnknownBackendError, match="valid backends: fake, llama_cpp"):
+    with pytest.raises(UnknownBackendError, match="valid backends: fake, llama_cpp, llama_server"):
         open_llm(load_settings({"backend": "openai"}))
