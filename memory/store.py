@@ -235,7 +235,7 @@ class Store:
     def __init__(self, settings: Settings, embedder: Embedder | None = None):
         self.settings = settings
         self.home = Path(settings.home)
-        url = getattr(settings, "database_url", None)
+        url = settings.database_url
         #: The SQLite file (None with PostgreSQL).
         self.db_path: Path | None = None if url else self.home / "memory.db"
         self.embedder = embedder or open_embedder(settings.embedder, settings)
@@ -339,11 +339,6 @@ class Store:
                 )
 
     # -- housekeeping ------------------------------------------------------------------------
-
-    def checkpoint(self) -> bool:
-        """SQLite: empty the WAL into the database (see :func:`memory._sqlite.checkpoint`).
-        PostgreSQL: nothing (see :meth:`erase`)."""
-        return self.erase(())
 
     def erase(self, tables: Sequence[str]) -> bool:
         """After a hard delete from ``tables``: leave no deleted bytes in the database files.
