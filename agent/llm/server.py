@@ -261,6 +261,14 @@ class ServerLLM(LLM):
                 }
                 raise ServerUnavailableError(failures)
             tried.add(rep.url)
+            if not rep.props:  # unreachable when we started: learn (and check) its model first
+                try:
+                    self._fetch_props(rep)
+                except BaseException as exc:
+                    self._release(rep, key, served=False)
+                    if isinstance(exc, _Dead):
+                        continue
+                    raise
             yield rep
 
     def _call(self, rep: Replica, method: str, path: str, body: Any = None) -> dict[str, Any]:
@@ -286,8 +294,6 @@ class ServerLLM(LLM):
         """A JSON request to any live replica (failing over between them)."""
         for rep in self._each_replica():
             try:
-                if not rep.props:
-                    self._fetch_props(rep)
                 return self._call(rep, method, path, body)
             except _Dead:
                 continue
@@ -389,13 +395,10 @@ class ServerLLM(LLM):
                     if event.get("stop"):
                         return _usage(event, n_prompt, received)
         except httpx.TransportError as exc:
-            if cancel.cancelled:
-                pass
-            elif received == 0:
+            if not cancel.cancelled:  # a cancel shuts the socket down: not the replica's fault
                 rep.mark_dead(_describe(exc))
-                raise _Dead(rep.last_error) from exc
-            else:
-                rep.mark_dead(_describe(exc))
+                if received == 0:
+                    raise _Dead(rep.last_error) from exc
                 raise GenerationError(
                     f"llama-server at {rep.url} stopped in the middle of a reply "
                     f"({rep.last_error}) after {received} tokens; it is marked dead, ask again"

@@ -238,3 +238,27 @@ def test_cli_serve_model_then_ask_through_it(home: Path, real_model_path: Path) 
     assert serve.returncode in (0, 130), serve.returncode
     with pytest.raises(httpx.TransportError):
         httpx.get(url + "/health", timeout=2)
+
+
+@pytest.mark.integration
+def test_a_replica_down_at_start_joins_when_it_comes_up(
+    llama_server: Any, real_model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agent.llm.server as server_mod
+
+    monkeypatch.setattr(server_mod, "RETRY_FIRST_S", 0.2)
+    late = free_port()
+    llm = ServerLLM(
+        [llama_server.url, f"http://127.0.0.1:{late}"], chat_format=TranscriptChatFormat()
+    )
+    llm.complete("Warm up:", GREEDY)
+    assert {s["url"]: s["alive"] for s in llm.status()}[f"http://127.0.0.1:{late}"] is False
+    server = start_server(real_model_path, tmp_path, n_ctx=1024, port=late)
+    try:
+        time.sleep(0.5)
+        for n in range(4):
+            llm.complete(f"{n} and {n} make", GREEDY)
+        assert _served(llm)[f"http://127.0.0.1:{late}"] >= 1
+    finally:
+        server.stop()
+        llm.close()
