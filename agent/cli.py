@@ -437,12 +437,10 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_serve_model(args: argparse.Namespace, settings: Settings) -> int:
     """Start llama-server on the registry's current model and wait until it exits."""
+    from agent.llm import model_for
     from agent.llm.serve import LocalServer, main_note
-    from agent.registry import ModelRegistry
 
-    reg = ModelRegistry(settings.home)
-    entry = reg.verify(reg.resolve(settings.model))
-    n_ctx = min(settings.n_ctx, entry.context_length or settings.n_ctx)
+    entry, n_ctx = model_for(settings)
     server = LocalServer(
         entry.path,
         binary=args.server_binary,

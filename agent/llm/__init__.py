@@ -25,6 +25,7 @@ from agent.llm.base import (
 from agent.llm.prompts import FewShotPrompt, Message, chat_format_for, few_shot
 
 if TYPE_CHECKING:
+    from agent.registry import ModelEntry
     from agent.settings import Settings
 
 __all__ = [
@@ -65,6 +66,20 @@ def _backend_class(name: str) -> Any:
 def _echo(prompt: str, settings: GenerationSettings) -> str:
     last = prompt.rstrip().rsplit("User:", 1)[-1].split("\n", 1)[0].strip()
     return f"(fake model) you said: {last}"
+
+
+def model_for(settings: Settings) -> tuple[ModelEntry, int]:
+    """The registry entry ``settings.model`` names (checked), and the context to run it with:
+    ``settings.n_ctx`` capped at the model's own. Used by :func:`open_llm` and ``serve-model``.
+
+    Raises:
+        RegistryError, ModelFileError: see :meth:`~agent.registry.ModelRegistry.resolve`.
+    """
+    from agent.registry import ModelRegistry
+
+    registry = ModelRegistry(settings.home)
+    entry = registry.verify(registry.resolve(settings.model))
+    return entry, min(settings.n_ctx, entry.context_length or settings.n_ctx)
 
 
 def open_llm(settings: Settings, **kwargs: Any) -> LLM:
@@ -109,17 +124,14 @@ def open_llm(settings: Settings, **kwargs: Any) -> LLM:
             **kwargs,
         )
     from agent.modelfile import read_gguf_header
-    from agent.registry import ModelRegistry
 
-    registry = ModelRegistry(settings.home)
-    entry = registry.verify(registry.resolve(settings.model))
+    entry, n_ctx = model_for(settings)
     header = read_gguf_header(Path(entry.path))
     fmt = chat_format_for(
         settings.chat_format if settings.chat_format != "auto" else entry.chat_format,
         architecture=header.architecture,
         has_template="tokenizer.chat_template" in header.metadata,
     )
-    n_ctx = min(settings.n_ctx, entry.context_length or settings.n_ctx)
     # Imported only now: a bad model file is reported without loading llama.cpp at all.
     return _backend_class(settings.backend)(
         entry.path,
