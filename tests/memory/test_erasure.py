@@ -10,10 +10,12 @@ PostgreSQL keeps it by design until recycled: the WAL (``pg_wal/``); see docs/me
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from agent.settings import Settings
 from memory import Documents, Memory, Store
 from tests.memory.conftest import make_settings
 from tests.pgserver import PgServer
@@ -24,43 +26,65 @@ def _store_bytes(store: Store) -> bytes:
     return b"".join(p.read_bytes() for p in files if p.is_file())
 
 
-def test_forgotten_memories_leave_no_bytes_behind(home: Path) -> None:
+def _forget_canaries(
+    settings: Settings,
+    store_bytes: Callable[[Store], bytes],
+    before: Callable[[Memory], object] = lambda mem: None,
+    after: Callable[[Memory], object] = lambda mem: None,
+) -> None:
+    """Plant three canaries among 30 memories, forget them by id, by query and by user, then
+    check search and the store's bytes (``store_bytes``), before and after a reopen."""
     canaries = [f"canary{secrets.token_hex(8)}" for _ in range(3)]
-    with Memory.open(make_settings(home)) as mem:
+    with Memory.open(settings) as mem:
         for i in range(30):
             mem.add(f"ordinary memory {i} about gardening", user="ann")
         ids = [mem.add(f"my secret code is {c}", user="ann").record.id for c in canaries]  # type: ignore[union-attr]
         mem.add(f"bob's note {canaries[2]}", user="bob")
         mem.search(canaries[0], user="ann")
-        before = _store_bytes(mem.store)
-        assert all(c.encode() in before for c in canaries)  # the check can see them
+        before(mem)
+        planted = store_bytes(mem.store)
+        assert all(c.encode() in planted for c in canaries)  # the check can see them
         mem.forget(ids[0])
         mem.forget(query=canaries[1], user="ann")
         mem.forget(user="bob")
         mem.forget(ids[2])
         for c in canaries:
             assert all(c not in h.record.text for h in mem.search(c, user="ann", k=50))
-        after = _store_bytes(mem.store)
-        assert not any(c.encode() in after for c in canaries)
-        assert (home / "memory.db-wal").stat().st_size == 0  # checkpointed and truncated
+        left = store_bytes(mem.store)
+        assert not any(c.encode() in left for c in canaries)
         assert len(mem.list("ann")) == 30
-    with Memory.open(make_settings(home)) as mem:  # and nothing comes back on reopen
+        after(mem)
+    with Memory.open(settings) as mem:  # and nothing comes back on reopen
         assert len(mem.list()) == 30
-        assert not any(c.encode() in _store_bytes(mem.store) for c in canaries)
+        assert not any(c.encode() in store_bytes(mem.store) for c in canaries)
+
+
+def _remove_canary_document(
+    settings: Settings, folder: Path, store_bytes: Callable[[Store], bytes]
+) -> None:
+    """Ingest a document holding a canary beside another, remove it, check search and bytes."""
+    canary = f"canary{secrets.token_hex(8)}"
+    doc = folder / "secret.txt"
+    doc.write_text(f"The vault combination is {canary}.\n\nKeep it safe.")
+    (folder / "other.txt").write_text("Nothing secret here, just notes about tomatoes.")
+    with Documents.open(settings) as docs:
+        docs.ingest([doc, folder / "other.txt"], progress=False)
+        assert canary in docs.search(canary, k=1)[0].citation.quote
+        assert canary.encode() in store_bytes(docs.store)
+        assert docs.remove(doc)
+        assert all(canary not in h.citation.quote for h in docs.search(canary, k=10))
+        assert canary.encode() not in store_bytes(docs.store)
+
+
+def test_forgotten_memories_leave_no_bytes_behind(home: Path) -> None:
+    def wal_emptied(mem: Memory) -> None:
+        assert (home / "memory.db-wal").stat().st_size == 0  # checkpointed and truncated
+
+    _forget_canaries(make_settings(home), _store_bytes, after=wal_emptied)
 
 
 def test_removed_documents_leave_no_bytes_behind(home: Path, tmp_path: Path) -> None:
-    canary = f"canary{secrets.token_hex(8)}"
-    doc = tmp_path / "secret.txt"
-    doc.write_text(f"The vault combination is {canary}.\n\nKeep it safe.")
-    (tmp_path / "other.txt").write_text("Nothing secret here, just notes about tomatoes.")
-    with Documents.open(make_settings(home)) as docs:
-        docs.ingest([doc, tmp_path / "other.txt"], progress=False)
-        assert canary in docs.search(canary, k=1)[0].citation.quote
-        assert canary.encode() in _store_bytes(docs.store)
-        assert docs.remove(doc)
-        assert all(canary not in h.citation.quote for h in docs.search(canary, k=10))
-        assert canary.encode() not in _store_bytes(docs.store)
+    _remove_canary_document(make_settings(home), tmp_path, _store_bytes)
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------------
@@ -84,43 +108,23 @@ def test_forgotten_memories_leave_no_bytes_in_the_postgres_database(
     home: Path, private_pg: PgServer
 ) -> None:
     url = private_pg.new_database()
-    canaries = [f"canary{secrets.token_hex(8)}" for _ in range(3)]
-    settings = make_settings(home, database_url=url)
-    with Memory.open(settings) as mem:
-        for i in range(30):
-            mem.add(f"ordinary memory {i} about gardening", user="ann")
-        ids = [mem.add(f"my secret code is {c}", user="ann").record.id for c in canaries]  # type: ignore[union-attr]
-        mem.add(f"bob's note {canaries[2]}", user="bob")
-        mem.search(canaries[0], user="ann")
-        mem.store.conn.execute("ANALYZE")  # as autovacuum would: no text reaches pg_statistic
-        before = _pg_bytes(private_pg, url, mem.store)
-        assert all(c.encode() in before for c in canaries)  # the check can see them
-        mem.forget(ids[0])
-        mem.forget(query=canaries[1], user="ann")
-        mem.forget(user="bob")
-        mem.forget(ids[2])
-        for c in canaries:
-            assert all(c not in h.record.text for h in mem.search(c, user="ann", k=50))
-        after = _pg_bytes(private_pg, url, mem.store)
-        assert not any(c.encode() in after for c in canaries)
-        assert len(mem.list("ann")) == 30
-    with Memory.open(settings) as mem:  # and nothing comes back on reopen
-        assert len(mem.list()) == 30
-        assert not any(c.encode() in _pg_bytes(private_pg, url, mem.store) for c in canaries)
+
+    def analyze(mem: Memory) -> None:  # as autovacuum would: no text may reach pg_statistic
+        mem.store.conn.execute("ANALYZE")
+
+    _forget_canaries(
+        make_settings(home, database_url=url),
+        lambda store: _pg_bytes(private_pg, url, store),
+        before=analyze,
+    )
 
 
 def test_removed_documents_leave_no_bytes_in_the_postgres_database(
     home: Path, tmp_path: Path, private_pg: PgServer
 ) -> None:
     url = private_pg.new_database()
-    canary = f"canary{secrets.token_hex(8)}"
-    doc = tmp_path / "secret.txt"
-    doc.write_text(f"The vault combination is {canary}.\n\nKeep it safe.")
-    (tmp_path / "other.txt").write_text("Nothing secret here, just notes about tomatoes.")
-    with Documents.open(make_settings(home, database_url=url)) as docs:
-        docs.ingest([doc, tmp_path / "other.txt"], progress=False)
-        assert canary in docs.search(canary, k=1)[0].citation.quote
-        assert canary.encode() in _pg_bytes(private_pg, url, docs.store)
-        assert docs.remove(doc)
-        assert all(canary not in h.citation.quote for h in docs.search(canary, k=10))
-        assert canary.encode() not in _pg_bytes(private_pg, url, docs.store)
+    _remove_canary_document(
+        make_settings(home, database_url=url),
+        tmp_path,
+        lambda store: _pg_bytes(private_pg, url, store),
+    )
