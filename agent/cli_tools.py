@@ -205,7 +205,7 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
             **options,
         )  # fmt: skip
     else:
-        summary = run_batch(lambda: _agent(settings), source, output, **options)
+        summary = run_batch(_AgentOpener(settings), source, output, **options)
     where = f", results in {output}" if output is not None else ""
     errors = summary.errors + summary.previous_errors
     on = ""
