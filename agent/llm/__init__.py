@@ -130,7 +130,7 @@ def open_llm(settings: Settings, **kwargs: Any) -> LLM:
     fmt = chat_format_for(
         settings.chat_format if settings.chat_format != "auto" else entry.chat_format,
         architecture=header.architecture,
-        has_template="tokenizer.chat_template" in header.metadata,
+        template=str(header.metadata.get("tokenizer.chat_template") or ""),
     )
     # Imported only now: a bad model file is reported without loading llama.cpp at all.
     return _backend_class(settings.backend)(

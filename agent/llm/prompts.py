@@ -12,11 +12,16 @@ renders Gemma's turn format itself::
 Gemma has no system role: the system text is prepended to the first user turn, as Gemma's own
 template does. A base model follows examples far better than instructions, hence
 :func:`few_shot`, which tools use to show the model the pattern they want.
+
+Instruction-tuned models whose GGUF template uses ``<|im_start|>`` (Qwen2.5 and the packaged
+Qwen2.5-Coder models) get ChatML, with the system text as a turn of its own. Only the turn
+markers are rendered, not the model's Jinja template: no default system prompt and no tool
+blocks, which lorebook does not use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -58,10 +63,16 @@ def as_messages(messages: Sequence[Message | Mapping[str, str]]) -> list[Message
 
 
 class ChatFormat(Protocol):
-    """Turns messages into the prompt text a model was trained on."""
+    """Turns messages into the prompt text a model was trained on (read-only attributes, so
+    the frozen dataclasses below satisfy it)."""
 
-    name: str
-    stop: tuple[str, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def stop(self) -> tuple[str, ...]:
+        """Stop sequences that end the assistant's turn."""
+        ...
 
     def render(self, messages: Sequence[Message]) -> str:
         """The prompt for the assistant's next turn after ``messages``."""
@@ -188,23 +199,92 @@ class TranscriptChatFormat:
         return "\n".join(lines)
 
 
-CHAT_FORMATS = {"gemma": GemmaChatFormat, "transcript": TranscriptChatFormat}
+@dataclass(frozen=True)
+class ChatMLChatFormat:
+    """ChatML's ``<|im_start|>role`` turns (Qwen2 and Qwen2.5, instruction-tuned).
+
+    All system messages become one ``system`` turn at the start.
+
+    Example:
+        >>> chat = [Message("system", "Be brief."), Message("user", "Hi")]
+        >>> print(ChatMLChatFormat().render(chat))
+        <|im_start|>system
+        Be brief.<|im_end|>
+        <|im_start|>user
+        Hi<|im_end|>
+        <|im_start|>assistant
+        <BLANKLINE>
+    """
+
+    name: str = "chatml"
+    stop: tuple[str, ...] = ("<|im_end|>", "<|im_start|>")
+
+    def render(self, messages: Sequence[Message]) -> str:
+        system = "\n\n".join(m.content for m in messages if m.role == "system")
+        parts = [f"<|im_start|>system\n{system}<|im_end|>\n"] if system else []
+        for m in messages:
+            if m.role != "system":
+                parts.append(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n")
+        parts.append("<|im_start|>assistant\n")
+        return "".join(parts)
 
 
-def chat_format_for(name: str, *, architecture: str = "", has_template: bool = False) -> ChatFormat:
-    """The chat format called ``name``; ``auto`` picks from the model's architecture.
+CHAT_FORMATS: dict[str, Callable[[], ChatFormat]] = {
+    "chatml": ChatMLChatFormat,
+    "gemma": GemmaChatFormat,
+    "transcript": TranscriptChatFormat,
+}
 
-    ``auto``: Gemma models with a chat template in their GGUF (instruction-tuned) get Gemma's
-    turn format; models without one (base models, like the default) get the transcript.
+#: What llama-server reports as ``chat_template`` for a model whose GGUF has none (llama.cpp's
+#: ``CHATML_TEMPLATE_SRC`` in ``common/chat.cpp``, whose ``'\n'`` are real newlines, as here):
+#: a ChatML template the model itself was never trained on.
+LLAMA_CPP_FALLBACK_TEMPLATE = (
+    "{%- for message in messages -%}\n"
+    "  {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' -}}\n"
+    "{%- endfor -%}\n"
+    "{%- if add_generation_prompt -%}\n"
+    "  {{- '<|im_start|>assistant\n' -}}\n"
+    "{%- endif -%}"
+)
+
+
+def chat_format_for(name: str, *, architecture: str = "", template: str = "") -> ChatFormat:
+    """The chat format called ``name``; ``auto`` picks from the model's chat template.
+
+    Args:
+        name: ``auto`` or a key of :data:`CHAT_FORMATS`.
+        architecture: the GGUF's ``general.architecture`` (``gemma3``, ``qwen2``, ...).
+        template: the model's chat template (the GGUF's ``tokenizer.chat_template``, or what
+            llama-server reports); empty when it has none. llama.cpp's built-in fallback
+            (:data:`LLAMA_CPP_FALLBACK_TEMPLATE`) counts as none.
+
+    ``auto``: a template with ``<|im_start|>`` turns gets ChatML; Gemma models (or templates
+    with ``<start_of_turn>``) with a template get Gemma's turn format; models without one (base
+    models, like the default) get the transcript.
 
     Raises:
         ConfigError: an unknown name (the message lists the valid ones).
+
+    Example:
+        >>> chat_format_for("auto", architecture="qwen2", template="<|im_start|>...").name
+        'chatml'
+        >>> chat_format_for("auto", architecture="gemma3").name
+        'transcript'
     """
     if name == "auto":
-        name = "gemma" if architecture.startswith("gemma") and has_template else "transcript"
+        name = _auto_format(architecture, template)
     if name not in CHAT_FORMATS:
         raise ConfigError(
             f"unknown chat format {name!r}; valid: auto, " + ", ".join(sorted(CHAT_FORMATS))
         )
-    fmt: ChatFormat = CHAT_FORMATS[name]()
-    return fmt
+    return CHAT_FORMATS[name]()
+
+
+def _auto_format(architecture: str, template: str) -> str:
+    if not template.strip() or template.strip() == LLAMA_CPP_FALLBACK_TEMPLATE:
+        return "transcript"
+    if "<|im_start|>" in template:
+        return "chatml"
+    if architecture.startswith("gemma") or "<start_of_turn>" in template:
+        return "gemma"
+    return "transcript"

@@ -182,11 +182,8 @@ class ServerLLM(LLM):
         if isinstance(chat_format, str) or chat_format is None:
             template = str(meta.get("chat_template") or "")
             name = chat_format if isinstance(chat_format, str) else "auto"
-            chat_format = chat_format_for(
-                name,
-                architecture="gemma" if "<start_of_turn>" in template else "",
-                has_template="<start_of_turn>" in template,
-            )
+            # /props names no architecture; the template's turn markers tell the format.
+            chat_format = chat_format_for(name, template=template)
         kwargs.setdefault("model_name", _model_name(meta))
         super().__init__(
             n_ctx=min(n_ctx or server_ctx, server_ctx), chat_format=chat_format, **kwargs

@@ -1,7 +1,12 @@
+import doctest
+
 import pytest
 
+import agent.llm.prompts
 from agent.errors import ConfigError
 from agent.llm.prompts import (
+    LLAMA_CPP_FALLBACK_TEMPLATE,
+    ChatMLChatFormat,
     GemmaChatFormat,
     Message,
     TranscriptChatFormat,
@@ -37,11 +42,60 @@ def test_transcript_has_primer_system_and_ends_with_assistant_cue() -> None:
     assert "Who are you" not in bare
 
 
+def test_chatml_system_turn_and_assistant_cue() -> None:
+    fmt = ChatMLChatFormat()
+    text = fmt.render(
+        [
+            Message("system", "Be brief."),
+            Message("user", "Hi"),
+            Message("assistant", "Hello."),
+            Message("system", "Use English."),
+            Message("user", "Bye"),
+        ]
+    )
+    assert text == (
+        "<|im_start|>system\nBe brief.\n\nUse English.<|im_end|>\n"
+        "<|im_start|>user\nHi<|im_end|>\n"
+        "<|im_start|>assistant\nHello.<|im_end|>\n"
+        "<|im_start|>user\nBye<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+    assert fmt.render([Message("user", "Hi")]) == (
+        "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert fmt.stop == ("<|im_end|>", "<|im_start|>")
+
+
+# The start of the template in Qwen2.5-Coder's GGUF files.
+_QWEN_TEMPLATE = (
+    "{%- if tools %}\n    {{- '<|im_start|>system\\n' }}\n    {%- if messages[0]['role'] == "
+    "'system' %}\n        {{- messages[0]['content'] }}\n"
+)
+_GEMMA_TEMPLATE = "{{ bos_token }}{% for message in messages %}<start_of_turn>{{ role }}\n"
+
+
 def test_auto_chat_format_depends_on_template() -> None:
-    assert chat_format_for("auto", architecture="gemma3", has_template=True).name == "gemma"
-    assert chat_format_for("auto", architecture="gemma3", has_template=False).name == "transcript"
-    with pytest.raises(ConfigError, match="valid: auto, gemma, transcript"):
-        chat_format_for("chatml")
+    def auto(architecture: str = "", template: str = "") -> str:
+        return chat_format_for("auto", architecture=architecture, template=template).name
+
+    assert auto("qwen2", _QWEN_TEMPLATE) == "chatml"
+    assert auto("gemma3", _GEMMA_TEMPLATE) == "gemma"
+    assert auto("gemma3") == "transcript"  # the default base model has no template
+    assert auto("llama", "{{ '<|start_header_id|>' }}") == "transcript"
+    # llama-server (which names no architecture) reports the template, or its own ChatML
+    # fallback for a model without one, which must not count as the model's own
+    assert auto(template=_GEMMA_TEMPLATE) == "gemma"
+    assert auto(template=_QWEN_TEMPLATE) == "chatml"
+    assert auto(template=LLAMA_CPP_FALLBACK_TEMPLATE) == "transcript"
+    assert chat_format_for("chatml").name == "chatml"
+    assert chat_format_for("gemma", template=_QWEN_TEMPLATE).name == "gemma"  # a name wins
+    with pytest.raises(ConfigError, match="valid: auto, chatml, gemma, transcript"):
+        chat_format_for("vicuna")
+
+
+def test_module_doctests_pass() -> None:
+    result = doctest.testmod(agent.llm.prompts)
+    assert result.attempted >= 3 and result.failed == 0
 
 
 def test_as_messages_validates() -> None:
