@@ -220,6 +220,9 @@ class Agent:
                 self.log.record(user, name, model=self.llm.model_name, error=str(exc))
                 raise
             turn = self._turn(values)
+            if self.services.forgotten:
+                self._scrub(user, self.services.forgotten)
+                self.services.forgotten = []
             if thread is not None:
                 self.log.touch_thread(user, thread, message)
             self.log.record(
@@ -434,6 +437,31 @@ class Agent:
         return [
             {"role": h["role"], "content": h["content"]} for h in state.values.get("history", [])
         ]
+
+    def _scrub(self, user: str, forgotten: list[str]) -> None:
+        """Take forgotten facts out of every thread of ``user``.
+
+        Each thread is rewritten to its history with the messages that carried a forgotten
+        fact replaced by "[forgotten]"; its earlier checkpoints (which hold old prompts, with
+        recalled memories in them) are dropped; a title made from such a message is renamed.
+        On SQLite the freed pages are zeroed (``secure_delete``) and the WAL truncated.
+        """
+        from agent.pipeline.forgetting import REDACTED, mentions
+
+        for info in self.log.threads(user):
+            config = {"configurable": {"thread_id": f"{user}/{info.thread}"}}
+            history = self.graph.get_state(config).values.get("history", [])
+            redacted = [
+                {**h, "content": REDACTED} if mentions(h["content"], forgotten) else h
+                for h in history
+            ]
+            self._saver.delete_thread(f"{user}/{info.thread}")
+            if redacted:
+                self.graph.update_state(config, {"history": redacted}, as_node="finish")
+            if mentions(info.title, forgotten):
+                self.log.rename(user, info.thread, REDACTED)
+        if self.settings.database_url is None:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def rename_thread(self, thread: str, title: str, *, user: str = "me") -> bool:
         return self.log.rename(user, thread, title)

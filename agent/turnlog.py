@@ -198,6 +198,7 @@ def open_checkpointer(home: Path, database_url: str | None = None) -> tuple[Any,
     home.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(home / "threads.sqlite", check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA secure_delete=ON")  # a forgotten fact's checkpoints are zeroed
     saver = SqliteSaver(conn)
     saver.setup()
     return conn, saver

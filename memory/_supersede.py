@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import TYPE_CHECKING
+
+from memory._slots import slot
 
 if TYPE_CHECKING:
     from agent.llm import LLM
@@ -50,68 +51,6 @@ def prompt_for(old: str, new: str) -> str:
         lines += [f"Old: {o}", f"New: {n}", f'Answer: {{"same_subject": {str(same).lower()}}}', ""]
     lines += [f"Old: {old}", f"New: {new}", "Answer: "]
     return "\n".join(lines)
-
-
-_SLOTS = (
-    (
-        "residence",
-        re.compile(
-            r"\b(live|lives|living|lived|moved|move|moving|relocated|reside|"
-            r"resides|based in|home is)\b",
-            re.I,
-        ),
-    ),
-    ("work", re.compile(r"\b(work|works|working|job|employed|profession|career|employer)\b", re.I)),
-    ("name", re.compile(r"\b(name is|named|called)\b", re.I)),
-    ("age", re.compile(r"\b(\d+ years old|age is|turned \d+)\b", re.I)),
-)
-_FAVOURITE = re.compile(r"\bfavou?rite (\w+)", re.I)
-_I = re.compile(r"^\s*(i|i'm|i am|i've|i'd)\b", re.I)
-_I_HAVE = re.compile(r"^\s*i\s+(have|had|own)\b", re.I)  # "I have a dog named Rex": not me
-_MY = re.compile(r"^\s*(?:my|our)\s+(\w+)", re.I)
-_MY_OWN = {
-    "name": "name",
-    "job": "work",
-    "work": "work",
-    "employer": "work",
-    "profession": "work",
-    "career": "work",
-    "home": "residence",
-    "address": "residence",
-    "age": "age",
-}
-
-
-def slot(text: str) -> tuple[str, str] | None:
-    """``(subject, slot)`` of a fact, or None when the rule does not recognise it.
-
-    Example:
-        >>> slot("I moved to Berlin last month")
-        ('i', 'residence')
-        >>> slot("My sister lives in Rome")
-        ('my sister', 'residence')
-        >>> slot("My favourite colour is green")
-        ('i', 'favourite colour')
-    """
-    fav = _FAVOURITE.search(text)
-    if fav:
-        return ("i", f"favourite {fav.group(1).lower()}")
-    if _I.match(text):
-        if _I_HAVE.match(text):
-            return None
-        subject = "i"
-    else:
-        m = _MY.match(text)
-        if not m:
-            return None
-        noun = m.group(1).lower()
-        if noun in _MY_OWN:
-            return ("i", _MY_OWN[noun])
-        subject = f"my {noun}"
-    for name, pattern in _SLOTS:
-        if pattern.search(text):
-            return (subject, name)
-    return None
 
 
 def same_subject(llm: LLM, old: str, new: str) -> bool:

@@ -321,7 +321,8 @@ class LorebookApp(ThreadsMixin, ActionsMixin, App[None]):
                 new += 1
             elif f.get("action") == "added":
                 self.inbox.append(InboxItem(f["text"], turn.thread, "stored", f.get("id")))
-                if turn.route != "remember":  # /remember says so in its reply
+                if turn.route != "remember" or turn.route_reason.startswith("rule"):
+                    # a command says so in its reply; a statement gets the undo hint
                     self.notify(f"remembered: {f['text']} (/inbox to undo)")
         self.status.inbox = sum(1 for i in self.inbox if i.state == "pending")
         if new:

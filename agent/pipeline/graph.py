@@ -1,13 +1,19 @@
 """The LangGraph state machine of one turn.
 
 ```
-START → route ─┬─ remember ─────────────────────────────────────────────┐
-               ├─ forget ───────────────────────────────────────────────┤
-               ├─ translate | summarize | code | review (agent.toolbox) ─┤
-               └─ recall → retrieve ─┬─ compose → generate → memorize ───┤
-                                     └─ unknown ────────────────────────┤
-                                                                finish ─┴→ END
+START → route ─┬─ remember (statements and "remember …") ───────────────────────┐
+               ├─ forget ("forget my passport number") ─────────────────────────┤
+               ├─ translate | summarize | code | review (agent.toolbox) ────────┤
+               └─ recall → retrieve ─┬─ answer (a question memory answers) ──────┤
+                                     ├─ unknown ("I don't know") ───────────────┤
+                                     └─ compose → generate → memorize ──────────┤
+                                                                        finish ─┴→ END
 ```
+
+Routing generates nothing (:mod:`agent.pipeline.routing`: rules and nearest labelled
+examples); facts are extracted by rules (:mod:`agent.pipeline.facts`); questions about the user
+are answered from evidence and checked (:mod:`agent.pipeline.answers`). The model writes the
+reply only for conversation and general questions, and with only relevant memories in view.
 
 Nodes are small functions returning a partial state update; ``route_*`` functions pick the
 next node. ``build_graph`` takes the services (model, memory, documents) and the checkpointer,
@@ -28,23 +34,24 @@ from langgraph.graph import END, START, StateGraph
 
 from agent.errors import CancelledError, ToolError
 from agent.llm import LLM, CancelToken
-from agent.pipeline.compose import compose
-from agent.pipeline.evidence import holds_answer
-from agent.pipeline.facts import extract_facts
-from agent.pipeline.routing import (
-    TOOL_ROUTES,
-    Decision,
-    classify,
-    explicit_route,
-    keyword_route,
+from agent.pipeline.answers import (
+    UNKNOWN_REPLY,
+    asks_history,
+    asks_when,
+    evidence,
+    extractive_answer,
+    grounded,
+    model_answer,
 )
+from agent.pipeline.compose import compose
+from agent.pipeline.facts import extract_facts
+from agent.pipeline.forgetting import clean_phrase, matching
+from agent.pipeline.routing import TOOL_ROUTES, Router, explicit_route, is_question
 from agent.pipeline.state import TurnState
+from memory._slots import question_slot, second_person
 
 Node = Callable[[TurnState], dict[str, Any]]
-UNKNOWN_REPLY = (
-    "I don't know: I found nothing about that in your memories or documents. You can tell me "
-    '("remember that …") or add documents with /ingest.'
-)
+__all__ = ["UNKNOWN_REPLY", "Services", "build_graph"]
 
 
 @dataclass
@@ -60,12 +67,18 @@ class Services:
     min_similarity: float = 0.3
     """Memories less similar than this to the message are not recalled."""
     classify_with_model: bool = True
+    """Let an instruction-tuned model settle a message the rules and examples leave split."""
     memorize: bool = True
     inbox: bool = False
     """Extracted facts wait for the user's accept (action "pending") instead of being stored."""
     tools: Any = None
     """An ``agent.toolbox.ToolBox`` for the translate/summarize/code/review routes."""
     cancel: CancelToken = field(default_factory=CancelToken)
+    router: Router | None = None
+    """Built from the memory embedder when None."""
+    forgotten: list[str] = field(default_factory=list)
+    """Texts the last forget turn deleted, for the agent to scrub from transcripts (never in
+    the checkpointed state)."""
 
 
 def _timed(name: str, fn: Node) -> Node:
@@ -83,18 +96,54 @@ def _date(ts: Any) -> str:
     return ts.date().isoformat() if isinstance(ts, dt.datetime) else str(ts)[:10]
 
 
+def _instruct(llm: LLM) -> bool:
+    """An instruction-tuned model (it has a chat template); base models get the transcript."""
+    return getattr(llm.chat_format, "name", "transcript") != "transcript"
+
+
+def _previous_reply(state: TurnState) -> str | None:
+    for h in reversed(state.get("history", [])):
+        if h["role"] == "assistant":
+            return None if h.get("notice") else h["content"]
+    return None
+
+
+def _store_facts(s: Services, state: TurnState, facts: list[str], context: list[str]) -> list:
+    out: list[dict[str, Any]] = []
+    for fact in facts:
+        if s.inbox:  # the user accepts or rejects it first (Agent.accept_fact)
+            out.append(
+                {"text": fact, "action": "pending", "reason": None, "id": None, "superseded": []}
+            )
+            continue
+        added = s.memory.add(
+            fact, user=state["user"], thread=state["thread"], source="user", context=context
+        )
+        out.append(
+            {
+                "text": fact,
+                "action": added.action,
+                "reason": added.reason,
+                "id": added.record.id if added.record else None,
+                "superseded": list(added.superseded),
+            }
+        )
+    return out
+
+
 def build_graph(services: Services, checkpointer: Any = None) -> Any:
     """The compiled turn graph. ``checkpointer`` persists each thread's state (None: none)."""
     s = services
+    if s.router is None:
+        store = getattr(s.memory, "store", None)
+        s.router = Router(store.cache.embed if store is not None else None)
+    router = s.router
 
     def route(state: TurnState) -> dict[str, Any]:
         decision = explicit_route(state["message"], state.get("command"))
         if decision is None:
-            if s.classify_with_model:
-                decision = classify(s.llm, state["message"])
-            else:
-                label, _ = keyword_route(state["message"])
-                decision = Decision(label, f"keywords ({label})", state["message"])
+            ask = s.llm if s.classify_with_model and _instruct(s.llm) else None
+            decision = router.route(state["message"], llm=ask)
         return {
             "route": decision.route,
             "route_reason": decision.reason,
@@ -104,20 +153,40 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
     def recall(state: TurnState) -> dict[str, Any]:
         if s.memory is None:
             return {"memories": []}
-        hits = s.memory.search(state["message"], user=state["user"], k=s.recall_k)
-        return {
-            "memories": [
-                {
-                    "id": h.record.id,
-                    "text": h.record.text,
-                    "score": round(h.score, 4),
-                    "similarity": round(h.similarity, 4),
-                    "date": _date(h.record.created),
-                }
-                for h in hits
-                if h.similarity >= s.min_similarity
+        message = state["message"]
+        history = is_question(message) and (asks_history(message) or asks_when(message))
+        hits = s.memory.search(message, user=state["user"], k=s.recall_k, include_history=history)
+        asked = question_slot(message) if is_question(message) else None
+        if asked is not None:
+            # the facts that fill the slot asked about, however differently they were worded
+            seen = {h.record.id for h in hits}
+            hits += [
+                h
+                for h in s.memory.search(
+                    f"{asked[0]} {asked[1]}".replace("i ", "my ", 1),
+                    user=state["user"],
+                    k=s.recall_k,
+                    include_history=history,
+                )
+                if h.record.id not in seen
             ]
-        }
+        items = [
+            {
+                "id": h.record.id,
+                "text": h.record.text,
+                "score": round(h.score, 4),
+                "similarity": round(h.similarity, 4),
+                "date": _date(h.record.created),
+                "current": h.record.current,
+            }
+            for h in hits
+        ]
+        if is_question(message):
+            # evidence only: a memory that does not answer the question stays out of view
+            found = evidence(message, items)
+        else:
+            found = [m for m in items if m["similarity"] >= s.min_similarity][: s.recall_k]
+        return {"memories": found}
 
     def retrieve(state: TurnState) -> dict[str, Any]:
         if s.documents is None:
@@ -141,6 +210,8 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
                     "lexical": h.bm25_rank is not None,
                 }
             )
+        if state["route"] == "chat" and not any(c["lexical"] for c in chunks):
+            chunks = []  # small talk and general questions get no unrelated excerpts
         return {"chunks": chunks}
 
     def compose_node(state: TurnState) -> dict[str, Any]:
@@ -162,8 +233,16 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
 
     def generate(state: TurnState) -> dict[str, Any]:
         write = get_stream_writer()
+        # grounded answers are decoded greedily; conversation keeps the configured sampling
+        greedy: dict[str, Any] = (
+            {"temperature": 0} if state["route"] in ("ask_memory", "ask_documents") else {}
+        )
         stream = s.llm.stream(
-            state["prompt"], max_tokens=s.max_tokens, stop=s.llm.chat_format.stop, cancel=s.cancel
+            state["prompt"],
+            max_tokens=s.max_tokens,
+            stop=s.llm.chat_format.stop,
+            cancel=s.cancel,
+            **greedy,
         )
         stream.strip = True
         with stream:
@@ -181,72 +260,62 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
     def memorize(state: TurnState) -> dict[str, Any]:
         if s.memory is None or not s.memorize or state.get("finish_reason") == "cancelled":
             return {"facts": []}
-        # Facts come from the user's message only (extract_facts grounds them in it); recalled
-        # memories and document text are what must not be stored again. The reply is left
-        # out: a model that echoes the user would otherwise block the user's own statement.
+        # Facts come from the user's message only; recalled memories and document text are
+        # what must not be stored again. The reply is left out: a model that echoes the user
+        # would otherwise block the user's own statement.
         context = [m["text"] for m in state.get("memories", [])]
         context += [c["quote"] for c in state.get("chunks", [])]
-        facts: list[dict[str, Any]] = []
-        for fact in extract_facts(s.llm if s.classify_with_model else None, state["message"]):
-            if s.inbox:  # the user accepts or rejects it first (Agent.accept_fact)
-                facts.append(
-                    {
-                        "text": fact,
-                        "action": "pending",
-                        "reason": None,
-                        "id": None,
-                        "superseded": [],
-                    }
-                )
-                continue
-            added = s.memory.add(
-                fact, user=state["user"], thread=state["thread"], source="user", context=context
-            )
-            facts.append(
-                {
-                    "text": fact,
-                    "action": added.action,
-                    "reason": added.reason,
-                    "id": added.record.id if added.record else None,
-                    "superseded": list(added.superseded),
-                }
-            )
-        return {"facts": facts}
+        facts = extract_facts(state["message"], _previous_reply(state))
+        return {"facts": _store_facts(s, state, facts, context)}
 
     def remember(state: TurnState) -> dict[str, Any]:
         text = state.get("payload", "").strip()
         if s.memory is None or not text:
             return {"reply": 'Tell me what to remember, e.g. "remember that my sister is Ana".'}
-        added = s.memory.add(text, user=state["user"], thread=state["thread"], source="user")
-        if added.action == "rejected":
-            reply = f"I did not store that: {added.reason}."
-        elif added.action == "refreshed":
-            reply = f"I already knew that: {added.record.text}"
-        else:
-            extra = (
-                f" (it replaces {len(added.superseded)} older fact(s))" if added.superseded else ""
-            )
-            reply = f"I'll remember that: {added.record.text}{extra}"
-        fact = {
-            "text": text,
-            "action": added.action,
-            "reason": added.reason,
-            "id": added.record.id if added.record else None,
-            "superseded": list(added.superseded),
-        }
-        return {"reply": reply, "facts": [fact]}
+        explicit = not state.get("route_reason", "").startswith("rule")
+        facts = extract_facts(text, _previous_reply(state))
+        if not facts and explicit:
+            facts = [text]  # the user asked for these words to be kept
+        if not s.memorize and not explicit:
+            facts = []
+        done = _store_facts(s, state, facts, [])
+        return {"reply": _acknowledge(done), "facts": done, "finish_reason": "stop"}
 
     def forget(state: TurnState) -> dict[str, Any]:
-        query = state.get("payload", "").strip()
-        if s.memory is None or not query:
+        phrase = clean_phrase(state.get("payload", ""))
+        if s.memory is None or not phrase:
             return {"reply": 'Tell me what to forget, e.g. "forget that I live in Paris".'}
-        gone = s.memory.forget(query=query, user=state["user"])
-        if not gone:
-            return {"reply": f'I found nothing about "{query}" to forget.'}
+        records = s.memory.list(state["user"], kinds=["fact"], include_history=True)
+        found = matching(phrase, records)
+        if not found:
+            near = [
+                h.record.text
+                for h in s.memory.search(phrase, user=state["user"], k=3, include_history=True)
+                if h.similarity >= 0.45
+            ]
+            hint = (" Did you mean: " + "; ".join(f'"{t}"' for t in near) + "?") if near else ""
+            return {"reply": f'I found nothing about "{phrase}" to forget.{hint}'}
+        s.memory.forget_ids([r.id for r in found])
+        s.forgotten = [r.text for r in found]
+        listed = "; ".join(second_person(r.text.rstrip(".!")) for r in found[:5])
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        n = len(found)
         return {
-            "reply": f"Forgotten: {len(gone)} memor{'y' if len(gone) == 1 else 'ies'} "
-            f'about "{query}", deleted everywhere.'
+            "reply": f"Forgotten ({n} memor{'y' if n == 1 else 'ies'}, deleted everywhere, "
+            f"conversation lines included): {listed}{more}.",
         }
+
+    def answer(state: TurnState) -> dict[str, Any]:
+        question = state["message"]
+        found = state.get("memories", [])
+        reply = ""
+        if _instruct(s.llm) and not asks_history(question):
+            reply = model_answer(s.llm, question, found, s.cancel)
+            if not grounded(reply, found, question):
+                reply = ""
+        reply = reply or extractive_answer(question, found)
+        get_stream_writer()({"type": "token", "text": reply})
+        return {"reply": reply, "finish_reason": "stop"}
 
     def unknown(state: TurnState) -> dict[str, Any]:
         return {"reply": UNKNOWN_REPLY, "finish_reason": "unknown"}
@@ -292,8 +361,8 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
             state.get("route") not in ("chat", "ask_memory", "ask_documents")
             or state.get("finish_reason") == "unknown"
         ):
-            # Commands and canned answers ("I'll remember that…", "I don't know…") stay in
-            # the thread but are not conversation: a base model copies them into later replies.
+            # Commands and canned answers ("Noted: …", "I don't know…") stay in the thread
+            # but are not conversation: a base model copies them into later replies.
             turn = [{**m, "notice": "1"} for m in turn]
         return {"history": turn}
 
@@ -303,15 +372,19 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         r = state["route"]
         return r if r in ("remember", "forget", *TOOL_ROUTES) else "recall"  # type: ignore[return-value]
 
-    def route_after_retrieve(state: TurnState) -> Literal["compose", "unknown"]:
-        if state["route"] not in ("ask_memory", "ask_documents"):
-            return "compose"
-        question = state["message"]
-        found = any(
-            holds_answer(question, m["text"], m["similarity"]) for m in state.get("memories", [])
-        )
-        found = found or any(c.get("lexical") for c in state.get("chunks", []))
-        return "compose" if found else "unknown"
+    def route_after_retrieve(state: TurnState) -> Literal["answer", "compose", "unknown"]:
+        route, message = state["route"], state["message"]
+        memories = state.get("memories", [])
+        lexical = any(c.get("lexical") for c in state.get("chunks", []))
+        if route == "ask_memory":
+            if memories:
+                return "answer"
+            return "compose" if lexical else "unknown"
+        if route == "ask_documents":
+            return "compose" if lexical or memories else "unknown"
+        if is_question(message) and memories and question_slot(message) is not None:
+            return "answer"  # "What does Priya do?": a question memory answers
+        return "compose"
 
     g = StateGraph(TurnState)
     nodes: dict[str, Node] = {
@@ -323,6 +396,7 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         "memorize": memorize,
         "remember": remember,
         "forget": forget,
+        "answer": answer,
         "unknown": unknown,
         "finish": finish,
         **{name: tool(name) for name in TOOL_ROUTES},
@@ -336,7 +410,27 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
     g.add_conditional_edges("retrieve", route_after_retrieve)
     g.add_edge("compose", "generate")
     g.add_edge("generate", "memorize")
-    for name in ("memorize", "remember", "forget", "unknown", *TOOL_ROUTES):
+    for name in ("memorize", "remember", "forget", "answer", "unknown", *TOOL_ROUTES):
         g.add_edge(name, "finish")
     g.add_edge("finish", END)
     return g.compile(checkpointer=checkpointer)
+
+
+def _acknowledge(facts: list[dict[str, Any]]) -> str:
+    """The reply to a statement: what was stored, said back to the user."""
+    if not facts:
+        return "OK."
+    said: list[str] = []
+    for f in facts:
+        text = second_person(f["text"].rstrip(".!"))
+        if f["action"] == "rejected":
+            said.append(f'I did not store "{f["text"]}": {f["reason"]}')
+        elif f["action"] == "refreshed":
+            said.append(f"I already knew that {text[0].lower() + text[1:]}")
+        elif f["action"] == "pending":
+            said.append(f"{text} (waiting in your memory inbox)")
+        else:
+            extra = " (this replaces what you told me before)" if f["superseded"] else ""
+            said.append(text + extra)
+    said = [said[0]] + [t[0].lower() + t[1:] for t in said[1:]]
+    return "Noted: " + "; ".join(said) + "."

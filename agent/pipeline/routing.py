@@ -1,23 +1,39 @@
-"""Deciding what a turn is: explicit commands first, then the local model under a grammar.
+"""Deciding what a turn is, without generating: rules first, then nearest labelled examples.
+
+The old router asked the 270M model to classify every message (4–15 s a turn on 2 cores) and
+sent a holiday story to legal review and a job offer to code generation. Now:
 
 1. An explicit command (``/remember …``, a batch task type) routes deterministically.
-2. Plain-word commands ("remember that …", "forget what I said about …") match patterns.
-3. Free text is classified by the model: a few-shot prompt and a JSON schema whose ``route``
-   is an enum, so even a 270M base model cannot answer off the label set.
-4. Keyword rules run beside the model. The model is "unsure" when its label contradicts a
-   *strong* keyword match (e.g. it says ``chat`` for "what does my contract say about …"), or
-   when it picks a question-about-you route for a message that mentions neither the user nor
-   documents; then the keywords win. The decision and its reason go into the turn record.
+2. Plain-word memory commands ("remember that …", "forget my passport number", "delete what
+   I told you about Priya") match patterns anchored at the start of the message.
+3. A tool is reached only by an imperative naming its task *and* carrying an object
+   ("Translate 'good morning' into French", "Summarize this: …", "Write a Python function
+   that …", "Review this clause: …"). A statement about the user's life never reaches a tool.
+4. A statement (every sentence states something, at least one a fact about someone) goes to
+   ``remember``: its facts are stored and acknowledged.
+5. A question about the user ("what is my…", "where do I…", "do you remember…", "what does
+   the user…") goes to ``ask_memory``; one naming their documents to ``ask_documents``.
+6. Everything else is classified by its nearest labelled example utterances, embedded with the
+   embedder already loaded for memory (no generation; ~10 ms), among the conversation routes;
+   a tool label from the neighbours counts only for a request that carries an object.
+7. The model is consulted only when the neighbours are split, the model is instruction-tuned
+   (has a chat template) and ``route_with_model`` is on.
+
+The decision and its reason go into the turn record.
 """
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from agent.errors import LorebookError
-from agent.llm import LLM, few_shot
+from agent.llm.prompts import Message
+from agent.pipeline.facts import is_statement, stated_sentences
 
 ROUTES = (
     "chat",
@@ -35,64 +51,123 @@ TOOL_ROUTES = ("translate", "summarize", "code", "review")
 _SLASH = re.compile(
     r"^/(remember|forget|translate|summarize|code|review|ask|chat)\b\s*(.*)$", re.S | re.I
 )
+_POLITE = (
+    r"^\s*(?:(?:please|pls|hey|ok|okay|now|and|also)[,]?\s+)*"
+    r"(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
+)
 _PLAIN = (
     (
         "remember",
         re.compile(
-            r"^\s*(?:please\s+)?(?:remember|memori[sz]e)\s+(?:that\s+)?"
-            r"(?P<text>.+)$",
+            _POLITE + r"(?:remember|memori[sz]e|note|keep in mind)\s+(?:that\s+)?(?P<text>.+)$",
             re.S | re.I,
         ),
     ),
     (
         "forget",
         re.compile(
-            r"^\s*(?:please\s+)?(?:forget|erase)\s+(?:that\s+|about\s+|"
-            r"what\s+i\s+(?:said|told\s+you)\s+about\s+)?(?P<text>.+)$",
+            _POLITE
+            + r"(?:forget|erase|(?:delete|remove|drop|wipe)(?=\s+(?:what|everything|all|my|the\s+"
+            r"(?:memory|memories|fact|facts|note|notes|thing)|that|about|any)\b)|"
+            r"stop remembering|don't remember|do not remember|unlearn)\s+(?P<text>.+)$",
             re.S | re.I,
         ),
     ),
 )
-_STRONG = (  # first match wins: task verbs at the start outrank topic words
-    ("translate", re.compile(r"^\s*translate\b", re.I)),
-    ("summarize", re.compile(r"^\s*(summari[sz]e|tl;?dr)\b", re.I)),
-    ("review", re.compile(r"^\s*review\b", re.I)),
+_OBJECT = (  # what the task acts on: quoted text, "this …", "my notes", or a few words
+    r"(?:\s*[:\"'“‘«]|\s+(?:this|that|the following|these|those|it|my|the|a|an|our)\b|"
+    r"\s+\S+(?:\s+\S+){2,})"
+)
+_TOOL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("translate", re.compile(_POLITE + r"translate\b" + _OBJECT, re.I | re.S)),
+    (
+        "summarize",
+        re.compile(
+            _POLITE + r"(?:summari[sz]e|tl;?dr|give me (?:a|the) (?:summary|gist) of|"
+            r"sum up|condense)\b" + _OBJECT,
+            re.I | re.S,
+        ),
+    ),
+    (
+        "review",
+        re.compile(
+            _POLITE + r"(?:review|check|audit)\s+(?:this|the following|my|the|these)?\s*"
+            r"(?:contract|clause|clauses|agreement|lease|terms|nda|policy|document|text|"
+            r"licen[cs]e)\b",
+            re.I,
+        ),
+    ),
     (
         "code",
         re.compile(
-            r"^\s*(write|generate|implement)\b.*\b(function|code|script|program|"
-            r"class)\b",
-            re.I,
-        ),
-    ),
-    (
-        "ask_documents",
-        re.compile(
-            r"\b(documents?|docs|files?|notes|pdfs?|report|contract|lease|"
-            r"according to|in my (?:notes|files|documents))\b",
+            _POLITE + r"(?:write|generate|implement|create|code|make|give me)\s+(?:me\s+)?"
+            r"(?:a|an|the|some)?\s*(?:\w+\s+){0,3}?(?:function|code|script|program|class|"
+            r"method|regex|regular expression|sql query|unit tests?|snippet|algorithm)\b",
             re.I,
         ),
     ),
 )
-_PERSONAL = re.compile(r"\b(my|me|mine|i|i'm|i've|i'd|myself)\b", re.I)
+_DOCUMENTS = re.compile(
+    r"\b(documents?|docs|files?|my notes|the notes|pdfs?|report|contract|lease|"
+    r"according to|in my (?:notes|files|documents)|the manual|the policy|meeting notes?)\b",
+    re.I,
+)
 _QUESTION = re.compile(
-    r"\?\s*$|^\s*(what|who|where|when|which|how|why|do|does|did|is|are|can)"
-    r"\b",
+    r"\?\s*$|^\s*(what|who|whom|whose|where|when|which|how|why|do|does|did|is|are|am|was|"
+    r"were|can|could|have|has)\b",
+    re.I,
+)
+_ABOUT_USER = re.compile(
+    r"\b(my|mine|i|i'm|i've|i'd|am i|do i|did i|have i|myself|the user|user's|"
+    r"about me|do you remember|did i tell you|have i told you|what do you know about)\b",
     re.I,
 )
 
-_EXAMPLES = [
+_EXAMPLES: tuple[tuple[str, str], ...] = (
     ("Hello there!", "chat"),
+    ("Good morning, how are you today?", "chat"),
+    ("Thanks, that was helpful.", "chat"),
     ("What is the capital of Italy?", "chat"),
+    ("Explain how photosynthesis works.", "chat"),
+    ("Write a short poem about autumn leaves.", "chat"),
+    ("Tell me a joke.", "chat"),
+    ("Why is the sky blue?", "chat"),
+    ("How many legs does a spider have?", "chat"),
+    ("Give me some ideas for a birthday party.", "chat"),
+    ("What's a good recipe for pancakes?", "chat"),
+    ("Can you recommend a book about history?", "chat"),
+    ("Who wrote the novel Moby Dick?", "chat"),
+    ("What should I cook tonight?", "chat"),
+    ("I'm bored, let's talk.", "chat"),
     ("What is my sister's name?", "ask_memory"),
     ("Where do I live?", "ask_memory"),
+    ("Do you remember what I told you about my job?", "ask_memory"),
+    ("What's my dog called?", "ask_memory"),
+    ("How old is my daughter?", "ask_memory"),
+    ("When did I move to my new flat?", "ask_memory"),
+    ("What does my colleague do for a living?", "ask_memory"),
+    ("What do you know about me?", "ask_memory"),
+    ("What is the user's phone number?", "ask_memory"),
+    ("Which city did I say my brother lives in?", "ask_memory"),
     ("What does the contract say about termination?", "ask_documents"),
     ("According to my notes, when is the meeting?", "ask_documents"),
+    ("How much is the rent in the lease?", "ask_documents"),
+    ("What did the meeting notes decide about the launch?", "ask_documents"),
+    ("Which page of the manual covers the warranty?", "ask_documents"),
     ("Translate 'good morning' into German.", "translate"),
-    ("Summarize this article for me.", "summarize"),
+    ("How do you say thank you in Spanish?", "translate"),
+    ("Put this sentence into French: the train is late.", "translate"),
+    ("Summarize this article for me: ...", "summarize"),
+    ("Give me the gist of this text: ...", "summarize"),
+    ("Make this paragraph shorter: ...", "summarize"),
     ("Write a Python function that reverses a list.", "code"),
+    ("Implement binary search in JavaScript.", "code"),
+    ("I need a bash script that renames all files in a folder.", "code"),
     ("Review this agreement for risky clauses.", "review"),
-]
+    ("Check this contract clause for problems: ...", "review"),
+    ("Is this non-compete clause enforceable? ...", "review"),
+)
+_CONVERSATION = ("chat", "ask_memory", "ask_documents")
 _SCHEMA = {"type": "object", "properties": {"route": {"enum": list(ROUTES)}}, "required": ["route"]}
 
 
@@ -106,7 +181,16 @@ class Decision:
 
 
 def explicit_route(message: str, command: str | None = None) -> Decision | None:
-    """The route fixed by a command or plain-word pattern, or None for free text."""
+    """The route fixed by a command or plain-word pattern, or None for free text.
+
+    Example:
+        >>> explicit_route("Please forget my passport number").payload
+        'my passport number'
+        >>> explicit_route("delete what I told you about Priya").route
+        'forget'
+        >>> explicit_route("I forgot my keys") is None
+        True
+    """
     if command:
         if command not in ROUTES:
             raise LorebookError(f"unknown command {command!r}; valid: {', '.join(ROUTES)}")
@@ -123,41 +207,143 @@ def explicit_route(message: str, command: str | None = None) -> Decision | None:
     return None
 
 
-def keyword_route(message: str) -> tuple[str, bool]:
-    """The keyword classifier: ``(route, strong)``."""
-    for route, pattern in _STRONG:
-        if pattern.search(message):
-            return route, True
-    if _PERSONAL.search(message) and _QUESTION.search(message):
-        return "ask_memory", False
-    return "chat", False
+def tool_route(message: str) -> Decision | None:
+    """A tool, when the message is an imperative naming the task and carrying an object.
+
+    Example:
+        >>> tool_route("Translate 'good morning' into French").route
+        'translate'
+        >>> tool_route("write a long poem about the sea") is None
+        True
+        >>> tool_route("My lawyer reviewed my contract yesterday") is None
+        True
+    """
+    for route, pattern in _TOOL_RULES:
+        if pattern.match(message):
+            return Decision(route, f"rule: an imperative to {route} with its object", message)
+    return None
 
 
-def classify(llm: LLM, message: str) -> Decision:
-    """Classify free text with the model under a JSON grammar, keywords as the fallback."""
-    kw, strong = keyword_route(message)
-    prompt = few_shot(
-        [(text, json.dumps({"route": label})) for text, label in _EXAMPLES],
-        message.replace("\n", " ")[:500],
-        instruction="Classify each message by what the user wants.",
-        input_label="Message",
-        output_label="Route",
+def is_question(message: str) -> bool:
+    """True for a question (a question mark, or a question word first)."""
+    return bool(_QUESTION.search(message.strip()))
+
+
+def asks_about_user(message: str) -> bool:
+    """True for a question about the user or what they said.
+
+    Example:
+        >>> asks_about_user("What is my dog called?")
+        True
+        >>> asks_about_user("Can you tell me how photosynthesis works?")
+        False
+    """
+    if not is_question(message):
+        return False
+    text = re.sub(
+        r"\b(?:can|could|would|will) you (?:please )?(?:tell|show|give|help) me\b",
+        "",
+        message,
+        flags=re.I,
+    )
+    return bool(_ABOUT_USER.search(text))
+
+
+class Router:
+    """Routes free text by rules and nearest labelled examples (see the module docstring).
+
+    Args:
+        embed: texts → unit vectors (the memory embedder); None routes by rules alone.
+        k: how many neighbours vote.
+    """
+
+    def __init__(self, embed: Callable[[Sequence[str]], np.ndarray] | None, k: int = 5):
+        self.embed = embed
+        self.k = k
+        self._vectors: np.ndarray | None = None
+        self._labels = [label for _, label in _EXAMPLES]
+
+    def neighbours(self, message: str) -> tuple[str, float]:
+        """The examples' vote: ``(label, share of the k votes)``; ``("chat", 0)`` without
+        an embedder."""
+        if self.embed is None:
+            return "chat", 0.0
+        if self._vectors is None:
+            self._vectors = np.asarray(self.embed([t for t, _ in _EXAMPLES]), dtype=np.float32)
+        q = np.asarray(self.embed([message]), dtype=np.float32)[0]
+        sims = self._vectors @ q
+        top = np.argsort(-sims)[: self.k]
+        votes: dict[str, float] = {}
+        for i in top:
+            votes[self._labels[i]] = votes.get(self._labels[i], 0.0) + float(max(sims[i], 0))
+        total = sum(votes.values()) or 1.0
+        label = max(votes, key=lambda lab: votes[lab])
+        return label, votes[label] / total
+
+    def route(self, message: str, llm: Any = None) -> Decision:
+        """The route of a free-text message (explicit commands are handled before)."""
+        tool = tool_route(message)
+        if tool is not None:
+            return tool
+        if is_statement(message) and stated_sentences(message):
+            return Decision("remember", "rule: a statement of facts", message)
+        if is_question(message):
+            if _DOCUMENTS.search(message):
+                return Decision("ask_documents", "rule: a question naming documents", message)
+            if asks_about_user(message):
+                return Decision("ask_memory", "rule: a question about the user", message)
+        label, share = self.neighbours(message)
+        if label in TOOL_ROUTES:
+            # a neighbour's tool label counts only for a request carrying an object
+            if not is_question(message) and re.search(r"[:\"“'«]", message):
+                return Decision(label, f"examples ({label}, {share:.0%} of votes)", message)
+            label = "chat"
+        if label == "ask_memory" and not asks_about_user(message):
+            label = "chat"
+        if share < 0.5 and llm is not None:
+            asked = classify(llm, message)
+            if asked is not None and asked.route in _CONVERSATION:
+                return asked
+        return Decision(label, f"examples ({label}, {share:.0%} of votes)", message)
+
+
+def classify(llm: Any, message: str) -> Decision | None:
+    """Ask an instruction-tuned model for a conversation route (JSON grammar), or None."""
+    prompt = llm.chat_format.render(
+        [
+            Message(
+                "system",
+                "Classify the user's message. chat: conversation or general "
+                "knowledge; ask_memory: a question about the user's own life; ask_documents: a "
+                "question about the user's documents.",
+            ),
+            Message("user", message[:500]),
+        ]
     )
     try:
-        label = llm.complete_json(prompt.prompt, _SCHEMA, max_tokens=24)["route"]
-    except (LorebookError, KeyError, TypeError) as exc:
-        return Decision(kw, f"keywords ({kw}); the model's label was unusable: {exc}", message)
+        label = llm.complete_json(prompt, _SCHEMA, max_tokens=24)["route"]
+    except (LorebookError, KeyError, TypeError):
+        return None
     if label not in ROUTES:
-        return Decision(kw, f"keywords ({kw}); the model answered {label!r}", message)
-    if strong and label != kw:
-        return Decision(kw, f"keywords ({kw}, strong match) over the model's {label!r}", message)
-    if label in ("ask_memory", "ask_documents") and kw == "chat":
-        # Only these routes may answer "I don't know" without asking the model, so they need
-        # evidence in the message: a reference to the user or to their documents.
-        return Decision(
-            "chat",
-            f"keywords (chat) over the model's {label!r}: nothing in the "
-            "message refers to the user or their documents",
-            message,
-        )
-    return Decision(label, f"model ({label}); keywords said {kw}", message)
+        return None
+    return Decision(label, f"model ({label}); the examples were split", message)
+
+
+def keyword_route(message: str) -> tuple[str, bool]:
+    """The rules alone: ``(route, decided_by_a_rule)`` (batch evaluation uses this)."""
+    decision = Router(None).route(message)
+    return decision.route, decision.reason.startswith("rule")
+
+
+__all__ = [
+    "ROUTES",
+    "TOOL_ROUTES",
+    "Decision",
+    "Router",
+    "asks_about_user",
+    "classify",
+    "explicit_route",
+    "is_question",
+    "keyword_route",
+    "tool_route",
+]

@@ -44,13 +44,40 @@ def test_only_first_person_statements_are_candidate_facts(
     assert stated_sentences(message) == expected
 
 
-def test_model_facts_must_be_grounded_and_about_the_user() -> None:
-    from agent.llm.fake import FakeLLM
+@pytest.mark.parametrize(
+    "message, previous, expected",
+    [
+        (
+            "My name is Tom and my dog is called Rex.",
+            None,
+            ["My name is Tom.", "My dog is called Rex."],
+        ),
+        ("My cat is called Miso.", None, ["My cat is called Miso."]),
+        (
+            "My colleague Priya is a nurse at the city hospital",
+            None,
+            ["My colleague Priya is a nurse at the city hospital."],
+        ),
+        (
+            "My daughter is called Zoe and she is seven.",
+            None,
+            ["My daughter is called Zoe.", "My daughter is seven."],
+        ),
+        ("I live in Paris and work as a nurse.", None, ["I live in Paris.", "I work as a nurse."]),
+        ("It's Jonas Berg.", "Nice to meet you! What's your name?", ["My name is Jonas Berg."]),
+        ("Lisbon, since May.", "Where do you live these days?", ["I live in Lisbon, since May."]),
+        ("Thanks!", "Anything else?", []),
+        ("Hi! How are you?", None, []),
+        (
+            "btw I'm allergic to peanuts, anyway what's a good snack?",
+            None,
+            ["I'm allergic to peanuts."],
+        ),
+    ],
+)
+def test_facts_keep_their_subject_and_split(
+    message: str, previous: str | None, expected: list[str]
+) -> None:
     from agent.pipeline.facts import extract_facts
 
-    llm = FakeLLM(
-        ['{"facts": ["I work as a baker.", "a dragon and a knight.", "I live in Rome."]}']
-    )
-    assert extract_facts(llm, "I work as a baker, and a dragon and a knight.") == [
-        "I work as a baker."
-    ]
+    assert extract_facts(message, previous) == expected

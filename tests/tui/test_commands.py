@@ -55,12 +55,12 @@ def test_remember_and_forget_commands(app_factory: Any) -> None:
             await ready(pilot)
             view = await say(pilot, "/remember My sister is called Ana")
             assert view.turn.route == "remember"
-            assert "I'll remember that" in view.text
+            assert view.text == "Noted: Your sister is called Ana."
             agent = app.session.agent
-            assert [h.record.text for h in agent.recall("sister")] == ["My sister is called Ana"]
+            assert [h.record.text for h in agent.recall("sister")] == ["My sister is called Ana."]
             assert [i.state for i in app.inbox] == ["stored"]  # stored at once: undo-able
             view = await say(pilot, "/forget sister")
-            assert view.turn.route == "forget" and "Forgotten: 1 memory" in view.text
+            assert view.turn.route == "forget" and "Forgotten (1 memory" in view.text
             assert agent.recall("sister") == []
 
     run(scenario)

@@ -41,7 +41,7 @@ def test_provenance_panel_shows_memories_citations_route_and_timings(
             assert "Memories (1)" in text and "My sister is called Ana" in text
             m = first.turn.memories[0]
             assert f"score {m.score:.2f} · {m.date[:10]}" in text
-            assert "Timings" in text and "generate" in text and "recall" in text
+            assert "Timings" in text and "answer" in text and "recall" in text
 
             second = await say(pilot, "What does my lease say about the rent?")
             assert second.turn.route == "ask_documents" and second.turn.citations

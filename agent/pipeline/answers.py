@@ -1,0 +1,192 @@
+"""Answering a question about the user from what they told us, and nothing else.
+
+Measured on the old loop: with "My daughter is called Zoe and she is seven." recalled and on
+screen, "How old is my daughter?" got "My daughter is 20 years old." (sampling at 0.7). So:
+
+- **Evidence.** A recalled memory is evidence when it fills the slot the question asks about
+  (:func:`memory._slots.question_slot` = :func:`memory._slots.slot`: "Where do I live?" meets
+  "I'm all settled in Lisbon now"), or shares a content word with it
+  (:func:`agent.pipeline.evidence.holds_answer`). No evidence → "I don't know", never a guess.
+- **The model, checked.** An instruction-tuned model answers greedily from the evidence only;
+  its answer is kept when every number and name in it appears in the evidence (or the question)
+  and it carries something of the evidence the question did not. Otherwise — and always with a
+  base model, which was measured to invent — the answer is the memory itself, said back to the
+  user with its date: "Your dog is called Rex (you told me on 2 Dec 2026)."
+- **Time and history.** "When did I…" answers with the date the fact was stated; "where did I
+  live before?" answers from superseded facts of the same slot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from agent.llm import LLM, Message
+from agent.pipeline.evidence import content_words, holds_answer
+from memory._slots import question_slot, second_person, slot
+
+__all__ = [
+    "UNKNOWN_REPLY",
+    "asks_history",
+    "asks_when",
+    "evidence",
+    "extractive_answer",
+    "grounded",
+    "model_answer",
+]
+
+UNKNOWN_REPLY = (
+    "I don't know: you haven't told me that, and I found nothing about it in your documents."
+)
+_HISTORY = re.compile(
+    r"\b(before|previous(?:ly)?|used to|earlier|former(?:ly)?|originally|at first|old)\b", re.I
+)
+_WHEN = re.compile(r"^\s*(?:and\s+)?when\b|\bwhat (?:day|date|time)\b|\bhow long ago\b", re.I)
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z'-]*|\d[\d.,:/-]*\w*")
+_DONT_KNOW = re.compile(
+    r"\b(don't|do not|dont) know\b|\bno idea\b|\bnot (?:sure|mentioned)\b", re.I
+)
+_INSTRUCTIONS = (
+    "Answer the user's question using only the facts below, which the user told you earlier. "
+    "Answer in one short sentence and speak to the user as 'you'. If the facts do not answer "
+    "the question, reply exactly: I don't know."
+)
+
+
+def asks_when(question: str) -> bool:
+    """True for a question about when something was said or happened."""
+    return bool(_WHEN.search(question))
+
+
+def asks_history(question: str) -> bool:
+    """True for a question about an earlier value ("where did I live before?")."""
+    return bool(_HISTORY.search(question))
+
+
+def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The memories that answer ``question``, best first: same slot, then shared words.
+
+    ``memories`` are recall's items (``text``, ``similarity``, ``current``...).
+    """
+    asked = question_slot(question)
+    same, related = [], []
+    for m in memories:
+        if asked is not None and slot(m["text"]) == asked:
+            same.append({**m, "slot": True})
+        elif holds_answer(question, m["text"], m.get("similarity", 0.0)) and (
+            asked is None or _subject_matches(asked[0], m["text"])
+        ):
+            related.append(m)
+    # among facts of the same slot, the one sharing the question's words first ("Lyon")
+    words = content_words(question)
+    same.sort(key=lambda m: (-len(words & content_words(m["text"])), not m.get("current", True)))
+    return same + related
+
+
+def _subject_matches(subject: str, text: str) -> bool:
+    """A memory can answer a question about ``subject`` only if it is about them."""
+    low = text.lower()
+    if subject == "i":
+        return bool(re.search(r"\b(i|i'm|my|me|we|our)\b", low))
+    noun = subject.removeprefix("my ")
+    return bool(re.search(rf"\b{re.escape(noun)}", low))
+
+
+def _when(date: str) -> str:
+    try:
+        d = dt.date.fromisoformat(date[:10])
+    except ValueError:
+        return date
+    return f"{d.day} {d.strftime('%b')} {d.year}"
+
+
+def extractive_answer(question: str, found: Sequence[dict[str, Any]]) -> str:
+    """The memories themselves, said back to the user with their dates.
+
+    Example:
+        >>> extractive_answer("What is my dog called?",
+        ...     [{"text": "My dog is called Rex.", "date": "2026-12-02", "current": True}])
+        'Your dog is called Rex (you told me on 2 Dec 2026).'
+        >>> extractive_answer("When did I move to Lyon?",
+        ...     [{"text": "I just moved to Lyon.", "date": "2026-11-30", "current": True}])
+        'You told me on 30 Nov 2026: you just moved to Lyon.'
+    """
+    if not found:
+        return UNKNOWN_REPLY
+    if asks_when(question):
+        best = found[0]
+        said = second_person(best["text"].rstrip(".!"))
+        return f"You told me on {_when(best['date'])}: {said[0].lower() + said[1:]}."
+    if asks_history(question):
+        past = [m for m in found if not m.get("current", True)]
+        now = [m for m in found if m.get("current", True)]
+        if past:
+            lines = [
+                f"{second_person(m['text'].rstrip('.!'))} (you told me on {_when(m['date'])})"
+                for m in past[:3]
+            ]
+            text = "Before: " + "; ".join(lines) + "."
+            if now:
+                text += f" Now: {second_person(now[0]['text'].rstrip('.!'))}."
+            return text
+    if found[0].get("slot"):
+        found = [m for m in found if m.get("slot")]  # the slot's own facts, not neighbours
+    current = [m for m in found if m.get("current", True)] or list(found)
+    parts = [
+        f"{second_person(m['text'].rstrip('.!'))} (you told me on {_when(m['date'])})"
+        for m in current[:2]
+    ]
+    return ". ".join(parts) + "."
+
+
+def _tokens(text: str) -> set[str]:
+    return {t.lower().strip(".,") for t in _TOKEN.findall(text)}
+
+
+def _salient(text: str) -> set[str]:
+    """Numbers and names in ``text`` (capitalised words that do not open the sentence)."""
+    out = set()
+    words = _TOKEN.findall(text)
+    for i, w in enumerate(words):
+        if any(c.isdigit() for c in w):
+            out.add(w.lower().strip(".,"))
+        elif w[0].isupper() and i > 0 and w not in ("I", "You", "Your", "I'm", "You're"):
+            out.add(w.lower())
+    return out
+
+
+def grounded(answer: str, found: Sequence[dict[str, Any]], question: str) -> bool:
+    """True when ``answer`` is supported by the evidence (see the module docstring).
+
+    Example:
+        >>> facts = [{"text": "My daughter is called Zoe and she is seven."}]
+        >>> grounded("Your daughter is seven.", facts, "How old is my daughter?")
+        True
+        >>> grounded("Your daughter is 20 years old.", facts, "How old is my daughter?")
+        False
+    """
+    if not answer.strip() or _DONT_KNOW.search(answer) or len(answer.split()) > 40:
+        return False
+    source = " ".join(m["text"] for m in found)
+    known = _tokens(source) | _tokens(question)
+    if not _salient(answer) <= known:
+        return False
+    new_in_evidence = content_words(source) - content_words(question)
+    return bool(content_words(answer) & new_in_evidence)
+
+
+def model_answer(llm: LLM, question: str, found: Sequence[dict[str, Any]], cancel: Any) -> str:
+    """An instruction-tuned model's greedy answer from the evidence ("" if it gave none)."""
+    facts = "\n".join(f"- ({m['date']}) {m['text']}" for m in found[:4])
+    prompt = llm.chat_format.render(
+        [
+            Message("system", f"{_INSTRUCTIONS}\n\nFacts:\n{facts}"),
+            Message("user", question),
+        ]
+    )
+    done = llm.complete(
+        prompt, temperature=0, max_tokens=64, stop=llm.chat_format.stop, cancel=cancel
+    )
+    return done.text.strip().split("\n")[0].strip()

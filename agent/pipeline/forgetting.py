@@ -1,0 +1,106 @@
+"""Forgetting said in words: which memories "forget my passport number" means, and which
+transcript lines must go with them.
+
+The old forget matched the request as a substring or by 0.8 similarity, so "forget my passport
+number" found nothing in "My passport number is X1234567" once the words differed, and the
+number came back in a later answer. Here a memory matches when:
+
+- it fills the slot the phrase names ("my passport number", "my old job", "where I live"); for
+  "old/previous/former" only superseded versions match when there are any;
+- it names the person the phrase names ("what I told you about Priya");
+- it contains every content word of the phrase (4-letter stems, so "dogs" meets "dog").
+
+Transcripts: a thread's stored history holds the user's own words ("My passport number is
+X1234567") and replies that repeated them, and every checkpoint of the thread holds its prompt.
+:func:`mentions` tells which messages carry a forgotten fact; the agent rewrites each of the
+user's threads to its redacted history (earlier checkpoints dropped) — see ``Agent._scrub``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from agent.pipeline.evidence import content_words
+from memory._slots import phrase_slot, slot
+
+__all__ = ["clean_phrase", "matching", "mentions", "REDACTED"]
+
+REDACTED = "[forgotten]"
+_PREAMBLE = re.compile(
+    r"^\s*(?:(?:everything|all|anything)\s+(?:(?:that\s+)?i\s+(?:told|said to)\s+you\s+)?"
+    r"(?:about|on|regarding)\s+|what\s+i\s+(?:told\s+you|said|mentioned)\s+(?:about|on|"
+    r"regarding)\s+|(?:the\s+)?(?:memory|memories|fact|facts|note|notes)\s+(?:about|on)\s+|"
+    r"about\s+|that\s+|the\s+fact\s+that\s+)+",
+    re.I,
+)
+_OLD = re.compile(r"\b(old|previous|former|past)\b", re.I)
+_NAME = re.compile(r"\b([A-Z][a-z]+)\b")
+_NOT_NAMES = frozenset("I I'm My The What Everything All Please Forget Delete".split())
+
+
+def clean_phrase(payload: str) -> str:
+    """The thing to forget, without "everything about" / "what I told you about".
+
+    Example:
+        >>> clean_phrase("everything about my old job")
+        'my old job'
+        >>> clean_phrase("what I told you about Priya")
+        'Priya'
+    """
+    return _PREAMBLE.sub("", payload.strip()).strip(" .!?")
+
+
+def matching(phrase: str, records: Iterable[Any]) -> list[Any]:
+    """The records (``.text``, ``.current``) that ``phrase`` designates (module docstring)."""
+    records = list(records)
+    wanted = phrase_slot(phrase)
+    names = {n.lower() for n in _NAME.findall(phrase) if n not in _NOT_NAMES}
+    words = content_words(
+        re.sub(r"\b(my|old|previous|former|everything|all)\b", "", phrase, flags=re.I)
+    )
+    out: dict[int, Any] = {}
+    by_slot = [r for r in records if wanted is not None and slot(r.text) == wanted]
+    if by_slot and _OLD.search(phrase) and any(not r.current for r in by_slot):
+        by_slot = [r for r in by_slot if not r.current]
+    for r in by_slot:
+        out[r.id] = r
+    for r in records:
+        text = r.text.lower()
+        if names and any(re.search(rf"\b{re.escape(n)}\b", text) for n in names):
+            out[r.id] = r
+        elif words and words <= content_words(r.text):
+            out[r.id] = r
+    return [out[i] for i in sorted(out)]
+
+
+def _salient(text: str) -> set[str]:
+    words = re.findall(r"[A-Za-z0-9][\w'-]*", text)
+    return {
+        w.lower()
+        for i, w in enumerate(words)
+        if any(c.isdigit() for c in w) or (i > 0 and w[0].isupper() and w not in _NOT_NAMES)
+    }
+
+
+def mentions(message: str, forgotten: Sequence[str]) -> bool:
+    """True when ``message`` carries one of the ``forgotten`` facts: it holds the fact's
+    numbers or names, or most of its content words.
+
+    Example:
+        >>> mentions("btw my passport number is X1234567", ["My passport number is X1234567."])
+        True
+        >>> mentions("What is the capital of Italy?", ["My passport number is X1234567."])
+        False
+    """
+    low = set(re.findall(r"[a-z0-9][\w'-]*", message.lower()))
+    have = content_words(message)
+    for fact in forgotten:
+        names = _salient(fact)
+        if names and names & low:
+            return True
+        words = content_words(fact)
+        if words and len(words & have) / len(words) >= 0.8:
+            return True
+    return False

@@ -1,0 +1,416 @@
+"""Who a fact is about and what it says: the subject/attribute parser behind supersession,
+memory answers and forgetting in words.
+
+A fact such as "I just moved to Lyon" fills a *slot*: subject ``"i"`` (the user), attribute
+``"residence"``. A later "I'm all settled in Lisbon now" fills the same slot, so it replaces the
+first; "My dog is called Rex" fills ``("my dog", "name")`` and leaves ``("my cat", "name")``
+alone. Questions parse to the slot they ask about ("Where do I live?" → ``("i",
+"residence")``), and so do the phrases of a forget request ("my passport number" → ``("i",
+"passport number")``).
+
+Deliberately rules, not the model: measured on the 270M default model, a yes/no "same subject?"
+question was answered at chance, and a wrong "yes" silently hid a true fact. A rule that does
+not recognise a sentence returns None, and None never supersedes anything (keeping two facts is
+safe; hiding one is data loss). Subjects are normalised: ``"i"``, ``"my sister"``, or a person's
+lower-cased first name when one is given ("my colleague Priya" → ``"priya"``).
+"""
+
+from __future__ import annotations
+
+import re
+
+Slot = tuple[str, str]
+
+#: Nouns that, after "my", name one of the user's own attributes rather than a person or a pet.
+_OWN_ATTRIBUTES = {
+    "name": "name",
+    "full name": "name",
+    "first name": "name",
+    "surname": "surname",
+    "last name": "surname",
+    "job": "work",
+    "work": "work",
+    "occupation": "work",
+    "profession": "work",
+    "employer": "work",
+    "career": "work",
+    "home": "residence",
+    "address": "residence",
+    "home address": "residence",
+    "city": "residence",
+    "age": "age",
+    "birthday": "birthday",
+    "date of birth": "birthday",
+    "phone": "phone",
+    "phone number": "phone",
+    "mobile": "phone",
+    "mobile number": "phone",
+    "cell": "phone",
+    "cell number": "phone",
+    "number": "phone",
+    "email": "email",
+    "email address": "email",
+    "e-mail": "email",
+    "passport": "passport number",
+    "passport number": "passport number",
+    "blood type": "blood type",
+    "hometown": "hometown",
+    "nationality": "nationality",
+    "salary": "salary",
+    "height": "height",
+    "weight": "weight",
+}
+#: People and animals a user says "my …" of; facts about them keep them as the subject.
+_RELATIONS = set(
+    """
+mother mom mum father dad dad's parents sister brother sibling son daughter kid kids child
+children baby wife husband partner girlfriend boyfriend fiance fiancee spouse friend best
+colleague coworker co-worker boss manager neighbour neighbor roommate flatmate landlord
+landlady uncle aunt cousin nephew niece grandmother grandma grandfather grandpa grandson
+granddaughter grandchild teacher doctor dentist lawyer therapist mentor student team
+dog cat puppy kitten horse bird parrot rabbit hamster fish turtle pet goldfish snake
+car bike bicycle house flat apartment laptop phone
+""".split()
+)
+_NUMBER_WORDS = (
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy "
+    "eighty ninety hundred"
+).split()
+_NUM = r"(?:\d+|" + "|".join(_NUMBER_WORDS) + r")"
+_OCCUPATION = re.compile(
+    r"\b(?:a|an)\s+(?:\w+\s+)?(nurse|teacher|doctor|engineer|lawyer|chef|cook|baker|developer|"
+    r"designer|programmer|student|manager|accountant|pilot|farmer|writer|journalist|"
+    r"architect|dentist|pharmacist|plumber|electrician|carpenter|mechanic|scientist|"
+    r"researcher|professor|librarian|firefighter|paramedic|waiter|waitress|barista|"
+    r"cashier|consultant|analyst|translator|photographer|artist|musician|actor|actress|"
+    r"vet|veterinarian|surgeon|therapist|driver|clerk|secretary|receptionist|"
+    r"salesman|saleswoman|tailor|butcher|gardener|cleaner|software \w+|\w+ist|\w+er|"
+    r"\w+or|\w+ian)\b",
+    re.I,
+)
+_ATTRIBUTE_VERBS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "residence",
+        re.compile(
+            r"\b(live|lives|living|lived|moved|move|moving|relocated|relocating|reside|"
+            r"resides|based in|home is|settled in|settled down in|staying in|"
+            r"new (?:flat|apartment|house|place) in)\b",
+            re.I,
+        ),
+    ),
+    (
+        "work",
+        re.compile(
+            r"\b(work|works|working|worked|job|employed|profession|career|employer|"
+            r"hired|started at|joined)\b",
+            re.I,
+        ),
+    ),
+    ("name", re.compile(r"\b(name is|name's|named|called|goes by)\b", re.I)),
+    ("age", re.compile(rf"\b({_NUM}\s+years? old|aged? {_NUM}|turned {_NUM})\b", re.I)),
+    ("birthday", re.compile(r"\b(birthday|born on)\b", re.I)),
+    ("phone", re.compile(r"\b(phone|mobile|cell)(?: number)?\b", re.I)),
+    ("email", re.compile(r"\be-?mail\b", re.I)),
+)
+_FAVOURITE = re.compile(r"\bfavou?rite\s+([a-z]+(?:\s+(?:food|team|band|place))?)", re.I)
+_LEADING_FILLER = re.compile(
+    r"^\s*(?:(?:so|well|oh|ok|okay|also|btw|by the way|actually|anyway|and|but|now|"
+    r"just so you know|fyi|hey|hi|hello)\b[,:]?\s*)+",
+    re.I,
+)
+_I = re.compile(r"^(?:i|i'm|i am|i've|i have|i'd|i'll|i was|i just|im)\b", re.I)
+_I_NAME = re.compile(r"^(?i:i'm|i am|im)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)*)\s*(?:[,.!]|$)")
+_MY = re.compile(r"^(?:my|our)\s+", re.I)
+_NP_STOP = set(
+    """
+is are was were be been has have had lives live lived works work worked moved moves moving
+just now also really still and or but who which that will would can could does did do
+turned turns got gets keeps keep likes like loves love plays play goes go went started
+""".split()
+)
+_NAME_START = re.compile(r"^([A-Z][a-z]+)(?:\s+[A-Z][a-z]+)?(?:'s)?\s+(?!is\b)?", re.U)
+_NOT_NAMES = set(
+    """
+The This That These Those It Its There Here What Who Where When Why How Which Yes No Maybe
+Please Thanks Thank Hi Hello Hey Today Tomorrow Yesterday Tonight Monday Tuesday Wednesday
+Thursday Friday Saturday Sunday My Our Your His Her Their We You He She They I Im Can Could
+Would Should Will Do Does Did Is Are Was Were Have Has Had Let Tell Give Show Write Make
+Explain Describe Translate Summarize Summarise Review Remember Forget Delete Erase Ok Okay
+So Well Also Just Anyway But And Or If Because Not Nothing Everything Someone Something
+Good Great Nice Cool Sure Sorry Oh Ah Wow Btw Fyi Actually Now Then Last Next Every All
+""".split()
+)
+
+
+def _strip(text: str) -> str:
+    text = _LEADING_FILLER.sub("", text.strip())
+    return text.strip().rstrip(".!?").strip()
+
+
+def _attribute(text: str, subject: str) -> str | None:
+    fav = _FAVOURITE.search(text)
+    if fav:
+        return f"favourite {fav.group(1).lower()}"
+    for name, pattern in _ATTRIBUTE_VERBS:
+        if pattern.search(text):
+            return name
+    if subject != "i" and re.search(rf"\b(?:is|are|'s)\s+(?:now\s+)?{_NUM}\b", text, re.I):
+        return "age"  # "my daughter is seven"
+    if re.search(r"\b(?:i'm|i am|is|are|'s)\s+(?:now\s+)?(?:a|an)\s", text, re.I) and (
+        _OCCUPATION.search(text)
+    ):
+        return "work"
+    return None
+
+
+def _my_subject(text: str) -> tuple[str, str | None, str] | None:
+    """``(subject, attribute or None, rest)`` for a text starting with "my …", or None.
+
+    The noun phrase after "my" runs until a verb, a name or a possessive ("my dog's name").
+    A noun phrase naming one of the user's attributes ("my phone number") gives subject "i"
+    and that attribute.
+    """
+    m = _MY.match(text)
+    if not m:
+        return None
+    rest = text[m.end() :]
+    words: list[str] = []
+    name = None
+    pos = 0
+    for tok in re.finditer(r"[A-Za-z][A-Za-z'-]*|[^\sA-Za-z]", rest):
+        w = tok.group(0)
+        low = w.lower()
+        possessive = low.endswith(("'s", "s'")) and len(low) > 3
+        if w[0].isupper() and words:
+            name = w.removesuffix("'s")
+            pos = tok.end()
+            break
+        if not w[0].isalpha() or low in _NP_STOP or len(words) == 3:
+            break
+        words.append(low[:-2] if possessive else low)
+        pos = tok.end()
+        if possessive:
+            break
+    if not words:
+        return None
+    rest = rest[pos:]
+    if name and name not in _NOT_NAMES and words[-1] in _RELATIONS:
+        return name.lower(), None, rest
+    for n in range(len(words), 0, -1):
+        head = " ".join(words[-n:])
+        if head in _OWN_ATTRIBUTES:
+            return "i", _OWN_ATTRIBUTES[head], rest
+    rel = next((w for w in reversed(words) if w in _RELATIONS), None)
+    if rel is not None:
+        if re.match(r"^\s*(?:name|first name)\b", rest, re.I):
+            return f"my {rel}", "name", rest  # "my dog's name is Rex"
+        return f"my {rel}", None, rest
+    return None
+
+
+def slot(text: str) -> Slot | None:
+    """``(subject, attribute)`` of a stated fact, or None when the rule does not recognise it.
+
+    Example:
+        >>> slot("I moved to Berlin last month")
+        ('i', 'residence')
+        >>> slot("I'm all settled in Lisbon now")
+        ('i', 'residence')
+        >>> slot("My sister lives in Rome")
+        ('my sister', 'residence')
+        >>> slot("My dog is called Rex")
+        ('my dog', 'name')
+        >>> slot("My colleague Priya is a nurse at the city hospital")
+        ('priya', 'work')
+        >>> slot("My passport number is X1234567")
+        ('i', 'passport number')
+        >>> slot("My daughter is seven")
+        ('my daughter', 'age')
+        >>> slot("I'm Jonas Berg, by the way.")
+        ('i', 'name')
+        >>> slot("I have a dog named Rex") is None
+        True
+    """
+    raw = text.strip()
+    if raw.endswith("?"):
+        return None
+    t = _strip(raw)
+    if not t:
+        return None
+    if _I_NAME.match(t) and not _OCCUPATION.search(t):
+        return ("i", "name")
+    fav = _FAVOURITE.search(t)
+    if re.match(r"^(?:i|my)\b", t, re.I) and fav and not re.match(r"^my\s+\w+\s+\w+'s", t, re.I):
+        mine = _my_subject(t)
+        subject = mine[0] if mine and mine[1] is None else "i"
+        return (subject, f"favourite {fav.group(1).lower()}")
+    if _I.match(t):
+        if re.match(r"^i\s+(?:have|had|own|got)\s+(?:a|an|two|three|\d+)\b", t, re.I):
+            return None  # "I have a dog named Rex": the dog's name, not the user's
+        if re.match(r"^(?:i'm|i am|im)\s+from\b", t, re.I):
+            return ("i", "hometown")
+        if re.match(r"^(?:i'm|i am|im)\s+(?:now\s+)?" + _NUM + r"\b", t, re.I):
+            return ("i", "age")
+        attr = _attribute(t, "i")
+        return ("i", attr) if attr else None
+    mine = _my_subject(t)
+    if mine is not None:
+        subject, own, rest = mine
+        if own is not None:
+            return (subject, own)
+        if re.match(r"^\s*(?:is|'s)\s+([A-Z][a-z]+)\s*$", rest) and subject.startswith("my "):
+            return (subject, "name")  # "my wife is Sara"
+        attr = _attribute(rest if rest.strip() else t, subject)
+        return (subject, attr) if attr else None
+    m = _NAME_START.match(t)
+    if m and m.group(1) not in _NOT_NAMES:
+        attr = _attribute(t[m.end() :] or t, m.group(1).lower())
+        return (m.group(1).lower(), attr) if attr else None
+    return None
+
+
+# -- questions and phrases ---------------------------------------------------------------------
+
+_Q_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\bwhere\b.*\b(live|living|based|stay|staying|reside|home)\b", re.I), "residence"),
+    (re.compile(r"\bwhat\s+(?:city|town|country)\b.*\b(live|living|in)\b", re.I), "residence"),
+    (re.compile(r"\b(address)\b", re.I), "residence"),
+    (re.compile(r"\bwhere\b.*\b(work|working|employed)\b", re.I), "work"),
+    (
+        re.compile(
+            r"\bwhat\b.*\b(do|does|did)\b.*\b(do|does)\b(?:\s+for\s+(?:a\s+)?(?:living|work))?\s*\??$",
+            re.I,
+        ),
+        "work",
+    ),
+    (re.compile(r"\b(job|occupation|profession|work as|career|employer)\b", re.I), "work"),
+    (re.compile(r"\bhow old\b|\bage\b", re.I), "age"),
+    (re.compile(r"\bbirthday\b|\bborn\b", re.I), "birthday"),
+    (re.compile(r"\b(phone|mobile|cell)\b", re.I), "phone"),
+    (re.compile(r"\be-?mail\b", re.I), "email"),
+    (re.compile(r"\bpassport\b", re.I), "passport number"),
+    (re.compile(r"\bwhere\b.*\bfrom\b|\bhometown\b", re.I), "hometown"),
+    (re.compile(r"\b(name|called|call)\b|\bwho\b", re.I), "name"),
+    (re.compile(r"\b(move|moved|moving|relocate|relocated)\b", re.I), "residence"),
+)
+_Q_ME = re.compile(r"\b(i|me|am i|do i|did i|i'm)\b", re.I)
+_Q_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-z]+)\b")
+
+
+def question_slot(question: str) -> Slot | None:
+    """The slot a question about the user asks for, or None.
+
+    Example:
+        >>> question_slot("Where do I live?")
+        ('i', 'residence')
+        >>> question_slot("What is my dog called?")
+        ('my dog', 'name')
+        >>> question_slot("How old is my daughter?")
+        ('my daughter', 'age')
+        >>> question_slot("What does Priya do?")
+        ('priya', 'work')
+        >>> question_slot("What's my phone number?")
+        ('i', 'phone')
+        >>> question_slot("What is my favourite colour?")
+        ('i', 'favourite colour')
+        >>> question_slot("What is the capital of Italy?") is None
+        True
+    """
+    q = _strip(question)
+    subject: str | None = None
+    own_attr: str | None = None
+    my = re.search(r"\b(?:my|our)\s", q, re.I)
+    if my:
+        mine = _my_subject(q[my.start() :])
+        subject, own_attr = (mine[0], mine[1]) if mine else ("i", None)
+    if subject is None:
+        names = [n for n in _Q_NAME.findall(q) if n not in _NOT_NAMES]
+        if _Q_ME.search(q):
+            subject = "i"
+        elif names:
+            subject = names[0].lower()
+    if subject is None:
+        return None
+    fav = _FAVOURITE.search(q)
+    if fav:
+        return (subject, f"favourite {fav.group(1).lower()}")
+    if own_attr is not None:
+        return (subject, own_attr)
+    for pattern, attr in _Q_PATTERNS:
+        if pattern.search(q):
+            return (subject, attr)
+    return None
+
+
+def phrase_slot(phrase: str) -> Slot | None:
+    """The slot a noun phrase names ("my passport number", "my old job", "Priya's job").
+
+    Example:
+        >>> phrase_slot("my passport number")
+        ('i', 'passport number')
+        >>> phrase_slot("my old job")
+        ('i', 'work')
+        >>> phrase_slot("where I live")
+        ('i', 'residence')
+        >>> phrase_slot("Priya") is None
+        True
+    """
+    p = re.sub(r"\b(old|previous|former|current|new)\s+", "", _strip(phrase), flags=re.I)
+    got = question_slot(p if p.endswith("?") else p + "?")
+    if got is not None:
+        return got
+    return slot(p)
+
+
+# -- speaking back to the user ---------------------------------------------------------------
+
+_SWAPS = {
+    "i": "you",
+    "me": "you",
+    "my": "your",
+    "mine": "yours",
+    "myself": "yourself",
+    "am": "are",
+    "i'm": "you're",
+    "im": "you're",
+    "i've": "you've",
+    "i'd": "you'd",
+    "i'll": "you'll",
+    "was": "were",
+    "we": "you",
+    "our": "your",
+    "ours": "yours",
+    "us": "you",
+}
+_SWAP_WORD = re.compile(
+    r"\b(i'm|i've|i'd|i'll|im|i|me|my|mine|myself|am|was|we|our|ours|us)\b", re.I
+)
+
+
+def second_person(text: str) -> str:
+    """The user's first-person sentence as said back to them.
+
+    Example:
+        >>> second_person("My name is Tom and I am a nurse.")
+        'Your name is Tom and you are a nurse.'
+        >>> second_person("I was born in Lyon")
+        'You were born in Lyon'
+    """
+    has_i = bool(re.search(r"\b(i|i'm|im|we)\b", text, re.I))
+
+    def swap(m: re.Match[str]) -> str:
+        word = m.group(0)
+        low = word.lower()
+        if low == "was" and not has_i:
+            return word
+        if low == "am" or low == "was":
+            # only after I: "I am" → "you are"; "I was" → "you were"
+            before = text[: m.start()].rstrip().lower()
+            if not before.endswith(("i", "we")):
+                return word
+        out = _SWAPS[low]
+        return out.capitalize() if word[0].isupper() and m.start() == 0 else out
+
+    out = _SWAP_WORD.sub(swap, text)
+    return out[0].upper() + out[1:] if out else out
