@@ -24,13 +24,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from agent.llm import LLM, Message
-from agent.pipeline.evidence import content_words, holds_answer
+from agent.pipeline.evidence import GENERIC_WORDS, content_words, holds_answer
 from memory._slots import question_slot, second_person, slot
 
 __all__ = [
     "UNKNOWN_REPLY",
+    "DOES_NOT_SAY",
     "asks_history",
+    "best_sentence",
+    "extractive_document_answer",
+    "model_document_answer",
+    "supported",
     "asks_when",
+    "coverage",
     "evidence",
     "extractive_answer",
     "grounded",
@@ -48,6 +54,7 @@ _TOKEN = re.compile(r"[A-Za-z][A-Za-z'-]*|\d[\d.,:/-]*\w*")
 _DONT_KNOW = re.compile(
     r"\b(don't|do not|dont) know\b|\bno idea\b|\bnot (?:sure|mentioned)\b", re.I
 )
+_FIRST_PERSON = re.compile(r"\b(i|i'm|i've|my|mine|me)\b", re.I)
 _INSTRUCTIONS = (
     "Answer the user's question using only the facts below, which the user told you earlier. "
     "Answer in one short sentence and speak to the user as 'you'. If the facts do not answer "
@@ -75,14 +82,27 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
     for m in memories:
         if asked is not None and slot(m["text"]) == asked:
             same.append({**m, "slot": True})
-        elif holds_answer(question, m["text"], m.get("similarity", 0.0)) and (
-            asked is None or _subject_matches(asked[0], m["text"])
+        elif (
+            holds_answer(question, m["text"], m.get("similarity", 0.0))
+            and (asked is None or _subject_matches(asked[0], m["text"]))
+            and coverage(question, m["text"]) >= 0.5
         ):
             related.append(m)
     # among facts of the same slot, the one sharing the question's words first ("Lyon")
     words = content_words(question)
     same.sort(key=lambda m: (-len(words & content_words(m["text"])), not m.get("current", True)))
     return same + related
+
+
+def coverage(question: str, text: str) -> float:
+    """The share of the question's content words that ``text`` holds.
+
+    Example:
+        >>> coverage("What time does my flight to Iceland leave?", "I'm going to Iceland.")
+        0.25
+    """
+    asked = content_words(question)
+    return len(asked & content_words(text)) / len(asked) if asked else 0.0
 
 
 def _subject_matches(subject: str, text: str) -> bool:
@@ -166,9 +186,13 @@ def grounded(answer: str, found: Sequence[dict[str, Any]], question: str) -> boo
         True
         >>> grounded("Your daughter is 20 years old.", facts, "How old is my daughter?")
         False
+        >>> grounded("My daughter is seven.", facts, "How old is my daughter?")
+        False
     """
     if not answer.strip() or _DONT_KNOW.search(answer) or len(answer.split()) > 40:
         return False
+    if _FIRST_PERSON.search(answer):
+        return False  # the model spoke as the user ("I live in Lisbon"): say it back instead
     source = " ".join(m["text"] for m in found)
     known = _tokens(source) | _tokens(question)
     if not _salient(answer) <= known:
@@ -183,6 +207,110 @@ def model_answer(llm: LLM, question: str, found: Sequence[dict[str, Any]], cance
     prompt = llm.chat_format.render(
         [
             Message("system", f"{_INSTRUCTIONS}\n\nFacts:\n{facts}"),
+            Message("user", question),
+        ]
+    )
+    done = llm.complete(
+        prompt, temperature=0, max_tokens=64, stop=llm.chat_format.stop, cancel=cancel
+    )
+    return done.text.strip().split("\n")[0].strip()
+
+
+# -- documents ------------------------------------------------------------------------------
+
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+_NEGATION = re.compile(
+    r"\b(no|not|never|none|nobody|nothing|cannot|can't|won't|isn't|aren't|don't|doesn't|"
+    r"didn't|mustn't|shouldn't|without|forbid\w*|prohibit\w*|disallow\w*|ban\w*)\b",
+    re.I,
+)
+_DOC_WORDS = frozenset(
+    "document documents doc docs file files note notes lease contract policy manual pdf report "
+    "say says said according mention mentions mentioned".split()
+)
+DOES_NOT_SAY = "Your documents do not say."
+_GENERIC_STEMS = frozenset(w[:5] for w in GENERIC_WORDS)
+
+
+def _stems(text: str) -> set[str]:
+    out = set()
+    for w in re.findall(r"[a-z0-9]+", text.lower()):
+        if w in _DOC_WORDS or len(w) < 2:
+            continue
+        w = w[:-1] if len(w) > 3 and w.endswith("s") else w
+        out.add(w[:5])
+    return out - _GENERIC_STEMS
+
+
+def best_sentence(question: str, chunks: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The sentence of the retrieved chunks that shares most words with the question, with its
+    chunk and offsets; None when no sentence shares a meaningful word.
+
+    Example:
+        >>> chunk = {"n": 1, "quote": "Rent is 950 euros. No dogs are allowed.", "start": 10,
+        ...          "source": "lease.txt", "path": "lease.txt", "page": None}
+        >>> best_sentence("Does my lease allow dogs?", [chunk])["sentence"]
+        'No dogs are allowed.'
+    """
+    asked = _stems(question)
+    best: tuple[int, int, dict[str, Any]] | None = None
+    for rank, c in enumerate(chunks):
+        for m in _SENTENCE.finditer(c["quote"]):
+            sentence = m.group(0).strip()
+            score = len(asked & _stems(sentence))
+            if score and (best is None or (score, -rank) > (best[0], best[1])):
+                offset = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
+                start = c["start"] + offset
+                best = (
+                    score,
+                    -rank,
+                    {
+                        **c,
+                        "sentence": sentence,
+                        "sentence_start": start,
+                        "sentence_end": start + len(sentence),
+                    },
+                )
+    return best[2] if best else None
+
+
+def supported(answer: str, sentence: str, question: str) -> bool:
+    """True when the model's document answer follows from ``sentence``: its numbers and names
+    are there and it does not flip a negation.
+
+    Example:
+        >>> supported("Yes, the lease allows dogs.", "No dogs are allowed.", "Are dogs allowed?")
+        False
+        >>> supported("The rent is 950 euros.", "Rent is 950 euros a month.", "How much is it?")
+        True
+        >>> supported("The rent is 1,900 euros.", "Rent is 950 euros a month.", "How much?")
+        False
+    """
+    if not answer.strip() or len(answer.split()) > 60:
+        return False
+    if not _salient(answer) <= _tokens(sentence) | _tokens(question):
+        return False
+    if bool(_NEGATION.search(answer)) != bool(_NEGATION.search(sentence)):
+        return False
+    return bool(_stems(answer) & _stems(sentence))
+
+
+def extractive_document_answer(found: dict[str, Any] | None) -> str:
+    """The sentence that holds the answer, quoted with its citation number."""
+    if found is None:
+        return DOES_NOT_SAY
+    return f"Your documents say: \u201c{found['sentence']}\u201d [{found['n']}]"
+
+
+def model_document_answer(llm: LLM, question: str, found: dict[str, Any], cancel: Any) -> str:
+    """An instruction-tuned model's greedy answer from the one sentence found."""
+    prompt = llm.chat_format.render(
+        [
+            Message(
+                "system",
+                "Answer the question in one short sentence using only this excerpt from the "
+                f'user\'s documents:\n"{found["sentence"]}"',
+            ),
             Message("user", question),
         ]
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 _WORD = re.compile(r"[a-z0-9]+")
-_GENERIC = frozenset(
+GENERIC_WORDS = frozenset(
     """
 what who whom whose where when which why how do does did is are am was were be been my me i
 mine myself the a an of to in on at for about from with tell know remember say said have has had
@@ -31,7 +31,7 @@ def content_words(text: str) -> set[str]:
         >>> sorted(content_words("What is my dog's name?"))
         ['dog']
     """
-    words = (w for w in _WORD.findall(text.lower().replace("'s", "")) if w not in _GENERIC)
+    words = (w for w in _WORD.findall(text.lower().replace("'s", "")) if w not in GENERIC_WORDS)
     return {w[:4] for w in words if len(w) > 1}
 
 

@@ -5,6 +5,7 @@ START → route ─┬─ remember (statements and "remember …") ────�
                ├─ forget ("forget my passport number") ─────────────────────────┤
                ├─ translate | summarize | code | review (agent.toolbox) ────────┤
                └─ recall → retrieve ─┬─ answer (a question memory answers) ──────┤
+                                     ├─ cite (a question documents answer) ─────┤
                                      ├─ unknown ("I don't know") ───────────────┤
                                      └─ compose → generate → memorize ──────────┤
                                                                         finish ─┴→ END
@@ -38,10 +39,15 @@ from agent.pipeline.answers import (
     UNKNOWN_REPLY,
     asks_history,
     asks_when,
+    best_sentence,
+    coverage,
     evidence,
     extractive_answer,
+    extractive_document_answer,
     grounded,
     model_answer,
+    model_document_answer,
+    supported,
 )
 from agent.pipeline.compose import compose
 from agent.pipeline.facts import extract_facts
@@ -309,13 +315,36 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         question = state["message"]
         found = state.get("memories", [])
         reply = ""
-        if _instruct(s.llm) and not asks_history(question):
+        if _instruct(s.llm) and not (asks_history(question) or asks_when(question)):
             reply = model_answer(s.llm, question, found, s.cancel)
             if not grounded(reply, found, question):
                 reply = ""
         reply = reply or extractive_answer(question, found)
         get_stream_writer()({"type": "token", "text": reply})
         return {"reply": reply, "finish_reason": "stop"}
+
+    def cite(state: TurnState) -> dict[str, Any]:
+        question = state["message"]
+        chunks = [{**c, "n": i + 1} for i, c in enumerate(state.get("chunks", []))]
+        found = best_sentence(question, chunks)
+        reply = ""
+        if found is not None and _instruct(s.llm):
+            reply = model_document_answer(s.llm, question, found, s.cancel)
+            reply = f"{reply} [1]" if supported(reply, found["sentence"], question) else ""
+        if found is not None:
+            # the citation is the sentence that holds the answer, with its own offsets
+            found = {
+                **found,
+                "n": 1,
+                "quote": found["sentence"],
+                "start": found["sentence_start"],
+                "end": found["sentence_end"],
+            }
+            reply = reply or extractive_document_answer(found)
+        else:
+            reply = extractive_document_answer(None)
+        get_stream_writer()({"type": "token", "text": reply})
+        return {"reply": reply, "chunks": [found] if found else [], "finish_reason": "stop"}
 
     def unknown(state: TurnState) -> dict[str, Any]:
         return {"reply": UNKNOWN_REPLY, "finish_reason": "unknown"}
@@ -372,18 +401,29 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         r = state["route"]
         return r if r in ("remember", "forget", *TOOL_ROUTES) else "recall"  # type: ignore[return-value]
 
-    def route_after_retrieve(state: TurnState) -> Literal["answer", "compose", "unknown"]:
+    def route_after_retrieve(
+        state: TurnState,
+    ) -> Literal["answer", "cite", "compose", "unknown"]:
         route, message = state["route"], state["message"]
         memories = state.get("memories", [])
-        lexical = any(c.get("lexical") for c in state.get("chunks", []))
+        chunks = state.get("chunks", [])
+        lexical = any(c.get("lexical") for c in chunks)
+        doc = best_sentence(message, chunks) if lexical and is_question(message) else None
+        doc_cover = coverage(message, doc["sentence"]) if doc else 0.0
+        mem_cover = max((coverage(message, m["text"]) for m in memories), default=0.0)
+        by_slot = any(m.get("slot") for m in memories)
         if route == "ask_memory":
-            if memories:
+            if memories and (by_slot or mem_cover >= doc_cover):
                 return "answer"
-            return "compose" if lexical else "unknown"
+            return "cite" if doc else "unknown"
         if route == "ask_documents":
-            return "compose" if lexical or memories else "unknown"
-        if is_question(message) and memories and question_slot(message) is not None:
+            if chunks:
+                return "cite"
+            return "answer" if memories else "unknown"
+        if is_question(message) and memories and by_slot:
             return "answer"  # "What does Priya do?": a question memory answers
+        if doc is not None and doc_cover >= 0.5:
+            return "cite"  # "Who does the weeding?": a question a document answers
         return "compose"
 
     g = StateGraph(TurnState)
@@ -397,6 +437,7 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         "remember": remember,
         "forget": forget,
         "answer": answer,
+        "cite": cite,
         "unknown": unknown,
         "finish": finish,
         **{name: tool(name) for name in TOOL_ROUTES},
@@ -410,7 +451,7 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
     g.add_conditional_edges("retrieve", route_after_retrieve)
     g.add_edge("compose", "generate")
     g.add_edge("generate", "memorize")
-    for name in ("memorize", "remember", "forget", "answer", "unknown", *TOOL_ROUTES):
+    for name in ("memorize", "remember", "forget", "answer", "cite", "unknown", *TOOL_ROUTES):
         g.add_edge(name, "finish")
     g.add_edge("finish", END)
     return g.compile(checkpointer=checkpointer)

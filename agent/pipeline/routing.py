@@ -300,7 +300,7 @@ class Router:
             label = "chat"
         if label == "ask_memory" and not asks_about_user(message):
             label = "chat"
-        if share < 0.5 and llm is not None:
+        if share < 0.4 and llm is not None:
             asked = classify(llm, message)
             if asked is not None and asked.route in _CONVERSATION:
                 return asked
