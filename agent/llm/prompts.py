@@ -157,10 +157,10 @@ def few_shot(
 
 
 _PRIMER = (
-    Message("user", "Hi! Who are you?"),
-    Message(
-        "assistant", "I am Lorebook, an assistant that runs on your own computer. How can I help?"
-    ),
+    # No self-introduction here: a base model copies the primer, and "I'm Lorebook, an
+    # assistant that runs on your computer" came back as the reply to most small talk.
+    Message("user", "Hi!"),
+    Message("assistant", "Hello! What can I do for you?"),
     Message("user", "What is the largest planet in the solar system?"),
     Message("assistant", "Jupiter is the largest planet in the solar system."),
 )

@@ -36,7 +36,8 @@ def test_gemma_turns_merge_system_into_first_user_turn() -> None:
 def test_transcript_has_primer_system_and_ends_with_assistant_cue() -> None:
     text = TranscriptChatFormat().render([Message("system", "Rules."), Message("user", "Q?")])
     assert text.startswith("Rules.\n")
-    assert "User: Hi! Who are you?" in text  # the primer
+    assert "User: Hi!\nAssistant: Hello! What can I do for you?" in text  # the primer
+    assert "Lorebook" not in text  # no self-introduction for the model to copy
     assert text.endswith("User: Q?\nAssistant:")
     bare = TranscriptChatFormat(primer=False).render([Message("user", "Q?")])
     assert "Who are you" not in bare
