@@ -218,7 +218,7 @@ def model_answer(llm: LLM, question: str, found: Sequence[dict[str, Any]], cance
 
 # -- documents ------------------------------------------------------------------------------
 
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|(?=\n)|$)")
 _NEGATION = re.compile(
     r"\b(no|not|never|none|nobody|nothing|cannot|can't|won't|isn't|aren't|don't|doesn't|"
     r"didn't|mustn't|shouldn't|without|forbid\w*|prohibit\w*|disallow\w*|ban\w*)\b",
@@ -255,23 +255,36 @@ def best_sentence(question: str, chunks: Sequence[dict[str, Any]]) -> dict[str, 
     asked = _stems(question)
     best: tuple[int, int, dict[str, Any]] | None = None
     for rank, c in enumerate(chunks):
-        for m in _SENTENCE.finditer(c["quote"]):
-            sentence = m.group(0).strip()
-            score = len(asked & _stems(sentence))
-            if score and (best is None or (score, -rank) > (best[0], best[1])):
-                offset = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
-                start = c["start"] + offset
-                best = (
-                    score,
-                    -rank,
-                    {
-                        **c,
-                        "sentence": sentence,
-                        "sentence_start": start,
-                        "sentence_end": start + len(sentence),
-                    },
-                )
+        # a list wrapped over lines ("…, hiking boots,\ncamera…") is one sentence; same length,
+        # so offsets still index the chunk
+        text = c["quote"].replace(",\n", ", ")
+        found = [m for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+        for i, m in enumerate(found):
+            score = len(asked & _stems(m.group(0)))
+            if not score or (best is not None and (score, -rank) <= (best[0], best[1])):
+                continue
+            lo = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
+            hi = m.end()
+            if _is_heading(m.group(0)) and i + 1 < len(found):
+                hi = found[i + 1].end()  # a heading: its answer is what follows it
+            sentence = c["quote"][lo:hi].strip()
+            start = c["start"] + lo
+            best = (
+                score,
+                -rank,
+                {
+                    **c,
+                    "sentence": sentence,
+                    "sentence_start": start,
+                    "sentence_end": start + len(sentence),
+                },
+            )
     return best[2] if best else None
+
+
+def _is_heading(sentence: str) -> bool:
+    s = sentence.strip()
+    return bool(s) and s[-1] not in ".!?" and len(s.split()) <= 8
 
 
 def supported(answer: str, sentence: str, question: str) -> bool:
