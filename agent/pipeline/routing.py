@@ -229,17 +229,39 @@ def is_question(message: str) -> bool:
     return bool(_QUESTION.search(message.strip()))
 
 
+_ASK_REQUEST = re.compile(
+    r"^\s*(?:please\s+)?(?:tell|remind)\s+me\b(?!\s+(?:a|an|some|about yourself)\b).*\b(?:my|mine|i|i'm|i've)\b", re.I
+)
+_ABOUT_PERSON = re.compile(
+    r"\b(?:does|did|do|is|was|has)\s+(?P<a>[A-Z][a-z]+)\s+(?:do|teach|work|live|like|study|"
+    r"play|own|have|want|need|drive|speak|prefer|love|hate|call|still|currently|now)\b|"
+    r"\b(?P<b>[A-Z][a-z]+)'s\s+(?:job|birthday|age|name|wife|husband|partner|phone|number|"
+    r"address|email|dog|cat|son|daughter|kids|children|favourite|favorite|surname)\b|"
+    r"\bhow old is (?P<c>[A-Z][a-z]+)\b|\bwhere does (?P<d>[A-Z][a-z]+)\b"
+)
+
+
 def asks_about_user(message: str) -> bool:
-    """True for a question about the user or what they said.
+    """True for a question about the user, the people they told us of, or what they said.
 
     Example:
         >>> asks_about_user("What is my dog called?")
         True
+        >>> asks_about_user("Tell me my passport number.")
+        True
+        >>> asks_about_user("What does Priya teach?")
+        True
         >>> asks_about_user("Can you tell me how photosynthesis works?")
         False
+        >>> asks_about_user("What is Python?")
+        False
     """
+    if _ASK_REQUEST.match(message):
+        return True
     if not is_question(message):
         return False
+    if _ABOUT_PERSON.search(message):
+        return True
     text = re.sub(
         r"\b(?:can|could|would|will) you (?:please )?(?:tell|show|give|help) me\b",
         "",
@@ -285,6 +307,8 @@ class Router:
         tool = tool_route(message)
         if tool is not None:
             return tool
+        if _ASK_REQUEST.match(message):
+            return Decision("ask_memory", "rule: a request for what the user told", message)
         if is_statement(message) and stated_sentences(message):
             return Decision("remember", "rule: a statement of facts", message)
         if is_question(message):
