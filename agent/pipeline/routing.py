@@ -230,7 +230,9 @@ def is_question(message: str) -> bool:
 
 
 _ASK_REQUEST = re.compile(
-    r"^\s*(?:please\s+)?(?:tell|remind)\s+me\b(?!\s+(?:a|an|some|about yourself)\b).*\b(?:my|mine|i|i'm|i've)\b", re.I
+    r"^\s*(?:please\s+)?(?:tell|remind)\s+me\b(?!\s+(?:a|an|some|about yourself)\b)"
+    r".*\b(?:my|mine|i|i'm|i've)\b",
+    re.I,
 )
 _ABOUT_PERSON = re.compile(
     r"\b(?:does|did|do|is|was|has)\s+(?P<a>[A-Z][a-z]+)\s+(?:do|teach|work|live|like|study|"
