@@ -28,7 +28,7 @@ PLACES = (
 ).split()
 MONTHS = "January February March April May June July August September October November".split()
 RELATIVES = "sister brother mother father cousin aunt uncle daughter son neighbour".split()
-PETS = "dog cat parrot rabbit tortoise hamster goat pony".split()
+PETS = "dog cat parrot rabbit hamster puppy kitten horse".split()
 
 # (name, draw): draw makes one sentence from a random generator.
 Template = tuple[str, Callable[[random.Random], str]]
