@@ -40,7 +40,7 @@ from _machine import cpu_name  # noqa: E402
 from agent.llm.fake import FakeLLM  # noqa: E402
 from agent.settings import load_settings  # noqa: E402
 from memory import Memory, Store  # noqa: E402
-from memory._supersede import slot  # noqa: E402
+from memory._slots import slot  # noqa: E402
 from tests.memory._facts import (  # noqa: E402
     LOCKERS,
     SLOT_TEMPLATES,

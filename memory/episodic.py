@@ -15,7 +15,7 @@ A record is a ``fact`` (something the user stated), a ``turn`` (a conversation l
   name, a colour, a place) makes it a new fact with its own row. Similarity alone is not enough:
   MiniLM puts "Locker 12 holds 3 red boxes" and "... 4 red boxes" at 0.965.
 - **Superseding by slot.** A new fact replaces the current facts of the same user that
-  :func:`memory._supersede.slot` parses to the same ``(subject, attribute)`` ("I live in
+  :func:`memory._slots.slot` parses to the same ``(subject, attribute)`` ("I live in
   Paris" / "I moved to Berlin": ``("i", "residence")``) when their content differs; they get
   ``valid_to`` and ``superseded_by`` and stay in the history. Facts the slot rule does not
   recognise never supersede anything, and no model is asked: the 270M model's yes/no answers
@@ -48,7 +48,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from agent.errors import ConfigError, MemoryNotFoundError
-from memory._supersede import slot
+from memory._slots import slot
 from memory.store import Store
 
 if TYPE_CHECKING:
@@ -587,7 +587,7 @@ class Memory:
         """The user's facts about ``subject``'s ``attribute``, as the slot rule parses them.
 
         Args:
-            subject, attribute: a slot as :func:`memory._supersede.slot` returns it, e.g.
+            subject, attribute: a slot as :func:`memory._slots.slot` returns it, e.g.
                 ``("i", "residence")``, ``("my dog", "name")`` (case does not matter).
             include_history: also the superseded versions ("where did I live before?").
 

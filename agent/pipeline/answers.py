@@ -80,8 +80,10 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
     asked = question_slot(question)
     same, related = [], []
     for m in memories:
-        if asked is not None and slot(m["text"]) == asked:
-            same.append({**m, "slot": True})
+        have = slot(m["text"]) if asked is not None else None
+        if asked is not None and _fills(have, asked):
+            past = have is not None and have[1].startswith("past ")
+            same.append({**m, "slot": True, **({"current": False} if past else {})})
         elif (
             holds_answer(question, m["text"], m.get("similarity", 0.0))
             and (asked is None or _subject_matches(asked[0], m["text"]))
@@ -92,6 +94,16 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
     words = content_words(question)
     same.sort(key=lambda m: (-len(words & content_words(m["text"])), not m.get("current", True)))
     return same + related
+
+
+def _fills(have: tuple[str, str] | None, asked: tuple[str, str]) -> bool:
+    """A fact of slot ``have`` answers a question about ``asked`` (a full name answers the
+    surname)."""
+    if have is None or have[0] != asked[0]:
+        return False
+    return have[1] in (asked[1], f"past {asked[1]}") or (
+        asked[1] == "surname" and have[1] == "name"
+    )
 
 
 def coverage(question: str, text: str) -> float:
@@ -218,7 +230,11 @@ def model_answer(llm: LLM, question: str, found: Sequence[dict[str, Any]], cance
 
 # -- documents ------------------------------------------------------------------------------
 
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|(?=\n)|$)")
+# punctuation followed by a non-space ("1.5 litres", "8.15") does not end a sentence
+_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?]))+(?:[.!?]+|(?=\n)|$)")
+_AMOUNT = re.compile(
+    r"^\s*(?:how (?:much|many|long|old|often|far)|what time|when|what date|which day)\b", re.I
+)
 _NEGATION = re.compile(
     r"\b(no|not|never|none|nobody|nothing|cannot|can't|won't|isn't|aren't|don't|doesn't|"
     r"didn't|mustn't|shouldn't|without|forbid\w*|prohibit\w*|disallow\w*|ban\w*)\b",
@@ -253,14 +269,17 @@ def best_sentence(question: str, chunks: Sequence[dict[str, Any]]) -> dict[str, 
         'No dogs are allowed.'
     """
     asked = _stems(question)
-    best: tuple[int, int, dict[str, Any]] | None = None
+    wants_amount = bool(_AMOUNT.search(question))
+    best: tuple[float, int, dict[str, Any]] | None = None
     for rank, c in enumerate(chunks):
         # a list wrapped over lines ("…, hiking boots,\ncamera…") is one sentence; same length,
         # so offsets still index the chunk
         text = c["quote"].replace(",\n", ", ")
         found = [m for m in _SENTENCE.finditer(text) if m.group(0).strip()]
         for i, m in enumerate(found):
-            score = len(asked & _stems(m.group(0)))
+            score = float(len(asked & _stems(m.group(0))))
+            if score and wants_amount and re.search(r"\d", m.group(0)):
+                score += 1.5  # "how much…?" is answered by the sentence with the amount
             if not score or (best is not None and (score, -rank) <= (best[0], best[1])):
                 continue
             lo = m.start() + len(m.group(0)) - len(m.group(0).lstrip())

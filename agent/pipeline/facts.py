@@ -22,7 +22,11 @@ import re
 
 __all__ = ["extract_facts", "is_statement", "stated_sentences"]
 
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
+# a sentence ends at . ! ? before a space, except after a title or an initial ("Dr. Okonkwo")
+_SENTENCE_SPLIT = re.compile(
+    r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bSt\.)(?<!\bMrs\.)(?<!\bProf\.)"
+    r"(?<!\b[A-Z]\.)(?<=[.!?])\s+|\n+"
+)
 _LEAD = re.compile(
     r"^\s*(?:(?:oh|ok|okay|so|well|also|btw|by the way|anyway|fyi|just so you know|hey|hi|"
     r"hello|and|but|actually|oh and|by the by)\b[,:]?\s*)+",

@@ -38,6 +38,21 @@ _PREAMBLE = re.compile(
 _OLD = re.compile(r"\b(old|previous|former|past)\b", re.I)
 _NAME = re.compile(r"\b([A-Z][a-z]+)\b")
 _NOT_NAMES = frozenset("I I'm My The What Everything All Please Forget Delete".split())
+#: Words of a forget phrase that say nothing about which memory is meant ("which bank I use").
+_VERBS = frozenset("use usi used have havi get gett got take taki took go goin went".split())
+#: A phrase word also matches memories using a word of its topic ("my medication" → tablets).
+_GROUPS = (
+    "medi meds pill tabl pres drug dose inha inje",
+    "job work care empl offi boss",
+    "addr home live flat apar hous stre",
+    "phon mobi cell numb",
+    "mail emai",
+    "bank acco card",
+    "pass visa",
+    "car driv vehi",
+    "heal doct illn cond alle",
+)
+_TOPICS = {w: set(g.split()) for g in _GROUPS for w in g.split()}
 
 
 def clean_phrase(payload: str) -> str:
@@ -57,20 +72,26 @@ def matching(phrase: str, records: Iterable[Any]) -> list[Any]:
     records = list(records)
     wanted = phrase_slot(phrase)
     names = {n.lower() for n in _NAME.findall(phrase) if n not in _NOT_NAMES}
-    words = content_words(
-        re.sub(r"\b(my|old|previous|former|everything|all)\b", "", phrase, flags=re.I)
+    words = (
+        content_words(
+            re.sub(r"\b(my|old|previous|former|everything|all)\b", "", phrase, flags=re.I)
+        )
+        - _VERBS
     )
     out: dict[int, Any] = {}
-    by_slot = [r for r in records if wanted is not None and slot(r.text) == wanted]
-    if by_slot and _OLD.search(phrase) and any(not r.current for r in by_slot):
-        by_slot = [r for r in by_slot if not r.current]
+    past = (wanted[0], f"past {wanted[1]}") if wanted is not None else None
+    by_slot = [r for r in records if wanted is not None and slot(r.text) in (wanted, past)]
+    if by_slot and _OLD.search(phrase):
+        # "my old job": the superseded versions and what was said as past, not today's
+        old = [r for r in by_slot if not r.current or slot(r.text) == past]
+        by_slot = old or by_slot
     for r in by_slot:
         out[r.id] = r
     for r in records:
         text = r.text.lower()
         if names and any(re.search(rf"\b{re.escape(n)}\b", text) for n in names):
             out[r.id] = r
-        elif words and words <= content_words(r.text):
+        elif words and all(_TOPICS.get(w, {w}) & content_words(r.text) for w in words):
             out[r.id] = r
     return [out[i] for i in sorted(out)]
 

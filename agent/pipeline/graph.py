@@ -386,12 +386,10 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
             {"role": "user", "content": state["message"]},
             {"role": "assistant", "content": state.get("reply", "")},
         ]
-        if (
-            state.get("route") not in ("chat", "ask_memory", "ask_documents")
-            or state.get("finish_reason") == "unknown"
-        ):
-            # Commands and canned answers ("Noted: …", "I don't know…") stay in the thread
-            # but are not conversation: a base model copies them into later replies.
+        if not state.get("prompt"):
+            # Replies the model did not write (commands, "Noted: …", answers quoted from
+            # memories and documents, "I don't know…") stay in the thread but are not
+            # conversation: a base model copied their wording into later replies.
             turn = [{**m, "notice": "1"} for m in turn]
         return {"history": turn}
 
@@ -422,8 +420,10 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
             return "answer" if memories else "unknown"
         if is_question(message) and memories and by_slot:
             return "answer"  # "What does Priya do?": a question memory answers
+        if is_question(message) and memories and mem_cover >= max(0.5, doc_cover):
+            return "answer"  # "Who does the weeding?" after "My partner Femi does the weeding"
         if doc is not None and doc_cover >= 0.5:
-            return "cite"  # "Who does the weeding?": a question a document answers
+            return "cite"  # "When did I plant the tomatoes?": a question a document answers
         return "compose"
 
     g = StateGraph(TurnState)

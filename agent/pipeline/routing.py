@@ -52,7 +52,8 @@ _SLASH = re.compile(
     r"^/(remember|forget|translate|summarize|code|review|ask|chat)\b\s*(.*)$", re.S | re.I
 )
 _POLITE = (
-    r"^\s*(?:(?:please|pls|hey|ok|okay|now|and|also)[,]?\s+)*"
+    r"^\s*(?:(?:please|pls|hey|ok|okay|now|and|also|actually|oh|so|well|btw|but|"
+    r"one more thing)[,]?\s+)*"
     r"(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
 )
 _PLAIN = (

@@ -20,7 +20,7 @@ from agent.errors import MemoryNotFoundError
 from agent.llm.fake import FakeLLM
 from memory import Memory
 from memory import episodic as episodic_module
-from memory._supersede import slot
+from memory._slots import slot
 from memory.episodic import _content, _same_content
 from tests.memory._facts import LOCKERS, SLOT_TEMPLATES, TEMPLATES, UNRELATED_19
 from tests.memory.conftest import make_settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 import numpy as np
 import pytest
@@ -90,7 +91,9 @@ def test_a_single_text_runs_on_one_torch_thread_and_the_count_is_restored() -> N
     from memory.embeddings import MiniLMEmbedder
 
     emb = object.__new__(MiniLMEmbedder)  # no model: _run is replaced by a spy
-    emb._torch, emb.device, emb._one_thread = torch, "cpu", threading.Lock()
+    emb._torch_mod, emb._device, emb._one_thread = torch, "cpu", threading.Lock()
+    emb._loaded, emb._error = threading.Event(), None
+    emb._loaded.set()
     seen: list[int] = []
 
     def spy(texts: list[str]) -> np.ndarray:
@@ -105,8 +108,33 @@ def test_a_single_text_runs_on_one_torch_thread_and_the_count_is_restored() -> N
         assert seen == [1] and torch.get_num_threads() == 2
         emb._forward(["a", "small", "batch"])  # batches keep every thread
         assert seen == [1, 2]
-        emb.device = "cuda"
+        emb._device = "cuda"
         emb._forward(["on a GPU the CPU thread count does not matter"])
         assert seen == [1, 2, 2]
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_network_loads_in_the_background_and_a_failure_reaches_the_first_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agent.errors import EmbedderError
+    from memory.embeddings import MiniLMEmbedder
+
+    pytest.importorskip("sentence_transformers")
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow_broken_load(self: MiniLMEmbedder) -> None:
+        started.set()
+        release.wait(10)
+        self._error = RuntimeError("weights unreadable")
+        self._loaded.set()
+
+    monkeypatch.setattr(MiniLMEmbedder, "_load", slow_broken_load)
+    emb = MiniLMEmbedder()  # returns before the network is loaded
+    assert started.wait(10) and not emb._loaded.is_set()
+    assert emb.dim == 384 and emb.name == "minilm"  # known without the network
+    release.set()
+    with pytest.raises(EmbedderError, match="weights unreadable"):
+        emb.embed("hello")
