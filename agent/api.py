@@ -220,11 +220,11 @@ class Agent:
                 self.log.record(user, name, model=self.llm.model_name, error=str(exc))
                 raise
             turn = self._turn(values)
+            if thread is not None:
+                self.log.touch_thread(user, thread, message)
             if self.services.forgotten:
                 self._scrub(user, self.services.forgotten)
                 self.services.forgotten = []
-            if thread is not None:
-                self.log.touch_thread(user, thread, message)
             self.log.record(
                 user,
                 name,

@@ -47,7 +47,9 @@ UNKNOWN_REPLY = (
     "I don't know: you haven't told me that, and I found nothing about it in your documents."
 )
 _HISTORY = re.compile(
-    r"\b(before|previous(?:ly)?|used to|earlier|former(?:ly)?|originally|at first|old)\b", re.I
+    r"\b(before|previous(?:ly)?|used to|earlier|former(?:ly)?|originally|at first|"
+    r"(?:my|the|an?) old)\b",
+    re.I,
 )
 _WHEN = re.compile(r"^\s*(?:and\s+)?when\b|\bwhat (?:day|date|time)\b|\bhow long ago\b", re.I)
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'-]*|\d[\d.,:/-]*\w*")
@@ -68,7 +70,12 @@ def asks_when(question: str) -> bool:
 
 
 def asks_history(question: str) -> bool:
-    """True for a question about an earlier value ("where did I live before?")."""
+    """True for a question about an earlier value.
+
+    Example:
+        >>> asks_history("Where did I live before?"), asks_history("How old is my daughter?")
+        (True, False)
+    """
     return bool(_HISTORY.search(question))
 
 

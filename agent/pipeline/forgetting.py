@@ -85,13 +85,17 @@ def matching(phrase: str, records: Iterable[Any]) -> list[Any]:
         # "my old job": the superseded versions and what was said as past, not today's
         old = [r for r in by_slot if not r.current or slot(r.text) == past]
         by_slot = old or by_slot
-    for r in by_slot:
+    for r in by_slot:  # a slot is precise: the topic words below would also catch today's job
         out[r.id] = r
     for r in records:
         text = r.text.lower()
         if names and any(re.search(rf"\b{re.escape(n)}\b", text) for n in names):
             out[r.id] = r
-        elif words and all(_TOPICS.get(w, {w}) & content_words(r.text) for w in words):
+        elif (
+            not by_slot
+            and words
+            and all(_TOPICS.get(w, {w}) & content_words(r.text) for w in words)
+        ):
             out[r.id] = r
     return [out[i] for i in sorted(out)]
 

@@ -54,7 +54,7 @@ from agent.pipeline.facts import extract_facts
 from agent.pipeline.forgetting import clean_phrase, matching
 from agent.pipeline.routing import TOOL_ROUTES, Router, explicit_route, is_question
 from agent.pipeline.state import TurnState
-from memory._slots import question_slot, second_person
+from memory._slots import question_slot, second_person, slot
 
 Node = Callable[[TurnState], dict[str, Any]]
 __all__ = ["UNKNOWN_REPLY", "Services", "build_graph"]
@@ -303,12 +303,12 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
             return {"reply": f'I found nothing about "{phrase}" to forget.{hint}'}
         s.memory.forget_ids([r.id for r in found])
         s.forgotten = [r.text for r in found]
-        listed = "; ".join(second_person(r.text.rstrip(".!")) for r in found[:5])
+        listed = "; ".join(_describe(r.text) for r in found[:5])
         more = f" and {len(found) - 5} more" if len(found) > 5 else ""
         n = len(found)
         return {
-            "reply": f"Forgotten ({n} memor{'y' if n == 1 else 'ies'}, deleted everywhere, "
-            f"conversation lines included): {listed}{more}.",
+            "reply": f"Forgotten: {listed}{more} ({n} memor{'y' if n == 1 else 'ies'}, deleted "
+            "everywhere, conversation lines included).",
         }
 
     def answer(state: TurnState) -> dict[str, Any]:
@@ -455,6 +455,35 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         g.add_edge(name, "finish")
     g.add_edge("finish", END)
     return g.compile(checkpointer=checkpointer)
+
+
+def _describe(fact: str) -> str:
+    """What a forgotten fact was about, without repeating its value ("your passport number").
+
+    Example:
+        >>> _describe("My passport number is X1234567.")
+        'your passport number'
+        >>> _describe("My colleague Priya is a nurse at the city hospital.")
+        "Priya's work"
+        >>> _describe("I take iron tablets every morning.")
+        'you take iron …'
+    """
+    found = slot(fact)
+    if found is None:
+        words = second_person(fact.rstrip(".!")).split()
+        text = " ".join(words[:3]) + (" …" if len(words) > 3 else "")
+        return text[0].lower() + text[1:]
+    subject, attribute = found
+    attribute = {"residence": "home"}.get(
+        attribute.removeprefix("past "), attribute.removeprefix("past ")
+    )
+    if subject == "i":
+        whose = "your"
+    elif subject.startswith("my "):
+        whose = "your " + subject.removeprefix("my ") + "'s"
+    else:
+        whose = subject.capitalize() + "'s"
+    return f"{whose} {attribute}"
 
 
 def _acknowledge(facts: list[dict[str, Any]]) -> str:

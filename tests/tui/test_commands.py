@@ -60,7 +60,7 @@ def test_remember_and_forget_commands(app_factory: Any) -> None:
             assert [h.record.text for h in agent.recall("sister")] == ["My sister is called Ana."]
             assert [i.state for i in app.inbox] == ["stored"]  # stored at once: undo-able
             view = await say(pilot, "/forget sister")
-            assert view.turn.route == "forget" and "Forgotten (1 memory" in view.text
+            assert view.turn.route == "forget" and "(1 memory, deleted everywhere" in view.text
             assert agent.recall("sister") == []
 
     run(scenario)

@@ -1,0 +1,215 @@
+"""The rules of the turn loop, each with the fake model and the hash embedder: routing without
+generation, facts, answers about the user, forgetting in words and what a forget erases."""
+
+from __future__ import annotations
+
+import doctest
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import agent.pipeline.answers
+import agent.pipeline.facts
+import agent.pipeline.forgetting
+import agent.pipeline.routing
+import memory._slots
+from agent.api import Agent
+from agent.llm.fake import FakeLLM
+from agent.llm.prompts import ChatMLChatFormat, TranscriptChatFormat
+from agent.pipeline.answers import UNKNOWN_REPLY
+from agent.pipeline.routing import Router, explicit_route
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        agent.pipeline.answers,
+        agent.pipeline.facts,
+        agent.pipeline.forgetting,
+        agent.pipeline.routing,
+        memory._slots,
+    ],
+)
+def test_module_doctests_pass(module: Any) -> None:
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def _bot(home: Path, reply: str = "Sure.", instruct: bool = False, **kw: Any) -> Agent:
+    fmt = ChatMLChatFormat() if instruct else TranscriptChatFormat()
+    llm = FakeLLM(default=reply, chat_format=fmt)
+    return Agent.open(home, llm=llm, embedder="hash", **kw)
+
+
+@pytest.mark.parametrize(
+    "message, route",
+    [
+        ("My name is Tom and my dog is called Rex.", "remember"),
+        ("We just got back from a holiday in Crete, the beach was lovely.", "remember"),
+        ("I got a job offer in another city and need to decide by Friday.", "remember"),
+        ("My lawyer reviewed my contract yesterday.", "remember"),
+        ("Explain how photosynthesis works", "chat"),
+        ("write a long poem about the sea", "chat"),
+        ("What is the capital of Italy?", "chat"),
+        ("How old is my daughter?", "ask_memory"),
+        ("What does the user do for a living?", "ask_memory"),
+        ("Do you remember where I parked?", "ask_memory"),
+        ("Tell me my passport number.", "ask_memory"),
+        ("What does Priya teach?", "ask_memory"),
+        ("What does the lease say about pets?", "ask_documents"),
+        ("Translate 'good morning' into French", "translate"),
+        ("Please summarize this: the meeting moved to Tuesday and the budget grew.", "summarize"),
+        ("Write a Python function that reverses a string.", "code"),
+        ("Review this clause: the tenant waives all rights.", "review"),
+        ("Actually, forget my address, please.", "forget"),
+        ("delete what I told you about Priya", "forget"),
+    ],
+)
+def test_routing_by_rules(message: str, route: str) -> None:
+    decision = explicit_route(message) or Router(None).route(message)
+    assert decision.route == route, decision.reason
+
+
+def test_a_tool_label_from_neighbours_needs_an_object() -> None:
+    import numpy as np
+
+    def embed(texts: Any) -> np.ndarray:  # every text looks like "translate"
+        return np.ones((len(texts), 4), np.float32) / 2
+
+    router = Router(embed)
+    assert router.route("I adore languages and learning them").route != "translate"
+
+
+def test_compound_statement_becomes_two_facts_about_their_subjects(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        turn = bot.chat("My name is Tom and my dog is called Rex.", thread="a")
+        assert [f["text"] for f in turn.facts] == ["My name is Tom.", "My dog is called Rex."]
+        assert turn.text == "Noted: Your name is Tom; your dog is called Rex."
+        other = bot.chat("What is my dog called?", thread="b")  # another thread
+        assert other.text.startswith("Your dog is called Rex (you told me on ")
+        assert "name is Tom" not in other.text  # the slot's own fact, not its neighbours
+
+
+def test_a_move_supersedes_and_history_answers_before(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat("I just moved to Lyon.")
+        turn = bot.chat("Oh and I'm all settled in Lisbon now.")
+        assert turn.facts[0]["superseded"] and "replaces" in turn.text
+        now = bot.chat("Where do I live?").text
+        assert "Lisbon" in now and "Lyon" not in now
+        before = bot.chat("Where did I live before?").text
+        assert before.startswith("Before: You just moved to Lyon")
+        when = bot.chat("When did I move to Lyon?").text
+        assert when.startswith("You told me on ") and "Lyon" in when
+
+
+def test_unanswerable_questions_get_i_dont_know_without_the_model(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="Your dog is called Max.") as bot:
+        bot.chat("My cat is called Miso.")
+        for q in ("What is my dog called?", "How old is my brother?", "Where does Priya work?"):
+            assert bot.chat(q).text == UNKNOWN_REPLY, q
+        assert bot.llm.calls == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "model_says, expected_start",
+    [
+        ("Your daughter is seven.", "Your daughter is seven."),  # supported: kept
+        ("Your daughter is 20 years old.", "Your daughter is seven (you told me on"),
+        ("My daughter is seven.", "Your daughter is seven (you told me on"),  # spoke as the user
+        ("I don't know.", "Your daughter is seven (you told me on"),
+    ],
+)
+def test_an_instruct_models_answer_is_kept_only_when_supported(
+    tmp_path: Path, model_says: str, expected_start: str
+) -> None:
+    with _bot(tmp_path, reply=model_says, instruct=True) as bot:
+        bot.chat("My daughter is called Zoe and she is seven.")
+        turn = bot.chat("How old is my daughter?")
+        assert turn.text.startswith(expected_start)
+        call = bot.llm.calls[-1]  # type: ignore[attr-defined]
+        assert call.settings.temperature == 0  # grounded answers decode greedily
+
+
+def test_forget_in_words_deletes_and_scrubs_every_thread(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with _bot(home, reply="Noted, X1234567 it is.") as bot:
+        bot.chat("My passport number is X1234567.", thread="a")
+        bot.chat("My dog is called Rex.", thread="a")
+        bot.chat("/ask Tell me something about X1234567", thread="b")  # the model repeats it
+        turn = bot.chat("Please forget my passport number", thread="c")
+        assert turn.text.startswith("Forgotten: your passport number (1 memory")
+        assert bot.chat("What is my passport number?", thread="d").text == UNKNOWN_REPLY
+        for thread in ("a", "b", "c"):
+            assert "X1234567" not in str(bot.history(thread)), thread
+        assert bot.recall("dog")[0].record.text == "My dog is called Rex."  # the rest stays
+        titles = {t.thread: t.title for t in bot.threads()}
+        assert "X1234567" not in str(titles) and titles["a"] == "[forgotten]"
+    for name in ("threads.sqlite", "threads.sqlite-wal", "memory.db", "memory.db-wal"):
+        path = home / name
+        if path.exists():
+            assert b"X1234567" not in path.read_bytes(), name
+    with sqlite3.connect(home / "threads.sqlite") as conn:  # still a working checkpoint file
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@pytest.mark.parametrize(
+    "said, ask, forgotten, kept",
+    [
+        (
+            ["My colleague Priya is a nurse.", "Priya lives in Leeds.", "I like tea."],
+            "delete what I told you about Priya",
+            2,
+            "I like tea.",
+        ),
+        (
+            ["I take iron tablets every morning.", "I bank with Norda Bank."],
+            "Please forget what I said about my medication.",
+            1,
+            "I bank with Norda Bank.",
+        ),
+        (
+            ["I used to work at Hollander Logistics.", "I work as a freelance illustrator."],
+            "Forget everything about my old job.",
+            1,
+            "I work as a freelance illustrator.",
+        ),
+    ],
+)
+def test_forget_phrases_find_what_they_mean(
+    tmp_path: Path, said: list[str], ask: str, forgotten: int, kept: str
+) -> None:
+    with _bot(tmp_path) as bot:
+        for s in said:
+            bot.remember(s)
+        turn = bot.chat(ask)
+        assert turn.route == "forget" and f"({forgotten} memor" in turn.text
+        assert [r.text for r in bot.memory.list("me")] == [kept]
+
+
+def test_nothing_to_forget_says_so(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.remember("I like tea.")
+        assert bot.chat("forget my passport number").text.startswith(
+            'I found nothing about "my passport number" to forget.'
+        )
+        assert len(bot.memory.list("me")) == 1
+
+
+def test_small_talk_stores_nothing_and_the_model_replies(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="Hello! How can I help?") as bot:
+        for message in ("Hi! How are you?", "Thanks, that's nice."):
+            turn = bot.chat(message)
+            assert turn.route == "chat" and turn.facts == () and turn.text
+        prompt = bot.llm.calls[-1].prompt  # type: ignore[attr-defined]
+        assert "Lorebook" not in prompt  # nothing to copy a self-introduction from
+
+
+def test_a_short_answer_to_the_assistants_question_becomes_a_fact(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="Nice to meet you! What's your name?") as bot:
+        bot.chat("Hi there, can we chat for a bit?")
+        turn = bot.chat("It's Jonas Berg.")
+        assert [f["text"] for f in turn.facts] == ["My name is Jonas Berg."]
+        assert "Jonas Berg" in bot.chat("What's my surname?").text
