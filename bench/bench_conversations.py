@@ -1,8 +1,8 @@
 """Whole multi-turn conversations: does the agent remember, correct, forget, route and cite?
 
     .venv/bin/python bench/bench_conversations.py [--model NAME] [--category C ...] [--ids a,b]
-        [--limit N] [--settings key=value ...] [--label L] [--json OUT] [--compare OLD.json]
-        [--tree PATH] [--show]
+        [--limit N] [--settings key=value ...] [--label L] [--json OUT] [--compare OLD.json ...]
+        [--tree PATH] [--show] [--load RESULTS.json ...]
 
 The suite is ``bench/conversations/*.jsonl`` (its format and every check are described in
 ``bench/convsuite.py``): scripted conversations in nine categories - recall, supersede,
@@ -11,7 +11,9 @@ fresh temporary data directory through the library API (``Agent.open`` / ``chat`
 ``close``; a restart closes the agent and opens it again on the same directory). Printed: the
 machine, then per category the checks passed / total, the overall score, the median route time
 (``turn.timings["route"]``) and the median wall time of a turn; ``--compare`` puts an earlier
-result file's scores beside them (before -> after).
+result file's scores beside them (before -> after), on the conversations both runs have.
+``--load`` runs nothing and reports result files instead (several files of one split run merge
+by conversation id), e.g. ``--load after.json --compare before.json --compare before-rest.json``.
 
 Results (every check with its reply, every turn with its timings) go to
 ``bench/results/conversations-<model>-<label>.json`` unless ``--json`` says where; the file is
@@ -70,7 +72,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         help="result file (default bench/results/conversations-<model>-<label>.json)",
     )
-    p.add_argument("--compare", type=Path, help="an earlier result file to compare with")
+    p.add_argument(
+        "--compare",
+        type=Path,
+        action="append",
+        default=[],
+        help="an earlier result file to compare with (repeat to merge the files of a split run)",
+    )
+    p.add_argument(
+        "--load",
+        type=Path,
+        action="append",
+        default=[],
+        help="run nothing: report (and --compare) the results in these files (repeat to merge)",
+    )
     p.add_argument("--tree", type=Path, help="score the code of this checkout instead")
     p.add_argument("--show", action="store_true", help="print every turn and reply")
     return p.parse_args(argv)
@@ -145,27 +160,31 @@ def tree_label(tree: Path) -> str:
         return "latest"
 
 
-def summarize(results: list[Any]) -> dict[str, Any]:
-    """Per category and overall: checks passed and total; per condition; median timings."""
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per category and overall: checks passed and total; per condition; median timings.
+
+    Args:
+        results: conversations as the result file has them (``ConversationResult.to_dict``).
+    """
     from convsuite import CATEGORIES
 
     cats: dict[str, dict[str, int]] = {}
     conds: dict[str, dict[str, int]] = {}
     route_ms, turn_ms = [], []
     for r in results:
-        c = cats.setdefault(r.category, {"passed": 0, "total": 0, "errors": 0})
-        c["passed"] += r.passed
-        c["total"] += len(r.checks)
-        c["errors"] += r.error is not None
-        for check in r.checks:
-            for name, ok in check.conditions.items():
+        c = cats.setdefault(r["category"], {"passed": 0, "total": 0, "errors": 0})
+        c["passed"] += sum(check["passed"] for check in r["checks"])
+        c["total"] += len(r["checks"])
+        c["errors"] += r["error"] is not None
+        for check in r["checks"]:
+            for name, ok in check["conditions"].items():
                 d = conds.setdefault(name, {"passed": 0, "total": 0})
                 d["passed"] += ok
                 d["total"] += 1
-        for t in r.turns:
-            turn_ms.append(t.wall_ms)
-            if "route" in t.timings:
-                route_ms.append(t.timings["route"])
+        for t in r["turns"]:
+            turn_ms.append(t["wall_ms"])
+            if "route" in t["timings"]:
+                route_ms.append(t["timings"]["route"])
     order = [c for c in CATEGORIES if c in cats]
     passed = sum(c["passed"] for c in cats.values())
     total = sum(c["total"] for c in cats.values())
@@ -178,6 +197,30 @@ def summarize(results: list[Any]) -> dict[str, Any]:
         "median_route_ms": round(statistics.median(route_ms), 1) if route_ms else None,
         "median_turn_s": round(statistics.median(turn_ms) / 1000, 2) if turn_ms else None,
     }
+
+
+def load_results(paths: list[Path]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The first file's metadata and the conversations of all ``paths`` by id (later files win:
+    a run split over several files, or a rerun of some conversations, merges into one)."""
+    meta: dict[str, Any] = {}
+    by_id: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        meta = meta or {k: v for k, v in data.items() if k not in ("conversations", "summary")}
+        by_id.update({c["id"]: c for c in data["conversations"]})
+    return meta, by_id
+
+
+def compared(current: list[dict[str, Any]], paths: list[Path]) -> str:
+    """The before -> after table on the conversations that both the current results and the
+    earlier files have (a partial earlier run is compared on what it covers, not on 0s)."""
+    _, old = load_results(paths)
+    common = [c for c in current if c["id"] in old]
+    note = (
+        f"before: {', '.join(str(p) for p in paths)}; compared on the {len(common)} "
+        f"conversation(s) both runs have (of {len(current)} now, {len(old)} before)"
+    )
+    return report(summarize(common), [note], summarize([old[c["id"]] for c in common]))
 
 
 def _score(d: dict[str, int] | None) -> str:
@@ -193,7 +236,7 @@ def report(summary: dict[str, Any], head: list[str], before: dict[str, Any] | No
 
     def row(name: str, now: dict[str, int] | None, old: dict[str, int] | None) -> str:
         if arrow:
-            return f"  {name:<16}{_score(old):>16}  ->  {_score(now):<16}"
+            return f"  {name:<16}{_score(old):>16}  ->  {_score(now)}"
         return f"  {name:<16}{_score(now):>16}"
 
     b = before or {}
@@ -248,9 +291,19 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings_from(args.settings)
     tree = (args.tree or BENCH.parent).resolve()
     label = args.label or tree_label(tree)
-    before = None
-    if args.compare:
-        before = json.loads(args.compare.read_text(encoding="utf-8")).get("summary")
+    if args.load:
+        meta, by_id = load_results(args.load)
+        current = list(by_id.values())
+        head = [
+            f"machine: {meta.get('machine')}",
+            f"model: {meta.get('model')}, code: {meta.get('tree')} ({meta.get('commit')}), "
+            f"settings: {meta.get('settings')}",
+            f"results: {', '.join(str(p) for p in args.load)}",
+        ]
+        print(report(summarize(current), head, None))
+        if args.compare:
+            print("\n" + compared(current, args.compare))
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="lorebook-conv-") as tmp:
         model_path, model_name = resolve_model(args.model, Path(tmp))
@@ -272,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         results: list[Any] = []
 
         def save(partial: bool) -> dict[str, Any]:
-            summary = summarize(results)
+            summary = summarize([r.to_dict() for r in results])
             data = {
                 "partial": partial,
                 "machine": machine,
@@ -311,7 +364,9 @@ def main(argv: list[str] | None = None) -> int:
             save(partial=True)
         summary = save(partial=False)
 
-    text = report(summary, head, before)
+    text = report(summary, head, None)
+    if args.compare:
+        text += "\n\n" + compared([r.to_dict() for r in results], args.compare)
     print("\n" + text)
     out.with_suffix(".txt").write_text(text + "\n", encoding="utf-8")
     print(f"\nresults: {out}")
