@@ -68,8 +68,7 @@ children baby wife husband partner girlfriend boyfriend fiance fiancee spouse fr
 colleague coworker co-worker boss manager neighbour neighbor roommate flatmate landlord
 landlady uncle aunt cousin nephew niece grandmother grandma grandfather grandpa grandson
 granddaughter grandchild teacher doctor dentist lawyer therapist mentor student team
-dog cat puppy kitten horse bird parrot rabbit hamster fish turtle pet goldfish snake
-car bike bicycle house flat apartment laptop phone
+dog cat puppy kitten horse bird parrot rabbit hamster fish turtle pet goldfish snake terrier
 """.split()
 )
 _NUMBER_WORDS = (
@@ -117,10 +116,28 @@ _FAVOURITE = re.compile(r"\bfavou?rite\s+([a-z]+(?:\s+(?:food|team|band|place))?
 _LEADING_FILLER = re.compile(
     r"^\s*(?:(?:so|well|oh|ok|okay|also|btw|by the way|actually|anyway|and|but|now|"
     r"just so you know|fyi|hey|hi|hello|these days|nowadays|currently|lately|recently|"
-    r"at the moment|right now|since \w+|as of \w+)\b[,:]?\s*)+",
+    r"at the moment|right now|since \w+|as of \w+|honestly|frankly|guess what|"
+    r"(?:big|good|great|bad|quick|some)\s+(?:news|update)|update)\b[,:!]?\s*)+",
     re.I,
 )
-_I = re.compile(r"^(?:i|i'm|i am|i've|i have|i'd|i'll|i was|i just|im)\b", re.I)
+_I = re.compile(
+    r"^(?:i|i'm|i am|i've|i have|i'd|i'll|i was|i just|im|we|we're|we are|we've|we have)\b",
+    re.I,
+)
+_PARTNER_CHANGE = re.compile(
+    r"\b(?:(?i:i'm|i am|we're)\s+(?i:now\s+)?(?i:seeing|dating|with|engaged to|married to)\s+"
+    r"(?i:someone\s+(?:called|named)\s+)?[A-Z]|(?i:broke up|split up|divorced|got married to))",
+)
+_NAMED_PET = re.compile(
+    r"\b(?:a|an|the|our|my)\s+(?:\w+\s+)??(\w+)\s+(?:and\s+)?(?:named|called|renamed|"
+    r"renaming)\s+(?:her|him|it|them\s+)?\s*[A-Z]|\b(?:renamed|renaming)\s+(?:the|our|my)\s+"
+    r"(\w+)\s+[A-Z]",
+)
+_IN_PLACE_NOW = re.compile(
+    r"^(?:i'm|i am|we're|we are)\s+(?:now\s+)?(?:living\s+|based\s+)?in\s+[A-Z]\w+.*\bnow\b"
+    r"|^(?:i'm|i am|we're|we are)\s+now\s+(?:living\s+|based\s+)?in\s+[A-Z]",
+    re.I,
+)
 _I_NAME = re.compile(r"^(?i:i'm|i am|im)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)*)\s*(?:[,.!]|$)")
 _MY = re.compile(r"^(?:my|our)\s+", re.I)
 _NP_STOP = set(
@@ -128,6 +145,8 @@ _NP_STOP = set(
 is are was were be been has have had lives live lived works work worked moved moves moving
 just now also really still and or but who which that will would can could does did do
 turned turns got gets keeps keep likes like loves love plays play goes go went started
+called named living working based staying for to at in on with of from about the a an
+this next last
 """.split()
 )
 _NAME_START = re.compile(r"^([A-Z][a-z]+)(?:\s+[A-Z][a-z]+)?(?:'s)?\s+(?!is\b)?", re.U)
@@ -173,48 +192,72 @@ def _attribute(text: str, subject: str) -> str | None:
     return None
 
 
-def _my_subject(text: str) -> tuple[str, str | None, str] | None:
+_PARTNERS = frozenset(
+    "wife husband partner girlfriend boyfriend fiance fiancee fiancé fiancée spouse".split()
+)
+
+
+def _my_subject(text: str, question: bool = False) -> tuple[str, str | None, str] | None:
     """``(subject, attribute or None, rest)`` for a text starting with "my …", or None.
 
-    The noun phrase after "my" runs until a verb, a name or a possessive ("my dog's name").
-    A noun phrase naming one of the user's attributes ("my phone number") gives subject "i"
-    and that attribute.
+    The noun phrase after "my" runs until a verb or a name; a possessive chains ("my dad's
+    mother" is one subject; "my dog's name" is the dog's name). A noun phrase naming one of the
+    user's attributes ("my phone number") gives subject "i" and that attribute; a partner
+    ("my wife", "my boyfriend Marco") gives ``("i", "partner")``; any other thing of the user's
+    ("my dentist appointment is …", "my car is …") is an attribute of the user named by it.
     """
     m = _MY.match(text)
     if not m:
         return None
     rest = text[m.end() :]
+    owners: list[str] = []  # "dad" in "my dad's mother"
     words: list[str] = []
     name = None
     pos = 0
     for tok in re.finditer(r"[A-Za-z][A-Za-z'-]*|[^\sA-Za-z]", rest):
         w = tok.group(0)
         low = w.lower()
-        possessive = low.endswith(("'s", "s'")) and len(low) > 3
         if w[0].isupper() and words:
             name = w.removesuffix("'s")
             pos = tok.end()
             break
+        if low == "," and words and not name:
+            continue  # "my mum's mother, Rosa, lives in Naples"
         if not w[0].isalpha() or low in _NP_STOP or len(words) == 3:
             break
-        words.append(low[:-2] if possessive else low)
         pos = tok.end()
-        if possessive:
-            break
-    if not words:
-        return None
+        if low.endswith(("'s", "s'")) and len(low) > 3:
+            owners.append(" ".join([*words, low[:-2]]))
+            words = []
+            continue
+        words.append(low)
     rest = rest[pos:]
-    if name and name not in _NOT_NAMES and words[-1] in _RELATIONS:
+    if not words:
+        if owners:  # "my dog's" then the attribute in the rest ("name is Rex")
+            own = _OWN_ATTRIBUTES.get(rest.split()[0].lower().strip(",.")) if rest.split() else None
+            return f"my {owners[-1]}", own, rest
+        return None
+    prefix = "my " + "".join(f"{o}'s " for o in owners)
+    head = words[-1]
+    if owners and " ".join(words) in _OWN_ATTRIBUTES:
+        return prefix.rstrip("'s ").removesuffix("'s"), _OWN_ATTRIBUTES[" ".join(words)], rest
+    if name and name not in _NOT_NAMES and head in _RELATIONS and not owners:
+        if head in _PARTNERS:
+            return "i", "partner", rest
         return name.lower(), None, rest
-    for n in range(len(words), 0, -1):
-        head = " ".join(words[-n:])
-        if head in _OWN_ATTRIBUTES:
-            return "i", _OWN_ATTRIBUTES[head], rest
-    rel = next((w for w in reversed(words) if w in _RELATIONS), None)
-    if rel is not None:
+    if not owners:
+        for n in range(len(words), 0, -1):
+            phrase = " ".join(words[-n:])
+            if phrase in _OWN_ATTRIBUTES:
+                return "i", _OWN_ATTRIBUTES[phrase], rest
+    if head in _RELATIONS:
+        if head in _PARTNERS and not owners:
+            return "i", "partner", rest
         if re.match(r"^\s*(?:name|first name)\b", rest, re.I):
-            return f"my {rel}", "name", rest  # "my dog's name is Rex"
-        return f"my {rel}", None, rest
+            return f"{prefix}{head}", "name", rest
+        return f"{prefix}{head}", None, rest
+    if not owners and (question or re.match(r"^\s*(?:is|are|was)\b", rest)):
+        return "i", " ".join(words), rest  # "my dentist appointment is on Tuesday"
     return None
 
 
@@ -238,8 +281,8 @@ def slot(text: str) -> Slot | None:
         ('my daughter', 'age')
         >>> slot("I'm Jonas Berg, by the way.")
         ('i', 'name')
-        >>> slot("I have a dog named Rex") is None
-        True
+        >>> slot("I have a dog named Rex")  # the dog's name, not the user's
+        ('my dog', 'name')
         >>> slot("I used to work at Hollander Logistics")
         ('i', 'past work')
     """
@@ -249,9 +292,17 @@ def slot(text: str) -> Slot | None:
     t = _strip(raw)
     if not t:
         return None
+    fav = _FAVOURITE.search(t)
     if _I_NAME.match(t) and not _OCCUPATION.search(t):
         return ("i", "name")
-    fav = _FAVOURITE.search(t)
+    if _PARTNER_CHANGE.search(t):
+        return ("i", "partner")  # "I'm seeing someone called Tobias now", "Marco and I broke up"
+    named = _NAMED_PET.search(t)
+    pet = (named.group(1) or named.group(2)).lower() if named else ""
+    if pet in _RELATIONS and pet not in _PARTNERS:
+        return (f"my {pet}", "name")  # "we adopted a kitten and named her…"
+    if re.search(r"\bmy\s+(?:new\s+|current\s+|all-time\s+)?favou?rite\b", t, re.I) and fav:
+        return ("i", f"favourite {fav.group(1).lower()}")
     if re.match(r"^(?:i|my)\b", t, re.I) and fav and not re.match(r"^my\s+\w+\s+\w+'s", t, re.I):
         mine = _my_subject(t)
         subject = mine[0] if mine and mine[1] is None else "i"
@@ -266,6 +317,8 @@ def slot(text: str) -> Slot | None:
             return ("i", "hometown")
         if re.match(r"^(?:i'm|i am|im)\s+(?:now\s+)?" + _NUM + r"\b", t, re.I):
             return ("i", "age")
+        if _IN_PLACE_NOW.match(t):
+            return ("i", "residence")  # "We're in York now"
         attr = _attribute(t, "i")
         return ("i", attr) if attr else None
     mine = _my_subject(t)
@@ -336,8 +389,14 @@ def question_slot(question: str) -> Slot | None:
     own_attr: str | None = None
     my = re.search(r"\b(?:my|our)\s", q, re.I)
     if my:
-        mine = _my_subject(q[my.start() :])
+        mine = _my_subject(q[my.start() :], question=True)
         subject, own_attr = (mine[0], mine[1]) if mine else ("i", None)
+        asked = re.match(
+            r"^\s*what\s+(colou?r|size|brand|make|model|year|kind|type|breed)\b", q, re.I
+        )
+        if asked and mine is not None:
+            thing = subject if subject != "i" else "my " + (own_attr or "")
+            return (thing.strip(), asked.group(1).lower())  # "What colour is my car?"
     if subject is None:
         names = [n for n in _Q_NAME.findall(q) if n not in _NOT_NAMES]
         if _Q_ME.search(q):

@@ -88,7 +88,7 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
     same, related = [], []
     for m in memories:
         have = slot(m["text"]) if asked is not None else None
-        if asked is not None and _fills(have, asked):
+        if asked is not None and _fills(have, asked, m["text"]):
             past = have is not None and have[1].startswith("past ")
             same.append({**m, "slot": True, **({"current": False} if past else {})})
         elif (
@@ -103,14 +103,26 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
     return same + related
 
 
-def _fills(have: tuple[str, str] | None, asked: tuple[str, str]) -> bool:
-    """A fact of slot ``have`` answers a question about ``asked`` (a full name answers the
-    surname)."""
-    if have is None or have[0] != asked[0]:
+def _fills(have: tuple[str, str] | None, asked: tuple[str, str], text: str) -> bool:
+    """A fact of slot ``have`` (its text ``text``) answers a question about ``asked``.
+
+    Same attribute (a past value counts; a full name answers the surname) and the same subject
+    — also when the fact names the subject both ways: "My daughter Zoe is seven" is about Zoe
+    and about "my daughter".
+    """
+    if have is None:
         return False
-    return have[1] in (asked[1], f"past {asked[1]}") or (
+    attribute = have[1] in (asked[1], f"past {asked[1]}") or (
         asked[1] == "surname" and have[1] == "name"
     )
+    if not attribute:
+        return False
+    if have[0] == asked[0]:
+        return True
+    low = text.lower()
+    if asked[0].startswith("my "):
+        return asked[0] in low
+    return asked[0] != "i" and bool(re.search(rf"\b{re.escape(asked[0])}\b", low))
 
 
 def coverage(question: str, text: str) -> float:

@@ -57,7 +57,13 @@ _NOT_A_FACT = re.compile(
 )
 _SUBJECT_START = re.compile(r"^(?:i|i'm|i've|i'd|i'll|im|my|our|we|we're|we've)\b", re.I)
 _PRONOUN_START = re.compile(r"^(he|she|they|his|her|their|it|its)\b\s*", re.I)
-_NAME_START = re.compile(r"^([A-Z][a-z]+)(?:\s+[A-Z][a-z]+)?\s+[a-z]")
+_NAME_START = re.compile(
+    r"^([A-Z][a-z]+)(?:\s+[A-Z][a-z]+)?(?:'s)?\s+(?:is|was|has|had|does|did|lives|works|"
+    r"studies|teaches|loves|likes|hates|plays|runs|owns|keeps|drives|just|also|and|got|"
+    r"moved|started|turned|handles|designs|wants|needs|[a-z]+s|[a-z]+ed)\b"
+)
+# "me" and "us" are left out: they mark requests ("tell me a story"), not statements
+_FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|my|mine|we|we're|our)\b", re.I)
 _NOT_NAMES = frozenset(
     """
 The This That These Those It Its There Here Today Tomorrow Yesterday Tonight Yes No Maybe
@@ -69,7 +75,6 @@ Forget Delete Erase Can Could Would Should Will Do Does Did Is Are Was Were Have
 Monday Tuesday Wednesday Thursday Friday Saturday Sunday
 """.split()
 )
-_SPLIT_CLAUSE = re.compile(r"\s*(?:,\s*and|;|,\s*but|\band\b|\bbut\b|,)\s+", re.I)
 _VERBISH = re.compile(
     r"^(?:am|is|are|was|were|have|has|had|work|works|worked|live|lives|lived|moved|love|loves|"
     r"like|likes|play|plays|own|owns|study|studies|teach|teaches|drive|drives|speak|speaks|"
@@ -78,8 +83,10 @@ _VERBISH = re.compile(
     r"grew|was|turned|turn)\b",
     re.I,
 )
+# "My sister", "My dad's mother", "My colleague Priya": up to the verb
 _MY_NP = re.compile(
-    r"^((?:[Mm]y|[Oo]ur)\s+(?:[a-z-]+\s+){0,2}?[a-z-]+?(?:\s+[A-Z][a-z]+)?)(?:'s)?\s+(?=[a-z])"
+    r"^((?:[Mm]y|[Oo]ur)\s+(?:[a-z-]+(?:'s)?\s+){0,3}?[a-z-]+(?:\s+[A-Z][a-z]+){0,2}),?\s+"
+    r"(?=(?:is|was|has|had|does|did|lives|works|just|also|called|named|[a-z]+s|[a-z]+ed)\b)"
 )
 
 # Short answers to the assistant's question: (question pattern, fact template).
@@ -126,48 +133,107 @@ def _is_statement(s: str) -> bool:
 
 
 def _about_someone(s: str) -> bool:
-    """The clause says something about the user or a named person or thing of theirs."""
+    """The clause says something about the user, or about a person or thing they name."""
     if _SUBJECT_START.match(s):
         return len(s.split()) >= 2
+    if _FIRST_PERSON.search(s):
+        return True  # "At work I sit next to Mark"
     m = _NAME_START.match(s)
-    return bool(m and m.group(1) not in _NOT_NAMES)
+    if m and m.group(1) not in _NOT_NAMES:
+        return True  # "Priya works at the city hospital"
+    words = s.split()
+    # "There's also Marc, who runs the IT helpdesk": a name further in
+    return any(
+        w[0].isupper() and w.strip(",.!'s") not in _NOT_NAMES and w.strip(",.!").isalpha()
+        for w in words[1:]
+    )
 
 
 def _subject_of(clause: str) -> str | None:
-    """The subject words a following clause may borrow ("I", "my sister", "Priya")."""
+    """The subject words a following clause may borrow ("I", "my dad's mother Greta")."""
     if re.match(r"^(?:i|i'm|i've|im)\b", clause, re.I):
         return "I"
+    if re.match(r"^(?:we|we're|we've)\b", clause, re.I):
+        return "We"
     m = _MY_NP.match(clause)
     if m:
-        return m.group(1)
+        np_ = m.group(1)
+        named = re.match(
+            rf"^{re.escape(np_)}\s+(?:is|was)\s+(?:called|named)\s+([A-Z][a-z]+)", clause
+        )
+        return f"{np_} {named.group(1)}" if named else np_
     m = _NAME_START.match(clause)
     if m and m.group(1) not in _NOT_NAMES:
         return m.group(1)
-    return None
+    names = [n for n in re.findall(r"(?<!^)\b([A-Z][a-z]+)\b", clause) if n not in _NOT_NAMES]
+    return names[-1] if names else None  # "At work I sit next to Mark, he handles payroll"
+
+
+_CLAUSE_START = re.compile(
+    r"^(?i:i|i'm|i've|i'd|i'll|im|my|our|we|we're|we've|he|she|they|he's|she's|they're|his|"
+    r"her|their)\b|^[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?\s+(?:is|was|has|had|lives|works|[a-z]+s|"
+    r"[a-z]+ed)\b"
+)
+_NOT_VERBS = frozenset(
+    "the a an this that these those it its there then so also too very in on at to for with "
+    "from of by about as not no yes".split()
+)
+_RELATIVE = re.compile(r"^(?:who|which|that|where|when|whose|whom|with|and)\b", re.I)
 
 
 def _split(sentence: str) -> list[str]:
-    """Split a compound statement into clauses that each have a subject."""
-    parts = _SPLIT_CLAUSE.split(sentence)
-    if len(parts) == 1:
+    """Split a compound statement into clauses that each have a subject.
+
+    "and"/"but"/";" split when what follows can stand alone or borrows the subject ("I live in
+    Paris and work as a nurse"); a bare comma only before a new subject ("…, he handles
+    payroll"). A clause that cannot stand alone (a relative clause, no subject of its own, a
+    pronoun that cannot be resolved) stays joined to the one before: a fact is never dropped
+    for being hard to split.
+    """
+    pieces = re.split(r"(\s*(?:,\s*and|;|,\s*but|\band\b|\bbut\b|,)\s+)", sentence)
+    if len(pieces) == 1:
         return [sentence]
     out: list[str] = []
     subject: str | None = None
-    for raw in parts:
+    glue = ""
+    for i, raw in enumerate(pieces):
+        if i % 2 == 1:
+            glue = raw
+            continue
         part = raw.strip()
         if not part:
             continue
-        if out and subject is not None:
-            pron = _PRONOUN_START.match(part)
-            if pron and subject != "I":
-                word = pron.group(1).lower()
+        if not out:
+            out.append(part)
+            subject = _subject_of(part)
+            continue
+        if len(out) == 1 and len(out[0].split()) <= 2 and glue.strip() == "and":
+            out[0] = f"{out[0]}{glue}{part}"  # "Marco and I broke up"
+            subject = _subject_of(out[0]) or _subject_of(part)
+            continue
+        comma_only = glue.strip() == ","
+        standalone = bool(_CLAUSE_START.match(part))
+        if _RELATIVE.match(part) or (comma_only and not standalone):
+            out[-1] = f"{out[-1]}{glue}{part}"  # "Marc, who runs the IT helpdesk"
+            continue
+        pron = _PRONOUN_START.match(part)
+        if pron and subject is not None and subject not in ("I", "We"):
+            word, rest = pron.group(1).lower(), part[pron.end() :]
+            if rest.startswith("'s "):
+                part = f"{subject} is {rest[3:]}"  # "he's an architect"
+            else:
                 owner = subject if word in ("he", "she", "they", "it") else subject + "'s"
-                part = owner + " " + part[pron.end() :]
-            elif _VERBISH.match(part) and not _SUBJECT_START.match(part):
-                part = f"{subject} {part}"
-        if out and not (_SUBJECT_START.match(part) or _about_someone(part)):
-            # "…, the beach was lovely": not a fact about anyone; keep it with its sentence
-            out[-1] = f"{out[-1]}, {part}" if not _PRONOUN_START.match(part) else out[-1]
+                part = f"{owner} {rest}"
+        elif (
+            not standalone
+            and subject is not None
+            and part[0].islower()
+            and part.split()[0] not in _NOT_VERBS
+            and glue.strip() in ("and", ", and", "but", ", but")
+        ):
+            part = f"{subject} {part}"  # "… and work as a nurse", "… and bought a Yaris"
+        if _PRONOUN_START.match(part) or not _about_someone(part):
+            out[-1] = f"{out[-1]}{glue}{part}"  # "…, the beach was lovely"
             continue
         out.append(part)
         subject = _subject_of(part) or subject
@@ -215,7 +281,7 @@ def stated_sentences(message: str) -> list[str]:
         >>> stated_sentences("My name is Tom and my dog is called Rex.")
         ['My name is Tom.', 'My dog is called Rex.']
         >>> stated_sentences("My daughter is called Zoe and she is seven.")
-        ['My daughter is called Zoe.', 'My daughter is seven.']
+        ['My daughter is called Zoe.', 'My daughter Zoe is seven.']
         >>> stated_sentences("I live in Paris and work as a nurse. What's the weather?")
         ['I live in Paris.', 'I work as a nurse.']
         >>> stated_sentences("Thanks! How are you?")
@@ -248,7 +314,10 @@ def extract_facts(message: str, previous: str | None = None) -> list[str]:
         ['My name is Jonas Berg.']
         >>> extract_facts("My colleague Priya is a nurse at the city hospital")
         ['My colleague Priya is a nurse at the city hospital.']
+        >>> extract_facts("/ask Tell me something about X1234567")
+        []
     """
+    message = re.sub(r"^\s*/\w+\s*", "", message)  # "/ask …": the command is not a statement
     if previous:
         answered = _short_answer(message, previous)
         if answered:

@@ -142,7 +142,11 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
     s = services
     if s.router is None:
         store = getattr(s.memory, "store", None)
-        s.router = Router(store.cache.embed if store is not None else None)
+        s.router = (
+            Router(store.cache.embed, embed_query=store.embedder.embed_query)
+            if store is not None
+            else Router(None)
+        )
     router = s.router
 
     def route(state: TurnState) -> dict[str, Any]:

@@ -218,6 +218,8 @@ def tool_route(message: str) -> Decision | None:
         True
         >>> tool_route("My lawyer reviewed my contract yesterday") is None
         True
+        >>> Router(None).route("ok thanks!").reason
+        'rule: small talk'
     """
     for route, pattern in _TOOL_RULES:
         if pattern.match(message):
@@ -230,6 +232,14 @@ def is_question(message: str) -> bool:
     return bool(_QUESTION.search(message.strip()))
 
 
+_SMALL_TALK = re.compile(
+    r"^\s*(?:(?:hi|hello|hey|yo|morning|good (?:morning|afternoon|evening|night)|thanks?|"
+    r"thank you|thx|cheers|ok(?:ay)?|cool|great|nice|awesome|perfect|sure|bye|goodbye|"
+    r"see you|good|fine|lol|haha|wow|sorry|no worries|never ?mind|how are you|how's it going|"
+    r"what's up|sup)\b[\s,.!?]*)+(?:(?:a lot|so much|very much|for (?:that|the help|"
+    r"everything)|there|again|mate|everyone)\b[\s,.!?]*)*$",
+    re.I,
+)
 _ASK_REQUEST = re.compile(
     r"^\s*(?:please\s+)?(?:tell|remind)\s+me\b(?!\s+(?:a|an|some|about yourself)\b)"
     r".*\b(?:my|mine|i|i'm|i've)\b",
@@ -278,12 +288,22 @@ class Router:
     """Routes free text by rules and nearest labelled examples (see the module docstring).
 
     Args:
-        embed: texts → unit vectors (the memory embedder); None routes by rules alone.
+        embed: texts → unit vectors, for the labelled examples (the store's embedding cache,
+            so they are embedded once per data directory); None routes by rules alone.
+        embed_query: one message → its vector (default: through ``embed``). The agent passes
+            the embedder's in-memory query path: a message must not land in the persistent
+            embedding cache, where a forgotten fact would outlive its memory.
         k: how many neighbours vote.
     """
 
-    def __init__(self, embed: Callable[[Sequence[str]], np.ndarray] | None, k: int = 5):
+    def __init__(
+        self,
+        embed: Callable[[Sequence[str]], np.ndarray] | None,
+        k: int = 5,
+        embed_query: Callable[[str], np.ndarray] | None = None,
+    ):
         self.embed = embed
+        self.embed_query = embed_query
         self.k = k
         self._vectors: np.ndarray | None = None
         self._labels = [label for _, label in _EXAMPLES]
@@ -295,7 +315,10 @@ class Router:
             return "chat", 0.0
         if self._vectors is None:
             self._vectors = np.asarray(self.embed([t for t, _ in _EXAMPLES]), dtype=np.float32)
-        q = np.asarray(self.embed([message]), dtype=np.float32)[0]
+        if self.embed_query is not None:
+            q = np.asarray(self.embed_query(message), dtype=np.float32)
+        else:
+            q = np.asarray(self.embed([message]), dtype=np.float32)[0]
         sims = self._vectors @ q
         top = np.argsort(-sims)[: self.k]
         votes: dict[str, float] = {}
@@ -310,6 +333,8 @@ class Router:
         tool = tool_route(message)
         if tool is not None:
             return tool
+        if _SMALL_TALK.match(message):
+            return Decision("chat", "rule: small talk", message)
         if _ASK_REQUEST.match(message):
             return Decision("ask_memory", "rule: a request for what the user told", message)
         if is_statement(message) and stated_sentences(message):
@@ -327,6 +352,8 @@ class Router:
             label = "chat"
         if label == "ask_memory" and not asks_about_user(message):
             label = "chat"
+        if label == "ask_documents" and not is_question(message):
+            label = "chat"  # only a question can be answered from documents
         if share < 0.4 and llm is not None:
             asked = classify(llm, message)
             if asked is not None and asked.route in _CONVERSATION:

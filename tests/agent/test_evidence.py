@@ -61,7 +61,7 @@ def test_only_first_person_statements_are_candidate_facts(
         (
             "My daughter is called Zoe and she is seven.",
             None,
-            ["My daughter is called Zoe.", "My daughter is seven."],
+            ["My daughter is called Zoe.", "My daughter Zoe is seven."],
         ),
         ("I live in Paris and work as a nurse.", None, ["I live in Paris.", "I work as a nurse."]),
         ("It's Jonas Berg.", "Nice to meet you! What's your name?", ["My name is Jonas Berg."]),

@@ -117,9 +117,10 @@ def test_unanswerable_questions_get_i_dont_know_without_the_model(tmp_path: Path
     "model_says, expected_start",
     [
         ("Your daughter is seven.", "Your daughter is seven."),  # supported: kept
-        ("Your daughter is 20 years old.", "Your daughter is seven (you told me on"),
-        ("My daughter is seven.", "Your daughter is seven (you told me on"),  # spoke as the user
-        ("I don't know.", "Your daughter is seven (you told me on"),
+        ("Your daughter is 20 years old.", "Your daughter Zoe is seven (you told me on"),
+        # the model spoke as the user:
+        ("My daughter is seven.", "Your daughter Zoe is seven (you told me on"),
+        ("I don't know.", "Your daughter Zoe is seven (you told me on"),
     ],
 )
 def test_an_instruct_models_answer_is_kept_only_when_supported(

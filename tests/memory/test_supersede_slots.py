@@ -18,6 +18,11 @@ from memory._slots import phrase_slot, question_slot, slot
         ("My sister lives in Rome", "I live in Madrid", False),
         ("My sister is called Ana", "My brother is called Leo", False),
         ("My dog is called Rex", "My cat is called Miso", False),
+        ("I have a dog named Rex", "My dog is called Max now", True),
+        ("We adopted a kitten and named her Pixel", "We renamed the kitten Mochi", True),
+        ("My boyfriend Marco is lovely", "I'm seeing someone called Tobias now", True),
+        ("My favourite food is sushi", "These days ramen has become my new favourite food", True),
+        ("I live in Bristol", "We're in York now, closer to my parents", True),
         ("I am 34 years old", "I live in Oslo", False),
         ("I live in Paris", "I used to live in Oslo", False),  # a past value is not a move
         ("My colleague Priya is a nurse", "My colleague Sam is a teacher", False),
@@ -32,7 +37,6 @@ def test_same_slot_means_superseded(old: str, new: str, expected: bool) -> None:
     "text",
     [
         "I visited Berlin last week",
-        "I have a dog named Rex",
         "Dmitri keeps a crimson loom in Perth",
         "Jonas keeps a coral harpoon in Baku",
         "What is my dog called?",
