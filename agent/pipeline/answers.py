@@ -92,7 +92,10 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
             past = have is not None and have[1].startswith("past ")
             same.append({**m, "slot": True, **({"current": False} if past else {})})
         elif (
-            holds_answer(question, m["text"], m.get("similarity", 0.0))
+            # a fact that fills another slot is about something else ("Noor lives in Amman"
+            # does not say what Noor does); only a fact the rule cannot place may still answer
+            have is None
+            and holds_answer(question, m["text"], m.get("similarity", 0.0))
             and (asked is None or _subject_matches(asked[0], m["text"]))
             and coverage(question, m["text"]) >= 0.5
         ):
@@ -100,7 +103,14 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
     # among facts of the same slot, the one sharing the question's words first ("Lyon")
     words = content_words(question)
     same.sort(key=lambda m: (-len(words & content_words(m["text"])), not m.get("current", True)))
+    # related facts: the one naming exactly what was asked first ("Cocoa" is not "Coco")
+    exact = _exact(question)
+    related.sort(key=lambda m: (-len(exact & _exact(m["text"])), -m.get("similarity", 0.0)))
     return same + related
+
+
+def _exact(text: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"[A-Za-z0-9]+", text)} - GENERIC_WORDS
 
 
 def _fills(have: tuple[str, str] | None, asked: tuple[str, str], text: str) -> bool:
@@ -122,7 +132,8 @@ def _fills(have: tuple[str, str] | None, asked: tuple[str, str], text: str) -> b
     low = text.lower()
     if asked[0].startswith("my "):
         return asked[0] in low
-    return asked[0] != "i" and bool(re.search(rf"\b{re.escape(asked[0])}\b", low))
+    # a name asked about: a fact about "my sister Ana" is about Ana; one about the user is not
+    return have[0].startswith("my ") and bool(re.search(rf"\b{re.escape(asked[0])}\b", low))
 
 
 def coverage(question: str, text: str) -> float:
@@ -173,6 +184,8 @@ def extractive_answer(question: str, found: Sequence[dict[str, Any]]) -> str:
     if asks_history(question):
         past = [m for m in found if not m.get("current", True)]
         now = [m for m in found if m.get("current", True)]
+        if not past:
+            return UNKNOWN_REPLY  # "Where did I use to work?" with only today's job known
         if past:
             lines = [
                 f"{second_person(m['text'].rstrip('.!'))} (you told me on {_when(m['date'])})"
@@ -185,11 +198,31 @@ def extractive_answer(question: str, found: Sequence[dict[str, Any]]) -> str:
     if found[0].get("slot"):
         found = [m for m in found if m.get("slot")]  # the slot's own facts, not neighbours
     current = [m for m in found if m.get("current", True)] or list(found)
-    parts = [
-        f"{second_person(m['text'].rstrip('.!'))} (you told me on {_when(m['date'])})"
-        for m in current[:2]
-    ]
-    return ". ".join(parts) + "."
+    best = current[0]
+    asked = question_slot(question)
+    value = _name_value(best["text"]) if asked is not None and asked[1] == "name" else None
+    if value is not None and asked is not None and asked[0].startswith("my "):
+        said = f"Your {asked[0].removeprefix('my ')} is called {value}"  # not the old name too
+    else:
+        said = second_person(best["text"].rstrip(".!"))
+    return f"{said} (you told me on {_when(best['date'])})."
+
+
+_NAME_VALUE = re.compile(
+    r"\b(?:called|named|renamed(?:\s+(?:the|our|my)\s+\w+)?|renaming(?:\s+(?:the|our|my)\s+\w+)?|"
+    r"name is|name's)\s+(?:her|him|it\s+)?\s*([A-Z][\w-]*(?:\s+[A-Z][\w-]*)?)"
+)
+
+
+def _name_value(text: str) -> str | None:
+    """The name a fact gives ("…renaming the kitten Mochi, Pixel just didn't suit her" → Mochi).
+
+    Example:
+        >>> _name_value("We ended up renaming the kitten Mochi, Pixel just didn't suit her.")
+        'Mochi'
+    """
+    m = _NAME_VALUE.search(text)
+    return m.group(1) if m else None
 
 
 def _tokens(text: str) -> set[str]:
@@ -251,9 +284,33 @@ def model_answer(llm: LLM, question: str, found: Sequence[dict[str, Any]], cance
 
 # punctuation followed by a non-space ("1.5 litres", "8.15") does not end a sentence
 _SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?]))+(?:[.!?]+|(?=\n)|$)")
-_AMOUNT = re.compile(
-    r"^\s*(?:how (?:much|many|long|old|often|far)|what time|when|what date|which day)\b", re.I
+_MONEY = re.compile(r"[€$£]\s*\d|\d\s*(?:euros?|eur|dollars?|pounds?|usd|gbp|€|\$|£)", re.I)
+_CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s*(?:am|pm)\b|\bo'clock\b", re.I)
+_DATE = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b\d{1,2}(?:st|nd|rd|th)\b|"
+    r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|\b\d{4}-\d{2}-\d{2}\b",
+    re.I,
 )
+
+
+def _wanted_amount(question: str) -> re.Pattern[str] | None:
+    """What kind of value the question asks for, as a pattern a sentence holding it matches."""
+    q = question.lower()
+    if re.search(
+        r"\bhow much\b.*\b(money|cost|price|pay|fee|rent|charge|spend|euro|dollar|"
+        r"pound)|\bhow much (?:is|does|did|do|will)\b.*\bcost|\bprice\b|\bcost\b",
+        q,
+    ):
+        return _MONEY
+    if re.search(r"\bwhat time\b|\bat what time\b", q):
+        return _CLOCK
+    if re.search(r"^\s*(?:and\s+)?when\b|\bwhat date\b|\bwhich day\b", q):
+        return _DATE
+    if re.search(r"\bhow (?:much|many|long|old|often|far)\b", q):
+        return re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten)\b", re.I)
+    return None
+
+
 _NEGATION = re.compile(
     r"\b(no|not|never|none|nobody|nothing|cannot|can't|won't|isn't|aren't|don't|doesn't|"
     r"didn't|mustn't|shouldn't|without|forbid\w*|prohibit\w*|disallow\w*|ban\w*)\b",
@@ -288,7 +345,7 @@ def best_sentence(question: str, chunks: Sequence[dict[str, Any]]) -> dict[str, 
         'No dogs are allowed.'
     """
     asked = _stems(question)
-    wants_amount = bool(_AMOUNT.search(question))
+    wants = _wanted_amount(question)
     best: tuple[float, int, dict[str, Any]] | None = None
     for rank, c in enumerate(chunks):
         # a list wrapped over lines ("…, hiking boots,\ncamera…") is one sentence; same length,
@@ -297,7 +354,7 @@ def best_sentence(question: str, chunks: Sequence[dict[str, Any]]) -> dict[str, 
         found = [m for m in _SENTENCE.finditer(text) if m.group(0).strip()]
         for i, m in enumerate(found):
             score = float(len(asked & _stems(m.group(0))))
-            if score and wants_amount and re.search(r"\d", m.group(0)):
+            if score and wants is not None and wants.search(m.group(0)):
                 score += 1.5  # "how much…?" is answered by the sentence with the amount
             if not score or (best is not None and (score, -rank) <= (best[0], best[1])):
                 continue

@@ -417,7 +417,9 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         if route == "ask_memory":
             if memories and (by_slot or mem_cover >= doc_cover):
                 return "answer"
-            return "cite" if doc else "unknown"
+            # a question about the user that a document answers ("is flood damage covered by
+            # my insurance?") — only when the sentence covers half the question
+            return "cite" if doc is not None and doc_cover >= 0.5 else "unknown"
         if route == "ask_documents":
             if chunks:
                 return "cite"
