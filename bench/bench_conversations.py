@@ -87,6 +87,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="run nothing: report (and --compare) the results in these files (repeat to merge)",
     )
     p.add_argument("--tree", type=Path, help="score the code of this checkout instead")
+    p.add_argument(
+        "--suite",
+        type=Path,
+        default=BENCH / "conversations",
+        help="the folder of conversations (bench/conversations_holdout: the held-out set)",
+    )
     p.add_argument("--show", action="store_true", help="print every turn and reply")
     return p.parse_args(argv)
 
@@ -283,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     from convsuite import load_suite, run_conversation, select
 
     conversations = select(
-        load_suite(),
+        load_suite(args.suite),
         categories=args.category,
         ids=[i.strip() for i in args.ids.split(",") if i.strip()],
         limit=args.limit,
