@@ -47,7 +47,7 @@ UNKNOWN_REPLY = (
     "I don't know: you haven't told me that, and I found nothing about it in your documents."
 )
 _HISTORY = re.compile(
-    r"\b(before|previous(?:ly)?|used to|earlier|former(?:ly)?|originally|at first|"
+    r"\b(before|previous(?:ly)?|used to|use to|earlier|former(?:ly)?|originally|at first|"
     r"(?:my|the|an?) old)\b",
     re.I,
 )
@@ -92,9 +92,9 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
             past = have is not None and have[1].startswith("past ")
             same.append({**m, "slot": True, **({"current": False} if past else {})})
         elif (
-            # a fact that fills another slot is about something else ("Noor lives in Amman"
-            # does not say what Noor does); only a fact the rule cannot place may still answer
-            have is None
+            # a fact that fills another known slot of the same subject is about something else
+            # ("Noor lives in Amman" does not say what Noor does)
+            not _other_slot(have, asked)
             and holds_answer(question, m["text"], m.get("similarity", 0.0))
             and (asked is None or _subject_matches(asked[0], m["text"]))
             and coverage(question, m["text"]) >= 0.5
@@ -107,6 +107,31 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
     exact = _exact(question)
     related.sort(key=lambda m: (-len(exact & _exact(m["text"])), -m.get("similarity", 0.0)))
     return same + related
+
+
+_KNOWN = frozenset(
+    (
+        "residence",
+        "work",
+        "name",
+        "surname",
+        "age",
+        "birthday",
+        "phone",
+        "email",
+        "partner",
+        "passport number",
+        "hometown",
+    )
+)
+
+
+def _other_slot(have: tuple[str, str] | None, asked: tuple[str, str] | None) -> bool:
+    """``have`` is a known attribute of the subject asked about, but not the one asked."""
+    if have is None or asked is None or have[0] != asked[0]:
+        return False
+    mine, theirs = have[1].removeprefix("past "), asked[1]
+    return mine != theirs and mine in _KNOWN and theirs in _KNOWN
 
 
 def _exact(text: str) -> set[str]:

@@ -412,14 +412,16 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         lexical = any(c.get("lexical") for c in chunks)
         doc = best_sentence(message, chunks) if lexical and is_question(message) else None
         doc_cover = coverage(message, doc["sentence"]) if doc else 0.0
+        # how much of the question the best sentence's whole excerpt is about
+        chunk_cover = coverage(message, doc["quote"]) if doc else 0.0
         mem_cover = max((coverage(message, m["text"]) for m in memories), default=0.0)
         by_slot = any(m.get("slot") for m in memories)
         if route == "ask_memory":
             if memories and (by_slot or mem_cover >= doc_cover):
                 return "answer"
             # a question about the user that a document answers ("is flood damage covered by
-            # my insurance?") — only when the sentence covers half the question
-            return "cite" if doc is not None and doc_cover >= 0.5 else "unknown"
+            # my insurance?") — only when the excerpt covers half the question
+            return "cite" if doc is not None and chunk_cover >= 0.5 else "unknown"
         if route == "ask_documents":
             if chunks:
                 return "cite"
