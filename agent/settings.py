@@ -182,17 +182,10 @@ class Settings:
     duplicate_threshold: float = field(
         default=0.92,
         metadata=_doc(
-            "Memory: a new fact this similar to a current one refreshes it instead of adding."
+            "Memory: a new fact this similar to a current one, and saying the same (no other "
+            "number, name, place or word that matters), refreshes it instead of adding."
         ),
     )
-    supersede_threshold: float = field(
-        default=0.35,
-        metadata=_doc(
-            "Memory: current facts at least this similar to a new fact are checked by the model "
-            "for being about the same subject (and superseded if so)."
-        ),
-    )
-
     memorize: bool = field(
         default=True,
         metadata=_doc(
@@ -209,8 +202,9 @@ class Settings:
     route_with_model: bool = field(
         default=True,
         metadata=_doc(
-            "Agent: classify free text with the model under a grammar (keywords as fallback); "
-            "false routes by keywords alone."
+            "Agent: let an instruction-tuned model settle a message that the routing rules and "
+            "the nearest labelled examples leave split (a base model is never asked); false "
+            "routes by rules and examples alone."
         ),
     )
     code_execution: bool = field(

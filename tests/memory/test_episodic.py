@@ -137,7 +137,7 @@ def test_superseding_marks_the_old_fact_and_keeps_history(home: Path) -> None:
 def test_facts_the_slot_rule_does_not_recognise_supersede_nothing(home: Path) -> None:
     # The old model-driven check was asked here; a model saying "yes" no longer matters.
     llm = FakeLLM(default='{"same_subject": true}')
-    with Memory.open(make_settings(home, supersede_threshold=0.0), llm=llm) as mem:
+    with Memory.open(make_settings(home), llm=llm) as mem:
         mem.add("I drive a red car", user="ann")
         assert mem.add("I drive a green car", user="ann").superseded == ()
         assert mem.add("I drive past a park", user="ann").superseded == ()
