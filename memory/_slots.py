@@ -133,6 +133,11 @@ _NAMED_PET = re.compile(
     r"renaming)\s+(?:her|him|it|them\s+)?\s*[A-Z]|\b(?:renamed|renaming)\s+(?:the|our|my)\s+"
     r"(\w+)\s+[A-Z]",
 )
+_MOVED_MY = re.compile(
+    r"\b(?:moved|changed|rescheduled|postponed|cancelled|canceled|brought forward|pushed back)"
+    r"\s+my\s+([a-z]+(?:\s+[a-z]+)?)\s+(?:to|from|until|back|forward)\b",
+    re.I,
+)
 _IN_PLACE_NOW = re.compile(
     r"^(?:i'm|i am|we're|we are)\s+(?:now\s+)?(?:living\s+|based\s+)?in\s+[A-Z]\w+.*\bnow\b"
     r"|^(?:i'm|i am|we're|we are)\s+now\s+(?:living\s+|based\s+)?in\s+[A-Z]",
@@ -330,6 +335,9 @@ def slot(text: str) -> Slot | None:
             return (subject, "name")  # "my wife is Sara"
         attr = _attribute(rest if rest.strip() else t, subject)
         return (subject, attr) if attr else None
+    moved = _MOVED_MY.search(t)
+    if moved:
+        return ("i", moved.group(1).lower())  # "…, they moved my appointment to Thursday"
     m = _NAME_START.match(t)
     if m and m.group(1) not in _NOT_NAMES:
         attr = _attribute(t[m.end() :] or t, m.group(1).lower())

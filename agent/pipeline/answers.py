@@ -36,6 +36,7 @@ __all__ = [
     "model_document_answer",
     "supported",
     "asks_when",
+    "with_antecedent",
     "coverage",
     "evidence",
     "extractive_answer",
@@ -62,6 +63,24 @@ _INSTRUCTIONS = (
     "Answer in one short sentence and speak to the user as 'you'. If the facts do not answer "
     "the question, reply exactly: I don't know."
 )
+
+
+def with_antecedent(question: str, previous: str | None) -> str:
+    """A follow-up that only points back ("And when did I tell you about it?") carries the
+    previous question's words.
+
+    Example:
+        >>> with_antecedent("And when did I tell you about it?", "When is my dentist appointment?")
+        'When is my dentist appointment? And when did I tell you about it?'
+        >>> with_antecedent("Where do I live?", "What is my name?")
+        'Where do I live?'
+    """
+    if previous and not content_words(question) - _FILLER:
+        return f"{previous} {question}"
+    return question
+
+
+_FILLER = frozenset({"and", "so", "then", "also", "ok", "okay"})
 
 
 def asks_when(question: str) -> bool:
@@ -93,8 +112,10 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
             same.append({**m, "slot": True, **({"current": False} if past else {})})
         elif (
             # a fact that fills another known slot of the same subject is about something else
-            # ("Noor lives in Amman" does not say what Noor does)
+            # ("Noor lives in Amman" does not say what Noor does), and one that holds nothing
+            # of the kind asked ("My wife is called Sofia" for her birthday) does not answer
             not _other_slot(have, asked)
+            and (asked is None or _HINTS.get(asked[1], _ANY).search(m["text"]))
             and holds_answer(question, m["text"], m.get("similarity", 0.0))
             and (asked is None or _subject_matches(asked[0], m["text"]))
             and coverage(question, m["text"]) >= 0.5
@@ -102,7 +123,13 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
             related.append(m)
     # among facts of the same slot, the one sharing the question's words first ("Lyon")
     words = content_words(question)
-    same.sort(key=lambda m: (-len(words & content_words(m["text"])), not m.get("current", True)))
+    same.sort(
+        key=lambda m: (
+            -len(words & content_words(m["text"])),
+            not m.get("current", True),
+            -m.get("id", 0),  # the latest said first
+        )
+    )
     # related facts: the one naming exactly what was asked first ("Cocoa" is not "Coco")
     exact = _exact(question)
     related.sort(key=lambda m: (-len(exact & _exact(m["text"])), -m.get("similarity", 0.0)))
@@ -126,6 +153,24 @@ _KNOWN = frozenset(
 )
 
 
+_ANY = re.compile("")
+#: What a fact must hold to answer a question about this attribute, when its slot is unknown.
+_HINTS = {
+    "birthday": re.compile(r"\bbirthday|\bborn\b|\bbirth\b", re.I),
+    "age": re.compile(
+        r"\d|\b(?:years?|old|age|one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+        r"twelve|teen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)\b",
+        re.I,
+    ),
+    "residence": re.compile(
+        r"\b(?:live|lives|lived|living|moved|home|address|based|stays?)\b|\bin [A-Z]"
+    ),
+    "phone": re.compile(r"\d{3}"),
+    "email": re.compile(r"@"),
+    "passport number": re.compile(r"\d"),
+}
+
+
 def _other_slot(have: tuple[str, str] | None, asked: tuple[str, str] | None) -> bool:
     """``have`` is a known attribute of the subject asked about, but not the one asked."""
     if have is None or asked is None or have[0] != asked[0]:
@@ -147,8 +192,14 @@ def _fills(have: tuple[str, str] | None, asked: tuple[str, str], text: str) -> b
     """
     if have is None:
         return False
-    attribute = have[1] in (asked[1], f"past {asked[1]}") or (
-        asked[1] == "surname" and have[1] == "name"
+    attribute = (
+        have[1] in (asked[1], f"past {asked[1]}")
+        or (asked[1] == "surname" and have[1] == "name")
+        # "my appointment" and "my dentist appointment" are the same thing of the user's
+        or (
+            have[0] == "i"
+            and (asked[1].endswith(" " + have[1]) or have[1].endswith(" " + asked[1]))
+        )
     )
     if not attribute:
         return False

@@ -48,6 +48,7 @@ from agent.pipeline.answers import (
     model_answer,
     model_document_answer,
     supported,
+    with_antecedent,
 )
 from agent.pipeline.compose import compose
 from agent.pipeline.facts import extract_facts
@@ -114,6 +115,13 @@ def _previous_reply(state: TurnState) -> str | None:
     return None
 
 
+def _previous_question(state: TurnState) -> str | None:
+    for h in reversed(state.get("history", [])):
+        if h["role"] == "user":
+            return h["content"] if is_question(h["content"]) else None
+    return None
+
+
 def _store_facts(s: Services, state: TurnState, facts: list[str], context: list[str]) -> list:
     out: list[dict[str, Any]] = []
     for fact in facts:
@@ -164,6 +172,8 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         if s.memory is None:
             return {"memories": []}
         message = state["message"]
+        if is_question(message):
+            message = with_antecedent(message, _previous_question(state))
         history = is_question(message) and (asks_history(message) or asks_when(message))
         hits = s.memory.search(message, user=state["user"], k=s.recall_k, include_history=history)
         asked = question_slot(message) if is_question(message) else None
