@@ -74,8 +74,10 @@ def with_antecedent(question: str, previous: str | None) -> str:
         'When is my dentist appointment? And when did I tell you about it?'
         >>> with_antecedent("Where do I live?", "What is my name?")
         'Where do I live?'
+        >>> with_antecedent("And what's my name?", "What is my dog called?")
+        "And what's my name?"
     """
-    if previous and not content_words(question) - _FILLER:
+    if previous and not content_words(question) - _FILLER and question_slot(question) is None:
         return f"{previous} {question}"
     return question
 
