@@ -25,7 +25,7 @@ from typing import Any
 
 from agent.llm import LLM, Message
 from agent.pipeline.evidence import GENERIC_WORDS, content_words, holds_answer
-from memory._slots import question_slot, second_person, slot
+from memory._slots import people, question_slot, second_person, slot
 
 __all__ = [
     "UNKNOWN_REPLY",
@@ -36,6 +36,7 @@ __all__ = [
     "model_document_answer",
     "supported",
     "asks_when",
+    "names_what_user_told",
     "with_antecedent",
     "coverage",
     "evidence",
@@ -63,6 +64,28 @@ _INSTRUCTIONS = (
     "Answer in one short sentence and speak to the user as 'you'. If the facts do not answer "
     "the question, reply exactly: I don't know."
 )
+
+
+def names_what_user_told(question: str, memories: Sequence[dict[str, Any]]) -> bool:
+    """True when the question names a person or pet the user told us of ("Mango", "Brandon"):
+    then it is about the user's life, and only their memories may answer it.
+
+    Example:
+        >>> names_what_user_told("What colour are Mango's feathers?",
+        ...     [{"text": "My parrot Mango learned a new word.", "similarity": 0.5}])
+        True
+        >>> names_what_user_told("What is the capital of Italy?",
+        ...     [{"text": "I visited Italy last year.", "similarity": 0.5}])
+        False
+    """
+    told: set[str] = set()
+    for m in memories:
+        told |= people(m["text"])
+    asked = {
+        w.lower().removesuffix("'s")
+        for w in re.findall(r"(?<!^)\b[A-Z][a-z][\w'-]*", question.strip())
+    }
+    return bool(asked & told)
 
 
 def with_antecedent(question: str, previous: str | None) -> str:
@@ -118,6 +141,7 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
             # of the kind asked ("My wife is called Sofia" for her birthday) does not answer
             not _other_slot(have, asked)
             and (asked is None or _HINTS.get(asked[1], _ANY).search(m["text"]))
+            and _of_expected_type(question, m["text"])
             and holds_answer(question, m["text"], m.get("similarity", 0.0))
             and (asked is None or _subject_matches(asked[0], m["text"]))
             and coverage(question, m["text"]) >= 0.5
@@ -171,6 +195,61 @@ _HINTS = {
     "email": re.compile(r"@"),
     "passport number": re.compile(r"\d"),
 }
+
+
+_MONTHS_DAYS = frozenset(
+    "january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday".split()
+)
+
+
+def _of_expected_type(question: str, text: str) -> bool:
+    """Does ``text`` hold a value of the kind the question asks for (a place for "where", a
+    name for "who"/"what's … called", a number for "how old/many/much", a date for "when")?
+
+    A fact sharing a word with the question but not holding such a value does not answer it
+    ("Your band's got a gig on Saturday" for "Where is the gig?").
+
+    Example:
+        >>> _of_expected_type("Where is the gig?", "Our band has a gig on Saturday.")
+        False
+        >>> _of_expected_type("Who plays the drums?", "Oskar is on drums.")
+        True
+    """
+    q = question.strip().lower()
+    asked_words = {w.lower() for w in re.findall(r"[A-Za-z0-9]+", question)}
+    names = [
+        w
+        for i, w in enumerate(re.findall(r"[A-Za-z][\w'-]*", text))
+        if w[0].isupper()
+        and w.lower().removesuffix("'s") not in asked_words | _MONTHS_DAYS
+        and (i > 0 or w not in ("I", "My", "Our", "We", "The", "A", "An"))
+        and w not in ("I", "I'm", "I've", "Mr", "Mrs", "Ms", "Dr")
+    ]
+    numbers = [n for n in re.findall(r"\d[\d.,:]*", text) if n not in asked_words]
+    if re.search(r"\bwhen did i (?:tell|say|mention)|\bwhen did you (?:learn|hear)", q):
+        return True  # answered by the date it was said
+    if re.search(r"\bhow (?:old|many|much|long|often|far)\b", q):
+        return bool(numbers) or bool(_HINTS["age"].search(text)) or "every" in text.lower()
+    if re.match(r"^\s*(?:and\s+)?when\b", q):
+        return (
+            bool(numbers)
+            or bool(_DATE.search(text))
+            or bool(
+                re.search(
+                    r"\b(?:today|tomorrow|yesterday|tonight|next|last|ago|since)\b", text, re.I
+                )
+            )
+        )
+    if re.match(r"^\s*(?:and\s+)?(?:who|whom|whose)\b", q) or re.search(r"\b(?:name|called)\b", q):
+        return bool(names)
+    if re.match(r"^\s*(?:and\s+)?where\b", q):
+        return (
+            bool(names)
+            or bool(_HINTS["residence"].search(text))
+            or bool(re.search(r"\b(?:at|in|on|near|by)\s+(?:the\s+)?[a-z]", text))
+        )
+    return True
 
 
 def _other_slot(have: tuple[str, str] | None, asked: tuple[str, str] | None) -> bool:

@@ -39,10 +39,13 @@ _OLD = re.compile(r"\b(old|previous|former|past)\b", re.I)
 _NAME = re.compile(r"\b([A-Z][a-z]+)\b")
 _NOT_NAMES = frozenset("I I'm My The What Everything All Please Forget Delete".split())
 #: Words of a forget phrase that say nothing about which memory is meant ("which bank I use").
-_VERBS = frozenset("use usi used have havi get gett got take taki took go goin went".split())
+_VERBS = frozenset(
+    "use usi used have havi get gett got take taki took go goin went stuf thin info deta bit "
+    "bits".split()
+)
 #: A phrase word also matches memories using a word of its topic ("my medication" → tablets).
 _GROUPS = (
-    "medi meds pill tabl pres drug dose inha inje",
+    "medi meds pill tabl pres drug dose inha inje diag doct illn cond alle heal symp hosp",
     "job work care empl offi boss",
     "addr home live flat apar hous stre",
     "phon mobi cell numb",
@@ -50,9 +53,15 @@ _GROUPS = (
     "bank acco card",
     "pass visa",
     "car driv vehi",
-    "heal doct illn cond alle",
 )
 _TOPICS = {w: set(g.split()) for g in _GROUPS for w in g.split()}
+
+
+_TAIL = re.compile(
+    r"\s*(?:,|\bfrom (?:your|my|the) memory\b|\bfrom memory\b|\bplease\b|\bfor good\b|"
+    r"\bi (?:don't|do not) want\b|\bit's\b|\bit is\b|\bi shouldn't\b).*$",
+    re.I | re.S,
+)
 
 
 def clean_phrase(payload: str) -> str:
@@ -63,8 +72,10 @@ def clean_phrase(payload: str) -> str:
         'my old job'
         >>> clean_phrase("what I told you about Priya")
         'Priya'
+        >>> clean_phrase("the door code from your memory, it's meant to be confidential.")
+        'the door code'
     """
-    return _PREAMBLE.sub("", payload.strip()).strip(" .!?")
+    return _TAIL.sub("", _PREAMBLE.sub("", payload.strip())).strip(" .!?")
 
 
 def matching(phrase: str, records: Iterable[Any]) -> list[Any]:

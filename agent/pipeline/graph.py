@@ -47,6 +47,7 @@ from agent.pipeline.answers import (
     grounded,
     model_answer,
     model_document_answer,
+    names_what_user_told,
     supported,
     with_antecedent,
 )
@@ -206,7 +207,7 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
             found = evidence(message, items)
         else:
             found = [m for m in items if m["similarity"] >= s.min_similarity][: s.recall_k]
-        return {"memories": found}
+        return {"memories": found, "personal": names_what_user_told(message, items)}
 
     def retrieve(state: TurnState) -> dict[str, Any]:
         if s.documents is None:
@@ -440,6 +441,10 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
             return "answer"  # "What does Priya do?": a question memory answers
         if is_question(message) and memories and mem_cover >= max(0.5, doc_cover):
             return "answer"  # "Who does the weeding?" after "My partner Femi does the weeding"
+        if is_question(message) and state.get("personal") and doc is None:
+            # about someone or something the user told us of ("What colour are Mango's
+            # feathers?"), and nothing says: the model would invent an answer
+            return "unknown"
         if doc is not None and doc_cover >= 0.5:
             return "cite"  # "When did I plant the tomatoes?": a question a document answers
         return "compose"

@@ -52,8 +52,8 @@ _SLASH = re.compile(
     r"^/(remember|forget|translate|summarize|code|review|ask|chat)\b\s*(.*)$", re.S | re.I
 )
 _POLITE = (
-    r"^\s*(?:(?:please|pls|hey|ok|okay|now|and|also|actually|oh|so|well|btw|but|"
-    r"one more thing)[,]?\s+)*"
+    r"^\s*(?:(?:please|pls|hey|ok|okay|now|and|also|actually|oh|so|well|btw|but|hmm+|wait|"
+    r"sorry|one more thing|on second thoughts?|come to think of it)[,.!]?\s+)*"
     r"(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
 )
 _PLAIN = (
@@ -68,9 +68,10 @@ _PLAIN = (
         "forget",
         re.compile(
             _POLITE
-            + r"(?:forget|erase|(?:delete|remove|drop|wipe)(?=\s+(?:what|everything|all|my|the\s+"
-            r"(?:memory|memories|fact|facts|note|notes|thing)|that|about|any)\b)|"
-            r"stop remembering|don't remember|do not remember|unlearn)\s+(?P<text>.+)$",
+            + r"(?:forget|erase|(?:delete|remove|drop|wipe|scrap|clear|purge|get rid of|bin)"
+            r"(?=\s+(?:what|everything|all|my|our|the|that|those|this|about|any)\b)|"
+            r"stop remembering|don't (?:remember|store|keep)|do not (?:remember|store|keep)|"
+            r"unlearn)\s+(?P<text>.+)$",
             re.S | re.I,
         ),
     ),
@@ -82,10 +83,18 @@ _OBJECT = (  # what the task acts on: quoted text, "this …", "my notes", or a 
 _TOOL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("translate", re.compile(_POLITE + r"translate\b" + _OBJECT, re.I | re.S)),
     (
+        "translate",
+        re.compile(
+            _POLITE + r"(?:how (?:do|would|should|can) (?:you|i|we) say|what(?:'s| is) the "
+            r"(?:\w+ )?(?:word|phrase) for)\b.+\b(?:in|into) (?-i:[A-Z][a-z]+)\b",
+            re.I | re.S,
+        ),
+    ),
+    (
         "summarize",
         re.compile(
             _POLITE + r"(?:summari[sz]e|tl;?dr|give me (?:a|the) (?:summary|gist) of|"
-            r"sum up|condense)\b" + _OBJECT,
+            r"sum up|sum (?:this|it|that) up|condense|shorten)\b" + _OBJECT,
             re.I | re.S,
         ),
     ),
@@ -236,8 +245,10 @@ _SMALL_TALK = re.compile(
     r"^\s*(?:(?:hi|hello|hey|yo|morning|good (?:morning|afternoon|evening|night)|thanks?|"
     r"thank you|thx|cheers|ok(?:ay)?|cool|great|nice|awesome|perfect|sure|bye|goodbye|"
     r"see you|good|fine|lol|haha|wow|sorry|no worries|never ?mind|how are you|how's it going|"
-    r"what's up|sup)\b[\s,.!?]*)+(?:(?:a lot|so much|very much|for (?:that|the help|"
-    r"everything)|there|again|mate|everyone)\b[\s,.!?]*)*$",
+    r"what's up|sup|night night|nighty night|night|right|i'm off(?: to bed)?|off to bed|"
+    r"gotta go|got to go|talk (?:to you )?(?:later|soon)|ttyl)\b[\s,.!?]*)+"
+    r"(?:(?:a lot|so much|very much|for (?:that|the help|everything)|there|again|mate|"
+    r"everyone)\b[\s,.!?]*)*$",
     re.I,
 )
 _ASK_REQUEST = re.compile(
@@ -250,7 +261,9 @@ _ABOUT_PERSON = re.compile(
     r"play|own|have|want|need|drive|speak|prefer|love|hate|call|still|currently|now)\b|"
     r"\b(?P<b>[A-Z][a-z]+)'s\s+(?:job|birthday|age|name|wife|husband|partner|phone|number|"
     r"address|email|dog|cat|son|daughter|kids|children|favourite|favorite|surname)\b|"
-    r"\bhow old is (?P<c>[A-Z][a-z]+)\b|\bwhere does (?P<d>[A-Z][a-z]+)\b"
+    r"\bhow old is (?P<c>[A-Z][a-z]+)\b|\bwhere does (?P<d>[A-Z][a-z]+)\b|"
+    r"\b(?i:do you (?:know|remember)|what do you know|what can you tell me)\b.*\babout "
+    r"(?P<e>[A-Z][a-z]+)\b"
 )
 
 

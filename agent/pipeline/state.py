@@ -40,6 +40,8 @@ class TurnState(TypedDict, total=False):
     payload: str
     """The text the route acts on (the fact to remember, the query to forget...)."""
     memories: list[dict[str, Any]]
+    personal: bool
+    """The question names someone or something only the user's memories know."""
     chunks: list[dict[str, Any]]
     prompt: str
     dropped: list[str]
@@ -65,6 +67,7 @@ def new_turn(message: str, user: str, thread: str, command: str | None = None) -
         route_reason="",
         payload="",
         memories=[],
+        personal=False,
         chunks=[],
         prompt="",
         dropped=[],
