@@ -36,6 +36,7 @@ __all__ = [
     "model_document_answer",
     "supported",
     "asks_when",
+    "fills",
     "names_what_user_told",
     "with_antecedent",
     "coverage",
@@ -132,7 +133,7 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
     same, related = [], []
     for m in memories:
         have = slot(m["text"]) if asked is not None else None
-        if asked is not None and _fills(have, asked, m["text"]):
+        if asked is not None and fills(have, asked, m["text"]):
             past = have is not None and have[1].startswith("past ")
             same.append({**m, "slot": True, **({"current": False} if past else {})})
         elif (
@@ -264,7 +265,7 @@ def _exact(text: str) -> set[str]:
     return {w.lower() for w in re.findall(r"[A-Za-z0-9]+", text)} - GENERIC_WORDS
 
 
-def _fills(have: tuple[str, str] | None, asked: tuple[str, str], text: str) -> bool:
+def fills(have: tuple[str, str] | None, asked: tuple[str, str], text: str) -> bool:
     """A fact of slot ``have`` (its text ``text``) answers a question about ``asked``.
 
     Same attribute (a past value counts; a full name answers the surname) and the same subject

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from agent.pipeline.answers import fills
 from agent.pipeline.evidence import content_words
 from memory._slots import phrase_slot, slot
 
@@ -91,7 +92,7 @@ def matching(phrase: str, records: Iterable[Any]) -> list[Any]:
     )
     out: dict[int, Any] = {}
     past = (wanted[0], f"past {wanted[1]}") if wanted is not None else None
-    by_slot = [r for r in records if wanted is not None and slot(r.text) in (wanted, past)]
+    by_slot = [r for r in records if wanted is not None and fills(slot(r.text), wanted, r.text)]
     if by_slot and _OLD.search(phrase):
         # "my old job": the superseded versions and what was said as past, not today's
         old = [r for r in by_slot if not r.current or slot(r.text) == past]
