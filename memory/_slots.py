@@ -225,6 +225,10 @@ def _my_subject(text: str, question: bool = False) -> tuple[str, str | None, str
         if w[0].isupper() and words:
             name = w.removesuffix("'s")
             pos = tok.end()
+            surname = re.match(r"\s+([A-Z][a-z]+)\b", rest[pos:])
+            if surname and not w.endswith("'s"):  # "my friend Sam Patel": the whole name
+                name = f"{name} {surname.group(1)}"
+                pos += surname.end()
             break
         if low == "," and words and not name:
             continue  # "my mum's mother, Rosa, lives in Naples"
@@ -246,7 +250,7 @@ def _my_subject(text: str, question: bool = False) -> tuple[str, str | None, str
     head = words[-1]
     if owners and " ".join(words) in _OWN_ATTRIBUTES:
         return prefix.rstrip("'s ").removesuffix("'s"), _OWN_ATTRIBUTES[" ".join(words)], rest
-    if name and name not in _NOT_NAMES and head in _RELATIONS and not owners:
+    if name and name.split()[0] not in _NOT_NAMES and head in _RELATIONS and not owners:
         if head in _PARTNERS:
             return "i", "partner", rest
         return name.lower(), None, rest
@@ -438,7 +442,8 @@ def question_slot(question: str) -> Slot | None:
         if _Q_ME.search(q):
             subject = "i"
         elif names:
-            subject = names[0].lower()
+            full = re.search(rf"\b{names[0]}(?:\s+[A-Z][a-z]+)?", q)
+            subject = (full.group(0) if full else names[0]).lower()  # "Sam Patel"
     if subject is None:
         return None
     fav = _FAVOURITE.search(q)

@@ -290,7 +290,10 @@ def fills(have: tuple[str, str] | None, asked: tuple[str, str], text: str) -> bo
     low = text.lower()
     if asked[0].startswith("my "):
         return asked[0] in low
-    # a name asked about: a fact about "my sister Ana" is about Ana; one about the user is not
+    # a name asked about: a fact about "my sister Ana" is about Ana, "Sam" may be "Sam Patel";
+    # one about the user is not
+    if have[0].split()[0] == asked[0] and " " in have[0]:
+        return True
     return have[0].startswith("my ") and bool(re.search(rf"\b{re.escape(asked[0])}\b", low))
 
 
