@@ -40,8 +40,11 @@ def test_a_file_teaches_a_fact_then_asks_and_uses_the_tools(
     assert summary.ok, [r["error"] for r in read_records(out) if r["status"] == "error"]
     recs = {r["id"]: r for r in read_records(out)}
     assert "Lyon" in recs["c"]["result"]["text"]
-    assert recs["c"]["result"]["memories"], "the remembered fact was put in front of the model"
-    assert recs["c"]["tokens"]["completion"] > 0 and recs["c"]["timings"]["model_ms"] > 0
+    assert recs["c"]["result"]["memories"], "the answer comes from the remembered fact"
+    # a question memory answers is answered from the memory itself, with its date: the base
+    # default model writes nothing here (it was measured to invent)
+    assert "(you told me on" in recs["c"]["result"]["text"]
+    assert recs["c"]["tokens"]["completion"] == 0
     assert recs["t"]["result"]["text"] and recs["t"]["result"]["target_lang"] == "fr"
     words = recs["s"]["result"]["words"]
     assert 40 <= words <= 60  # ±20% of max_words
