@@ -59,6 +59,12 @@ _TOKEN = re.compile(r"[A-Za-z][A-Za-z'-]*|\d[\d.,:/-]*\w*")
 _DONT_KNOW = re.compile(
     r"\b(don't|do not|dont) know\b|\bno idea\b|\bnot (?:sure|mentioned)\b", re.I
 )
+#: Words an answer may add around the facts ("Yes, your dog is called Rex.")
+_SPEECH = frozenset(
+    "yes your you you're yours they them their he she his her it's its also currently now "
+    "still told said".split()
+)
+_SPEECH = frozenset(w[:4] for w in _SPEECH)
 _FIRST_PERSON = re.compile(r"\b(i|i'm|i've|my|mine|me)\b", re.I)
 _INSTRUCTIONS = (
     "Answer the user's question using only the facts below, which the user told you earlier. "
@@ -422,7 +428,10 @@ def grounded(answer: str, found: Sequence[dict[str, Any]], question: str) -> boo
     known = _tokens(source) | _tokens(question)
     if not _salient(answer) <= known:
         return False
-    new_in_evidence = content_words(source) - content_words(question)
+    best = found[0]["text"] if found else ""
+    if content_words(answer) - content_words(best) - content_words(question) - _SPEECH:
+        return False  # words from another memory ("Sam Patel designs houses") or invented
+    new_in_evidence = content_words(best) - content_words(question)
     return bool(content_words(answer) & new_in_evidence)
 
 
@@ -474,7 +483,8 @@ def _wanted_amount(question: str) -> re.Pattern[str] | None:
 
 _NEGATION = re.compile(
     r"\b(no|not|never|none|nobody|nothing|cannot|can't|won't|isn't|aren't|don't|doesn't|"
-    r"didn't|mustn't|shouldn't|without|forbid\w*|prohibit\w*|disallow\w*|ban\w*)\b",
+    r"didn't|mustn't|shouldn't|without|forbid\w*|prohibit\w*|disallow\w*|ban\w*|"
+    r"exclud\w*|except\w*)\b",
     re.I,
 )
 _DOC_WORDS = frozenset(
@@ -561,6 +571,8 @@ def supported(answer: str, sentence: str, question: str) -> bool:
         return False
     if bool(_NEGATION.search(answer)) != bool(_NEGATION.search(sentence)):
         return False
+    if content_words(answer) - content_words(sentence) - content_words(question) - _SPEECH:
+        return False  # "Slugs should be eaten by humans": words the sentence does not have
     return bool(_stems(answer) & _stems(sentence))
 
 
