@@ -522,7 +522,11 @@ def best_sentence(question: str, chunks: Sequence[dict[str, Any]]) -> dict[str, 
         # a list wrapped over lines ("…, hiking boots,\ncamera…") is one sentence; same length,
         # so offsets still index the chunk
         text = c["quote"].replace(",\n", ", ")
-        found = [m for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+        found = [
+            m
+            for m in _SENTENCE.finditer(text)
+            if m.group(0).strip() and not _PLANTED.search(m.group(0))
+        ]
         for i, m in enumerate(found):
             score = float(len(asked & _stems(m.group(0))))
             if score and wants is not None and wants.search(m.group(0)):
@@ -546,6 +550,16 @@ def best_sentence(question: str, chunks: Sequence[dict[str, Any]]) -> dict[str, 
                 },
             )
     return best[2] if best else None
+
+
+#: A document sentence that speaks to the assistant is never the answer to a question (a
+#: planted instruction, OWASP LLM01): it is not quoted.
+_PLANTED = re.compile(
+    r"\b(?:ignore|disregard|forget)\b.{0,30}\b(?:instructions|prompt|rules above)\b|"
+    r"\breply only with\b|\byou are now\b|\bsystem (?:notice|prompt|message)\b|"
+    r"^\s*(?:user|assistant|system)\s*:|<\s*/?\s*(?:documents|memories|start_of_turn|im_start)",
+    re.I | re.M,
+)
 
 
 def _is_heading(sentence: str) -> bool:
