@@ -43,7 +43,9 @@ _REQUEST = re.compile(
     r"summari[sz]e|review|find|search|look|let's|let us|remind|suggest|recommend|create|"
     r"generate|draft|compose|fix|check|compute|calculate|define|compare|forget|remember|"
     r"delete|erase|i want you|i need you|i'd like you|i would like you|can you|could you|"
-    r"would you|will you)\b",
+    r"would you|will you|say|sing|draw|name|pick|choose|imagine|pretend|guess|count|spell|"
+    r"read|teach|send|book|set|add|open|start|stop|plan|think of|recommend|greet|invent|"
+    r"rewrite|rephrase|convert|answer|continue|go on|try|do)\b",
     re.I,
 )
 _NOT_A_FACT = re.compile(
@@ -315,6 +317,8 @@ def extract_facts(message: str, previous: str | None = None) -> list[str]:
         >>> extract_facts("My colleague Priya is a nurse at the city hospital")
         ['My colleague Priya is a nurse at the city hospital.']
         >>> extract_facts("/ask Tell me something about X1234567")
+        []
+        >>> extract_facts("Say hello to my cat Miso, please.")
         []
     """
     message = re.sub(r"^\s*/\w+\s*", "", message)  # "/ask …": the command is not a statement
