@@ -155,17 +155,20 @@ this next last
 """.split()
 )
 _NAME_START = re.compile(r"^([A-Z][a-z]+)(?:\s+[A-Z][a-z]+)?(?:'s)?\s+(?!is\b)?", re.U)
-_NOT_NAMES = set(
+#: Capitalised words that are not names (sentence openers, days, pronouns, verbs of requests).
+NOT_NAMES = frozenset(
     """
 The This That These Those It Its There Here What Who Where When Why How Which Yes No Maybe
 Please Thanks Thank Hi Hello Hey Today Tomorrow Yesterday Tonight Monday Tuesday Wednesday
-Thursday Friday Saturday Sunday My Our Your His Her Their We You He She They I Im Can Could
+Thursday Friday Saturday Sunday My Our Your His Her Their We You He She They I I'm Im Can Could
 Would Should Will Do Does Did Is Are Was Were Have Has Had Let Tell Give Show Write Make
 Explain Describe Translate Summarize Summarise Review Remember Forget Delete Erase Ok Okay
 So Well Also Just Anyway But And Or If Because Not Nothing Everything Someone Something
-Good Great Nice Cool Sure Sorry Oh Ah Wow Btw Fyi Actually Now Then Last Next Every All
+Good Great Nice Cool Sure Sorry Oh Ah Wow Btw Fyi Actually Now Then Last Next Every All Some
+Most One
 """.split()
 )
+_NOT_NAMES = NOT_NAMES
 
 
 #: A past value: it never replaces the current one ("I lived in Rome as a child").

@@ -25,7 +25,7 @@ from typing import Any
 
 from agent.llm import LLM, Message
 from agent.pipeline.evidence import GENERIC_WORDS, content_words, holds_answer
-from memory._slots import people, question_slot, second_person, slot
+from memory._slots import NOT_NAMES, people, question_slot, second_person, slot
 
 __all__ = [
     "UNKNOWN_REPLY",
@@ -38,6 +38,7 @@ __all__ = [
     "asks_when",
     "fills",
     "names_what_user_told",
+    "salient",
     "with_antecedent",
     "coverage",
     "evidence",
@@ -55,7 +56,7 @@ _HISTORY = re.compile(
     re.I,
 )
 _WHEN = re.compile(r"^\s*(?:and\s+)?when\b|\bwhat (?:day|date|time)\b|\bhow long ago\b", re.I)
-_TOKEN = re.compile(r"[A-Za-z][A-Za-z'-]*|\d[\d.,:/-]*\w*")
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9'-]*|\d[\d.,:/-]*\w*")
 _DONT_KNOW = re.compile(
     r"\b(don't|do not|dont) know\b|\bno idea\b|\bnot (?:sure|mentioned)\b", re.I
 )
@@ -396,14 +397,20 @@ def _tokens(text: str) -> set[str]:
     return {t.lower().strip(".,") for t in _TOKEN.findall(text)}
 
 
-def _salient(text: str) -> set[str]:
-    """Numbers and names in ``text`` (capitalised words that do not open the sentence)."""
+def salient(text: str) -> set[str]:
+    """Numbers and names in ``text``, lower-cased (a capitalised word that does not open the
+    sentence and is not a sentence word such as "The" or "I'm").
+
+    Example:
+        >>> sorted(salient("My passport number is X1234567, Anna said."))
+        ['anna', 'x1234567']
+    """
     out = set()
     words = _TOKEN.findall(text)
     for i, w in enumerate(words):
         if any(c.isdigit() for c in w):
             out.add(w.lower().strip(".,"))
-        elif w[0].isupper() and i > 0 and w not in ("I", "You", "Your", "I'm", "You're"):
+        elif w[0].isupper() and i > 0 and w not in NOT_NAMES and w not in ("You're",):
             out.add(w.lower())
     return out
 
@@ -426,7 +433,7 @@ def grounded(answer: str, found: Sequence[dict[str, Any]], question: str) -> boo
         return False  # the model spoke as the user ("I live in Lisbon"): say it back instead
     source = " ".join(m["text"] for m in found)
     known = _tokens(source) | _tokens(question)
-    if not _salient(answer) <= known:
+    if not salient(answer) <= known:
         return False
     best = found[0]["text"] if found else ""
     if content_words(answer) - content_words(best) - content_words(question) - _SPEECH:
@@ -581,7 +588,7 @@ def supported(answer: str, sentence: str, question: str) -> bool:
     """
     if not answer.strip() or len(answer.split()) > 60:
         return False
-    if not _salient(answer) <= _tokens(sentence) | _tokens(question):
+    if not salient(answer) <= _tokens(sentence) | _tokens(question):
         return False
     if bool(_NEGATION.search(answer)) != bool(_NEGATION.search(sentence)):
         return False

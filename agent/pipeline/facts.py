@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 
+from memory._slots import NOT_NAMES as _NOT_NAMES
+
 __all__ = ["extract_facts", "is_statement", "stated_sentences"]
 
 # a sentence ends at . ! ? before a space, except after a title or an initial ("Dr. Okonkwo")
@@ -66,17 +68,6 @@ _NAME_START = re.compile(
 )
 # "me" and "us" are left out: they mark requests ("tell me a story"), not statements
 _FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|my|mine|we|we're|our)\b", re.I)
-_NOT_NAMES = frozenset(
-    """
-The This That These Those It Its There Here Today Tomorrow Yesterday Tonight Yes No Maybe
-Please Thanks Thank Hi Hello Hey What Who Where When Why How Which Ok Okay So Well Also Just
-Anyway But And Or If Because Not Nothing Everything Someone Something Good Great Nice Cool
-Sure Sorry Oh Ah Wow Actually Now Then Last Next Every All Some Most One You He She They We
-Let Tell Give Show Write Make Explain Describe Translate Summarize Summarise Review Remember
-Forget Delete Erase Can Could Would Should Will Do Does Did Is Are Was Were Have Has Had
-Monday Tuesday Wednesday Thursday Friday Saturday Sunday
-""".split()
-)
 _VERBISH = re.compile(
     r"^(?:am|is|are|was|were|have|has|had|work|works|worked|live|lives|lived|moved|love|loves|"
     r"like|likes|play|plays|own|owns|study|studies|teach|teaches|drive|drives|speak|speaks|"

@@ -22,8 +22,9 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from agent.pipeline.answers import fills
+from agent.pipeline.answers import fills, salient
 from agent.pipeline.evidence import content_words
+from memory._slots import NOT_NAMES as _NOT_NAMES
 from memory._slots import phrase_slot, slot
 
 __all__ = ["clean_phrase", "matching", "mentions", "REDACTED"]
@@ -38,7 +39,6 @@ _PREAMBLE = re.compile(
 )
 _OLD = re.compile(r"\b(old|previous|former|past)\b", re.I)
 _NAME = re.compile(r"\b([A-Z][a-z]+)\b")
-_NOT_NAMES = frozenset("I I'm My The What Everything All Please Forget Delete".split())
 #: Words of a forget phrase that say nothing about which memory is meant ("which bank I use").
 _VERBS = frozenset(
     "use usi used have havi get gett got take taki took go goin went stuf thin info deta bit "
@@ -112,15 +112,6 @@ def matching(phrase: str, records: Iterable[Any]) -> list[Any]:
     return [out[i] for i in sorted(out)]
 
 
-def _salient(text: str) -> set[str]:
-    words = re.findall(r"[A-Za-z0-9][\w'-]*", text)
-    return {
-        w.lower()
-        for i, w in enumerate(words)
-        if any(c.isdigit() for c in w) or (i > 0 and w[0].isupper() and w not in _NOT_NAMES)
-    }
-
-
 def mentions(message: str, forgotten: Sequence[str]) -> bool:
     """True when ``message`` carries one of the ``forgotten`` facts: it holds the fact's
     numbers or names, or most of its content words.
@@ -134,7 +125,7 @@ def mentions(message: str, forgotten: Sequence[str]) -> bool:
     low = set(re.findall(r"[a-z0-9][\w'-]*", message.lower()))
     have = content_words(message)
     for fact in forgotten:
-        names = _salient(fact)
+        names = salient(fact)
         if names and names & low:
             return True
         words = content_words(fact)
