@@ -68,14 +68,6 @@ _NAME_START = re.compile(
 )
 # "me" and "us" are left out: they mark requests ("tell me a story"), not statements
 _FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|my|mine|we|we're|our)\b", re.I)
-_VERBISH = re.compile(
-    r"^(?:am|is|are|was|were|have|has|had|work|works|worked|live|lives|lived|moved|love|loves|"
-    r"like|likes|play|plays|own|owns|study|studies|teach|teaches|drive|drives|speak|speaks|"
-    r"go|goes|went|just|also|recently|started|got|keep|keeps|hate|hates|enjoy|enjoys|prefer|"
-    r"prefers|need|needs|use|uses|run|runs|swim|swims|cook|cooks|write|writes|read|reads|"
-    r"grew|was|turned|turn)\b",
-    re.I,
-)
 # "My sister", "My dad's mother", "My colleague Priya": up to the verb
 _MY_NP = re.compile(
     r"^((?:[Mm]y|[Oo]ur)\s+(?:[a-z-]+(?:'s)?\s+){0,3}?[a-z-]+(?:\s+[A-Z][a-z]+){0,2}),?\s+"

@@ -396,12 +396,6 @@ def classify(llm: Any, message: str) -> Decision | None:
     return Decision(label, f"model ({label}); the examples were split", message)
 
 
-def keyword_route(message: str) -> tuple[str, bool]:
-    """The rules alone: ``(route, decided_by_a_rule)`` (batch evaluation uses this)."""
-    decision = Router(None).route(message)
-    return decision.route, decision.reason.startswith("rule")
-
-
 __all__ = [
     "ROUTES",
     "TOOL_ROUTES",
@@ -411,6 +405,5 @@ __all__ = [
     "classify",
     "explicit_route",
     "is_question",
-    "keyword_route",
     "tool_route",
 ]
