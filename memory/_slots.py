@@ -112,6 +112,15 @@ _ATTRIBUTE_VERBS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("phone", re.compile(r"\b(phone|mobile|cell)(?: number)?\b", re.I)),
     ("email", re.compile(r"\be-?mail\b", re.I)),
 )
+#: The user's car, by its make: a new one replaces the old ("I sold the Panda and bought a Yaris")
+_CAR = re.compile(
+    r"\b(?:drive|drives|driving|bought|buy|got|have|own|leased?|picked up)\s+(?:an?|the|my)?\s*"
+    r"(?:[\w-]+\s+){0,3}?(?:Toyota|Ford|Volkswagen|VW|Fiat|Honda|BMW|Audi|Volvo|Tesla|Kia|"
+    r"Hyundai|Nissan|Renault|Peugeot|Skoda|Škoda|Mazda|Subaru|Mercedes|Opel|Vauxhall|Citroen|"
+    r"Citroën|Seat|Mini|Jeep|Lexus|Porsche|Dacia|Suzuki|Mitsubishi|Chevrolet|Chevy|Dodge|Saab|"
+    r"Alfa Romeo|Land Rover|Range Rover|Jaguar|Polestar|Cupra|Smart|Lada|Trabant|camper ?van|"
+    r"car|hatchback|estate car|pickup|SUV)\b",
+)
 _FAVOURITE = re.compile(r"\bfavou?rite\s+([a-z]+(?:\s+(?:food|team|band|place))?)", re.I)
 _LEADING_FILLER = re.compile(
     r"^\s*(?:(?:so|well|oh|ok|okay|also|btw|by the way|actually|anyway|and|but|now|"
@@ -351,6 +360,8 @@ def slot(text: str) -> Slot | None:
         attr = _attribute(t, "i")
         return ("i", f"past {attr}") if attr else None  # "I used to live in Oslo"
     if _I.match(t):
+        if _CAR.search(t):
+            return ("i", "car")  # "I drive a little red Fiat Panda", "I bought a Toyota Yaris"
         if re.match(r"^i\s+(?:have|had|own|got)\s+(?:a|an|two|three|\d+)\b", t, re.I):
             return None  # "I have a dog named Rex": the dog's name, not the user's
         if re.match(r"^(?:i'm|i am|im)\s+from\b", t, re.I):
@@ -383,6 +394,7 @@ def slot(text: str) -> Slot | None:
 # -- questions and phrases ---------------------------------------------------------------------
 
 _Q_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\bwhat (?:car|vehicle)\b|\bwhat (?:do|did) i drive\b", re.I), "car"),
     (re.compile(r"\bwhere\b.*\b(live|living|based|stay|staying|reside|home)\b", re.I), "residence"),
     (re.compile(r"\bwhat\s+(?:city|town|country)\b.*\b(live|living|in)\b", re.I), "residence"),
     (re.compile(r"\b(address)\b", re.I), "residence"),

@@ -43,6 +43,7 @@ __all__ = [
     "coverage",
     "evidence",
     "extractive_answer",
+    "holds_asked_value",
     "grounded",
     "model_answer",
 ]
@@ -85,6 +86,9 @@ def names_what_user_told(question: str, memories: Sequence[dict[str, Any]]) -> b
         >>> names_what_user_told("What is the capital of Italy?",
         ...     [{"text": "I visited Italy last year.", "similarity": 0.5}])
         False
+        >>> names_what_user_told("Where is the gig?",
+        ...     [{"text": "Our band's got a gig on Saturday.", "similarity": 0.46}])
+        True
     """
     told: set[str] = set()
     for m in memories:
@@ -93,7 +97,15 @@ def names_what_user_told(question: str, memories: Sequence[dict[str, Any]]) -> b
         w.lower().removesuffix("'s")
         for w in re.findall(r"(?<!^)\b[A-Z][a-z][\w'-]*", question.strip())
     }
-    return bool(asked & told)
+    if asked & told:
+        return True
+    # "Where is the gig?" after "our band's got a gig on Saturday": "the gig" is the user's
+    pointed = content_words(
+        " ".join(re.findall(r"\b(?:the|that|those|these)\s+(\w+)", question, re.I))
+    )
+    return any(
+        m.get("similarity", 0.0) >= 0.4 and pointed & content_words(m["text"]) for m in memories
+    )
 
 
 def with_antecedent(question: str, previous: str | None) -> str:
@@ -137,6 +149,8 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
     ``memories`` are recall's items (``text``, ``similarity``, ``current``...).
     """
     asked = question_slot(question)
+    # "which of my flatmates never washes up?": the answer is a person, the fact about them
+    who = bool(re.match(r"^\s*(?:and\s+)?(?:who|whom|which of)\b", question, re.I))
     same, related = [], []
     for m in memories:
         have = slot(m["text"]) if asked is not None else None
@@ -151,8 +165,8 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
             and (asked is None or _HINTS.get(asked[1], _ANY).search(m["text"]))
             and _of_expected_type(question, m["text"])
             and holds_answer(question, m["text"], m.get("similarity", 0.0))
-            and (asked is None or _subject_matches(asked[0], m["text"]))
-            and coverage(question, m["text"]) >= 0.5
+            and (asked is None or who or _subject_matches(asked[0], m["text"]))
+            and _close_enough(question, m)
         ):
             related.append(m)
     # among facts of the same slot, the one sharing the question's words first ("Lyon")
@@ -205,6 +219,11 @@ _HINTS = {
 }
 
 
+#: "in ages", "on time", "by then": a preposition before a time is not a place
+_TIMES = (
+    r"(?:ages|time|then|now|the end|the (?:morning|afternoon|evening|night|weekend)|"
+    r"a (?:while|bit|minute|moment|hurry)|(?:\w+ )?(?:days?|weeks?|months?|years?)\b)"
+)
 _MONTHS_DAYS = frozenset(
     "january february march april may june july august september october november december "
     "monday tuesday wednesday thursday friday saturday sunday".split()
@@ -255,9 +274,29 @@ def _of_expected_type(question: str, text: str) -> bool:
         return (
             bool(names)
             or bool(_HINTS["residence"].search(text))
-            or bool(re.search(r"\b(?:at|in|on|near|by)\s+(?:the\s+)?[a-z]", text))
+            or bool(
+                re.search(r"\b(?:at|in|on|near|by)\s+(?:the\s+)?(?!" + _TIMES + r")[a-z]", text)
+            )
         )
     return True
+
+
+def _close_enough(question: str, memory: dict[str, Any]) -> bool:
+    """Half the question's content words are in the memory, or a few are and the two mean
+    nearly the same ("who plays the drums in my band?" / "My flatmate Oskar is on drums.")."""
+    cover = coverage(question, memory["text"])
+    return cover >= 0.5 or (cover > 0 and memory.get("similarity", 0.0) >= 0.55)
+
+
+def holds_asked_value(question: str, sentence: str) -> bool:
+    """The question asks for a value of a kind ("how much", "when", "where", "who") and the
+    sentence holds one: "how much did I pay at the bike shop?" / "TOTAL PAID (card) 53.50"."""
+    typed = re.match(
+        r"^\s*(?:and\s+)?(?:how (?:much|many|long|old|often)|when|where|who)\b",
+        question.strip(),
+        re.I,
+    )
+    return bool(typed) and _of_expected_type(question, sentence)
 
 
 def _other_slot(have: tuple[str, str] | None, asked: tuple[str, str] | None) -> bool:

@@ -14,12 +14,28 @@ from __future__ import annotations
 import re
 
 _WORD = re.compile(r"[a-z0-9]+")
+_CONTRACTION = re.compile(r"'(?:s|ve|ll|re|d|m|t)\b")
 GENERIC_WORDS = frozenset(
     """
 what who whom whose where when which why how do does did is are am was were be been my me i
 mine myself the a an of to in on at for about from with tell know remember say said have has had
 name names named call called calls is it its this that there their they you your please any
-some can could would should will much many often ever again still like
+some can could would should will much many often ever again still like remind reminded got
+get kind sort type guy person one these days currently
+""".split()
+)
+#: Irregular past forms, so "Who did I buy my car from?" meets "I bought it off Henrik".
+_LEMMA = dict(
+    pair.split(":")
+    for pair in """
+bought:buy sold:sell paid:pay held:hold met:meet went:go gone:go gave:give given:give told:tell
+kept:keep drove:drive driven:drive wrote:write written:write ran:run left:leave took:take
+taken:take made:make found:find lost:lose began:begin begun:begin grew:grow grown:grow
+taught:teach thought:think brought:bring caught:catch fell:fall felt:feel flew:fly led:lead
+spent:spend won:win rode:ride sat:sit slept:sleep spoke:speak stood:stand swam:swim wore:wear
+built:build chose:choose broke:break forgot:forget lent:lend sent:send sang:sing ate:eat
+drank:drink saw:see seen:see knew:know heard:hear came:come became:become bit:bite hid:hide
+lived:live living:live lives:live
 """.split()
 )
 
@@ -31,7 +47,11 @@ def content_words(text: str) -> set[str]:
         >>> sorted(content_words("What is my dog's name?"))
         ['dog']
     """
-    words = (w for w in _WORD.findall(text.lower().replace("'s", "")) if w not in GENERIC_WORDS)
+    words = (
+        _LEMMA.get(w, w)
+        for w in _WORD.findall(_CONTRACTION.sub("", text.lower().replace("’", "'")))
+        if w not in GENERIC_WORDS
+    )
     return {w[:4] for w in words if len(w) > 1}
 
 

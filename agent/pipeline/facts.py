@@ -18,11 +18,12 @@ Priya is a nurse" into "I am a nurse". What the rules do:
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from memory._slots import NOT_NAMES as _NOT_NAMES
 
-__all__ = ["extract_facts", "is_statement", "stated_sentences"]
+__all__ = ["correction", "extract_facts", "is_correction", "is_statement", "stated_sentences"]
 
 # a sentence ends at . ! ? before a space, except after a title or an initial ("Dr. Okonkwo")
 _SENTENCE_SPLIT = re.compile(
@@ -31,7 +32,7 @@ _SENTENCE_SPLIT = re.compile(
 )
 _LEAD = re.compile(
     r"^\s*(?:(?:oh|ok|okay|so|well|also|btw|by the way|anyway|fyi|just so you know|hey|hi|"
-    r"hello|and|but|actually|oh and|by the by)\b[,:]?\s*)+",
+    r"hello|and|but|actually|oh and|by the by|right|anyhow)\b[,:]?\s*)+",
     re.I,
 )
 _TRAIL = re.compile(r"\s*,?\s*(?:by the way|btw|too|as well|lol|haha)\s*([.!]?)\s*$", re.I)
@@ -52,11 +53,18 @@ _REQUEST = re.compile(
 )
 _NOT_A_FACT = re.compile(
     r"^\s*(thanks?|thank you|thx|cheers|hi|hello|hey|good (?:morning|evening|night|afternoon)|"
-    r"bye|goodbye|see you|ok|okay|cool|great|nice|awesome|sure|yes|no|yeah|nope|hmm+|lol|"
+    r"bye|goodbye|see you|ok|okay|night|nighty|evening|morning|afternoon|cool|great|nice|"
+    r"awesome|sure|yes|no|yeah|nope|hmm+|lol|"
     r"haha|sorry|never ?mind|i see|got it|i don't know|i dont know|no idea|not sure|"
     r"i'?m (?:fine|good|ok|okay|well|great|alright|doing (?:well|fine|good|great|ok))|"
     r"i (?:think|wonder|guess|suppose|was wondering|want to know|would like to know)|"
     r"i'?m (?:just )?(?:curious|wondering|asking))\b",
+    re.I,
+)
+#: Leaving or coming back is conversation, not a fact: "I'm off to bed."
+_LEAVING = re.compile(
+    r"^\s*(?:i'?m|i am) (?:off|going|heading|away|back)\b"
+    r"(?: (?:now|home|out|off|to (?:bed|sleep)))?\s*[.!]*$",
     re.I,
 )
 _SUBJECT_START = re.compile(r"^(?:i|i'm|i've|i'd|i'll|im|my|our|we|we're|we've)\b", re.I)
@@ -66,7 +74,12 @@ _NAME_START = re.compile(
     r"studies|teaches|loves|likes|hates|plays|runs|owns|keeps|drives|just|also|and|got|"
     r"moved|started|turned|handles|designs|wants|needs|[a-z]+s|[a-z]+ed)\b"
 )
-# "me" and "us" are left out: they mark requests ("tell me a story"), not statements
+# "me" and "us" are left out: they mark requests ("tell me a story"), not statements; but a
+# third party doing something to the user is about them ("they've moved me onto earlies")
+_DONE_TO_ME = re.compile(
+    r"^(?:they|they've|they're|he|he's|she|she's|the [a-z]+|[A-Z][a-z]+)\b.*\b(?:me|us)\b"
+)
+_NAME_IS = re.compile(r"^([A-Z][a-z]+)'s\s+(?:the|a|an|not|never|always|still|our|my|[a-z]+ing)\b")
 _FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|my|mine|we|we're|our)\b", re.I)
 # "My sister", "My dad's mother", "My colleague Priya": up to the verb
 _MY_NP = re.compile(
@@ -114,6 +127,8 @@ def _is_statement(s: str) -> bool:
         return False
     if _QUESTION_START.match(s) or _REQUEST.match(s) or _NOT_A_FACT.match(s):
         return False
+    if _LEAVING.match(s):
+        return False
     return True
 
 
@@ -123,9 +138,11 @@ def _about_someone(s: str) -> bool:
         return len(s.split()) >= 2
     if _FIRST_PERSON.search(s):
         return True  # "At work I sit next to Mark"
-    m = _NAME_START.match(s)
+    m = _NAME_START.match(s) or _NAME_IS.match(s)
     if m and m.group(1) not in _NOT_NAMES:
-        return True  # "Priya works at the city hospital"
+        return True  # "Priya works at the city hospital", "Rudi's the one who…"
+    if _DONE_TO_ME.match(s):
+        return True  # "they've moved me onto earlies"
     words = s.split()
     # "There's also Marc, who runs the IT helpdesk": a name further in
     return any(
@@ -217,8 +234,15 @@ def _split(sentence: str) -> list[str]:
             and glue.strip() in ("and", ", and", "but", ", but")
         ):
             part = f"{subject} {part}"  # "… and work as a nurse", "… and bought a Yaris"
-        if _PRONOUN_START.match(part) or not _about_someone(part):
+        if (
+            _PRONOUN_START.match(part)
+            or not _about_someone(part)
+            # "the band finally has a name, we're called The Paper Lanterns": a lead clause
+            # about no one is the context of the one after it
+            or (len(out) == 1 and not _about_someone(out[0]))
+        ):
             out[-1] = f"{out[-1]}{glue}{part}"  # "…, the beach was lovely"
+            subject = subject or _subject_of(part)
             continue
         out.append(part)
         subject = _subject_of(part) or subject
@@ -271,20 +295,113 @@ def stated_sentences(message: str) -> list[str]:
         ['I live in Paris.', 'I work as a nurse.']
         >>> stated_sentences("Thanks! How are you?")
         []
+        >>> stated_sentences("started volunteering at the care home today, shattered")
+        ['I started volunteering at the care home today, shattered.']
+        >>> stated_sentences("The pharmacy holds my prescription. I pick it up on Fridays.")
+        ['The pharmacy holds my prescription. I pick it up on Fridays.']
     """
     out: list[str] = []
-    for raw in _SENTENCE_SPLIT.split(message.strip()):
-        s = _clean(raw)
+    named = _INTRODUCED.match(message)
+    if named and _introduced(named):
+        out.append(f"My name is {_introduced(named)}.")  # "evening! Tamsin here"
+        message = message[named.end() :]
+    subject: str | None = None  # the subject a "She …" of the next sentence refers to
+    for raw in _SENTENCE_SPLIT.split(_asides(message.strip())):
+        s = _clean(_label(_clean(raw)))
         if s.endswith("?") and "," in s:
             # "I'm allergic to peanuts, anyway what's a good snack?": keep the statement part
             s = _clean(s.rsplit(",", 1)[0])
         if not _is_statement(s):
+            subject = None
             continue
+        s = _implied_i(s)
+        pron = _PRONOUN_START.match(s)
+        if pron and subject is not None and pron.group(1).lower() in ("he", "she", "they"):
+            s = f"{subject} {s[pron.end() :]}"  # "… is Kiki. She belongs to Doreen."
+        kept = False
         for clause in _split(s.rstrip(".!")):
             clause = _clean(clause)
-            if _is_statement(clause) and _about_someone(clause):
+            if not _is_statement(clause):
+                continue
+            if out and not kept and len(clause.split()) >= 3 and _needs_context(clause):
+                # "I pick it up every second Friday" says nothing without the sentence before
+                out[-1] = f"{out[-1]} {_finish(clause)}"
+                kept = True
+            elif _about_someone(clause):
                 out.append(_finish(clause))
+                kept = True
+        last = out[-1].rstrip(".!") if kept else ""
+        subject = _subject_of(_split(last)[-1]) if kept else None
+        if subject in ("I", "We"):
+            subject = None
     return out
+
+
+#: "evening! Tamsin here", "hi, this is Tamsin": the user says who they are
+_INTRODUCED = re.compile(
+    r"^\s*(?:(?:hi|hey|hello|hiya|evening|morning|afternoon|good (?:morning|afternoon|evening))"
+    r"\b[\s,.!]*)+(?:(?:it's|it is|this is)\s+([A-Z][a-z]+)|([A-Z][a-z]+)\s+here)\b",
+    re.I,
+)
+
+
+def _introduced(m: re.Match[str]) -> str | None:
+    name = m.group(1) or m.group(2)
+    return name if name and name[0].isupper() and name not in _NOT_NAMES else None
+
+
+def _asides(message: str) -> str:
+    """Drop a parenthesis that holds no name or number ("(yes, we know)"); keep the others as
+    a clause ("(she's 7)" → ", she's 7,")."""
+
+    def aside(m: re.Match[str]) -> str:
+        inner = m.group(1)
+        if re.search(r"\d", inner) or re.search(r"(?<!^)\b[A-Z][a-z]", inner):
+            return f", {inner},"
+        return ""
+
+    return re.sub(r"\s*\(([^()]{0,80})\)", aside, message)
+
+
+def _label(sentence: str) -> str:
+    """'good news for once: they've moved me…' → 'they've moved me…': a short lead-in that is
+    about no one, before a colon, is not part of the fact."""
+    m = re.match(r"^([^:]{1,40}):\s+(\S.*)$", sentence)
+    if m and len(m.group(1).split()) <= 5 and not _about_someone(m.group(1)):
+        return m.group(2)
+    return sentence
+
+
+_PAST_VERB = re.compile(
+    r"^(?:just |finally |also |recently )?(?:[a-z]{3,}ed|went|got|bought|sold|met|made|took|"
+    r"saw|found|lost|left|gave|began|came|ran|had|won|built|spent|sent|broke|quit)\b",
+    re.I,
+)
+
+
+def _implied_i(sentence: str) -> str:
+    """'started volunteering at the care home today' → 'I started volunteering…': casual
+    speech drops the "I" before a past-tense verb."""
+    if _PAST_VERB.match(sentence) and not _NOT_A_FACT.match(sentence):
+        return "I " + sentence[0].lower() + sentence[1:]
+    return sentence
+
+
+#: an object pronoun or "there" that points back at the sentence before
+_POINTS_BACK = re.compile(r"(?<!^)\b(?:it|them|there|that one)\b(?!'s)", re.I)
+
+
+def _needs_context(clause: str) -> bool:
+    """A sentence that says nothing alone: it points back ("I pick it up every Friday"), or
+    it has no subject of its own ("Plot 17 at the Fenwick Road gardens")."""
+    if _POINTS_BACK.search(clause) or _PRONOUN_START.match(clause):
+        return True
+    return not (
+        _CLAUSE_START.match(clause)
+        or _SUBJECT_START.match(clause)
+        or _NAME_IS.match(clause)
+        or re.match(r"^(?:the|a|an|this|that)\s", clause, re.I)
+    )
 
 
 def extract_facts(message: str, previous: str | None = None) -> list[str]:
@@ -310,3 +427,58 @@ def extract_facts(message: str, previous: str | None = None) -> list[str]:
         if answered:
             return answered
     return stated_sentences(message)
+
+
+_CORRECTION = re.compile(
+    r"^\s*(?:(?:sorry|oops|whoops|no|nope|wait|correction|actually|my bad|typo|sorry again)"
+    r"[,!.:;\s-]*)*(?:i meant(?: to say)?|i mean|make that|that should (?:be|have been)|"
+    r"it should (?:be|have been)|it's actually|it is actually)\s+(?P<v>[^.,;!?]{1,40}?)"
+    r"\s*(?:[.,;!?]|$)",
+    re.I,
+)
+
+
+def is_correction(message: str) -> bool:
+    """'sorry, I meant 2985': the user corrects a value in what they just said."""
+    return bool(_CORRECTION.match(message))
+
+
+def correction(message: str, previous: str | None) -> tuple[str, str] | None:
+    """``(wrong fact, corrected fact)`` when ``message`` corrects a value of a fact in the
+    user's ``previous`` message, or None.
+
+    The value replaced is the one of the same kind (digits for digits, a name for a name)
+    most like the new one: a corrected typo, a swapped digit, another day.
+
+    Example:
+        >>> correction("sorry, I meant 2985.", "the PIN for the bike shed at work is 2958")
+        ('The PIN for the bike shed at work is 2958.', 'The PIN for the bike shed at work is 2985.')
+        >>> correction("Oops, I meant Tuesday", "My dentist appointment is on Monday at 9.")
+        ('My dentist appointment is on Monday at 9.', 'My dentist appointment is on Tuesday at 9.')
+        >>> correction("I meant 2985", "What is the weather like?") is None
+        True
+    """
+    m = _CORRECTION.match(message)
+    if m is None or not previous:
+        return None
+    value = m.group("v").strip()
+    if value.lower().startswith(("the ", "a ", "an ")):
+        value = value.split(" ", 1)[1]
+    if re.fullmatch(r"\d[\d\s:./-]*", value):
+        shape = r"\d+(?:[:./-]\d+)*"
+    else:
+        more = "{0,%d}" % (len(value.split()) - 1)  # noqa: UP031 - a regex quantifier
+        word = r"[A-Z][\w'-]*" if value[:1].isupper() else r"[a-z][\w'-]*"
+        shape = rf"(?<!^)\b{word}(?:\s+{word}){more}"
+    best: tuple[float, str, str] | None = None
+    for fact in stated_sentences(previous):
+        for old in re.findall(shape, fact):
+            if old.lower() == value.lower() or old in ("I", "I'm", "I've", "I'd"):
+                continue
+            score = difflib.SequenceMatcher(None, old.lower(), value.lower()).ratio()
+            if best is None or score > best[0]:
+                best = (score, fact, old)
+    if best is None or best[0] < 0.3:
+        return None
+    _, fact, old = best
+    return fact, re.sub(rf"\b{re.escape(old)}\b", value, fact, count=1)

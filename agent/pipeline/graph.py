@@ -45,6 +45,7 @@ from agent.pipeline.answers import (
     extractive_answer,
     extractive_document_answer,
     grounded,
+    holds_asked_value,
     model_answer,
     model_document_answer,
     names_what_user_told,
@@ -52,7 +53,7 @@ from agent.pipeline.answers import (
     with_antecedent,
 )
 from agent.pipeline.compose import compose
-from agent.pipeline.facts import extract_facts
+from agent.pipeline.facts import correction, extract_facts
 from agent.pipeline.forgetting import clean_phrase, matching
 from agent.pipeline.routing import TOOL_ROUTES, Router, explicit_route, is_question
 from agent.pipeline.state import TurnState
@@ -113,6 +114,13 @@ def _previous_reply(state: TurnState) -> str | None:
     for h in reversed(state.get("history", [])):
         if h["role"] == "assistant":
             return None if h.get("notice") else h["content"]
+    return None
+
+
+def _previous_user(state: TurnState) -> str | None:
+    for h in reversed(state.get("history", [])):
+        if h["role"] == "user":
+            return str(h["content"])
     return None
 
 
@@ -295,6 +303,13 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
             return {"reply": 'Tell me what to remember, e.g. "remember that my sister is Ana".'}
         explicit = not state.get("route_reason", "").startswith("rule")
         facts = extract_facts(text, _previous_reply(state))
+        fix = correction(text, _previous_user(state))
+        if fix is not None and s.memorize:
+            # "sorry, I meant 2985": the wrong value was never true, so it leaves no history
+            wrong, right = fix
+            current = s.memory.list(state["user"], kinds=["fact"])
+            s.memory.forget_ids([r.id for r in current if r.text == wrong])
+            facts = [right, *facts]
         if not facts and explicit:
             facts = [text]  # the user asked for these words to be kept
         if not s.memorize and not explicit:
@@ -432,7 +447,12 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
                 return "answer"
             # a question about the user that a document answers ("is flood damage covered by
             # my insurance?") — only when the excerpt covers half the question
-            return "cite" if doc is not None and chunk_cover >= 0.5 else "unknown"
+            if doc is not None and (
+                chunk_cover >= 0.5
+                or (doc_cover > 0 and holds_asked_value(message, doc["sentence"]))
+            ):
+                return "cite"
+            return "unknown"
         if route == "ask_documents":
             if chunks:
                 return "cite"

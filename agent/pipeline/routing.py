@@ -33,7 +33,7 @@ import numpy as np
 
 from agent.errors import LorebookError
 from agent.llm.prompts import Message
-from agent.pipeline.facts import is_statement, stated_sentences
+from agent.pipeline.facts import is_correction, is_statement, stated_sentences
 
 ROUTES = (
     "chat",
@@ -128,7 +128,7 @@ _QUESTION = re.compile(
     re.I,
 )
 _ABOUT_USER = re.compile(
-    r"\b(my|mine|i|i'm|i've|i'd|am i|do i|did i|have i|myself|the user|user's|"
+    r"\b(my|mine|i|i'm|i've|i'd|am i|do i|did i|have i|myself|the user|user's|our|ours|"
     r"about me|do you remember|did i tell you|have i told you|what do you know about)\b",
     re.I,
 )
@@ -350,6 +350,8 @@ class Router:
             return Decision("chat", "rule: small talk", message)
         if _ASK_REQUEST.match(message):
             return Decision("ask_memory", "rule: a request for what the user told", message)
+        if is_correction(message):
+            return Decision("remember", "rule: a correction of what was just said", message)
         if is_statement(message) and stated_sentences(message):
             return Decision("remember", "rule: a statement of facts", message)
         if is_question(message):

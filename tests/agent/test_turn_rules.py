@@ -214,3 +214,87 @@ def test_a_short_answer_to_the_assistants_question_becomes_a_fact(tmp_path: Path
         turn = bot.chat("It's Jonas Berg.")
         assert [f["text"] for f in turn.facts] == ["My name is Jonas Berg."]
         assert "Jonas Berg" in bot.chat("What's my surname?").text
+
+
+@pytest.mark.parametrize(
+    "message, facts",
+    [
+        # casual speech drops the "I"
+        (
+            "started volunteering at the care home today, absolutely shattered",
+            ["I started volunteering at the care home today, absolutely shattered."],
+        ),
+        # a sentence that points back keeps the sentence it points at
+        (
+            "The pharmacy on Coldharbour Lane holds my prescription. I pick it up on Fridays.",
+            ["The pharmacy on Coldharbour Lane holds my prescription. I pick it up on Fridays."],
+        ),
+        # a lead clause about no one is context, not dropped
+        (
+            "so the band finally has a name, we're called The Paper Lanterns",
+            ["The band finally has a name, we're called The Paper Lanterns."],
+        ),
+        # "She" in the next sentence is the one just named
+        (
+            "The cat next door is Kiki. She belongs to our neighbour Doreen.",
+            ["The cat next door is Kiki.", "Kiki belongs to our neighbour Doreen."],
+        ),
+        # an aside with no name or number is dropped, not split on
+        (
+            "my twins are called Ella and Ellie (yes, we know).",
+            ["My twins are called Ella and Ellie."],
+        ),
+        ("good news: they've moved me onto earlies", ["They've moved me onto earlies."]),
+        ("evening! Tamsin here", ["My name is Tamsin."]),
+        ("right, I'm off to bed. night night!", []),
+        (
+            "Rudi's the one who never does the washing up",
+            ["Rudi's the one who never does the washing up."],
+        ),
+    ],
+)
+def test_facts_keep_their_context(message: str, facts: list[str]) -> None:
+    assert agent.pipeline.facts.extract_facts(message) == facts
+
+
+def test_a_correction_replaces_the_wrong_value_without_history(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat("the PIN for the bike shed at work is 2958", thread="a")
+        turn = bot.chat("sorry, I meant 2985. I always swap the last two digits", thread="a")
+        assert turn.route == "remember"
+        assert turn.facts[0]["text"] == "The PIN for the bike shed at work is 2985."
+        answer = bot.chat("What's the PIN for the bike shed?", thread="b").text
+        assert "2985" in answer and "2958" not in answer
+        texts = [r.text for r in bot.memory.list("default", include_history=True)]  # type: ignore[union-attr]
+        assert not any("2958" in t for t in texts)  # a typo is not history
+
+
+@pytest.mark.parametrize(
+    "told, question, expected",
+    [
+        # an irregular past form meets its present ("bought" / "buy")
+        (
+            "I drive an old green Volvo that I bought off my uncle Henrik.",
+            "Who did I buy my car from?",
+            "Henrik",
+        ),
+        (
+            "Rudi's the one who never does the washing up.",
+            "which of my flatmates never does the washing up?",
+            "Rudi",
+        ),
+    ],
+)
+def test_related_facts_answer_other_wordings(
+    tmp_path: Path, told: str, question: str, expected: str
+) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat(told, thread="a")
+        assert expected in bot.chat(question, thread="b").text
+
+
+def test_a_time_phrase_is_not_a_place() -> None:
+    gig = [{"text": "Our band's got a gig on Saturday, first one in ages.", "similarity": 0.5}]
+    assert agent.pipeline.answers.evidence("Where is the gig?", gig) == []
+    pub = [{"text": "Our band's got a gig at the Red Lion on Saturday.", "similarity": 0.5}]
+    assert agent.pipeline.answers.evidence("Where is the gig?", pub) == pub
