@@ -80,7 +80,7 @@ UNKNOWN = re.compile(
     r"\b(?:"
     r"(?:do not|don'?t|didn'?t|did not) (?:know|remember|have (?:any |that |this )?"
     r"(?:information|info|record|details|data))"
-    r"|no idea|not sure|unsure"
+    r"|no idea|not sure|unsure|(?:do not|don'?t|does not|doesn'?t) say"
     r"|(?:have not|haven'?t|never|not|didn'?t|did not) (?:yet )?(?:told|tell|mentioned|mention"
     r"|said|shared)"
     r"|found nothing|find nothing|(?:could not|couldn'?t|can'?t|cannot) find"

@@ -291,12 +291,19 @@ def people(text: str) -> set[str]:
         ['ana', 'mango']
         >>> people("I visited Italy last year.")
         set()
+        >>> sorted(people("Our parrot is Kiwi, the cat next door is Kiki."))
+        ['kiki', 'kiwi']
     """
     rel = "|".join(sorted(_RELATIONS | _PARTNERS, key=len, reverse=True))
     found = re.findall(
         rf"\b(?i:my|our)\s+(?:[a-z-]+\s+){{0,2}}?(?i:{rel})s?,?\s+([A-Z][a-z]+)", text
     )
     found += re.findall(r"\b(?:called|named)\s+([A-Z][a-z]+)", text)
+    # "Our parrot is Kiwi.", "the cat next door … is Kiki."
+    found += re.findall(
+        rf"\b(?i:my|our|the)\s+(?:[a-z-]+\s+){{0,2}}?(?i:{rel})s?\b.*?\b(?:is|was)\s+([A-Z][a-z]+)",
+        text,
+    )
     found += re.findall(r"\b([A-Z][a-z]+),?\s+(?:who|my|our)\s", text)
     start = _NAME_SUBJECT.match(text.strip())
     if start:
@@ -398,7 +405,7 @@ _Q_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bwhere\b.*\b(live|living|based|stay|staying|reside|home)\b", re.I), "residence"),
     (re.compile(r"\bwhat\s+(?:city|town|country)\b.*\b(live|living|in)\b", re.I), "residence"),
     (re.compile(r"\b(address)\b", re.I), "residence"),
-    (re.compile(r"\bwhere\b.*\b(work|working|employed)\b", re.I), "work"),
+    (re.compile(r"\b(?:where|who)\b.*\b(work|working|employed)\b", re.I), "work"),
     (
         re.compile(
             r"\bwhat\b.*\b(do|does|did)\b.*\b(do|does)\b(?:\s+for\s+(?:a\s+)?(?:living|work))?\s*\??$",

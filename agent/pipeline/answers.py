@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agent.llm import LLM, Message
-from agent.pipeline.evidence import GENERIC_WORDS, content_words, holds_answer
+from agent.pipeline.evidence import GENERIC_WORDS, LEMMA, content_words, holds_answer
 from memory._slots import NOT_NAMES, people, question_slot, second_person, slot
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "asks_when",
     "fills",
     "names_what_user_told",
+    "points_at",
     "salient",
     "with_antecedent",
     "coverage",
@@ -100,12 +101,28 @@ def names_what_user_told(question: str, memories: Sequence[dict[str, Any]]) -> b
     if asked & told:
         return True
     # "Where is the gig?" after "our band's got a gig on Saturday": "the gig" is the user's
-    pointed = content_words(
-        " ".join(re.findall(r"\b(?:the|that|those|these)\s+(\w+)", question, re.I))
-    )
+    return any(m.get("similarity", 0.0) >= 0.4 and points_at(question, m["text"]) for m in memories)
+
+
+def points_at(question: str, text: str) -> bool:
+    """The question points with "the"/"that" at something ``text`` names: "Where is the gig?"
+    at "our band's got a gig on Saturday", "the plum cake" at a recipe for plum cake.
+
+    Example:
+        >>> points_at("How long does the plum cake bake?", "Plum cake: bake for 45 minutes.")
+        True
+        >>> points_at("What is the capital of Italy?", "We spent a week in Italy.")
+        False
+    """
+    pointed = re.findall(r"\b(?:the|that|those|these)\s+((?:[\w-]+\s+)?[\w-]+)", question, re.I)
+    have = content_words(text)
+    # every content word of the phrase pointed at ("plum cake", not just "cake")
     return any(
-        m.get("similarity", 0.0) >= 0.4 and pointed & content_words(m["text"]) for m in memories
+        (words := content_words(p)) and words <= have and not words <= _VAGUE for p in pointed
     )
+
+
+_VAGUE = frozenset(w[:4] for w in "time way thing best most first last other same".split())
 
 
 def with_antecedent(question: str, previous: str | None) -> str:
@@ -247,10 +264,10 @@ def _of_expected_type(question: str, text: str) -> bool:
     asked_words = {w.lower() for w in re.findall(r"[A-Za-z0-9]+", question)}
     names = [
         w
-        for i, w in enumerate(re.findall(r"[A-Za-z][\w'-]*", text))
+        for i, w in enumerate(re.findall(r"(?<![.!?] )\b[A-Za-z][\w'’-]*", text))
         if w[0].isupper()
         and w.lower().removesuffix("'s") not in asked_words | _MONTHS_DAYS
-        and (i > 0 or w not in ("I", "My", "Our", "We", "The", "A", "An"))
+        and (i > 0 or re.split(r"['’]", w)[0] not in NOT_NAMES)
         and w not in ("I", "I'm", "I've", "Mr", "Mrs", "Ms", "Dr")
     ]
     numbers = [n for n in re.findall(r"\d[\d.,:]*", text) if n not in asked_words]
@@ -268,7 +285,9 @@ def _of_expected_type(question: str, text: str) -> bool:
                 )
             )
         )
-    if re.match(r"^\s*(?:and\s+)?(?:who|whom|whose)\b", q) or re.search(r"\b(?:name|called)\b", q):
+    if re.match(r"^\s*(?:and\s+)?(?:who|whom|whose)\b", q) or re.search(
+        r"\b(?:name|named|called|calling|call)\b", q
+    ):
         return bool(names)
     if re.match(r"^\s*(?:and\s+)?where\b", q):
         return (
@@ -288,15 +307,13 @@ def _close_enough(question: str, memory: dict[str, Any]) -> bool:
     return cover >= 0.5 or (cover > 0 and memory.get("similarity", 0.0) >= 0.55)
 
 
+_TYPED = re.compile(r"^\s*(?:and\s+)?(?:how (?:much|many|long|old|often)|when|where|who)\b", re.I)
+
+
 def holds_asked_value(question: str, sentence: str) -> bool:
     """The question asks for a value of a kind ("how much", "when", "where", "who") and the
     sentence holds one: "how much did I pay at the bike shop?" / "TOTAL PAID (card) 53.50"."""
-    typed = re.match(
-        r"^\s*(?:and\s+)?(?:how (?:much|many|long|old|often)|when|where|who)\b",
-        question.strip(),
-        re.I,
-    )
-    return bool(typed) and _of_expected_type(question, sentence)
+    return bool(_TYPED.match(question.strip())) and _of_expected_type(question, sentence)
 
 
 def _other_slot(have: tuple[str, str] | None, asked: tuple[str, str] | None) -> bool:
@@ -499,7 +516,8 @@ def model_answer(llm: LLM, question: str, found: Sequence[dict[str, Any]], cance
 # -- documents ------------------------------------------------------------------------------
 
 # punctuation followed by a non-space ("1.5 litres", "8.15") does not end a sentence
-_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?]))+(?:[.!?]+|(?=\n)|$)")
+# dot leaders ("TOTAL PAID ........ 53.50") and an ellipsis inside a line do not end a sentence
+_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?])|\.{2,}[ \t]*(?=[^\s.]))+(?:[.!?]+|(?=\n)|$)")
 _MONEY = re.compile(r"[€$£]\s*\d|\d\s*(?:euros?|eur|dollars?|pounds?|usd|gbp|€|\$|£)", re.I)
 _CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s*(?:am|pm)\b|\bo'clock\b", re.I)
 _DATE = re.compile(
@@ -546,6 +564,7 @@ def _stems(text: str) -> set[str]:
     for w in re.findall(r"[a-z0-9]+", text.lower()):
         if w in _DOC_WORDS or len(w) < 2:
             continue
+        w = LEMMA.get(w, w)
         w = w[:-1] if len(w) > 3 and w.endswith("s") else w
         out.add(w[:5])
     return out - _GENERIC_STEMS
@@ -563,6 +582,7 @@ def best_sentence(question: str, chunks: Sequence[dict[str, Any]]) -> dict[str, 
     """
     asked = _stems(question)
     wants = _wanted_amount(question)
+    typed = bool(_TYPED.match(question.strip()))
     best: tuple[float, int, dict[str, Any]] | None = None
     for rank, c in enumerate(chunks):
         # a list wrapped over lines ("…, hiking boots,\ncamera…") is one sentence; same length,
@@ -574,6 +594,8 @@ def best_sentence(question: str, chunks: Sequence[dict[str, Any]]) -> dict[str, 
             if m.group(0).strip() and not _PLANTED.search(m.group(0))
         ]
         for i, m in enumerate(found):
+            if typed and not _of_expected_type(question, m.group(0)):
+                continue  # "who is the new treasurer?" is not answered by a sentence with no name
             score = float(len(asked & _stems(m.group(0))))
             if score and wants is not None and wants.search(m.group(0)):
                 score += 1.5  # "how much…?" is answered by the sentence with the amount
@@ -610,7 +632,8 @@ _PLANTED = re.compile(
 
 def _is_heading(sentence: str) -> bool:
     s = sentence.strip()
-    return bool(s) and s[-1] not in ".!?" and len(s.split()) <= 8
+    # a line that ends in a value ("TOTAL PAID ..... 53.50") is an answer, not a heading
+    return bool(s) and s[-1] not in ".!?" and len(s.split()) <= 8 and not s[-1].isdigit()
 
 
 def supported(answer: str, sentence: str, question: str) -> bool:

@@ -25,7 +25,7 @@ get kind sort type guy person one these days currently
 """.split()
 )
 #: Irregular past forms, so "Who did I buy my car from?" meets "I bought it off Henrik".
-_LEMMA = dict(
+LEMMA = dict(
     pair.split(":")
     for pair in """
 bought:buy sold:sell paid:pay held:hold met:meet went:go gone:go gave:give given:give told:tell
@@ -48,7 +48,7 @@ def content_words(text: str) -> set[str]:
         ['dog']
     """
     words = (
-        _LEMMA.get(w, w)
+        LEMMA.get(w, w)
         for w in _WORD.findall(_CONTRACTION.sub("", text.lower().replace("’", "'")))
         if w not in GENERIC_WORDS
     )

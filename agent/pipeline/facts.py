@@ -58,6 +58,7 @@ _NOT_A_FACT = re.compile(
     r"haha|sorry|never ?mind|i see|got it|i don't know|i dont know|no idea|not sure|"
     r"i'?m (?:fine|good|ok|okay|well|great|alright|doing (?:well|fine|good|great|ok))|"
     r"i (?:think|wonder|guess|suppose|was wondering|want to know|would like to know)|"
+    r"i (?:hope|trust) (?:you|you're|all)|hope you|glad to|nice to (?:meet|see|talk)|"
     r"i'?m (?:just )?(?:curious|wondering|asking))\b",
     re.I,
 )
@@ -319,11 +320,15 @@ def stated_sentences(message: str) -> list[str]:
         if pron and subject is not None and pron.group(1).lower() in ("he", "she", "they"):
             s = f"{subject} {s[pron.end() :]}"  # "… is Kiki. She belongs to Doreen."
         kept = False
-        for clause in _split(s.rstrip(".!")):
+        for i, clause in enumerate(_split(s.rstrip(".!"))):
             clause = _clean(clause)
             if not _is_statement(clause):
                 continue
-            if out and not kept and len(clause.split()) >= 3 and _needs_context(clause):
+            if (
+                out
+                and len(clause.split()) >= 3
+                and (_needs_context(clause) if i == 0 else bool(_POINTS_BACK.search(clause)))
+            ):
                 # "I pick it up every second Friday" says nothing without the sentence before
                 out[-1] = f"{out[-1]} {_finish(clause)}"
                 kept = True
@@ -388,7 +393,7 @@ def _implied_i(sentence: str) -> str:
 
 
 #: an object pronoun or "there" that points back at the sentence before
-_POINTS_BACK = re.compile(r"(?<!^)\b(?:it|them|there|that one)\b(?!'s)", re.I)
+_POINTS_BACK = re.compile(r"(?<!^)\b(?:it|them|him|her|there|that one)\b(?!'s)", re.I)
 
 
 def _needs_context(clause: str) -> bool:

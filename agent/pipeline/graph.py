@@ -49,6 +49,7 @@ from agent.pipeline.answers import (
     model_answer,
     model_document_answer,
     names_what_user_told,
+    points_at,
     supported,
     with_antecedent,
 )
@@ -435,8 +436,8 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         route, message = state["route"], state["message"]
         memories = state.get("memories", [])
         chunks = state.get("chunks", [])
-        lexical = any(c.get("lexical") for c in chunks)
-        doc = best_sentence(message, chunks) if lexical and is_question(message) else None
+        # a sentence must share a word with the question ("paid" meets "pay") to be chosen
+        doc = best_sentence(message, chunks) if chunks and is_question(message) else None
         doc_cover = coverage(message, doc["sentence"]) if doc else 0.0
         # how much of the question the best sentence's whole excerpt is about
         chunk_cover = coverage(message, doc["quote"]) if doc else 0.0
@@ -465,8 +466,16 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
             # about someone or something the user told us of ("What colour are Mango's
             # feathers?"), and nothing says: the model would invent an answer
             return "unknown"
-        if doc is not None and doc_cover >= 0.5:
+        if doc is not None and (
+            doc_cover >= 0.5 or (doc_cover >= 0.3 and holds_asked_value(message, doc["sentence"]))
+        ):
             return "cite"  # "When did I plant the tomatoes?": a question a document answers
+        if is_question(message) and any(
+            c.get("lexical") and points_at(message, c["quote"]) for c in chunks
+        ):
+            # "how many calories are in a slice of the plum cake?": about the user's document,
+            # which does not say; the model would invent a value
+            return "cite"
         return "compose"
 
     g = StateGraph(TurnState)

@@ -53,8 +53,9 @@ _SLASH = re.compile(
 )
 _POLITE = (
     r"^\s*(?:(?:please|pls|hey|ok|okay|now|and|also|actually|oh|so|well|btw|but|hmm+|wait|"
-    r"sorry|one more thing|on second thoughts?|come to think of it)[,.!]?\s+)*"
-    r"(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
+    r"sorry|one more thing|on second thoughts?|come to think of it|kindly|just|right)[,.!]?\s+)*"
+    r"(?:(?:can|could|would|will)\s+you\s+(?:please\s+|kindly\s+|just\s+)?|"
+    r"i(?:'d| would) like you to\s+|i (?:want|need) you to\s+)?(?:please\s+|kindly\s+)?"
 )
 _PLAIN = (
     (

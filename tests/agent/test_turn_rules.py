@@ -298,3 +298,16 @@ def test_a_time_phrase_is_not_a_place() -> None:
     assert agent.pipeline.answers.evidence("Where is the gig?", gig) == []
     pub = [{"text": "Our band's got a gig at the Red Lion on Saturday.", "similarity": 0.5}]
     assert agent.pipeline.answers.evidence("Where is the gig?", pub) == pub
+
+
+def test_a_receipt_line_with_dot_leaders_is_one_answer(tmp_path: Path) -> None:
+    receipt = tmp_path / "receipt.txt"
+    receipt.write_text(
+        "Spoke & Sprocket Cycles\nChain ........ 24.50\nTOTAL PAID (card) ........ 53.50\n\n"
+        "Parts carry a six-month warranty.\n"
+    )
+    with _bot(tmp_path / "home") as bot:
+        bot.ingest([receipt])
+        turn = bot.chat("how much did I pay at the bike shop in the end?")
+        assert "53.50" in turn.text and "Parts" not in turn.text
+        assert turn.citations and turn.citations[0].quote.endswith("53.50")
