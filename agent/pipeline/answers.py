@@ -587,16 +587,23 @@ def best_sentence(question: str, chunks: Sequence[dict[str, Any]]) -> dict[str, 
     for rank, c in enumerate(chunks):
         # a list wrapped over lines ("…, hiking boots,\ncamera…") is one sentence; same length,
         # so offsets still index the chunk
-        text = c["quote"].replace(",\n", ", ")
+        text = _UNWRAP.sub(" ", c["quote"].replace(",\n", ", "))
         found = [
             m
             for m in _SENTENCE.finditer(text)
             if m.group(0).strip() and not _PLANTED.search(m.group(0))
         ]
+        carry = 0.0  # the words a heading or an FAQ's question shares, lent to what follows
         for i, m in enumerate(found):
+            lead = _is_lead(m.group(0))
+            shared = float(len(asked & _stems(m.group(0))))
+            if lead:
+                carry = shared
+                continue  # a heading or a question is not an answer; it points to one
             if typed and not _of_expected_type(question, m.group(0)):
+                carry = 0.0
                 continue  # "who is the new treasurer?" is not answered by a sentence with no name
-            score = float(len(asked & _stems(m.group(0))))
+            score, carry = shared + (0.5 * carry if shared or carry >= 2 else 0.0), 0.0
             if score and wants is not None and wants.search(m.group(0)):
                 score += 1.5  # "how much…?" is answered by the sentence with the amount
             if not score or (best is not None and (score, -rank) <= (best[0], best[1])):
@@ -628,6 +635,17 @@ _PLANTED = re.compile(
     r"^\s*(?:user|assistant|system)\s*:|<\s*/?\s*(?:documents|memories|start_of_turn|im_start)",
     re.I | re.M,
 )
+
+
+#: a line break inside a paragraph (a wrapped licence, a PDF line) does not end a sentence
+_UNWRAP = re.compile(r"(?<=[^\s.!?:;])\n(?=[ \t]*[a-z(])")
+
+
+def _is_lead(sentence: str) -> bool:
+    """A heading ("## Deposit") or a question (an FAQ's): it leads to
+    the answer, it is not one."""
+    s = sentence.strip()
+    return s.startswith("#") or s.endswith("?")
 
 
 def _is_heading(sentence: str) -> bool:
