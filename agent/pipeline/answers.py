@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent.llm import LLM, Message
@@ -40,6 +40,7 @@ __all__ = [
     "names_what_user_told",
     "points_at",
     "salient",
+    "sentence_cover",
     "with_antecedent",
     "coverage",
     "evidence",
@@ -570,7 +571,11 @@ def _stems(text: str) -> set[str]:
     return out - _GENERIC_STEMS
 
 
-def best_sentence(question: str, chunks: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+def best_sentence(
+    question: str,
+    chunks: Sequence[dict[str, Any]],
+    similar: Callable[[str, list[str]], Sequence[float]] | None = None,
+) -> dict[str, Any] | None:
     """The sentence of the retrieved chunks that shares most words with the question, with its
     chunk and offsets; None when no sentence shares a meaningful word.
 
@@ -584,6 +589,7 @@ def best_sentence(question: str, chunks: Sequence[dict[str, Any]]) -> dict[str, 
     wants = _wanted_amount(question)
     typed = bool(_TYPED.match(question.strip()))
     best: tuple[float, int, dict[str, Any]] | None = None
+    meaning = _meanings(question, chunks, similar)
     for rank, c in enumerate(chunks):
         # a list wrapped over lines ("…, hiking boots,\ncamera…") is one sentence; same length,
         # so offsets still index the chunk
@@ -606,6 +612,9 @@ def best_sentence(question: str, chunks: Sequence[dict[str, Any]]) -> dict[str, 
             score, carry = shared + (0.5 * carry if shared or carry >= 2 else 0.0), 0.0
             if score and wants is not None and wants.search(m.group(0)):
                 score += 1.5  # "how much…?" is answered by the sentence with the amount
+            sim = meaning.get(m.group(0).strip(), 0.0)
+            if score:
+                score += _MEANING_WEIGHT * sim  # among sentences sharing words, the closest
             if not score or (best is not None and (score, -rank) <= (best[0], best[1])):
                 continue
             lo = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
@@ -622,6 +631,7 @@ def best_sentence(question: str, chunks: Sequence[dict[str, Any]]) -> dict[str, 
                     "sentence": sentence,
                     "sentence_start": start,
                     "sentence_end": start + len(sentence),
+                    "similarity": round(sim, 4) if meaning else None,
                 },
             )
     return best[2] if best else None
@@ -637,8 +647,41 @@ _PLANTED = re.compile(
 )
 
 
+_MEANING_WEIGHT = 3.0
+"""How much the question's embedding similarity to a sentence weighs against one shared word."""
+
+
+def _meanings(
+    question: str,
+    chunks: Sequence[dict[str, Any]],
+    similar: Callable[[str, list[str]], Sequence[float]] | None,
+) -> dict[str, float]:
+    """Each sentence of the first chunks, with its embedding similarity to the question."""
+    if similar is None:
+        return {}
+    sentences: list[str] = []
+    for c in chunks[:_MEANING_CHUNKS]:
+        text = _UNWRAP.sub(" ", c["quote"].replace(",\n", ", "))
+        sentences += [m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+    sentences = list(dict.fromkeys(sentences))[:_MEANING_SENTENCES]
+    if not sentences:
+        return {}
+    return {t: float(x) for t, x in zip(sentences, similar(question, sentences), strict=True)}
+
+
+_MEANING_CHUNKS = 5
+_MEANING_SENTENCES = 80
+
+
 #: a line break inside a paragraph (a wrapped licence, a PDF line) does not end a sentence
 _UNWRAP = re.compile(r"(?<=[^\s.!?:;])\n(?=[ \t]*[a-z(])")
+
+
+def sentence_cover(question: str, sentence: str) -> float:
+    """The share of the question's words (documents' own words like "lease" set aside) that a
+    document sentence holds."""
+    asked = _stems(question)
+    return len(asked & _stems(sentence)) / len(asked) if asked else 0.0
 
 
 def _is_lead(sentence: str) -> bool:

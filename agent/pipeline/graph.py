@@ -50,6 +50,7 @@ from agent.pipeline.answers import (
     model_document_answer,
     names_what_user_told,
     points_at,
+    sentence_cover,
     supported,
     with_antecedent,
 )
@@ -100,6 +101,13 @@ def _timed(name: str, fn: Node) -> Node:
 
     run.__name__ = name
     return run
+
+
+_DOC_RELEVANT = 0.45
+"""A document sentence less similar than this, sharing under half the question's words, does
+not answer it (MiniLM cosine)."""
+_DOC_MEANS = 0.5
+"""A document sentence this similar to a question about the user answers it (MiniLM cosine)."""
 
 
 def _date(ts: Any) -> str:
@@ -158,14 +166,23 @@ def _store_facts(s: Services, state: TurnState, facts: list[str], context: list[
 def build_graph(services: Services, checkpointer: Any = None) -> Any:
     """The compiled turn graph. ``checkpointer`` persists each thread's state (None: none)."""
     s = services
+    store: Any = getattr(s.memory, "store", None)
     if s.router is None:
-        store = getattr(s.memory, "store", None)
         s.router = (
             Router(store.cache.embed, embed_query=store.embedder.embed_query)
             if store is not None
             else Router(None)
         )
     router = s.router
+
+    def similar(question: str, sentences: list[str]) -> Any:
+        """Cosine similarity of the question to each document sentence (the memory embedder;
+        the question is not cached, the documents' sentences are)."""
+        q = store.embedder.embed_query(question)
+        return store.cache.embed(sentences) @ q
+
+    # the hash embedder of the tests has no sense of meaning to weigh
+    meaning = similar if store is not None and store.embedder.name != "hash" else None
 
     def route(state: TurnState) -> dict[str, Any]:
         decision = explicit_route(state["message"], state.get("command"))
@@ -357,7 +374,13 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
     def cite(state: TurnState) -> dict[str, Any]:
         question = state["message"]
         chunks = [{**c, "n": i + 1} for i, c in enumerate(state.get("chunks", []))]
-        found = best_sentence(question, chunks)
+        found = best_sentence(question, chunks, meaning)
+        if (
+            found is not None
+            and (found.get("similarity") or 1.0) < _DOC_RELEVANT
+            and sentence_cover(question, found["sentence"]) < 0.5
+        ):
+            found = None  # it shares a word but is about something else: the documents don't say
         reply = ""
         if found is not None and _instruct(s.llm):
             reply = model_document_answer(s.llm, question, found, s.cancel)
@@ -437,7 +460,7 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         memories = state.get("memories", [])
         chunks = state.get("chunks", [])
         # a sentence must share a word with the question ("paid" meets "pay") to be chosen
-        doc = best_sentence(message, chunks) if chunks and is_question(message) else None
+        doc = best_sentence(message, chunks, meaning) if chunks and is_question(message) else None
         doc_cover = coverage(message, doc["sentence"]) if doc else 0.0
         # how much of the question the best sentence's whole excerpt is about
         chunk_cover = coverage(message, doc["quote"]) if doc else 0.0
@@ -451,6 +474,8 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
             if doc is not None and (
                 chunk_cover >= 0.5
                 or (doc_cover > 0 and holds_asked_value(message, doc["sentence"]))
+                # "what's the excess on my contents insurance?": a sentence that means it
+                or (doc.get("similarity") or 0.0) >= _DOC_MEANS
             ):
                 return "cite"
             return "unknown"

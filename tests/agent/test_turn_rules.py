@@ -311,3 +311,23 @@ def test_a_receipt_line_with_dot_leaders_is_one_answer(tmp_path: Path) -> None:
         turn = bot.chat("how much did I pay at the bike shop in the end?")
         assert "53.50" in turn.text and "Parts" not in turn.text
         assert turn.citations and turn.citations[0].quote.endswith("53.50")
+
+
+@pytest.mark.integration
+def test_a_sentence_that_only_shares_a_word_does_not_answer(tmp_path: Path) -> None:
+    """With the real embedder: the sentence that means the question is quoted; one that shares
+    a word but is about something else is not ("the documents do not say")."""
+    lease = tmp_path / "lease.txt"
+    lease.write_text(
+        "Lease for Flat 3, Rue Verte 12.\n"
+        "The monthly base rent is 950 euros, due by the third working day of each month.\n"
+        "The tenant pays an advance of 180 euros per month towards operating costs.\n"
+        "Dogs and cats may not be kept in the flat.\n"
+    )
+    llm = FakeLLM(default="It is 2,000 euros.", chat_format=TranscriptChatFormat())
+    with Agent.open(tmp_path / "home", llm=llm, embedder="minilm") as bot:
+        bot.ingest([lease])
+        rent = bot.chat("How much is the rent according to my lease?")
+        assert "950" in rent.text and rent.citations
+        fine = bot.chat("What's the penalty in my lease if I pay the rent late?")
+        assert "2,000" not in fine.text and "950" not in fine.text
