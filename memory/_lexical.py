@@ -6,6 +6,11 @@ identifier and its parts are kept. So ``get_user_id`` yields ``get_user_id get u
 ``HTTPServer`` yields ``httpserver http server``. English stop words are dropped, one-letter
 tokens are dropped, and the rest are Snowball-stemmed when PyStemmer is installed.
 
+**Query terms** (:func:`query_terms`): the query's tokens less the words that only shape a
+question (what, how, does, can, my, you, tell, ...; :data:`QUESTION_WORDS`), each once. "How
+long does it take to get a permit?" searches ``long take permit``. A query made only of such
+words keeps them all. Chunks are tokenized in full, so nothing is lost from the index.
+
 **BM25** is bm25s (Lucene variant, k1=1.5, b=0.75). The index lives in memory only and is
 rebuilt from SQLite when the chunk table changed (bm25s has no incremental add or delete). That
 keeps forgotten text out of any BM25 file on disk. :meth:`Lexical.scores` gives every chunk's
@@ -14,15 +19,23 @@ score for a query, so the fusion can use the BM25 score of a chunk that only den
 **Fusion** (:func:`fuse`): over the candidate pool (the union of both retrievers' top
 ``depth``), each retriever's scores are standardised per query (z-scores), then combined::
 
-    fused = (1 - w) * z(cosine) + w * z(bm25)
-    w     = weight * (s1 - mean(s2..s10)) / s1
+    fused    = (1 - w) * z(cosine) + w * z(bm25)
+    w        = weight * clip((surprise - 5) / (15 - 5), 0, 1)
+    surprise = sum(idf of the query terms in BM25's best chunk) - log(number of chunks)
 
-Here ``s1 >= s2 >= ...`` are the query's best BM25 scores. BM25 gets a say in proportion to
-how far its best match stands above its next nine. A rare name or identifier that one chunk
-contains gives a large gap, so BM25 counts. Common words spread over many chunks give a small
-gap, so dense similarity decides. ``weight`` is ``Settings.hybrid_bm25_weight``. The family,
-``weight`` and the pool depth were chosen on a development split of the benchmark queries and
-measured on a disjoint test split; see ``docs/memory.md``.
+``surprise`` (:meth:`Lexical.surprise`) is minus the log of how many chunks would hold those
+words by chance. BM25 has a say only when its best match could hardly be a coincidence:
+several rare words of the query held by one chunk (a summary of a paper, "clause 14.2 of the
+Harbour Street lease"). A question in the user's own words, which shares a word or two with
+many chunks, leaves the dense order as it is. One word alone, however rare, is never enough
+(one chunk is expected to hold it), and in a store of a handful of chunks no match gets there
+(an IDF is at most about log N): search then follows the dense ranking. That is the failure this
+replaced: on question/answer corpora BM25 is far weaker than dense search, yet the previous
+gate (how far BM25's best score stands above its next nine, :func:`bm25_confidence`) opened
+for weak matches as readily as for strong ones, and the hybrid fell below dense search alone.
+Ties keep the dense order. ``weight`` is ``Settings.hybrid_bm25_weight``. The thresholds (5
+and 15 nats) were chosen on one corpus (chatterbot-corpus) and measured on others; see
+``bench/bench_retrieval.py`` and ``bench/results/retrieval.txt``.
 """
 
 from __future__ import annotations
@@ -33,7 +46,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["Lexical", "bm25_confidence", "fuse", "rrf", "stopwords", "tokenize"]
+__all__ = [
+    "QUESTION_WORDS",
+    "Lexical",
+    "bm25_confidence",
+    "fuse",
+    "lexical_trust",
+    "query_terms",
+    "rrf",
+    "stopwords",
+    "tokenize",
+]
 
 _STEMMER: list[object] = []
 
@@ -44,6 +67,17 @@ _HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 _STOPWORDS: list[frozenset[str]] = []
+
+#: Words that shape a question rather than say what it is about: question words, auxiliaries,
+#: pronouns of the asker and the asked, and request verbs. Dropped from queries only. "may" is
+#: not in it (it is also a month).
+QUESTION_WORDS = frozenset(
+    """what which who whom whose when where why how do does did done doing can could should
+    would must shall i me my mine myself we us our ours you your yours yourself he him his she
+    her hers its am is are was were be been being have has had having about tell explain please
+    know want need get there here any some much many""".split()
+)
+_QUESTION_STEMS: list[frozenset[str]] = []
 
 
 def stopwords() -> frozenset[str]:
@@ -71,6 +105,32 @@ def _is_identifier(word: str) -> bool:
     if "_" in word:
         return True
     return word.isascii() and not (word.islower() or word.isupper() or word.istitle())
+
+
+def _question_stems() -> frozenset[str]:
+    if not _QUESTION_STEMS:
+        stemmer = _stemmer()
+        words = sorted(QUESTION_WORDS)
+        stems = stemmer.stemWords(words) if stemmer is not None else words  # type: ignore[attr-defined]
+        _QUESTION_STEMS.append(frozenset(stems) | QUESTION_WORDS)
+    return _QUESTION_STEMS[0]
+
+
+def query_terms(query: str) -> list[str]:
+    """The BM25 terms of a query: its tokens less :data:`QUESTION_WORDS`, each once.
+
+    A query made only of such words keeps them (so "Who are you?" still searches).
+
+    Example:
+        >>> query_terms("How long does it take to get a building permit?")
+        ['long', 'take', 'build', 'permit']
+        >>> query_terms("who are you")
+        ['who', 'you']
+    """
+    tokens = list(dict.fromkeys(tokenize(query)))
+    drop = _question_stems()
+    content = [t for t in tokens if t not in drop]
+    return content or tokens
 
 
 def tokenize(text: str) -> list[str]:
@@ -120,11 +180,43 @@ class Lexical:
         return len(self.ids)
 
     def scores(self, query: str) -> np.ndarray:
-        """The BM25 score of every row for ``query`` (zeros when no query word is indexed)."""
-        terms = [self._vocab[t] for t in tokenize(query) if t in self._vocab]
+        """The BM25 score of every row for ``query``'s :func:`query_terms` (zeros when none of
+        them is indexed)."""
+        terms = [self._vocab[t] for t in query_terms(query) if t in self._vocab]
         if not terms:
             return np.zeros(len(self.ids), np.float32)
         return np.asarray(self.model.get_scores_from_ids(terms), dtype=np.float32)
+
+    def surprise(self, query: str, chunk_id: int) -> float:
+        """How unlikely it is that chunk ``chunk_id`` holds the query's words by chance, in nats.
+
+        The sum of the Lucene IDF, ``log(1 + (N - df + 0.5) / (df + 0.5))``, of the query's
+        :func:`query_terms` that the chunk contains, less ``log N``. A term in ``df`` of ``N``
+        chunks turns up in a random chunk with probability about ``exp(-idf)``, so with terms
+        taken as independent, ``exp(-surprise)`` is about the number of chunks expected to
+        hold them all by chance: at 0 one such chunk is expected anyway, at 10 one in 22,000.
+        0 for a chunk that is not indexed.
+
+        Example:
+            >>> lex = Lexical(range(8), ["lease"] * 6 + ["garage lease notice", "notes"])
+            >>> lex.surprise("notice period of the garage lease", 6) > 0 > lex.surprise("lease", 0)
+            True
+        """
+        row = self._row.get(int(chunk_id))
+        if row is None:
+            return 0.0
+        n = len(self.ids)
+        indptr, indices = self.model.scores["indptr"], self.model.scores["indices"]
+        matched = 0.0
+        for term in query_terms(query):
+            tid = self._vocab.get(term)
+            if tid is None:
+                continue
+            postings = indices[indptr[tid] : indptr[tid + 1]]
+            if np.any(postings == row):
+                df = len(postings)
+                matched += float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+        return matched - float(np.log(n))
 
     def score_of(self, scores: np.ndarray, ids: Sequence[int]) -> np.ndarray:
         """The entries of a :meth:`scores` vector for ``ids`` (0 for ids not indexed)."""
@@ -168,11 +260,32 @@ def _z(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / sd if sd > 1e-12 else np.zeros_like(x)
 
 
-def fuse(dense: np.ndarray, bm25: np.ndarray, weight: float) -> np.ndarray:
+#: Surprise (nats, see :meth:`Lexical.surprise`) below which BM25's best match has no say in
+#: the fusion, and above which it has all of ``weight``; linear in between.
+TRUST_FROM, TRUST_FULL = 5.0, 15.0
+
+
+def lexical_trust(surprise: float, low: float = TRUST_FROM, high: float = TRUST_FULL) -> float:
+    """The share of its weight BM25 gets when its best chunk's match has this surprise: 0 up
+    to ``low`` nats, rising linearly to 1 at ``high``.
+
+    Example:
+        >>> lexical_trust(2.0), lexical_trust(10.0), lexical_trust(40.0)
+        (0.0, 0.5, 1.0)
+    """
+    return float(min(1.0, max(0.0, (surprise - low) / (high - low))))
+
+
+def fuse(
+    dense: np.ndarray, bm25: np.ndarray, weight: float, trust: float | None = None
+) -> np.ndarray:
     """Fused scores of a candidate pool from its cosine and BM25 scores (same order).
 
-    ``(1 - w) * z(dense) + w * z(bm25)`` with ``w = weight * bm25_confidence(bm25)``; with
-    ``weight=0`` the order is the dense order.
+    ``(1 - w) * z(dense) + w * z(bm25)`` with ``w = weight * trust``. ``trust`` is what
+    :class:`~memory.documents.Documents` passes: :func:`lexical_trust` of the surprise of
+    BM25's best chunk. Left out, it is :func:`bm25_confidence` of the pool's BM25 scores (the
+    previous default, kept for the benchmarks). With ``weight=0`` or ``trust=0`` the order is
+    the dense order.
 
     Example:
         >>> dense = np.array([0.80, 0.78, 0.10]); bm25 = np.array([0.0, 6.0, 0.0])
@@ -183,7 +296,7 @@ def fuse(dense: np.ndarray, bm25: np.ndarray, weight: float) -> np.ndarray:
     """
     dense = np.asarray(dense, dtype=np.float64)
     bm25 = np.asarray(bm25, dtype=np.float64)
-    w = weight * bm25_confidence(bm25)
+    w = weight * (bm25_confidence(bm25) if trust is None else trust)
     return (1.0 - w) * _z(dense) + w * _z(bm25)
 
 

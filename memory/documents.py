@@ -7,8 +7,9 @@
   that disappeared from an ingested folder are dropped. Each bad file yields an
   :class:`IngestError` record (reason and fix) and the ingest carries on.
 - :meth:`Documents.search` fuses BM25 and dense similarity (``hybrid``, the default: a
-  convex combination of per-query z-scores in which BM25's weight grows with its confidence,
-  see :func:`memory._lexical.fuse`) or uses one of them (``bm25``, ``dense``). Hits carry a
+  convex combination of per-query z-scores in which BM25 has a say only when its best chunk's
+  match could hardly be a coincidence, see :func:`memory._lexical.fuse`) or uses one of them
+  (``bm25``, ``dense``). Hits carry a
   :class:`Citation`: path, page, character offsets in that page's extracted text, and the
   quoted text.
 """
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from agent.errors import ConfigError, DocumentError
-from memory._lexical import Lexical, fuse
+from memory._lexical import Lexical, fuse, lexical_trust
 from memory._readers import SUPPORTED, read_pages
 from memory.chunking import Chunk, chunk_text
 from memory.embeddings import text_hash
@@ -336,14 +337,24 @@ class Documents:
         if not pool:
             return []
         if mode == "hybrid":
+            best = next((c for c in pool if c.bm25_rank == 1), None)
+            surprise = (
+                self._lexical.surprise(query, best.chunk_id)
+                if best is not None and self._lexical is not None
+                else 0.0
+            )
             scores = fuse(
                 np.array([c.dense for c in pool]),
                 np.array([c.bm25 for c in pool]),
                 self.settings.hybrid_bm25_weight,
+                lexical_trust(surprise),
             )
         else:
             scores = np.array([c.dense if mode == "dense" else c.bm25 for c in pool])
-        order = sorted(range(len(pool)), key=lambda n: (-scores[n], pool[n].chunk_id))[:k]
+        # Equal scores (flat BM25 at full BM25 weight) keep the dense order.
+        order = sorted(
+            range(len(pool)), key=lambda n: (-scores[n], -pool[n].dense, pool[n].chunk_id)
+        )[:k]
         return [
             DocumentHit(
                 pool[n].chunk_id,

@@ -1,6 +1,7 @@
-"""BM25 tokens (identifier splitting), the confidence-weighted fusion, and how hybrid search
-in Documents uses them. The Documents tests use an embedder with hand-set vectors, so the dense
-ranking is known exactly and differs from the BM25 ranking on purpose."""
+"""BM25 tokens (identifier splitting), query terms, the surprise of a BM25 match, the gated
+fusion, and how hybrid search in Documents uses them. The Documents tests use an embedder with
+hand-set vectors, so the dense ranking is known exactly and differs from the BM25 ranking on
+purpose."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ import pytest
 
 from agent.errors import ConfigError
 from memory import Documents, Embedder, Store
-from memory._lexical import Lexical, bm25_confidence, fuse, tokenize
+from memory._lexical import (
+    Lexical,
+    bm25_confidence,
+    fuse,
+    lexical_trust,
+    query_terms,
+    tokenize,
+)
 from tests.memory.conftest import make_settings
 
 # -- tokens ------------------------------------------------------------------------------------
@@ -29,6 +37,27 @@ def test_identifiers_are_split_and_kept_whole() -> None:
 def test_stop_words_and_one_letter_tokens_are_dropped_and_words_stemmed() -> None:
     assert tokenize("The dogs are running to a x") == ["dog", "run"]
     assert tokenize("the of and") == []
+
+
+def test_query_terms_drop_the_words_that_only_shape_a_question() -> None:
+    assert query_terms("How much is the rent?") == ["rent"]
+    assert query_terms("Does my lease allow dogs?") == ["leas", "allow", "dog"]
+    # each term once, in the order of the query
+    assert query_terms("Is the heating working, the heating upstairs?") == [
+        "heat",
+        "work",
+        "upstair",
+    ]
+    # a query of nothing but question words keeps them, so it still searches
+    assert query_terms("Who are you?") == ["who", "you"]
+
+
+def test_question_words_do_not_pull_bm25_to_chunks_that_repeat_them() -> None:
+    lex = Lexical(
+        [1, 2],
+        ["How do you do? How are you? What do you want?", "The monthly rent is 950 euros."],
+    )
+    assert [i for i, _ in lex.search("How much is the rent, do you know?", 2)] == [2]
 
 
 def test_bm25_finds_code_by_the_words_of_its_identifiers() -> None:
@@ -100,9 +129,44 @@ def test_fusion_does_not_depend_on_the_scale_of_either_score() -> None:
     assert np.allclose(fuse(dense * 0.5, bm25 * 10, 0.4), base)
 
 
+def test_surprise_is_the_idf_a_chunk_holds_less_log_n() -> None:
+    texts = ["alpha beta gamma delta"] + [f"filler text number {i}" for i in range(39)]
+    texts[1] = "alpha and some filler"
+    lex = Lexical(range(40), texts)
+    n = 40
+
+    def idf(df: int) -> float:
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+
+    assert lex.surprise("alpha", 0) == pytest.approx(idf(2) - np.log(n), rel=1e-6)
+    together = lex.surprise("alpha beta gamma delta", 0)
+    assert together == pytest.approx(idf(2) + 3 * idf(1) - np.log(n), rel=1e-6)
+    # one rare word is no evidence (a chance match is expected); four held together are
+    assert lex.surprise("alpha", 0) < 0 < 5 < together
+    # words the chunk lacks add nothing; question words are not query terms
+    assert lex.surprise("What is alpha, and zeta?", 1) == pytest.approx(idf(2) - np.log(n))
+    assert lex.surprise("alpha", 999) == 0.0
+
+
+def test_trust_rises_from_5_to_15_nats() -> None:
+    assert [lexical_trust(x) for x in (-3.0, 5.0, 7.5, 15.0, 30.0)] == [0.0, 0.0, 0.25, 1.0, 1.0]
+
+
+def test_no_trust_is_the_dense_order_and_full_trust_the_weighted_mix() -> None:
+    dense = np.array([0.90, 0.80, 0.30, 0.20, 0.10, 0.10])
+    bm25 = np.array([0.0, 5.0, 0.0, 0.0, 0.0, 0.0])  # decisive for the dense runner-up
+    assert _order(fuse(dense, bm25, 1.0, trust=0.0))[:2] == [0, 1]
+    assert _order(fuse(dense, bm25, 0.5, trust=1.0))[:2] == [1, 0]
+    half = fuse(dense, bm25, 0.5, trust=0.5)
+    z = lambda x: (x - x.mean()) / x.std()  # noqa: E731
+    assert np.allclose(half, 0.75 * z(dense) + 0.25 * z(bm25))
+
+
 # -- in Documents ------------------------------------------------------------------------------
 
 QUERY = "zyxtor"
+LONG_QUERY = "quarry sluice gatehouse windlass ferrule capstan"
+MATCH = "The quarry sluice, gatehouse windlass, ferrule and capstan were inspected."
 # text of each file -> its cosine with the query's vector
 COSINES = {
     "The yearly budget overview for the harbor.": 0.90,
@@ -119,16 +183,16 @@ class TableEmbedder(Embedder):
     the cosine with the query ``[1, 0, ...]`` is exactly the table's value."""
 
     name = "table"
-    dim = 16
 
     def __init__(self, cosines: dict[str, float]):
         self.cosines = cosines
         self.slot = {t: n + 1 for n, t in enumerate(cosines)}
+        self.dim = max(16, len(cosines) + 1)
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), np.float32)
         for row, text in enumerate(texts):
-            if text in (QUERY, "budget"):  # the queries
+            if text in (QUERY, LONG_QUERY, "budget"):  # the queries
                 out[row, 0] = 1.0
                 continue
             c = self.cosines[text.strip()]
@@ -152,12 +216,30 @@ def _names(hits: list) -> list[str]:
     return [Path(h.citation.path).name for h in hits]
 
 
-def test_hybrid_lets_a_rare_exact_word_win(tmp_path: Path) -> None:
+def test_one_shared_word_does_not_override_dense(tmp_path: Path) -> None:
+    # "zyxtor" is in one of six chunks: BM25 finds only that chunk, but a single word matching
+    # in a corpus this small is what chance gives (surprise < 5 nats), so dense decides.
     with _documents(tmp_path, COSINES) as docs:
         assert _names(docs.search(QUERY, k=2, mode="dense")) == ["d0.txt", "d1.txt"]
         assert _names(docs.search(QUERY, k=2, mode="bm25")) == ["d1.txt"]
         hybrid = docs.search(QUERY, k=2)
-        assert _names(hybrid) == ["d1.txt", "d0.txt"]
+        assert _names(hybrid) == ["d0.txt", "d1.txt"]
+        assert (hybrid[1].bm25_rank, hybrid[1].dense_rank) == (1, 2)
+
+
+def test_a_match_no_coincidence_explains_lifts_the_dense_runner_up(tmp_path: Path) -> None:
+    # Forty chunks; one holds all six rare words of the query (surprise ~16 nats), and dense
+    # search ranks it second, just behind a chunk that shares none of them.
+    cosines = {f"Minutes of meeting {i} about the harbour budget.": 0.1 for i in range(38)}
+    cosines["The yearly budget overview for the harbour."] = 0.90
+    cosines[MATCH] = 0.85
+    with _documents(tmp_path, cosines) as docs:
+        assert _names(docs.search(LONG_QUERY, k=1, mode="dense")) == ["d38.txt"]
+        lex = docs._lexical_index()
+        best = docs.search(LONG_QUERY, k=1, mode="bm25")[0]
+        assert lexical_trust(lex.surprise(LONG_QUERY, best.chunk_id)) > 0.8
+        hybrid = docs.search(LONG_QUERY, k=2)
+        assert _names(hybrid) == ["d39.txt", "d38.txt"]
         assert (hybrid[0].bm25_rank, hybrid[0].dense_rank) == (1, 2)
 
 
