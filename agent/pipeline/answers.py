@@ -179,11 +179,17 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
             # a fact that fills another known slot of the same subject is about something else
             # ("Noor lives in Amman" does not say what Noor does), and one that holds nothing
             # of the kind asked ("My wife is called Sofia" for her birthday) does not answer
-            not _other_slot(have, asked)
+            not (
+                _other_slot(have, asked)
+                # "My brother Jon is a firefighter in Cork" does say where Jon lives
+                and not (
+                    asked is not None and asked[1] == "residence" and _IN_PLACE.search(m["text"])
+                )
+            )
             and (asked is None or _HINTS.get(asked[1], _ANY).search(m["text"]))
             and _of_expected_type(question, m["text"])
             and holds_answer(question, m["text"], m.get("similarity", 0.0))
-            and (asked is None or who or _subject_matches(asked[0], m["text"]))
+            and (asked is None or who or _subject_matches(asked[0], m["text"], asked[1]))
             and _close_enough(question, m)
         ):
             related.append(m)
@@ -242,6 +248,13 @@ _TIMES = (
     r"(?:ages|time|then|now|the end|the (?:morning|afternoon|evening|night|weekend)|"
     r"a (?:while|bit|minute|moment|hurry)|(?:\w+ )?(?:days?|weeks?|months?|years?)\b)"
 )
+#: Things known by their proper names: "which hotel…?" wants one
+_NAMED_KINDS = frozenset(
+    "hospital hotel school university college company firm employer city town village country "
+    "street road restaurant cafe pub bar shop store bank gym team club band airline station "
+    "airport church clinic pharmacy office building neighbourhood neighborhood area hotel "
+    "surgery practice agency venue theatre cinema museum".split()
+)
 _MONTHS_DAYS = frozenset(
     "january february march april may june july august september october november december "
     "monday tuesday wednesday thursday friday saturday sunday".split()
@@ -274,6 +287,10 @@ def _of_expected_type(question: str, text: str) -> bool:
     numbers = [n for n in re.findall(r"\d[\d.,:]*", text) if n not in asked_words]
     if re.search(r"\bwhen did i (?:tell|say|mention)|\bwhen did you (?:learn|hear)", q):
         return True  # answered by the date it was said
+    kind = re.match(r"^\s*(?:and\s+)?(?:which|what)\s+([a-z]+)\b", q)
+    if kind and kind.group(1) in _NAMED_KINDS and kind.group(1)[:4] not in text.lower():
+        # "which hospital does Beatriz work at?" is answered by a name, not "Beatriz is a nurse"
+        return bool(names)
     if re.search(r"\bhow (?:old|many|much|long|often|far)\b", q):
         return bool(numbers) or bool(_HINTS["age"].search(text)) or "every" in text.lower()
     if re.match(r"^\s*(?:and\s+)?when\b", q):
@@ -315,6 +332,9 @@ def holds_asked_value(question: str, sentence: str) -> bool:
     """The question asks for a value of a kind ("how much", "when", "where", "who") and the
     sentence holds one: "how much did I pay at the bike shop?" / "TOTAL PAID (card) 53.50"."""
     return bool(_TYPED.match(question.strip())) and _of_expected_type(question, sentence)
+
+
+_IN_PLACE = re.compile(r"\b(?:in|near)\s+[A-Z][a-z]")
 
 
 def _other_slot(have: tuple[str, str] | None, asked: tuple[str, str] | None) -> bool:
@@ -372,11 +392,15 @@ def coverage(question: str, text: str) -> float:
     return len(asked & content_words(text)) / len(asked) if asked else 0.0
 
 
-def _subject_matches(subject: str, text: str) -> bool:
-    """A memory can answer a question about ``subject`` only if it is about them."""
+def _subject_matches(subject: str, text: str, attribute: str = "") -> bool:
+    """A memory can answer a question about ``subject`` only if it is about them (or about
+    the thing of theirs asked after: "where is our summer cabin?" / "The cabin is near …")."""
     low = text.lower()
     if subject == "i":
-        return bool(re.search(r"\b(i|i'm|my|me|we|our)\b", low))
+        thing = attribute.split()[-1] if attribute and attribute not in _KNOWN else ""
+        return bool(re.search(r"\b(i|i'm|my|me|we|our)\b", low)) or (
+            len(thing) > 2 and bool(re.search(rf"\b{re.escape(thing[:4])}", low))
+        )
     noun = subject.removeprefix("my ")
     return bool(re.search(rf"\b{re.escape(noun)}", low))
 

@@ -21,7 +21,7 @@ what who whom whose where when which why how do does did is are am was were be b
 mine myself the a an of to in on at for about from with tell know remember say said have has had
 name names named call called calls is it its this that there their they you your please any
 some can could would should will much many often ever again still like remind reminded got
-get kind sort type guy person one these days currently
+get kind sort type guy person one these days currently our ours we us
 """.split()
 )
 #: Irregular past forms, so "Who did I buy my car from?" meets "I bought it off Henrik".
@@ -35,7 +35,7 @@ taught:teach thought:think brought:bring caught:catch fell:fall felt:feel flew:f
 spent:spend won:win rode:ride sat:sit slept:sleep spoke:speak stood:stand swam:swim wore:wear
 built:build chose:choose broke:break forgot:forget lent:lend sent:send sang:sing ate:eat
 drank:drink saw:see seen:see knew:know heard:hear came:come became:become bit:bite hid:hide
-lived:live living:live lives:live
+lived:live living:live lives:live owing:owe owed:owe
 """.split()
 )
 

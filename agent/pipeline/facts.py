@@ -144,6 +144,9 @@ def _about_someone(s: str) -> bool:
         return True  # "Priya works at the city hospital", "Rudi's the one who…"
     if _DONE_TO_ME.match(s):
         return True  # "they've moved me onto earlies"
+    first = s.split()[0].strip(",.")
+    if first[:1].isupper() and first.isalpha() and first not in _NOT_NAMES and len(s.split()) > 2:
+        return True  # "Katie at number 31 gives piano lessons"
     words = s.split()
     # "There's also Marc, who runs the IT helpdesk": a name further in
     return any(
@@ -338,7 +341,9 @@ def stated_sentences(message: str) -> list[str]:
         last = out[-1].rstrip(".!") if kept else ""
         subject = _subject_of(_split(last)[-1]) if kept else None
         if subject in ("I", "We"):
-            subject = None
+            # "I owe my cousin Lorcan 250 quid. He lives in Galway": the one named
+            named = [n for n in re.findall(r"(?<!^)\b([A-Z][a-z]+)\b", last) if n not in _NOT_NAMES]
+            subject = named[-1] if named else None
     return out
 
 
@@ -401,8 +406,10 @@ def _needs_context(clause: str) -> bool:
     it has no subject of its own ("Plot 17 at the Fenwick Road gardens")."""
     if _POINTS_BACK.search(clause) or _PRONOUN_START.match(clause):
         return True
+    first = clause.split()[0].strip(",.")
     return not (
-        _CLAUSE_START.match(clause)
+        (first[:1].isupper() and first.isalpha() and first not in _NOT_NAMES)  # "Katie at no. 31"
+        or _CLAUSE_START.match(clause)
         or _SUBJECT_START.match(clause)
         or _NAME_IS.match(clause)
         or re.match(r"^(?:the|a|an|this|that)\s", clause, re.I)

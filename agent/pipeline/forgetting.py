@@ -99,11 +99,20 @@ def matching(phrase: str, records: Iterable[Any]) -> list[Any]:
         by_slot = old or by_slot
     for r in by_slot:  # a slot is precise: the topic words below would also catch today's job
         out[r.id] = r
+    # "what I said about owing Lorcan money": Lorcan's facts about owing, not where he lives
+    others = words - {n[:4] for n in names}
+    named = [
+        r
+        for r in records
+        if names and any(re.search(rf"\b{re.escape(n)}\b", r.text.lower()) for n in names)
+    ]
+    precise = [r for r in named if others & content_words(r.text)]
+    for r in precise or named:
+        out[r.id] = r
     for r in records:
-        text = r.text.lower()
-        if names and any(re.search(rf"\b{re.escape(n)}\b", text) for n in names):
-            out[r.id] = r
-        elif (
+        if r in named:
+            continue
+        if (
             not by_slot
             and words
             and all(_TOPICS.get(w, {w}) & content_words(r.text) for w in words)

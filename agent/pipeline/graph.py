@@ -563,6 +563,14 @@ def _describe(fact: str) -> str:
     return f"{whose} {attribute}"
 
 
+def _lower_first(text: str) -> str:
+    """'Your dog…' → 'your dog…' inside a sentence; a name ('Lorcan lives…') stays as it is."""
+    first = text.split(" ", 1)[0]
+    if first in ("Your", "You", "You're", "You've", "The", "A", "An", "I", "It", "There"):
+        return (text[0].lower() + text[1:]) if first != "I" else text
+    return text
+
+
 def _acknowledge(facts: list[dict[str, Any]]) -> str:
     """The reply to a statement: what was stored, said back to the user."""
     if not facts:
@@ -579,5 +587,5 @@ def _acknowledge(facts: list[dict[str, Any]]) -> str:
         else:
             extra = " (this replaces what you told me before)" if f["superseded"] else ""
             said.append(text + extra)
-    said = [said[0]] + [t[0].lower() + t[1:] for t in said[1:]]
+    said = [said[0]] + [_lower_first(t) for t in said[1:]]
     return "Noted: " + "; ".join(said) + "."

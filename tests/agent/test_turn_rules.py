@@ -331,3 +331,27 @@ def test_a_sentence_that_only_shares_a_word_does_not_answer(tmp_path: Path) -> N
         assert "950" in rent.text and rent.citations
         fine = bot.chat("What's the penalty in my lease if I pay the rent late?")
         assert "2,000" not in fine.text and "950" not in fine.text
+
+
+def test_he_after_a_named_person_is_that_person_and_forget_stays_precise(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        told = bot.chat("I owe my cousin Lorcan 250 quid for the tickets. he lives over in Galway")
+        assert [f["text"] for f in told.facts][-1] == "Lorcan lives over in Galway."
+        gone = bot.chat("actually scrap what I said about owing Lorcan money", thread="b")
+        assert gone.route == "forget" and "1 memory" in gone.text
+        assert "Galway" in bot.chat("where does my cousin Lorcan live?", thread="c").text
+        assert "250" not in bot.chat("how much money do I owe Lorcan?", thread="c").text
+
+
+@pytest.mark.parametrize(
+    "fact, question, answers",
+    [
+        ("My brother Jon is a firefighter in Cork.", "where does Jon live?", True),
+        ("The cabin is up near Lake Siljan.", "where is our summer cabin?", True),
+        ("My sister Beatriz is a nurse.", "which hospital does Beatriz work at?", False),
+        ("I'm flying to Lisbon on Thursday.", "which hotel am I staying at in Lisbon?", False),
+    ],
+)
+def test_evidence_for_a_thing_or_a_named_kind(fact: str, question: str, answers: bool) -> None:
+    found = agent.pipeline.answers.evidence(question, [{"text": fact, "similarity": 0.5}])
+    assert bool(found) is answers
