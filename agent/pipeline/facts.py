@@ -342,8 +342,10 @@ def stated_sentences(message: str) -> list[str]:
         subject = _subject_of(_split(last)[-1]) if kept else None
         if subject in ("I", "We"):
             # "I owe my cousin Lorcan 250 quid. He lives in Galway": the one named
-            named = [n for n in re.findall(r"(?<!^)\b([A-Z][a-z]+)\b", last) if n not in _NOT_NAMES]
-            subject = named[-1] if named else None
+            others = [
+                n for n in re.findall(r"(?<!^)\b([A-Z][a-z]+)\b", last) if n not in _NOT_NAMES
+            ]
+            subject = others[-1] if others else None
     return out
 
 
