@@ -11,15 +11,15 @@ names the line, the parameter and the valid ones.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from agent.capabilities import jsonable
 from agent.errors import LorebookError
+
+__all__ = ["EVAL_FIELDS", "TASKS", "TaskError", "TaskType", "jsonable", "ordering_key", "validate"]
 
 EVAL_FIELDS = ("reference", "expect", "tests")
 """Fields ``lorebook eval`` scores against; copied into the output record under ``expected``."""
@@ -179,24 +179,3 @@ def ordering_key(task: Mapping[str, Any]) -> str | None:
     if kind is None or "user" not in kind.optional:
         return None
     return "user:" + json.dumps(task.get("user", "me"), sort_keys=True)
-
-
-def jsonable(value: Any) -> Any:
-    """A task result as plain JSON types (results' ``to_dict``, dataclasses, datetimes...)."""
-    if hasattr(value, "to_dict"):
-        return jsonable(value.to_dict())
-    if hasattr(value, "to_json") and callable(value.to_json):
-        return jsonable(value.to_json())
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
