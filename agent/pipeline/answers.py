@@ -587,8 +587,8 @@ _GENERIC_STEMS = frozenset(w[:5] for w in GENERIC_WORDS)
 def _stems(text: str) -> set[str]:
     out = set()
     for w in re.findall(r"[a-z0-9]+", text.lower()):
-        if w in _DOC_WORDS or len(w) < 2:
-            continue
+        if w in _DOC_WORDS or w in GENERIC_WORDS or len(w) < 2:
+            continue  # "does" is not "doe" once its s is cut
         w = LEMMA.get(w, w)
         w = w[:-1] if len(w) > 3 and w.endswith("s") else w
         out.add(w[:5])
@@ -656,6 +656,8 @@ def best_sentence(
                     "sentence_start": start,
                     "sentence_end": start + len(sentence),
                     "similarity": round(sim, 4) if meaning else None,
+                    # the sentences around it, for a question its neighbours set the scene of
+                    "context": " ".join(f.group(0).strip() for f in found[max(0, i - 1) : i + 2]),
                 },
             )
     return best[2] if best else None

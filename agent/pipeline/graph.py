@@ -379,6 +379,9 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
             found is not None
             and (found.get("similarity") or 1.0) < _DOC_RELEVANT
             and sentence_cover(question, found["sentence"]) < 0.5
+            # "How much money does Mila need for the museum trip?": the sentence before says
+            # which trip "8 euros for the entry fee" is for
+            and sentence_cover(question, found.get("context", "")) <= 0.5
         ):
             found = None  # it shares a word but is about something else: the documents don't say
         reply = ""

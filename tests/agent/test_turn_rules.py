@@ -331,6 +331,15 @@ def test_a_sentence_that_only_shares_a_word_does_not_answer(tmp_path: Path) -> N
         assert "950" in rent.text and rent.citations
         fine = bot.chat("What's the penalty in my lease if I pay the rent late?")
         assert "2,000" not in fine.text and "950" not in fine.text
+        trip = tmp_path / "school.txt"
+        trip.write_text(
+            "Dear parents,\nThe class trip to the science museum is on 9 November.\n"
+            "Pupils need a packed lunch and 8 euros for the entry fee.\n"
+        )
+        bot.ingest([trip])
+        # the sentence before says which trip the 8 euros are for
+        fee = bot.chat("How much money does Mila need for the museum trip?")
+        assert "8 euros" in fee.text and fee.citations
 
 
 def test_he_after_a_named_person_is_that_person_and_forget_stays_precise(tmp_path: Path) -> None:
