@@ -138,10 +138,13 @@ def test_facts_the_slot_rule_does_not_recognise_supersede_nothing(home: Path) ->
     # The old model-driven check was asked here; a model saying "yes" no longer matters.
     llm = FakeLLM(default='{"same_subject": true}')
     with Memory.open(make_settings(home), llm=llm) as mem:
-        mem.add("I drive a red car", user="ann")
-        assert mem.add("I drive a green car", user="ann").superseded == ()
-        assert mem.add("I drive past a park", user="ann").superseded == ()
-        assert len(mem.search("drive", user="ann", k=5)) == 3 and llm.calls == []
+        mem.add("I like red apples", user="ann")
+        assert mem.add("I like green apples", user="ann").superseded == ()
+        assert mem.add("I like walking past the park", user="ann").superseded == ()
+        assert len(mem.search("like", user="ann", k=5)) == 3 and llm.calls == []
+        # a car is a slot (memory._slots): the new one replaces the old
+        mem.add("I drive a red Fiat Panda", user="ann")
+        assert mem.add("I bought a green Toyota Yaris", user="ann").superseded != ()
 
 
 def test_update_reembeds_and_search_follows(mem: Memory) -> None:
