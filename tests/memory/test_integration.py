@@ -46,7 +46,7 @@ def test_hybrid_document_search_with_the_real_embedder(home: Path, tmp_path: Pat
     s = make_settings(home, embedder="minilm")
     with Documents(Store(s, embedder=minilm)) as docs:
         assert not docs.ingest([tmp_path], progress=False).errors
-        hit = docs.search("how long before I can leave the flat", k=1)[0]
+        hit = docs.search("when must I tell the landlord that I am moving out", k=1)[0]
         assert "three months' notice" in hit.citation.quote
         assert hit.citation.path.endswith("lease.md")
 
