@@ -209,6 +209,28 @@ def _open_agent(settings: Settings, **kw: Any) -> Any:
     return Agent.open(**{f.name: getattr(settings, f.name) for f in fields(settings)}, **kw)
 
 
+def _open_memory(settings: Settings) -> Any:
+    """The memory store alone, for remember, recall and forget.
+
+    ``Agent.remember``/``recall``/``forget`` hand straight to this ``Memory``, which never
+    consults the model; opening a whole agent cost these commands ~4 s of 2 cores for the
+    model's checks and load and the turn graph's imports (LangGraph), more than all they do.
+    """
+    from memory import Memory
+
+    return Memory.open(settings)
+
+
+def _open_documents(settings: Settings) -> Any:
+    """The document store alone, for ingest (``Agent.ingest`` hands straight to it).
+
+    As :func:`_open_memory`: ingesting needs the embedder, never the model.
+    """
+    from memory import Documents
+
+    return Documents.open(settings)
+
+
 def _turn_out(agent: Any, events: Any, out: Any) -> Any:
     """Print a turn's tokens as they arrive and a provenance line; Ctrl-C cancels the reply."""
     from agent.api import DoneEvent, TokenEvent
@@ -324,8 +346,8 @@ def _plain_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    with _open_agent(settings) as agent:
-        report = agent.ingest(args.paths)
+    with _open_documents(settings) as docs:
+        report = docs.ingest(args.paths)
     print(
         f"added {len(report.added)}, updated {len(report.updated)}, unchanged "
         f"{len(report.unchanged)}, removed {len(report.removed)} files; {report.chunks} chunks"
@@ -336,8 +358,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_remember(args: argparse.Namespace, settings: Settings) -> int:
-    with _open_agent(settings) as agent:
-        result = agent.remember(" ".join(args.text), user=args.user)
+    with _open_memory(settings) as mem:
+        result = mem.add(" ".join(args.text), user=args.user, thread=None, source="user")
     if result.action == "rejected":
         print(f"not stored: {result.reason}", file=sys.stderr)
         return 1
@@ -349,8 +371,8 @@ def cmd_remember(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_recall(args: argparse.Namespace, settings: Settings) -> int:
-    with _open_agent(settings) as agent:
-        for hit in agent.recall(" ".join(args.query), user=args.user, k=args.k):
+    with _open_memory(settings) as mem:
+        for hit in mem.search(" ".join(args.query), user=args.user, k=args.k):
             r = hit.record
             print(f"#{r.id}  {hit.score:.3f}  {r.created.date()}  {r.text}")
     return 0
@@ -359,8 +381,8 @@ def cmd_recall(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
     if args.id is None and not args.query:
         raise ConfigError("say what to forget: a query, or --id N")
-    with _open_agent(settings) as agent:
-        gone = agent.forget(args.id, query=" ".join(args.query) or None, user=args.user)
+    with _open_memory(settings) as mem:
+        gone = list(mem.forget(args.id, query=" ".join(args.query) or None, user=args.user))
     print(f"forgot {len(gone)} memor{'y' if len(gone) == 1 else 'ies'}: {gone}")
     return 0
 

