@@ -20,6 +20,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent import cli_mcp
 from agent.cli_tools import Handler, add_parsers
 from agent.errors import ConfigError, LorebookError
 from agent.settings import Settings, field_docs, load_settings
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", parents=[common], help="check the installation, one line per check")
 
     _TOOL_COMMANDS.update(add_parsers(sub, common))
+    _TOOL_COMMANDS["mcp"] = cli_mcp.add_parser(sub, common)
 
     serve = sub.add_parser(
         "serve-model",

@@ -201,8 +201,8 @@ def test_stdio_subprocess_remembers_and_recalls(tmp_path: Path) -> None:
     """The server as a desktop client starts it: a subprocess speaking MCP on stdin/stdout."""
     server = StdioServerParameters(
         command=sys.executable,
-        args=["-c", _STDIO_MAIN, str(tmp_path / "home")],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        args=["-m", "agent.cli", "--home", str(tmp_path / "home"), "mcp"],
+        env={**os.environ, "PYTHONPATH": str(REPO), "LOREBOOK_EMBEDDER": "hash"},
         cwd=str(REPO),
     )
 
@@ -214,14 +214,6 @@ def test_stdio_subprocess_remembers_and_recalls(tmp_path: Path) -> None:
     added, recalled = anyio.run(main)
     assert not added.is_error
     assert "My dog is called Rex" in _text(recalled)
-
-
-_STDIO_MAIN = """
-import sys
-from agent.mcp_server import LorebookMCP, serve_stdio
-from agent.settings import load_settings
-serve_stdio(LorebookMCP(load_settings({"home": sys.argv[1], "embedder": "hash"}, env={})))
-"""
 
 
 def _free_port() -> int:
