@@ -532,6 +532,8 @@ def second_person(text: str) -> str:
         'Your name is Tom and you are a nurse.'
         >>> second_person("I was born in Lyon")
         'You were born in Lyon'
+        >>> second_person("My bike's blue. I named her Bluebell.")
+        "Your bike's blue. You named her Bluebell."
     """
     has_i = bool(re.search(r"\b(i|i'm|im|we)\b", text, re.I))
 
@@ -546,7 +548,9 @@ def second_person(text: str) -> str:
             if not before.endswith(("i", "we")):
                 return word
         out = _SWAPS[low]
-        return out.capitalize() if word[0].isupper() and m.start() == 0 else out
+        # a sentence's first word keeps its capital ("… since uni. You named her Bluebell.")
+        first = m.start() == 0 or bool(re.search(r"[.!?]\s+$", text[: m.start()]))
+        return out.capitalize() if word[0].isupper() and first else out
 
     out = _SWAP_WORD.sub(swap, text)
     return out[0].upper() + out[1:] if out else out
