@@ -71,21 +71,10 @@ DEPTH = 50  # candidates per retriever, as in Documents.search
 
 
 def chatterbot() -> Corpus:
-    import chatterbot_corpus
-    import yaml
+    """The same corpus ``bench_memory.py`` measured the earlier fusion on, loaded by its code."""
+    from bench_memory import chatterbot_pairs
 
-    root = Path(chatterbot_corpus.__file__).parent / "data" / "english"
-    answers: dict[str, int] = {}
-    qrels: dict[str, set[int]] = {}
-    for path in sorted(root.glob("*.yml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        for conv in data.get("conversations") or []:
-            if len(conv) < 2 or not isinstance(conv[0], str) or not isinstance(conv[1], str):
-                continue
-            q, a = conv[0].strip(), conv[1].strip()
-            if q and a:
-                qrels.setdefault(q, set()).add(answers.setdefault(a, len(answers)))
-    return list(answers), qrels
+    return chatterbot_pairs()
 
 
 def zaragoza() -> Corpus:
