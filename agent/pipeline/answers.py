@@ -615,14 +615,7 @@ def best_sentence(
     best: tuple[float, int, dict[str, Any]] | None = None
     meaning = _meanings(question, chunks, similar)
     for rank, c in enumerate(chunks):
-        # a list wrapped over lines ("…, hiking boots,\ncamera…") is one sentence; same length,
-        # so offsets still index the chunk
-        text = _UNWRAP.sub(" ", c["quote"].replace(",\n", ", "))
-        found = [
-            m
-            for m in _SENTENCE.finditer(text)
-            if m.group(0).strip() and not _PLANTED.search(m.group(0))
-        ]
+        found = _sentences(c)
         carry = 0.0  # the words a heading or an FAQ's question shares, lent to what follows
         for i, m in enumerate(found):
             lead = _is_lead(m.group(0))
@@ -677,6 +670,21 @@ _MEANING_WEIGHT = 3.0
 """How much the question's embedding similarity to a sentence weighs against one shared word."""
 
 
+def _sentences(chunk: dict[str, Any]) -> list[re.Match[str]]:
+    """The sentences of a chunk that may answer, as matches whose offsets index its quote.
+
+    A list wrapped over lines ("…, hiking boots,\ncamera…") and a line wrapped inside a
+    paragraph are one sentence (same length, so offsets still hold); a planted instruction is
+    never one.
+    """
+    text = _UNWRAP.sub(" ", chunk["quote"].replace(",\n", ", "))
+    return [
+        m
+        for m in _SENTENCE.finditer(text)
+        if m.group(0).strip() and not _PLANTED.search(m.group(0))
+    ]
+
+
 def _meanings(
     question: str,
     chunks: Sequence[dict[str, Any]],
@@ -687,8 +695,7 @@ def _meanings(
         return {}
     sentences: list[str] = []
     for c in chunks[:_MEANING_CHUNKS]:
-        text = _UNWRAP.sub(" ", c["quote"].replace(",\n", ", "))
-        sentences += [m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+        sentences += [m.group(0).strip() for m in _sentences(c)]
     sentences = list(dict.fromkeys(sentences))[:_MEANING_SENTENCES]
     if not sentences:
         return {}

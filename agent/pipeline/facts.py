@@ -144,8 +144,7 @@ def _about_someone(s: str) -> bool:
         return True  # "Priya works at the city hospital", "Rudi's the one who…"
     if _DONE_TO_ME.match(s):
         return True  # "they've moved me onto earlies"
-    first = s.split()[0].strip(",.")
-    if first[:1].isupper() and first.isalpha() and first not in _NOT_NAMES and len(s.split()) > 2:
+    if _starts_with_name(s) and len(s.split()) > 2:
         return True  # "Katie at number 31 gives piano lessons"
     words = s.split()
     # "There's also Marc, who runs the IT helpdesk": a name further in
@@ -403,14 +402,19 @@ def _implied_i(sentence: str) -> str:
 _POINTS_BACK = re.compile(r"(?<!^)\b(?:it|them|him|her|there|that one)\b(?!'s)", re.I)
 
 
+def _starts_with_name(clause: str) -> bool:
+    """The clause opens with a name ("Katie at number 31 …"), so it has a subject of its own."""
+    first = clause.split()[0].strip(",.") if clause.split() else ""
+    return first[:1].isupper() and first.isalpha() and first not in _NOT_NAMES
+
+
 def _needs_context(clause: str) -> bool:
     """A sentence that says nothing alone: it points back ("I pick it up every Friday"), or
     it has no subject of its own ("Plot 17 at the Fenwick Road gardens")."""
     if _POINTS_BACK.search(clause) or _PRONOUN_START.match(clause):
         return True
-    first = clause.split()[0].strip(",.")
     return not (
-        (first[:1].isupper() and first.isalpha() and first not in _NOT_NAMES)  # "Katie at no. 31"
+        _starts_with_name(clause)  # "Katie at no. 31"
         or _CLAUSE_START.match(clause)
         or _SUBJECT_START.match(clause)
         or _NAME_IS.match(clause)

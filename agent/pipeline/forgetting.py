@@ -109,8 +109,9 @@ def matching(phrase: str, records: Iterable[Any]) -> list[Any]:
     precise = [r for r in named if others & content_words(r.text)]
     for r in precise or named:
         out[r.id] = r
+    named_ids = {r.id for r in named}
     for r in records:
-        if r in named:
+        if r.id in named_ids:
             continue
         if (
             not by_slot
