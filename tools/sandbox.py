@@ -278,8 +278,10 @@ def _supervise(
         except subprocess.TimeoutExpired:
             _kill(proc, child_pid)
             proc.wait()
-        # Whatever is left in the launcher's group (when there is no PID namespace) goes too.
-        _killpg(proc.pid)
+        # Whatever is left in the launcher's group (when there is no PID namespace) goes too,
+        # and the call returns only once it is gone: "killed" processes that the kernel has not
+        # yet scheduled out still run for a moment (seen in CI on a loaded machine).
+        _clear_group(proc.pid)
         try:
             status_buf += os.read(status_fd, 65536)
         except OSError:
@@ -307,6 +309,28 @@ def _kill(proc: subprocess.Popen[bytes], child_pid: int | None) -> None:
         except ProcessLookupError:
             pass
     _killpg(proc.pid)
+
+
+def _clear_group(pgid: int, wait_s: float = 10.0) -> None:
+    """SIGKILL the process group until none of its members is still alive (zombies aside)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        _killpg(pgid)
+        if not _group_alive(pgid) or time.monotonic() > deadline:
+            return
+        time.sleep(0.02)
+
+
+def _group_alive(pgid: int) -> bool:
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # After the command name: state, parent pid, process group.
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 def _killpg(pgid: int) -> None:
