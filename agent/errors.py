@@ -6,7 +6,8 @@
     ├── RegistryError              model registry: unknown name, nothing to roll back to, ...
     ├── ModelError
     │   ├── ModelFileError         the model file is missing, truncated, an LFS pointer, HTML,
-    │   │                          not GGUF, or fails its sha256 (``reason`` says which)
+    │   │                          not GGUF, not a regular file, of an unknown tensor type, or
+    │   │                          fails its sha256 (``reason`` says which)
     │   └── ModelLoadError         llama.cpp could not load a file that looked valid
     ├── GenerationError
     │   ├── ContextOverflowError   the prompt does not fit the context window
@@ -20,6 +21,8 @@
     │   │   └── PostgresBusyError  the same, for the PostgreSQL store (its lock or server)
     │   ├── PostgresUnreachableError  the PostgreSQL server could not be reached
     │   ├── StoreFormatError       the database was written by another schema / embedder
+    │   ├── StoreDamagedError      the database file is damaged (says which file, what is
+    │   │                          wrong, and how to repair: ``lorebook doctor --repair``)
     │   ├── MemoryNotFoundError    no memory with that id
     │   └── DocumentError          one file could not be ingested (``reason`` says why)
     └── ToolError                  a tool (``tools/``) cannot do what was asked
@@ -66,7 +69,9 @@ class ModelFileError(ModelError):
     """A model file is unusable.
 
     ``reason`` is one of: ``missing``, ``empty``, ``lfs-pointer``, ``html``, ``not-gguf``,
-    ``truncated``, ``checksum``, ``unreadable``.
+    ``truncated``, ``checksum``, ``unreadable``, ``not-a-file`` (a FIFO, device, socket or
+    folder under a model's name), ``unknown-type`` (a tensor type or header value this version
+    cannot read).
     """
 
     def __init__(self, path: Path | str, reason: str, detail: str, fix: str):
@@ -185,6 +190,24 @@ class PostgresUnreachableError(MemoryStoreError):
 
 class StoreFormatError(MemoryStoreError):
     """The data directory holds a store this version cannot use as it is."""
+
+
+class StoreDamagedError(MemoryStoreError):
+    """The database file is damaged: unreadable, failing SQLite's integrity check, missing
+    tables, or emptied although the data directory shows it held data.
+
+    ``problem`` says what is wrong; the message also names the file and what to do.
+    """
+
+    def __init__(self, path: Path | str, problem: str, fix: str | None = None):
+        self.path = Path(path)
+        self.problem = problem
+        self.fix = fix or (
+            "Run `lorebook doctor --repair` to restore it from the newest automatic backup "
+            f"(in {self.path.parent / 'backups'}) or recover what is readable; the damaged file "
+            "is kept aside, never deleted. Or restore the file from your own backup."
+        )
+        super().__init__(f"database {self.path} is damaged: {problem}. {self.fix}")
 
 
 class MemoryNotFoundError(MemoryStoreError, KeyError):
