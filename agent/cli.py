@@ -120,7 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", type=int, default=20, help="how many turns (default 20)")
     logs.add_argument("--json", action="store_true", help="one JSON object per line")
     sub.add_parser("graph", parents=[common], help="print the turn graph as mermaid")
-    sub.add_parser("doctor", parents=[common], help="check the installation, one line per check")
+    doctor = sub.add_parser(
+        "doctor", parents=[common], help="check the installation, one line per check"
+    )
+    doctor.add_argument(
+        "--repair",
+        action="store_true",
+        help="repair a damaged memory.db from its automatic backups, rebuild the indexes",
+    )
 
     _TOOL_COMMANDS.update(add_parsers(sub, common))
     _TOOL_COMMANDS["mcp"] = cli_mcp.add_parser(sub, common)
@@ -441,7 +448,7 @@ def cmd_graph(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     from agent.doctor import doctor
 
-    return doctor(settings)
+    return doctor(settings, repair=args.repair)
 
 
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
