@@ -2,8 +2,13 @@
 
 Checks the Python and package versions, the CPU features llama.cpp was built with against the
 CPU's own (a build using an instruction the CPU lacks dies with SIGILL; AMX compiled in crashed
-here), GPU visibility, the data directory, every registered model file with a full sha256, the
-packaged embedder, and finally a real generation with the current model.
+here), GPU visibility, the data directory, the memory database (integrity, automatic backups),
+every registered model file with a full sha256, the packaged embedder, and finally a real
+generation with the current model.
+
+``lorebook doctor --repair`` (:func:`repair_store`) instead repairs a damaged ``memory.db``
+(:mod:`memory.repair`: the newest good backup, else SQLite's recovery, else a row-by-row copy;
+the damaged file is kept aside) and rebuilds the vector indexes.
 """
 
 from __future__ import annotations
@@ -161,6 +166,89 @@ def _data_dir(settings: Settings) -> Iterator[Check]:
     yield Check("data directory", "ok" if free > 1 else "warn", f"{home} ({free:.1f} GiB free)")
 
 
+def _database(settings: Settings) -> Iterator[Check]:
+    """The SQLite store: damaged or not, and how fresh its automatic backups are."""
+    if settings.database_url:
+        return  # PostgreSQL: checked by _scale_out
+    from memory._backup import list_backups
+    from memory.repair import diagnose
+
+    path = settings.home / "memory.db"
+    problem = diagnose(path)
+    if problem:
+        yield Check("memory database", "fail", f"{path}: {problem}; run `lorebook doctor --repair`")
+        return
+    if not path.exists():
+        yield Check("memory database", "ok", f"{path} not created yet")
+        return
+    backups = list_backups(path)
+    size = path.stat().st_size / 2**20
+    if not backups:
+        yield Check("memory database", "ok", f"{path} ({size:.1f} MiB) passes its check")
+        return
+    age = max(0.0, time.time() - backups[0].stat().st_mtime) / 60
+    yield Check(
+        "memory database",
+        "ok",
+        f"{path} ({size:.1f} MiB) passes its check; {len(backups)} automatic backup(s), the "
+        f"newest {age:.0f} min old",
+    )
+
+
+def repair_store(settings: Settings, out: Callable[[str], None] = print) -> int:
+    """Repair a damaged ``memory.db`` and rebuild the indexes; return 0 on success, else 1.
+
+    PostgreSQL stores are not touched: the message points at the server's own backups.
+
+    Example:
+        >>> # lorebook doctor --repair
+        >>> # restored memory.db from backups/memory-20250101T120000000000Z.db (...)
+    """
+    if settings.database_url:
+        from memory._postgres import display_url
+
+        out(
+            f"the memory store is PostgreSQL ({display_url(settings.database_url)}): lorebook "
+            "keeps no backups of it and cannot repair it. Restore it from your own backups "
+            "(pg_dump/pg_restore, or your base backups and WAL archive), then run "
+            "`lorebook doctor`."
+        )
+        return 1
+    from memory import Store
+    from memory.repair import repair
+
+    path = settings.home / "memory.db"
+    try:
+        report = repair(path)
+    except LorebookError as exc:
+        out(f"[FAIL] memory database: {exc}")
+        return 1
+    if report.problem is None:
+        out(f"memory database {path}: no damage found")
+    else:
+        out(f"memory database {path} was damaged: {report.problem}")
+        if report.damaged_copy:
+            out(f"  the damaged file is kept at {report.damaged_copy}")
+        for note in report.notes:
+            out(f"  tried: {note}")
+        how = {
+            "backup": f"restored the automatic backup {report.source}",
+            "recover": "rebuilt it with SQLite's .recover from the damaged file",
+            "salvage": "rebuilt it from the rows still readable in the damaged file",
+        }[report.method]
+        counts = ", ".join(f"{n} {t}" for t, n in report.rows.items())
+        out(f"  {how}: {counts}")
+    try:
+        with Store(settings) as store:
+            for space in store.spaces.values():
+                space.rebuild()
+                out(f"rebuilt the {space.table} index: {len(space.index)} vectors")
+    except LorebookError as exc:
+        out(f"[FAIL] rebuilding the indexes: {exc}")
+        return 1
+    return 0
+
+
 def _models(settings: Settings) -> Iterator[Check]:
     from agent.registry import ModelRegistry
 
@@ -314,6 +402,7 @@ def run_checks(settings: Settings) -> Iterator[Check]:
         _build,
         _gpu,
         lambda: _data_dir(settings),
+        lambda: _database(settings),
         lambda: _models(settings),
         _embedder,
         lambda: _scale_out(settings),
@@ -326,8 +415,13 @@ def run_checks(settings: Settings) -> Iterator[Check]:
             yield Check(getattr(group, "__name__", "check"), "fail", f"{type(exc).__name__}: {exc}")
 
 
-def doctor(settings: Settings, out: Callable[[str], None] = print) -> int:
-    """Print every check; return 0 when none failed, 1 otherwise."""
+def doctor(settings: Settings, out: Callable[[str], None] = print, repair: bool = False) -> int:
+    """Print every check; return 0 when none failed, 1 otherwise.
+
+    With ``repair``, run :func:`repair_store` instead of the checks.
+    """
+    if repair:
+        return repair_store(settings, out)
     failed = 0
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     marks = {"ok": ("PASS", "32"), "warn": ("WARN", "33"), "fail": ("FAIL", "31")}

@@ -12,6 +12,13 @@ Deliberate choices:
 - Ids use ``AUTOINCREMENT`` so an id is never reused after a delete: a stale vector in some
   process's index can then never point at a different, newer memory.
 - ``meta.store_id`` (a random UUID) names the store; index files carry it in their stamp.
+- On open the file is checked: ``PRAGMA quick_check`` (one pass over the pages, no index
+  cross-checks: about 0.1 s per 100 MB) and the expected tables and columns. A damaged file, or
+  one emptied to 0 bytes (or gone) while backups or index files show it held data, raises
+  :class:`~agent.errors.StoreDamagedError` instead of a traceback or a silent new store.
+- Automatic backups (:mod:`memory._backup`): at most one copy a minute while writing, one at
+  close, a fresh set after every hard delete; ``lorebook doctor --repair`` restores from them
+  (:mod:`memory.repair`).
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agent.errors import StoreBusyError
+from agent.errors import StoreBusyError, StoreDamagedError
+from memory import _backup
 
 T = TypeVar("T")
 
@@ -83,6 +91,91 @@ CREATE TABLE IF NOT EXISTS embedding_cache (
 """
 
 
+_EXPECTED: dict[str, set[str]] = {}
+
+
+def expected_tables() -> dict[str, set[str]]:
+    """The columns of every table of the schema (read off an in-memory copy, once)."""
+    if not _EXPECTED:
+        mem = sqlite3.connect(":memory:")
+        try:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    mem.execute(statement)
+            names = [r[0] for r in mem.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            for name in names:
+                _EXPECTED[name] = {r[1] for r in mem.execute(f'PRAGMA table_info("{name}")')}
+        finally:
+            mem.close()
+    return _EXPECTED
+
+
+def _corrupt(exc: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite's error means a damaged file (not a lock, a permission, a full disk)."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return True  # DatabaseError proper: "file is not a database", "disk image is malformed"
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text or "corrupt" in text
+
+
+def damage(conn: sqlite3.Connection, schema: bool = True) -> str | None:
+    """What is wrong with an open database, or None: ``quick_check``, then (with ``schema``)
+    every table and column of the schema present."""
+    try:
+        rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check(5)").fetchall()]
+        if rows != ["ok"]:
+            return "SQLite's integrity check failed (" + "; ".join(rows)[:300] + ")"
+        if not schema:
+            return None
+        for table, columns in expected_tables().items():
+            have = {r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')}
+            if not have:
+                return f"the table {table!r} is missing"
+            if columns - have:
+                return f"the table {table!r} lacks the columns {', '.join(sorted(columns - have))}"
+    except sqlite3.DatabaseError as exc:
+        if not _corrupt(exc):
+            raise
+        return f"SQLite cannot read it ({exc})"
+    return None
+
+
+def _had_data(path: Path) -> str | None:
+    """What in the data directory shows that the store at ``path`` held data, or None."""
+    backups = _backup.list_backups(path)
+    if backups:
+        return f"{len(backups)} automatic backup(s) of it are in {backups[0].parent}"
+    index = sorted(p.name for p in (path.parent / "index").glob("*.faiss"))
+    if index:
+        return f"its index files ({', '.join(index)}) are in {path.parent / 'index'}"
+    return None
+
+
+def _refuse_lost_file(path: Path) -> None:
+    """Raise when ``path`` is gone or 0 bytes but the data directory shows it held data: SQLite
+    would silently start a new, empty store there."""
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return  # SQLite reads the pages from the WAL; the checks after opening judge the result
+    if not path.exists():
+        if _backup.list_backups(path):
+            raise StoreDamagedError(
+                path,
+                f"the file is missing, but {_had_data(path)}",
+                "Run `lorebook doctor --repair` to restore the newest backup. To start a new, "
+                f"empty store instead, move {_backup.backup_folder(path)} away first.",
+            )
+        return
+    if path.stat().st_size == 0:
+        evidence = _had_data(path)
+        if evidence:
+            raise StoreDamagedError(
+                path,
+                f"the file is empty (0 bytes), but {evidence}; opening it would start a new, "
+                "empty store",
+            )
+
+
 def _busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
@@ -109,9 +202,30 @@ def retrying(path: Path, fn: Callable[[], T], budget_s: float = RETRY_SECONDS) -
             delay = min(delay * 2, 0.5)
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open the store database with the pragmas above and the schema in place."""
+def connect(path: Path, check: bool = True) -> sqlite3.Connection:
+    """Open the store database with the pragmas above and the schema in place.
+
+    Args:
+        check: run the damage checks of the module docstring (off only for a file being
+            rebuilt by :mod:`memory.repair`).
+
+    Raises:
+        StoreDamagedError: the file is damaged, or was emptied or lost (see the module
+            docstring); the message says what to do.
+        StoreBusyError: another process held it locked past every retry.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    if check:
+        _refuse_lost_file(path)
+    try:
+        return _connect(path, check)
+    except sqlite3.DatabaseError as exc:
+        if not _corrupt(exc):
+            raise
+        raise StoreDamagedError(path, f"SQLite cannot read it ({exc})") from None
+
+
+def _connect(path: Path, check: bool) -> sqlite3.Connection:
 
     def _open() -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -126,6 +240,11 @@ def connect(path: Path) -> sqlite3.Connection:
         return conn
 
     conn = retrying(path, _open)
+    if check:
+        problem = retrying(path, lambda: damage(conn, schema=False))
+        if problem:
+            conn.close()
+            raise StoreDamagedError(path, problem)
     with transaction(conn, path):
         # One statement at a time: executescript() would COMMIT the open transaction first.
         for statement in _SCHEMA.split(";"):
@@ -136,6 +255,15 @@ def connect(path: Path) -> sqlite3.Connection:
             conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         if conn.execute("SELECT value FROM meta WHERE key='store_id'").fetchone() is None:
             conn.execute("INSERT INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex,))
+    if check:
+        # CREATE TABLE IF NOT EXISTS leaves a table of the same name but other columns as it is.
+        for table, columns in expected_tables().items():
+            missing = columns - {r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')}
+            if missing:
+                conn.close()
+                raise StoreDamagedError(
+                    path, f"the table {table!r} lacks the columns {', '.join(sorted(missing))}"
+                )
     return conn
 
 
@@ -184,13 +312,21 @@ class Database:
     """The store's SQLite file behind the interface :class:`memory.store.Store` uses (the
     PostgreSQL one is :class:`memory._postgres.Database`)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, backups: bool = True):
         self.path = path
         self.where = str(path)
         self.conn = connect(path)
+        #: Automatic backups (None when switched off).
+        self.backups = _backup.AutoBackup(path, damage) if backups else None
 
-    def transaction(self) -> Any:
-        return transaction(self.conn, self.path)
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; a backup is due-checked after it commits a change."""
+        before = self.conn.total_changes
+        with transaction(self.conn, self.path) as conn:
+            yield conn
+        if self.backups is not None and self.conn.total_changes != before:
+            self.backups.after_write()
 
     def snapshot(self) -> Any:
         return snapshot(self.conn, self.path)
@@ -199,11 +335,17 @@ class Database:
         return retrying(self.path, fn)
 
     def erase(self, tables: Sequence[str]) -> bool:
-        """After a delete: ``secure_delete`` zeroed the pages; empty the WAL as well."""
-        return checkpoint(self.conn, self.path)
+        """After a delete: ``secure_delete`` zeroed the pages; empty the WAL as well, and
+        replace the backups, which still hold the deleted rows."""
+        done = checkpoint(self.conn, self.path)
+        if self.backups is not None:
+            self.backups.refresh()
+        return done
 
     def close(self) -> None:
         try:
             checkpoint(self.conn, self.path)
         finally:
             self.conn.close()
+            if self.backups is not None:
+                self.backups.close()

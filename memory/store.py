@@ -8,6 +8,7 @@ then share one store). Layout in the data directory (``settings.home``)::
                                               change log (SQLite, WAL; not with PostgreSQL)
     index/memories.faiss                      derived: vectors of memories
     index/chunks.faiss                        derived: vectors of document chunks
+    backups/memory-<time>.db                  automatic copies of memory.db (memory._backup)
 
 Every write that adds, changes or deletes a vector appends ``(seq, space, item)`` to the
 ``changes`` table in the same transaction. An index knows the last ``seq`` it contains (its
@@ -16,12 +17,13 @@ this one) committed since, it re-reads exactly the touched items and applies the
 processes on one data directory see each other's committed writes on their next search.
 
 On open an index file is loaded and verified (see :mod:`memory.vectors`), caught up from the
-change log, and its id set compared with SQLite's; on any disagreement, or when the change log
-no longer reaches back to its stamp, it is rebuilt from the vectors stored in SQLite (no model
-needed). Search results are re-scored from SQLite's vectors, and a score that disagrees with
-the index's triggers a rebuild: the index can never hand back a wrong row. An index file
-carries the store's id (``meta.store_id``), so one saved for another database that shares the
-data directory is refused on load.
+change log, its id set compared with SQLite's, and its vectors spot-checked against SQLite's
+(every one that is not of unit length, and a random sample); on any disagreement, or when the
+change log no longer reaches back to its stamp, it is rebuilt from the vectors stored in SQLite
+(no model needed). Search results are re-scored from SQLite's vectors, and a score that
+disagrees with the index's triggers a rebuild: the index can never hand back a wrong row. An
+index file carries the store's id (``meta.store_id``), so one saved for another database that
+shares the data directory is refused on load.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from agent.errors import ConfigError, StoreFormatError
-from memory import _sqlite
+from memory import _backup, _sqlite
 from memory.embeddings import Embedder, EmbeddingCache, open_embedder
 from memory.vectors import IndexFileError, Stamp, VectorIndex, load_index, save_index
 
@@ -89,6 +91,34 @@ class VectorSpace:
         if not self.sync(verify=True):
             self.last_load_error = f"{self.path}: ids disagree with the database"
             self.rebuild()
+        elif not self._vectors_agree():
+            self.last_load_error = f"{self.path}: vectors disagree with the database"
+            log.warning("rebuilding %s index: %s", self.table, self.last_load_error)
+            self.rebuild()
+
+    def _vectors_agree(self, sample: int = 32, most: int = 2_000) -> bool:
+        """Compare loaded vectors with the database's: every vector whose norm is not 1 (the
+        embedders return unit vectors; a zeroed or scrambled one is not), up to ``most``, and
+        ``sample`` random others. A file can carry a valid checksum over wrong vectors."""
+        ids, vecs = self.index.vectors()
+        if len(ids) == 0:
+            return True
+        odd = ids[np.abs(np.linalg.norm(vecs, axis=1) - 1.0) > 1e-3][:most]
+        rng = np.random.default_rng()
+        picked = np.union1d(odd, rng.choice(ids, min(sample, len(ids)), replace=False))
+        where = {int(i): n for n, i in enumerate(ids)}
+        dim = self.store.embedder.dim
+        with self.store.db.snapshot() as conn:
+            for start in range(0, len(picked), 500):
+                part = [int(i) for i in picked[start : start + 500]]
+                marks = ",".join("?" * len(part))
+                for item, blob in conn.execute(
+                    f"SELECT id, vec FROM {self.table} WHERE id IN ({marks})", part
+                ):
+                    stored = np.frombuffer(blob, dtype=np.float32)
+                    if len(stored) != dim or not np.allclose(vecs[where[item]], stored, atol=1e-4):
+                        return False
+        return True
 
     def rebuild(self) -> None:
         """Rebuild the index from the vectors in the database and save it."""
@@ -377,7 +407,8 @@ class Store:
         self.close()
 
     def file_paths(self) -> list[Path]:
-        """Every file of the store in the data directory (SQLite database and WAL, indexes)."""
+        """Every file of the store in the data directory (SQLite database, WAL and automatic
+        backups; indexes)."""
         names = []
         if self.db_path is not None:
             names = [
@@ -385,6 +416,7 @@ class Store:
                 self.db_path.with_name("memory.db-wal"),
                 self.db_path.with_name("memory.db-shm"),
             ]
+            names += _backup.list_backups(self.db_path)
         names += [s.path for s in self.spaces.values()]
         return [p for p in names if p.exists()]
 

@@ -12,8 +12,11 @@ Files are written as one blob: a magic line, a JSON stamp (space, embedder, dim,
 change sequence the index contains, the vector count, the store's id, the sha256 and length of
 the payload) and the FAISS payload. They are written to a temporary file, fsynced, renamed over
 the old file, and the directory is fsynced. :func:`load_index` refuses anything whose magic,
-stamp, store, checksum, size, dimension or vector count disagree; the caller then rebuilds from
-the database.
+stamp, store, checksum, size, dimension or vector count disagree, and anything that is not a
+regular file (a FIFO would block the read; a folder would fail every search); the caller then
+rebuilds from the database. :meth:`VectorIndex.vectors` lets the caller compare the vectors
+themselves with the database's, since a file can carry a valid checksum over wrong vectors. A
+folder standing where an index file belongs is renamed aside (never deleted) by the save.
 
 When faiss-gpu is installed and a GPU is visible, searches on exact indexes run on a GPU copy
 (refreshed after changes); adds, deletes and saves always use the CPU master.
@@ -23,8 +26,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import secrets
+import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +41,8 @@ import numpy as np
 __all__ = ["IndexFileError", "Stamp", "VectorIndex", "load_index", "save_index"]
 
 MAGIC = b"LOREBOOK-FAISS 1\n"
+
+log = logging.getLogger(__name__)
 
 
 class IndexFileError(Exception):
@@ -149,6 +157,27 @@ class VectorIndex:
                 parts.append(faiss.rev_swig_ptr(ptr, size).copy())
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every ``(id, vector)`` in the index: ids ``(n,)`` and vectors ``(n, dim)`` (a view of
+        the index's own memory for exact indexes, a copy for IVF)."""
+        if self.kind == "flat":
+            flat: Any = faiss.downcast_index(self.index.index)
+            n = len(self)
+            vecs = faiss.rev_swig_ptr(flat.get_xb(), n * self.dim) if n else np.zeros(0)
+            return self.ids(), np.asarray(vecs, dtype=np.float32).reshape(-1, self.dim)
+        invlists = self.index.invlists
+        id_parts: list[np.ndarray] = []
+        vec_parts: list[np.ndarray] = []
+        for list_no in range(self.index.nlist):
+            size = invlists.list_size(list_no)
+            if size:
+                id_parts.append(faiss.rev_swig_ptr(invlists.get_ids(list_no), size).copy())
+                raw = faiss.rev_swig_ptr(invlists.get_codes(list_no), size * invlists.code_size)
+                vec_parts.append(raw.copy().view(np.float32).reshape(-1, self.dim))
+        if not id_parts:
+            return np.zeros(0, np.int64), np.zeros((0, self.dim), np.float32)
+        return np.concatenate(id_parts).astype(np.int64), np.vstack(vec_parts)
+
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (scores, ids) per query row; missing slots have id -1."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
@@ -228,6 +257,10 @@ def save_index(path: Path, index: VectorIndex, stamp: Stamp) -> None:
         }
     ).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir() and not path.is_symlink():  # rename() cannot replace a folder
+        aside = path.with_name(f"{path.name}.in-the-way-{time.strftime('%Y%m%dT%H%M%S')}")
+        os.rename(path, aside)
+        log.warning("a folder stood where the index file %s belongs: moved it to %s", path, aside)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         with open(tmp, "wb") as fh:
@@ -258,6 +291,10 @@ def load_index(
             embedder, a checksum mismatch, or a vector count that disagrees with the stamp.
     """
     try:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):  # checked before opening: a FIFO would block the read
+            what = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+            raise IndexFileError(f"{path}: {what}, not an index file")
         blob = path.read_bytes()
     except OSError as exc:
         raise IndexFileError(f"{path}: unreadable ({exc})") from exc
