@@ -10,24 +10,38 @@ in, and what each one contains:
 - **Wall-clock timeout and output cap**, enforced by the host: past ``timeout_s``, or past
   ``output_limit`` bytes of stdout+stderr, the code's process and its whole process group are
   killed with ``SIGKILL``.
-- **Resource limits** (``setrlimit``): CPU seconds, address space (``memory_mb``), size of any
-  file written (``file_mb``), 64 open files, no core dumps, and a process count cap that stops
-  fork bombs.
+- **Resource limits** (``setrlimit``): CPU seconds, address space, size of any file written
+  (``file_mb``), 64 open files, no core dumps, and a process count cap that stops fork bombs.
+- **One memory budget for the whole run** (``memory_mb``): a cgroup v2 of its own where this
+  process may make one (layer ``cgroup``, see :mod:`tools._sandbox_cgroup`); otherwise the
+  budget is split, ``memory_mb / max_procs`` of address space per process (layer
+  ``memory-split``), so a fork bomb of big allocations still stays under it.
 - **Kernel namespaces** when the kernel allows them (as root always; as another user when
   unprivileged user namespaces are enabled): a new **network namespace** (no interface but a
-  down loopback, so no connection to anything, local or remote) and a new **PID namespace**
-  (the code is PID 1 there: it cannot see or signal the host or its launcher, and when it dies
-  the kernel kills every process it started). As root also a **mount namespace** with a fresh
-  size-capped ``/tmp`` (the host's temporary files are not there) and the private directory
-  that holds Python (e.g. ``/root``) replaced by an empty one with only Python bound back,
-  read-only.
+  down loopback, so no connection to anything, local or remote), a new **PID namespace** (the
+  code is PID 1 there: it cannot signal the host or its launcher, and when it dies the kernel
+  kills every process it started) with a fresh ``/proc`` that lists only its own processes
+  (layer ``proc``), and a **mount namespace** in which one tmpfs of ``disk_mb`` holds the
+  working directory and private ``/tmp``, ``/var/tmp``, ``/dev/shm`` and ``/run`` (layer
+  ``tmpfs``): nothing written there reaches the host, and host UNIX sockets under those
+  directories are out of reach. The private directory that holds Python (e.g. ``/root``) is
+  replaced by an empty one with only Python bound back, read-only.
 - **Throw-away uid** when the host runs as root: the code runs as an unused uid/gid with no
   supplementary groups, so it cannot read files that are not world-readable (``/etc/shadow``),
-  cannot signal host processes, and the process cap counts only its own processes.
+  cannot signal host processes, and the process cap counts only its own processes. In a user
+  namespace every capability is dropped instead.
+- **A report channel the code's helpers cannot forge** (``report_fd=True``): descriptor 3 of
+  ``main.py`` is a pipe whose contents come back as ``report``, separate from stdout. The code
+  process is not dumpable, so a process it forks (after closing descriptor 3) cannot reopen it
+  through ``/proc`` or ptrace its parent; :mod:`tools._code_tests` runs candidates that way.
 
 What it does *not* contain, deliberately (this is a guard for code a small model wrote, not a
-jail for an adversary): world-readable files outside ``/tmp`` and the Python home stay
-readable (no chroot, no seccomp filter); without root, the host user's files stay readable.
+jail for an adversary): world-readable files outside the private directories and the Python
+home stay readable (no chroot, no seccomp filter; so do world-writable UNIX sockets elsewhere,
+e.g. under ``/var/lib``); without root, the host user's files stay readable. Where no mount
+namespace can be made, ``/tmp`` and the others are the host's, and only ``file_mb`` caps what
+is written. bubblewrap would give the same namespaces, but it is not installed on a fresh
+machine and setup cannot assume apt, so the layers are made here with ``unshare`` and ``mount``.
 Where no network namespace can be made, sockets are refused by a Python-level guard installed
 before the code runs — a guard, not a kernel boundary (``ctypes`` could get past it). The
 result's ``isolation`` names the layers that were really in place on each run.
@@ -40,6 +54,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -54,6 +69,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from agent.errors import SandboxError, ToolInputError
+from tools import _sandbox_cgroup
 from tools._common import Result
 
 __all__ = ["SandboxResult", "run_sandboxed"]
@@ -68,9 +84,10 @@ class SandboxResult(Result):
     """How one sandboxed run ended.
 
     ``limit`` names the limit that stopped the code, if any: ``timeout`` (wall clock),
-    ``cpu``, ``output`` (too much stdout/stderr), or None. Memory and file-size limits surface
-    as errors inside the code (``MemoryError``, ``OSError: File too large``) and so in
-    ``stderr`` and a non-zero ``exit_code``.
+    ``cpu``, ``output`` (too much stdout/stderr), ``memory`` (the run's cgroup killed it), or
+    None. The per-process memory and file-size limits surface as errors inside the code
+    (``MemoryError``, ``OSError: File too large``) and so in ``stderr`` and a non-zero
+    ``exit_code``.
     """
 
     ok: bool
@@ -83,8 +100,11 @@ class SandboxResult(Result):
     limit: str | None
     duration_ms: float
     isolation: tuple[str, ...]
-    """The layers in place, e.g. ``("process", "rlimits", "netns", "pidns", "mountns", "uid")``;
-    ``"socket-guard"`` instead of ``"netns"`` means the network block was the Python guard."""
+    """The layers in place, e.g. ``("process", "rlimits", "netns", "pidns", "mountns", "tmpfs",
+    "proc", "memory-split", "uid")``; ``"socket-guard"`` instead of ``"netns"`` means the
+    network block was the Python guard."""
+    report: str = ""
+    """What the code wrote to descriptor 3 (only with ``report_fd=True``)."""
 
     @property
     def timed_out(self) -> bool:
@@ -100,9 +120,11 @@ def run_sandboxed(
     cpu_s: float | None = None,
     memory_mb: int = 512,
     file_mb: int = 16,
+    disk_mb: int = 64,
     max_procs: int = 16,
     output_limit: int = 1_000_000,
     keep_output: int = 64_000,
+    report_fd: bool = False,
 ) -> SandboxResult:
     """Run ``code`` as ``main.py`` in a fresh temporary directory, confined (see the module doc).
 
@@ -113,11 +135,15 @@ def run_sandboxed(
         argv: ``sys.argv[1:]`` for the code.
         timeout_s: wall-clock limit; the process group is killed when it runs out.
         cpu_s: CPU-time limit in seconds (default: ``timeout_s``, at least 1).
-        memory_mb: address-space limit of the code's process.
+        memory_mb: memory for the whole run, all its processes together (see the module doc).
         file_mb: largest file the code may write.
+        disk_mb: size of the private tmpfs holding the working directory, /tmp and the other
+            writable places (with a mount namespace).
         max_procs: most processes the code may run at once (fork bombs stop there).
         output_limit: stdout+stderr bytes after which the code is killed.
         keep_output: characters of each stream kept in the result (the start of it).
+        report_fd: give ``main.py`` a pipe on descriptor 3; what it writes comes back as
+            ``report`` (at most ``keep_output`` characters).
 
     Returns:
         A :class:`SandboxResult`; a failing or killed program is a normal result, not an error.
@@ -130,7 +156,7 @@ def run_sandboxed(
         >>> run_sandboxed("import sys; sys.exit(3)").exit_code
         3
     """
-    _check_args(files or {}, timeout_s, memory_mb, file_mb, max_procs)
+    _check_args(files or {}, timeout_s, memory_mb, file_mb, disk_mb, max_procs)
     cpu = max(1, round(cpu_s if cpu_s is not None else timeout_s))
     root = os.geteuid() == 0
     uid = _UID_BASE + secrets.randbelow(1_000_000) if root else os.geteuid()
@@ -142,15 +168,21 @@ def run_sandboxed(
         workdir.mkdir()
         _write_files(workdir, {"main.py": code, **(files or {})}, uid if root else None)
         read_status, write_status = os.pipe()
+        read_report, write_report = os.pipe() if report_fd else (None, None)
+        cgroup = _sandbox_cgroup.make(memory_mb, max_procs)
         cfg = {
             "workdir": str(workdir),
             "argv": list(argv),
             "cpu_s": cpu,
             "memory_mb": memory_mb,
+            "max_procs": max_procs,
             "file_mb": file_mb,
-            "nproc": max_procs if root else _process_count(uid) + max_procs,
+            "disk_mb": disk_mb,
+            "nproc_base": 0 if root else _process_count(uid),
             "uid": uid,
             "status_fd": write_status,
+            "report_fd": write_report,
+            "cgroup": str(cgroup) if cgroup else None,
         }
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(workdir)}
         start = time.perf_counter()
@@ -163,20 +195,41 @@ def run_sandboxed(
                 env=env,
                 cwd=outer,
                 start_new_session=True,
-                pass_fds=(write_status,),
+                pass_fds=tuple(fd for fd in (write_status, write_report) if fd is not None),
             )
         except OSError as exc:
-            os.close(read_status)
+            for fd in (read_status, read_report):
+                if fd is not None:
+                    os.close(fd)
+            if cgroup:
+                _sandbox_cgroup.remove(cgroup)
             raise SandboxError(
                 f"could not start the sandbox ({exc}); check that {sys.executable} runs"
             ) from exc
         finally:
-            os.close(write_status)
-        return _supervise(proc, read_status, start, timeout_s, output_limit, keep_output)
+            for fd in (write_status, write_report):
+                if fd is not None:
+                    os.close(fd)
+        pipes = _Pipes(read_status, read_report, cgroup)
+        return _supervise(proc, pipes, start, timeout_s, output_limit, keep_output)
+
+
+@dataclass(frozen=True)
+class _Pipes:
+    """The launcher's status pipe, the code's report pipe and the run's cgroup, if any."""
+
+    status: int
+    report: int | None
+    cgroup: Path | None
 
 
 def _check_args(
-    files: Mapping[str, str], timeout_s: float, memory_mb: int, file_mb: int, max_procs: int
+    files: Mapping[str, str],
+    timeout_s: float,
+    memory_mb: int,
+    file_mb: int,
+    disk_mb: int,
+    max_procs: int,
 ) -> None:
     for name in files:
         p = PurePosixPath(name)
@@ -191,6 +244,7 @@ def _check_args(
         ("timeout_s", timeout_s),
         ("memory_mb", memory_mb),
         ("file_mb", file_mb),
+        ("disk_mb", disk_mb),
         ("max_procs", max_procs),
     ]:
         if value <= 0:
@@ -225,7 +279,7 @@ def _process_count(uid: int) -> int:
 
 def _supervise(
     proc: subprocess.Popen[bytes],
-    status_fd: int,
+    pipes: _Pipes,
     start: float,
     timeout_s: float,
     output_limit: int,
@@ -233,7 +287,9 @@ def _supervise(
 ) -> SandboxResult:
     """Drain the pipes until the launcher exits, killing everything at a limit."""
     assert proc.stdout is not None and proc.stderr is not None
+    status_fd = pipes.status
     out: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
+    report = bytearray()
     status_buf = bytearray()
     total = 0
     limit: str | None = None
@@ -243,6 +299,8 @@ def _supervise(
     sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
     sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
     sel.register(status_fd, selectors.EVENT_READ, "status")
+    if pipes.report is not None:
+        sel.register(pipes.report, selectors.EVENT_READ, "report")
     try:
         while sel.get_map() and limit is None:
             remaining = deadline - time.perf_counter()
@@ -261,6 +319,9 @@ def _supervise(
                 if key.data == "status":
                     status_buf += data
                     child_pid = child_pid or _child_pid(status_buf)
+                    continue
+                if key.data == "report":
+                    report += data[: max(0, keep_output * 4 - len(report))]
                     continue
                 total += len(data)
                 buf = out[key.data]
@@ -282,14 +343,21 @@ def _supervise(
         # and the call returns only once it is gone: "killed" processes that the kernel has not
         # yet scheduled out still run for a moment (seen in CI on a loaded machine).
         _clear_group(proc.pid)
+        if pipes.cgroup is not None and _sandbox_cgroup.remove(pipes.cgroup) and limit is None:
+            limit = "memory"
         try:
             status_buf += os.read(status_fd, 65536)
         except OSError:
             pass
         os.close(status_fd)
+        if pipes.report is not None:
+            os.close(pipes.report)
         proc.stdout.close()
         proc.stderr.close()
-    return _result(bytes(status_buf), out, limit, start, keep_output)
+    result = _result(bytes(status_buf), out, limit, start, keep_output)
+    if report:
+        result = dataclasses.replace(result, report=report.decode("utf-8", "replace")[:keep_output])
+    return result
 
 
 def _child_pid(status_buf: bytes | bytearray) -> int | None:

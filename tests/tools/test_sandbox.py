@@ -293,3 +293,177 @@ def test_socket_guard_refuses_sockets_where_there_is_no_network_namespace() -> N
         out.stdout.splitlines()
         == ["refused: network access is disabled in the lorebook sandbox"] * 2
     )
+
+
+WRITABLE = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"]  # /run itself is root's, 0755
+
+
+@pytest.mark.parametrize("where", WRITABLE)
+def test_files_written_to_shared_writable_places_stay_in_the_sandbox(where: str) -> None:
+    _need("tmpfs")
+    name = f"lorebook-leak-{os.getpid()}-{time.monotonic_ns()}"
+    r = run_sandboxed(
+        f"path = {where!r} + '/' + {name!r}\n"
+        "with open(path, 'w') as fh:\n"
+        "    fh.write('x' * 1000)\n"
+        "print(open(path).read() == 'x' * 1000)\n"
+    )
+    assert r.stdout == "True\n", r.stderr  # writable inside...
+    assert not (Path(where) / name).exists()  # ...and gone from the host
+
+
+@pytest.mark.parametrize("where", ["/tmp", "/var/tmp", "/dev/shm"])
+def test_host_files_in_shared_writable_places_are_not_visible(where: str) -> None:
+    _need("tmpfs")
+    planted = Path(where) / f"lorebook-host-{os.getpid()}-{time.monotonic_ns()}"
+    planted.write_text("host data")
+    planted.chmod(0o644)
+    try:
+        r = run_sandboxed(f"import os\nprint(os.path.exists({str(planted)!r}))")
+    finally:
+        planted.unlink()
+    assert r.stdout == "False\n"
+
+
+@pytest.mark.parametrize("where", ["/tmp", "/var/tmp", "/dev/shm", "/run"])
+def test_host_unix_socket_is_unreachable(where: str) -> None:
+    _need("tmpfs")
+    path = Path(where) / f"lorebook-sock-{os.getpid()}-{time.monotonic_ns()}"
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(path))
+        path.chmod(0o777)  # anyone may connect: only the mount namespace stands in the way
+        listener.listen()
+        try:
+            r = run_sandboxed(
+                "import socket\n"
+                "s = socket.socket(socket.AF_UNIX)\n"
+                f"s.connect({str(path)!r})\n"
+                "s.sendall(b'hello host')\n"
+                "print('connected')"
+            )
+            listener.settimeout(0.2)
+            with pytest.raises(TimeoutError):
+                listener.accept()
+        finally:
+            path.unlink()
+    assert "connected" not in r.stdout
+    assert "FileNotFoundError" in r.stderr
+
+
+def test_proc_lists_only_the_sandboxs_own_processes() -> None:
+    _need("proc")
+    r = run_sandboxed(
+        "import os\n"
+        "pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+        "lines = [open(f'/proc/{p}/cmdline', 'rb').read() for p in pids]\n"
+        "print(pids)\n"
+        "print(any(b'pytest' in line for line in lines))"
+    )
+    assert r.stdout == "[1]\nFalse\n", r.stderr  # the host has many more (86 measured)
+
+
+@pytest.mark.parametrize("where", [".", "/tmp", "/dev/shm"])
+def test_disk_is_capped_for_the_whole_run(where: str) -> None:
+    _need("tmpfs")
+    r = run_sandboxed(
+        "import os\nwritten = 0\n"
+        "try:\n"
+        "    for i in range(32):\n"
+        f"        with open(os.path.join({where!r}, f'f{{i}}'), 'wb') as fh:\n"
+        "            fh.write(b'x' * 2**20)\n"
+        "        written += 1\n"
+        "except OSError as exc:\n"
+        "    print(exc.strerror)\n"
+        "print(written)",
+        disk_mb=8,
+        file_mb=64,
+    )
+    message, written = r.stdout.splitlines()
+    assert message == "No space left on device"
+    assert int(written) <= 8
+
+
+def test_memory_is_capped_for_the_whole_run_not_per_process() -> None:
+    # Four processes each holding 100 MB at once would be 400 MB; the run has 256 MB.
+    code = (
+        "import os, time\n"
+        "kids = []\n"
+        "for _ in range(4):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        try:\n"
+        "            block = b'x' * (100 * 2**20)\n"
+        "            print('held', flush=True)\n"
+        "            time.sleep(1)\n"
+        "            os._exit(0)\n"
+        "        except MemoryError:\n"
+        "            os._exit(1)\n"
+        "    kids.append(pid)\n"
+        "for pid in kids:\n"
+        "    os.waitpid(pid, 0)\n"
+    )
+    r = run_sandboxed(code, memory_mb=256, max_procs=8, timeout_s=20)
+    assert ("cgroup" in r.isolation) != ("memory-split" in r.isolation)
+    assert r.stdout.count("held") * 100 <= 256
+    _assert_host_fine()
+
+
+def test_one_process_may_use_the_whole_budget_under_a_cgroup() -> None:
+    _need("cgroup")
+    r = run_sandboxed("block = b'x' * (200 * 2**20)\nprint('held')", memory_mb=256)
+    assert r.stdout == "held\n"
+
+
+def test_over_the_budget_under_a_cgroup_is_reported_as_the_memory_limit() -> None:
+    _need("cgroup")
+    code = (
+        "import os, time\n"
+        "for _ in range(3):\n"
+        "    if os.fork() == 0:\n"
+        "        block = b'x' * (100 * 2**20)\n"
+        "        time.sleep(5)\n"
+        "        os._exit(0)\n"
+        "time.sleep(5)\n"
+    )
+    r = run_sandboxed(code, memory_mb=160, max_procs=8, timeout_s=20)
+    assert r.limit == "memory" and not r.ok
+
+
+def test_report_channel_comes_back_apart_from_stdout() -> None:
+    r = run_sandboxed(
+        "import os\nprint('on stdout')\nos.write(3, b'on the report channel')", report_fd=True
+    )
+    assert (r.stdout, r.report) == ("on stdout\n", "on the report channel")
+    assert run_sandboxed("import os\nos.write(3, b'x')").report == ""  # no channel by default
+
+
+def test_a_forked_helper_cannot_reopen_the_report_channel_through_proc() -> None:
+    # What tools._code_tests relies on: the candidate runs in a child that closed descriptor 3;
+    # the parent is not dumpable, so /proc/<parent>/fd/3 and ptrace are closed to the child.
+    code = (
+        "import os\n"
+        "if os.fork() == 0:\n"
+        "    os.close(3)\n"
+        "    for fd in range(3, 21):\n"
+        "        try:\n"
+        "            os.write(fd, b'forged')\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    try:\n"
+        "        with open(f'/proc/{os.getppid()}/fd/3', 'w') as fh:\n"
+        "            fh.write('forged')\n"
+        "        print('reopened', flush=True)\n"
+        "    except OSError as exc:\n"
+        "        print('refused', type(exc).__name__, flush=True)\n"
+        "    os._exit(0)\n"
+        "os.wait()\n"
+        "os.write(3, b'genuine')\n"
+    )
+    r = run_sandboxed(code, report_fd=True)
+    assert r.report == "genuine"
+    assert r.stdout.startswith("refused"), r.stdout + r.stderr
+
+
+def test_disk_mb_must_be_positive() -> None:
+    with pytest.raises(ToolInputError, match="disk_mb"):
+        run_sandboxed("pass", disk_mb=0)
