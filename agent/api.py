@@ -106,6 +106,17 @@ class DoneEvent:
 Event = TokenEvent | NodeStart | NodeEnd | CitationEvent | DoneEvent
 
 
+def _check(capability: str, **values: Any) -> None:
+    """Check parameters against the capability's declaration (sizes, bounds), as MCP does.
+
+    Raises:
+        ConfigError: the message names the parameter and its bound.
+    """
+    from agent.capabilities import CAPABILITIES
+
+    CAPABILITIES[capability].validate(values)
+
+
 class Agent:
     """A local agent with memory and documents. Build it with :meth:`Agent.open`."""
 
@@ -404,11 +415,21 @@ class Agent:
         return self.documents.ingest(paths, progress=progress)
 
     def search(self, query: str, k: int = 5) -> list[Any]:
-        """Document chunks for ``query``, each with its citation."""
+        """Document chunks for ``query``, each with its citation.
+
+        Raises:
+            ConfigError: an empty or oversized query, or ``k`` outside 1..50.
+        """
+        _check("search", query=query, k=k)
         return list(self.documents.search(query, k=k))
 
     def remember(self, text: str, *, user: str = "me", thread: str | None = None) -> Any:
-        """Store a fact the user stated (through the write filter); returns the ``AddResult``."""
+        """Store a fact the user stated (through the write filter); returns the ``AddResult``.
+
+        Raises:
+            ConfigError: empty text, or longer than a fact may be (``MAX_FACT_CHARS``).
+        """
+        _check("remember", text=text, user=user)
         return self.memory.add(text, user=user, thread=thread, source="user")
 
     def accept_fact(self, text: str, *, user: str = "me", thread: str | None = None) -> Any:
@@ -416,7 +437,12 @@ class Agent:
         return self.memory.add(text, user=user, thread=thread, source="user")
 
     def recall(self, query: str, *, user: str = "me", k: int = 5) -> list[Any]:
-        """The user's memories for ``query``."""
+        """The user's memories for ``query``.
+
+        Raises:
+            ConfigError: an empty or oversized query, or ``k`` outside 1..50.
+        """
+        _check("recall", query=query, user=user, k=k)
         return list(self.memory.search(query, user=user, k=k))
 
     def forget(

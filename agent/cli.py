@@ -366,9 +366,18 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if report.errors else 0
 
 
+def _check(capability: str, **values: Any) -> None:
+    """Check a command's parameters against the capability's declaration before any opening."""
+    from agent.capabilities import CAPABILITIES
+
+    CAPABILITIES[capability].validate(values)
+
+
 def cmd_remember(args: argparse.Namespace, settings: Settings) -> int:
+    text = " ".join(args.text)
+    _check("remember", text=text, user=args.user)
     with _open_memory(settings) as mem:
-        result = mem.add(" ".join(args.text), user=args.user, thread=None, source="user")
+        result = mem.add(text, user=args.user, thread=None, source="user")
     if result.action == "rejected":
         print(f"not stored: {result.reason}", file=sys.stderr)
         return 1
@@ -380,6 +389,7 @@ def cmd_remember(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_recall(args: argparse.Namespace, settings: Settings) -> int:
+    _check("recall", query=" ".join(args.query), user=args.user, k=args.k)
     with _open_memory(settings) as mem:
         for hit in mem.search(" ".join(args.query), user=args.user, k=args.k):
             r = hit.record
