@@ -2,8 +2,10 @@
 
 llama.cpp answers a bad file with "failed to load model" at best. Here each common way a
 download goes wrong is told apart and named: the file is missing or empty, a git-LFS pointer, an
-HTML page (a login or error page saved under the model's name), not GGUF at all, truncated (its
-own header describes more bytes than it has), or its sha256 differs from the recorded one.
+HTML page (a login or error page saved under the model's name), not GGUF at all, not a regular
+file (a FIFO would block the first read forever; checked before any open), truncated or damaged
+(its own header describes more bytes than it has, or values no GGUF file has), of a tensor type
+or GGUF version this version does not know, or its sha256 differs from the recorded one.
 
 The GGUF header is parsed here rather than with ``gguf.GGUFReader``, which takes ~8 s on the
 default model because it materialises the 262k-entry tokenizer arrays; this reader skips arrays
@@ -13,7 +15,9 @@ and takes a fraction of a second. Tensor sizes come from the ``gguf`` package's 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata as md
 import mmap
+import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +42,53 @@ _SCALARS: dict[int, str] = {
 }
 _STRING, _ARRAY = 8, 9
 _FIX_DOWNLOAD = "Download or copy the model again, then `lorebook models add PATH`."
+_VERSIONS = (2, 3)
+"""GGUF versions this reader knows (version 1 used 32-bit counts; llama.cpp writes 3)."""
+_MAX_DIMS = 4  # GGML_MAX_DIMS
+
+
+def require_regular_file(path: Path) -> None:
+    """Raise unless ``path`` is a regular file (a FIFO named ``x.gguf`` would block ``open``).
+
+    Raises:
+        ModelFileError: ``missing`` or ``not-a-file``.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ModelFileError(
+            path, "missing", "not found", "Check the path, or see `lorebook models list`."
+        ) from None
+    except OSError as exc:
+        raise ModelFileError(
+            path, "unreadable", f"cannot be read ({exc.strerror})", "Check the file's permissions."
+        ) from exc
+    if stat.S_ISREG(mode):
+        return
+    kind = (
+        "a folder"
+        if stat.S_ISDIR(mode)
+        else "a named pipe (FIFO)"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "not a regular file"
+    )
+    raise ModelFileError(
+        path,
+        "not-a-file",
+        f"this is {kind}, not a model file",
+        "Point lorebook at the .gguf file itself (`lorebook models add PATH`).",
+    )
+
+
+def _gguf_version() -> str:
+    try:
+        return md.version("gguf")
+    except md.PackageNotFoundError:
+        return "?"
 
 
 @dataclass(frozen=True)
@@ -111,8 +162,13 @@ def read_gguf_header(path: Path) -> GGUFHeader:
     """Parse the header of the GGUF file at ``path``.
 
     Raises:
-        ModelFileError: ``not-gguf`` or ``truncated`` when the header cannot be read.
+        ModelFileError: ``missing`` or ``not-a-file`` (checked before opening), ``not-gguf``,
+            ``truncated`` (cut off or damaged) or ``unknown-type`` (a tensor type or GGUF
+            version this reader does not know) when the header cannot be read.
     """
+    require_regular_file(path)
+    if path.stat().st_size < 4:
+        raise ModelFileError(path, "not-gguf", "not a GGUF file (no GGUF magic)", _FIX_DOWNLOAD)
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         if buf[:4] != b"GGUF":
             raise ModelFileError(path, "not-gguf", "not a GGUF file (no GGUF magic)", _FIX_DOWNLOAD)
@@ -120,6 +176,14 @@ def read_gguf_header(path: Path) -> GGUFHeader:
         r.pos = 4
         try:
             version = r.scalar("<I")
+            if version not in _VERSIONS:
+                raise ModelFileError(
+                    path,
+                    "unknown-type",
+                    f"it is GGUF version {version}; lorebook reads versions "
+                    f"{', '.join(map(str, _VERSIONS))}",
+                    "Convert it with a current llama.cpp, or download the model again.",
+                )
             n_tensors, n_kv = r.scalar("<Q"), r.scalar("<Q")
             meta: dict[str, Any] = {}
             for _ in range(n_kv):
@@ -128,17 +192,37 @@ def read_gguf_header(path: Path) -> GGUFHeader:
             infos = []
             for _ in range(n_tensors):
                 name = r.string()
-                dims = [r.scalar("<Q") for _ in range(r.scalar("<I"))]
+                n_dims = r.scalar("<I")
+                if n_dims > _MAX_DIMS:
+                    raise ValueError(f"tensor {name!r} has {n_dims} dimensions")
+                dims = [r.scalar("<Q") for _ in range(n_dims)]
                 infos.append((name, dims, r.scalar("<I"), r.scalar("<Q")))
         except (struct.error, ValueError) as exc:
             raise ModelFileError(
                 path, "truncated", f"its GGUF header is cut off or damaged ({exc})", _FIX_DOWNLOAD
             ) from exc
-    align = int(meta.get("general.alignment", 32))
+    align = meta.get("general.alignment", 32)
+    if not isinstance(align, int) or isinstance(align, bool) or align <= 0:
+        raise ModelFileError(
+            path,
+            "truncated",
+            f"its GGUF header is damaged (general.alignment is {align!r})",
+            _FIX_DOWNLOAD,
+        )
     data_start = (r.pos + align - 1) // align * align
     end = data_start
-    for _name, dims, ttype, offset in infos:
-        block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(ttype)]
+    for name, dims, ttype, offset in infos:
+        try:
+            block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(ttype)]
+        except (ValueError, KeyError):
+            raise ModelFileError(
+                path,
+                "unknown-type",
+                f"tensor {name!r} has type {ttype}, which this version of the gguf package "
+                f"({_gguf_version()}) does not know: a newer quantization, or a damaged file",
+                "Update lorebook's packages (`pip install -U gguf llama-cpp-python`), or "
+                "download the model again.",
+            ) from None
         n = 1
         for d in dims:
             n *= d
@@ -147,7 +231,12 @@ def read_gguf_header(path: Path) -> GGUFHeader:
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    """Hex sha256 of a file, read in 4 MiB chunks."""
+    """Hex sha256 of a file, read in 4 MiB chunks.
+
+    Raises:
+        ModelFileError: not a regular file (see :func:`require_regular_file`).
+    """
+    require_regular_file(path)
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
@@ -162,8 +251,9 @@ def check_model_file(path: Path | str, expected_sha256: str | None = None) -> GG
         The parsed header.
 
     Raises:
-        ModelFileError: with ``reason`` one of missing, empty, unreadable, lfs-pointer, html,
-            not-gguf, truncated, checksum; the message names the file and what to do.
+        ModelFileError: with ``reason`` one of missing, not-a-file, empty, unreadable,
+            lfs-pointer, html, not-gguf, truncated, unknown-type, checksum; the message names
+            the file and what to do.
 
     Example:
         >>> check_model_file("/nonexistent.gguf")
@@ -172,10 +262,7 @@ def check_model_file(path: Path | str, expected_sha256: str | None = None) -> GG
         agent.errors.ModelFileError: model file /nonexistent.gguf: not found. ...
     """
     path = Path(path)
-    if not path.exists():
-        raise ModelFileError(
-            path, "missing", "not found", "Check the path, or see `lorebook models list`."
-        )
+    require_regular_file(path)
     try:
         size = path.stat().st_size
         with open(path, "rb") as fh:

