@@ -7,9 +7,12 @@ one-line forms common in hand-written docstrings, ``f(2) == 4``, ``f(2) ➞ 4``,
 (``<object at 0x...>``); that is looser than :mod:`doctest`'s text match on purpose — a model's
 ``0.5`` is as right as the docstring's ``0.50``.
 
-All test code runs in :func:`tools.sandbox.run_sandboxed`; a small harness (``main.py`` there)
-loads the candidate, runs the cases one by one and prints one JSON line per case, so a
-timeout after case 3 still tells which cases passed.
+All test code runs in :func:`tools.sandbox.run_sandboxed`; the harness there
+(:mod:`tools._code_harness`) runs the candidate in a process of its own, evaluates the cases
+one by one and the given tests from another process, and writes one JSON line per case to the
+sandbox's report channel, which the candidate cannot write: printing a result line, exiting
+early or patching the harness proves nothing. A timeout after case 3 still tells which cases
+passed.
 
 Deliberate shortcut: given tests run as one block (asserts, or HumanEval's
 ``check(candidate)``), so they count as one test; the report names the failing line.
@@ -22,11 +25,15 @@ import doctest
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from tools.sandbox import SandboxResult, run_sandboxed
 
 _ARROW = re.compile(r"\s*(?:==|➞|->|=>|→|returns|should return|should be)\s*(?P<want>\S.*?)\s*$")
 _QUOTES = re.compile(r"^\s*(?:\"\"\"|\'\'\')\s*$", re.M)
+_MAX_PROCS = 4
+"""The judge, the candidate's process and a little room: where the memory budget is split per
+process, fewer processes leave each a bigger share (``memory_mb / 4``)."""
 
 
 @dataclass(frozen=True)
@@ -127,45 +134,8 @@ def _is_expression(text: str) -> bool:
     return True
 
 
-_HARNESS = r"""
-import json, sys, traceback
-
-def emit(**kw):
-    print(json.dumps(kw), flush=True)
-
-ns = {"__name__": "candidate"}
-try:
-    exec(compile(open("candidate.py").read(), "candidate.py", "exec"), ns)
-except BaseException as exc:
-    emit(load_error=traceback.format_exception_only(type(exc), exc)[-1].strip())
-    sys.exit(0)
-config = json.load(open("cases.json"))
-for i, (source, want) in enumerate(config["cases"]):
-    try:
-        got = eval(source, ns)
-    except BaseException as exc:
-        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        emit(case=i, ok=False, got="raised " + last)
-        continue
-    try:
-        ok = bool(got == eval(want, {}))
-    except BaseException:
-        ok = repr(got) == want or str(got) == want
-    emit(case=i, ok=ok, got=repr(got)[:200])
-if config["tests"]:
-    try:
-        exec(compile(open("tests.py").read(), "tests.py", "exec"), ns)
-        if "check" in ns and config["entry"] in ns:
-            ns["check"](ns[config["entry"]])
-        emit(case="given", ok=True)
-    except BaseException as exc:
-        line = ""
-        for frame in traceback.extract_tb(exc.__traceback__):
-            if frame.filename == "tests.py":
-                line = (frame.line or "").strip()
-        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        emit(case="given", ok=False, got=last, line=line)
-"""
+_HARNESS = Path(__file__).with_name("_code_harness.py").read_text(encoding="utf-8")
+"""``main.py`` in the sandbox: judges the candidate from a process the candidate never runs in."""
 
 
 def run_tests(
@@ -185,17 +155,20 @@ def run_tests(
         files={"candidate.py": code, "cases.json": json.dumps(config), "tests.py": tests or ""},
         timeout_s=timeout_s,
         memory_mb=memory_mb,
+        max_procs=_MAX_PROCS,
+        report_fd=True,
     )
     return _outcome(result, cases, total)
 
 
 def _outcome(result: SandboxResult, cases: list[Case], total: int) -> Outcome:
+    # Only the judge writes the report channel; stdout is the candidate's and decides nothing.
     events = []
-    for line in result.stdout.splitlines():
+    for line in result.report.splitlines():
         try:
             event = json.loads(line)
         except ValueError:
-            continue  # the candidate's own prints
+            continue  # a line cut short by a limit
         if isinstance(event, dict):
             events.append(event)
     load_error = next((e["load_error"] for e in events if "load_error" in e), None)
