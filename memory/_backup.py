@@ -133,21 +133,22 @@ class AutoBackup:
     Args:
         db_path: the live database.
         check: see :func:`take_backup`.
-        interval_s: the least time between two copies while writing.
-        keep: copies kept.
+        interval_s: the least time between two copies while writing (default
+            :data:`INTERVAL_S`).
+        keep: copies kept (default :data:`KEEP`).
     """
 
     def __init__(
         self,
         db_path: Path,
         check: Callable[[sqlite3.Connection], str | None],
-        interval_s: float = INTERVAL_S,
-        keep: int = KEEP,
+        interval_s: float | None = None,
+        keep: int | None = None,
     ):
         self.db_path = db_path
         self.check = check
-        self.interval_s = interval_s
-        self.keep = keep
+        self.interval_s = INTERVAL_S if interval_s is None else interval_s
+        self.keep = KEEP if keep is None else keep
         self.dirty = False
         self.taken = 0
         self._lock = threading.Lock()

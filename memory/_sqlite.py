@@ -127,12 +127,10 @@ def damage(conn: sqlite3.Connection, schema: bool = True) -> str | None:
             return "SQLite's integrity check failed (" + "; ".join(rows)[:300] + ")"
         if not schema:
             return None
-        for table, columns in expected_tables().items():
-            have = {r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')}
-            if not have:
+        for table in expected_tables():
+            if not conn.execute(f'PRAGMA table_info("{table}")').fetchone():
                 return f"the table {table!r} is missing"
-            if columns - have:
-                return f"the table {table!r} lacks the columns {', '.join(sorted(columns - have))}"
+        return _wrong_columns(conn)
     except sqlite3.DatabaseError as exc:
         if not _corrupt(exc):
             raise
@@ -241,7 +239,7 @@ def _connect(path: Path, check: bool) -> sqlite3.Connection:
 
     conn = retrying(path, _open)
     if check:
-        problem = retrying(path, lambda: damage(conn, schema=False))
+        problem = retrying(path, lambda: damage(conn, schema=False)) or _wrong_columns(conn)
         if problem:
             conn.close()
             raise StoreDamagedError(path, problem)
@@ -255,16 +253,17 @@ def _connect(path: Path, check: bool) -> sqlite3.Connection:
             conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         if conn.execute("SELECT value FROM meta WHERE key='store_id'").fetchone() is None:
             conn.execute("INSERT INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex,))
-    if check:
-        # CREATE TABLE IF NOT EXISTS leaves a table of the same name but other columns as it is.
-        for table, columns in expected_tables().items():
-            missing = columns - {r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')}
-            if missing:
-                conn.close()
-                raise StoreDamagedError(
-                    path, f"the table {table!r} lacks the columns {', '.join(sorted(missing))}"
-                )
     return conn
+
+
+def _wrong_columns(conn: sqlite3.Connection) -> str | None:
+    """A table of the schema that exists with columns missing (CREATE TABLE IF NOT EXISTS would
+    leave it as it is, and the store fail later), or None."""
+    for table, columns in expected_tables().items():
+        have = {r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')}
+        if have and columns - have:
+            return f"the table {table!r} lacks the columns {', '.join(sorted(columns - have))}"
+    return None
 
 
 @contextmanager

@@ -6,9 +6,10 @@ nothing is). :func:`repair` then
 1. keeps the damaged file aside (``memory.db.damaged-<time>``, with its ``-wal`` and ``-shm``
    beside it so they stay paired): it is never deleted;
 2. restores the newest automatic backup that passes the checks (:mod:`memory._backup`); without
-   one, rebuilds the database from the damaged file with SQLite's own recovery (the ``sqlite3``
-   command's ``.recover``, when that command is installed), else by copying every row it can
-   still read, table by table, skipping over unreadable pages;
+   one, rebuilds the database from the damaged file both with SQLite's own recovery (the
+   ``sqlite3`` command's ``.recover``, when that command is installed) and by copying every row
+   it can still read, table by table, skipping over unreadable pages, and keeps the rebuild
+   that got more rows back (each does better on some kinds of damage);
 3. checks the result (``quick_check`` and the expected tables) and renames it into place.
 
 The indexes are rebuilt by the caller (:func:`agent.doctor.repair_store`), which opens the
@@ -99,15 +100,26 @@ def repair(db_path: Path) -> RepairReport:
         return report
     report.damaged_copy = _keep_aside(db_path)
     tmp = db_path.with_name(f".{db_path.name}.repair-{os.getpid()}.tmp")
-    _remove_db(tmp)
+    rivals = {m: tmp.with_name(f"{tmp.name}.{m}") for m in ("recover", "salvage")}
+    for path in (tmp, *rivals.values()):
+        _remove_db(path)
     try:
         if _restore_backup(db_path, tmp, report):
             report.method = "backup"
-        elif report.damaged_copy is not None and _recover(report.damaged_copy, tmp, report):
-            report.method = "recover"
-        elif report.damaged_copy is not None and _salvage(report.damaged_copy, tmp, report):
-            report.method = "salvage"
-        else:
+        elif report.damaged_copy is not None:
+            source = _with_header(report.damaged_copy, tmp.with_name(f"{tmp.name}.src"), report)
+            # Both ways, and the one that got more rows back: .recover reads pages the
+            # b-trees no longer reach, but gave up on some files that rows could be read from.
+            made = [
+                (_found(rivals[m]), m)
+                for m, run in (("recover", _recover), ("salvage", _salvage))
+                if run(source, rivals[m], report)
+            ]
+            found, best = max(made, default=(0, ""))
+            if found:
+                report.method = best
+                os.replace(rivals[best], tmp)
+        if report.method == "none":
             kept = f"; the damaged file is kept at {report.damaged_copy}" * bool(
                 report.damaged_copy
             )
@@ -121,8 +133,60 @@ def repair(db_path: Path) -> RepairReport:
         os.replace(tmp, db_path)
         _fsync_dir(db_path.parent)
     finally:
-        _remove_db(tmp)
+        for path in (tmp, tmp.with_name(f"{tmp.name}.src"), *rivals.values()):
+            _remove_db(path)
     return report
+
+
+_MAGIC = b"SQLite format 3\0"
+_PAGE = 4096  # SQLite's default page size, which lorebook never changes
+
+
+def _with_header(damaged: Path, work: Path, report: RepairReport) -> Path:
+    """``damaged`` itself, or, when its 100-byte header is gone (zeroed or overwritten), a copy
+    at ``work`` with a fresh header for a file of 4096-byte pages, so its pages can be read."""
+    with open(damaged, "rb") as fh:
+        head = fh.read(100)
+    size = damaged.stat().st_size
+    if head.startswith(_MAGIC) or size < 2 * _PAGE:
+        return damaged
+    header = bytearray(100)
+    header[:16] = _MAGIC
+    header[16:18] = _PAGE.to_bytes(2, "big")
+    header[18:24] = bytes([1, 1, 0, 64, 32, 32])  # rollback journal; payload fractions
+    header[24:28] = (1).to_bytes(4, "big")  # change counter
+    header[28:32] = (size // _PAGE).to_bytes(4, "big")  # pages; the freelist is lost
+    header[40:44] = (1).to_bytes(4, "big")  # schema cookie
+    header[44:48] = (4).to_bytes(4, "big")  # schema format
+    header[56:60] = (1).to_bytes(4, "big")  # UTF-8
+    header[92:96] = (1).to_bytes(4, "big")  # version-valid-for = change counter
+    major, minor, patch = sqlite3.sqlite_version_info
+    header[96:100] = (major * 1_000_000 + minor * 1_000 + patch).to_bytes(4, "big")
+    report.notes.append("its header was unreadable: read it with a fresh one (4096-byte pages)")
+    with open(damaged, "rb") as src, open(work, "wb") as out:
+        src.seek(100)
+        out.write(bytes(header))
+        shutil.copyfileobj(src, out)
+    return work
+
+
+def _found(path: Path) -> int:
+    """Rows of memories, documents and chunks in a rebuilt database (0 if it cannot be read)."""
+    try:
+        conn = sqlite3.connect(str(path))
+        try:
+            return _found_in(conn)
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return 0
+
+
+def _found_in(conn: sqlite3.Connection) -> int:
+    return sum(
+        int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+        for t in ("memories", "documents", "chunks")
+    )
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -200,8 +264,8 @@ def _usable(tmp: Path, report: RepairReport, how: str) -> bool:
         conn = _sqlite.connect(tmp, check=False)  # adds the tables it could not recover
         try:
             problem = _sqlite.damage(conn)
-            if problem is None and conn.execute("SELECT count(*) FROM meta").fetchone()[0] < 2:
-                problem = "it found no store in the file"
+            if problem is None and not _found_in(conn):
+                problem = "it found no rows"
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:

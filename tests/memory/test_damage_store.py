@@ -1,0 +1,267 @@
+"""A damaged memory.db: refused with what to do (never a traceback, never a silent new store),
+and repaired by `lorebook doctor --repair` from the automatic backups."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import memory.repair as repair_mod
+from agent.cli import main
+from agent.doctor import repair_store
+from agent.errors import StoreDamagedError
+from memory import Memory, Store, _backup
+from memory.repair import diagnose, repair
+from tests.memory.conftest import make_settings
+
+FACTS = [f"Note {i}: the {w} key is in the {p}" for i, (w, p) in enumerate(
+    [("red", "drawer"), ("blue", "car"), ("green", "shed"), ("gold", "safe"), ("iron", "attic")]
+)]  # fmt: skip
+
+
+@pytest.fixture
+def cli_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("LOREBOOK_EMBEDDER", "hash")
+    return home
+
+
+def _fill(home: Path, facts: list[str] = FACTS) -> list[int]:
+    with Memory.open(make_settings(home)) as mem:
+        ids = [mem.add(f, user="me", kind="turn").record.id for f in facts]  # type: ignore[union-attr]
+        mem.search(facts[0], user="me")  # loads, and at close saves, the index
+        return ids
+
+
+def _damage(db: Path, how: str) -> None:
+    data = db.read_bytes()
+    if how == "truncated":
+        db.write_bytes(data[: len(data) // 3])
+    elif how == "header-zeroed":
+        db.write_bytes(b"\0" * 100 + data[100:])
+    elif how == "random-bytes":
+        db.write_bytes(os.urandom(len(data)))
+    elif how == "emptied":
+        db.write_bytes(b"")
+    elif how == "deleted":
+        db.unlink()
+
+
+def _texts(home: Path) -> set[str]:
+    with Memory.open(make_settings(home)) as mem:
+        return {r.text for r in mem.list("me")}
+
+
+KINDS = ["truncated", "header-zeroed", "random-bytes", "emptied", "deleted"]
+
+
+@pytest.mark.parametrize("how", KINDS)
+def test_a_damaged_database_gets_one_clear_line_and_repair_restores_it(
+    cli_home: Path, how: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fill(cli_home)
+    db = cli_home / "memory.db"
+    assert _backup.list_backups(db)  # taken at the first write and at close
+    _damage(db, how)
+    damaged = db.read_bytes() if db.exists() else None
+
+    assert main(["recall", "where is the red key"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: database {db} is damaged: ")
+    assert "lorebook doctor --repair" in err and "Traceback" not in err
+    assert err.count("\n") == 1
+
+    assert main(["doctor", "--repair"]) == 0
+    out = capsys.readouterr().out
+    assert "restored the automatic backup" in out and "5 memories" in out
+    assert "rebuilt the memories index: 5 vectors" in out
+    kept = sorted(cli_home.glob("memory.db.damaged-*"))
+    if damaged is not None:  # the damaged file is kept, byte for byte
+        assert [p.read_bytes() for p in kept if not p.name.endswith(("-wal", "-shm"))] == [damaged]
+    assert _texts(cli_home) == set(FACTS)
+    assert main(["recall", "where is the red key", "-k", "1"]) == 0
+    assert "red key is in the drawer" in capsys.readouterr().out
+
+
+def test_an_empty_file_is_refused_when_only_the_index_shows_there_was_data(
+    cli_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fill(cli_home)
+    shutil.rmtree(cli_home / "backups")
+    (cli_home / "memory.db").write_bytes(b"")
+    assert main(["recall", "key"]) == 2
+    err = capsys.readouterr().err
+    assert "the file is empty (0 bytes), but its index files (memories.faiss)" in err
+    assert (cli_home / "memory.db").stat().st_size == 0  # not turned into a new store
+
+
+def test_an_empty_file_in_a_fresh_directory_is_a_new_store(cli_home: Path) -> None:
+    cli_home.mkdir(parents=True)
+    (cli_home / "memory.db").write_bytes(b"")
+    assert main(["remember", "My dog is called Rex"]) == 0
+    assert _texts(cli_home) == {"My dog is called Rex"}
+
+
+def test_a_table_of_the_wrong_shape_is_named(home: Path) -> None:
+    home.mkdir(parents=True)
+    with sqlite3.connect(home / "memory.db") as conn:
+        conn.execute("CREATE TABLE memories (id INTEGER PRIMARY KEY, text TEXT)")
+    with pytest.raises(StoreDamagedError, match="'memories' lacks the columns created, kind"):
+        Store(make_settings(home))
+
+
+def test_backups_rotate_and_come_at_most_once_per_interval(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = home / "memory.db"
+    with Memory.open(make_settings(home)) as mem:
+        for i in range(20):
+            mem.add(f"note number {i} about rivers", user="me", kind="turn")
+        mem.store.db.backups.wait()
+        assert len(_backup.list_backups(db)) == 1  # the first write's; the next is a minute off
+    assert len(_backup.list_backups(db)) == 2  # ... and one at close
+    monkeypatch.setattr(_backup, "INTERVAL_S", 0.0)
+    for round_ in range(3):
+        with Memory.open(make_settings(home)) as mem:
+            mem.add(f"round {round_}", user="me", kind="turn")
+            mem.store.db.backups.wait()
+    backups = _backup.list_backups(db)
+    assert len(backups) == _backup.KEEP
+    assert all(diagnose(b) is None for b in backups)
+    with sqlite3.connect(backups[0]) as conn:  # the newest holds everything, as a lone file
+        assert conn.execute("SELECT count(*) FROM memories").fetchone()[0] == 23
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+
+
+def test_a_database_damaged_while_open_never_rotates_the_good_backups_out(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fill(home)
+    good = _backup.list_backups(home / "memory.db")
+    monkeypatch.setattr(_backup, "INTERVAL_S", 0.0)
+    taken = _backup.take_backup(home / "memory.db", lambda conn: "pretend it is damaged")
+    assert taken is None and _backup.list_backups(home / "memory.db") == good
+
+
+_CHILD = """
+import os, sys
+from pathlib import Path
+from agent.settings import load_settings
+from memory import Memory
+s = load_settings({"home": sys.argv[1], "embedder": "hash"}, env={})
+mem = Memory.open(s)
+for i in range(5):
+    mem.add(f"kept note {i} about owls", user="me", kind="turn")
+mem.store.db.backups.wait()   # the first write's backup, taken in the background
+for i in range(3):            # within the next minute: no backup yet
+    mem.add(f"late note {i} about bats", user="me", kind="turn")
+print(len(list((Path(sys.argv[1]) / "backups").glob("memory-*.db"))), flush=True)
+os._exit(0)                   # killed: no close, no last backup
+"""
+
+
+def test_a_crash_then_damage_loses_at_most_the_writes_after_the_last_backup(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_CHILD), str(home)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert out.stdout.strip() == "1"
+    _damage(home / "memory.db", "header-zeroed")
+    assert repair_store(make_settings(home)) == 0
+    texts = _texts(home)
+    assert {f"kept note {i} about owls" for i in range(5)} <= texts
+    assert texts <= {f"kept note {i} about owls" for i in range(5)} | {
+        f"late note {i} about bats" for i in range(3)
+    }
+
+
+@pytest.mark.parametrize("how", ["last-page", "header-zeroed"])
+def test_without_backups_the_rows_are_rebuilt_from_the_damaged_file(home: Path, how: str) -> None:
+    ids = _fill(home)
+    shutil.rmtree(home / "backups")
+    db = home / "memory.db"
+    data = bytearray(db.read_bytes())
+    if how == "last-page":
+        data[-4096:] = os.urandom(4096)
+    else:
+        data[:100] = bytes(100)
+    db.write_bytes(bytes(data))
+    assert diagnose(db) is not None
+    report = repair(db)
+    assert report.method in ("recover", "salvage")
+    assert report.rows["memories"] >= len(ids) - (2 if how == "last-page" else 0)
+    assert diagnose(db) is None
+    assert _texts(home) <= set(FACTS)
+
+
+def _page_holding(data: bytes, text: bytes, page: int = 4096) -> int:
+    at = data.index(text)
+    return at - at % page
+
+
+def test_without_backups_or_sqlite3_rows_are_copied_one_by_one(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    facts = [f"fact {i:03d}: plant {i} needs water every {i % 7 + 1} days" for i in range(300)]
+    _fill(home, facts)
+    shutil.rmtree(home / "backups")
+    db = home / "memory.db"
+    data = bytearray(db.read_bytes())
+    start = _page_holding(data, b"fact 150:")
+    data[start : start + 4096] = b"\xff" * 4096  # the memories' leaf page holding fact 150
+    db.write_bytes(bytes(data))
+    monkeypatch.setattr(repair_mod.shutil, "which", lambda name: None)
+    report = repair(db)
+    assert report.method == "salvage"
+    assert "the sqlite3 command is not installed" in " ".join(report.notes)
+    assert 250 <= report.rows["memories"] < 300
+    texts = _texts(home)
+    assert texts <= set(facts) and len(texts) == report.rows["memories"]
+    assert "fact 150: plant 150 needs water every 4 days" not in texts
+    assert {facts[0], facts[-1]} <= texts  # rows on both sides of the bad page
+    assert report.damaged_copy is not None and report.damaged_copy.read_bytes() == bytes(data)
+
+
+def test_nothing_recoverable_is_said_and_the_file_is_kept(
+    cli_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fill(cli_home)
+    shutil.rmtree(cli_home / "backups")
+    _damage(cli_home / "memory.db", "random-bytes")
+    monkeypatch.setattr(repair_mod.shutil, "which", lambda name: None)
+    assert main(["doctor", "--repair"]) == 1
+    out = capsys.readouterr().out
+    assert "nothing could be recovered (no automatic backup" in out
+    assert "the damaged file is kept at" in out and "Traceback" not in out
+    assert len(list(cli_home.glob("memory.db.damaged-*"))) == 1
+
+
+def test_repair_of_a_healthy_store_only_rebuilds_the_indexes(
+    cli_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fill(cli_home)
+    before = (cli_home / "memory.db").read_bytes()
+    assert main(["doctor", "--repair"]) == 0
+    out = capsys.readouterr().out
+    assert "no damage found" in out and "rebuilt the memories index: 5 vectors" in out
+    assert not list(cli_home.glob("memory.db.damaged-*"))
+    assert _texts(cli_home) == set(FACTS)
+    assert len(before) > 0
+
+
+def test_postgres_users_are_pointed_at_their_own_backups(home: Path) -> None:
+    lines: list[str] = []
+    url = "postgresql://ann:s3cret@db.example:5432/lore"
+    assert repair_store(make_settings(home, database_url=url), lines.append) == 1
+    assert "Restore it from your own backups" in lines[0] and "s3cret" not in lines[0]
