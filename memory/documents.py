@@ -5,7 +5,14 @@
   document, chunks and vectors in **one transaction per file**: a file is fully in or fully out,
   whatever fails. Unchanged files (same sha256) are skipped, changed ones replaced, and files
   that disappeared from an ingested folder are dropped. Each bad file yields an
-  :class:`IngestError` record (reason and fix) and the ingest carries on.
+  :class:`IngestError` record (reason and fix) and the ingest carries on. Folders are walked
+  following symbolic links; a link that loops (to itself, or to a folder above it) is skipped
+  with a warning in :attr:`IngestReport.skipped`, and a folder reached twice is read once.
+- Memory stays bounded on a large file: the file is hashed in blocks, its text is chunked a
+  window at a time (windows end at a paragraph break) keeping only offsets, and chunks are
+  embedded :attr:`Documents.embed_batch` at a time; what stays is the text and one float32
+  vector per chunk until the file's one transaction writes them. ``on_progress`` hears of every
+  batch (:class:`IngestProgress`), so a long file shows how far it has got.
 - :meth:`Documents.search` fuses BM25 and dense similarity (``hybrid``, the default: a
   convex combination of per-query z-scores in which BM25 has a say only when its best chunk's
   match could hardly be a coincidence, see :func:`memory._lexical.fuse`) or uses one of them
@@ -16,10 +23,12 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,15 +37,22 @@ import numpy as np
 
 from agent.errors import ConfigError, DocumentError
 from memory._lexical import Lexical, fuse, lexical_trust
-from memory._readers import SUPPORTED, read_pages
-from memory.chunking import Chunk, chunk_text
-from memory.embeddings import text_hash
+from memory._readers import SUPPORTED, Page, read_pages
+from memory.chunking import chunk_text
 from memory.store import Store
 
 if TYPE_CHECKING:
     from agent.settings import Settings
 
-__all__ = ["Candidate", "Citation", "DocumentHit", "Documents", "IngestError", "IngestReport"]
+__all__ = [
+    "Candidate",
+    "Citation",
+    "DocumentHit",
+    "Documents",
+    "IngestError",
+    "IngestProgress",
+    "IngestReport",
+]
 
 Mode = Literal["hybrid", "bm25", "dense"]
 
@@ -92,6 +108,21 @@ class IngestError:
     message: str
 
 
+@dataclass(frozen=True)
+class IngestProgress:
+    """How far an ingest has got: file ``index`` of ``files`` (1-based) is ``path``, of whose
+    ``chunks`` chunks ``done`` are embedded (``chunks`` is 0 until the file is read)."""
+
+    path: str
+    index: int
+    files: int
+    done: int
+    chunks: int
+
+
+ProgressCallback = Callable[[IngestProgress], None]
+
+
 @dataclass
 class IngestReport:
     """What one :meth:`Documents.ingest` call did."""
@@ -101,6 +132,8 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     errors: list[IngestError] = field(default_factory=list)
+    skipped: list[IngestError] = field(default_factory=list)
+    """Warnings: paths left out on purpose (a symbolic link that loops); not failures."""
     chunks: int = 0
     embedded: int = 0
     """Chunks that needed the model (the rest came from the embedding cache)."""
@@ -143,38 +176,68 @@ class Documents:
 
     # -- ingest ----------------------------------------------------------------------------
 
-    def ingest(self, paths: Iterable[Path | str], *, progress: bool | None = None) -> IngestReport:
+    #: Chunks embedded per call of the embedder: bounds the embedder's working memory and
+    #: sets how often ``on_progress`` hears from a long file.
+    embed_batch = 128
+    #: Characters of text chunked at a time (a window ends at a paragraph break).
+    chunk_window = 1_000_000
+
+    def ingest(
+        self,
+        paths: Iterable[Path | str],
+        *,
+        progress: bool | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> IngestReport:
         """Ingest files and folders (recursively); see the module docstring.
 
         Args:
-            progress: show a progress bar on stderr (default: when stderr is a terminal and
-                there are more than 20 files).
+            progress: show a progress bar on stderr (default: when stderr is a terminal).
+            on_progress: called with an :class:`IngestProgress` as each file starts and after
+                each batch of its chunks is embedded (from the calling thread).
 
         Returns:
-            An :class:`IngestReport`; per-file failures are in ``errors``, never raised.
+            An :class:`IngestReport`; per-file failures are in ``errors``, symbolic-link loops
+            left out in ``skipped``; nothing is raised for a bad path.
+
+        Example:
+            >>> # docs.ingest(["~/notes"], on_progress=lambda p: print(p.done, "/", p.chunks))
         """
         t0 = time.perf_counter()
         report = IngestReport()
         files: list[Path] = []
         roots: list[Path] = []
         for raw in paths:
-            p = Path(raw).expanduser().resolve()
+            try:
+                p = Path(raw).expanduser().resolve()
+            except (RuntimeError, OSError) as exc:  # RuntimeError: 3.11's symlink-loop error
+                report.errors.append(
+                    IngestError(str(raw), "symlink-loop", f"{raw}: {exc}. Fix or remove the link.")
+                )
+                continue
             if p.is_dir():
                 roots.append(p)
-                files += sorted(
-                    f
-                    for f in p.rglob("*")
-                    if f.is_file()
-                    and f.suffix.lower() in SUPPORTED
-                    and not any(part.startswith(".") for part in f.relative_to(p).parts)
-                )
+                files += _walk(p, report)
             elif p.is_file():
                 files.append(p)
             else:
                 report.errors.append(IngestError(str(p), "missing", f"{p}: no such file or folder"))
-        show = progress if progress is not None else (sys.stderr.isatty() and len(files) > 20)
-        for path in _progress(files, show):
-            self._ingest_file(path, report)
+        files = list(dict.fromkeys(files))
+        show = progress if progress is not None else sys.stderr.isatty()
+        bar = _Bar() if show else None
+        for index, path in enumerate(files, 1):
+
+            def tell(done: int, chunks: int, path: Path = path, index: int = index) -> None:
+                update = IngestProgress(str(path), index, len(files), done, chunks)
+                if bar is not None:
+                    bar(update)
+                if on_progress is not None:
+                    on_progress(update)
+
+            tell(0, 0)
+            self._ingest_file(path, report, tell)
+        if bar is not None:
+            bar.close()
         for root in roots:
             self._drop_vanished(root, report)
         if report.added or report.updated or report.removed:
@@ -184,7 +247,9 @@ class Documents:
         report.seconds = time.perf_counter() - t0
         return report
 
-    def _ingest_file(self, path: Path, report: IngestReport) -> None:
+    def _ingest_file(
+        self, path: Path, report: IngestReport, tell: Callable[[int, int], None]
+    ) -> None:
         key = str(path)
         try:
             size = path.stat().st_size
@@ -195,31 +260,25 @@ class Documents:
                     f"{size} bytes is over the limit of {self.settings.max_document_bytes}",
                     "Split the file, or raise max_document_bytes (LOREBOOK_MAX_DOCUMENT_BYTES).",
                 )
-            data = path.read_bytes()
-            digest = text_hash(data.decode("latin-1"))  # sha256 of the raw bytes
+            digest = _file_digest(path)
             with self.store.read() as conn:
                 row = conn.execute("SELECT id, hash FROM documents WHERE path=?", (key,)).fetchone()
             if row and row[1] == digest:
                 report.unchanged.append(key)
                 return
-            pages = read_pages(path, data)
-            chunks = [
-                c
-                for page, text in pages
-                for c in chunk_text(
-                    text, self.settings.chunk_tokens, self.settings.chunk_overlap, page
-                )
-            ]
-            if not chunks:
+            pages = read_pages(path, path.read_bytes())  # the bytes go once decoded
+            spans = self._spans(pages)
+            if not spans:
                 raise DocumentError(
                     path, "no-text", "no text to index", "Check that the file has readable text."
                 )
+            tell(0, len(spans))
             misses_before = self.store.cache.misses
-            vecs = self.store.cache.embed([c.text for c in chunks])  # before locking the db
+            vecs = self._embed(pages, spans, tell)  # before locking the db
             with self.store.write() as conn:
                 if row:
                     self._delete_document(conn, row[0])
-                self._insert(conn, key, digest, size, len(pages), chunks, vecs)
+                self._insert(conn, key, digest, size, pages, spans, vecs)
             report.embedded += self.store.cache.misses - misses_before
         except DocumentError as exc:
             report.errors.append(IngestError(key, exc.reason, str(exc)))
@@ -232,7 +291,38 @@ class Documents:
             )
             return
         (report.updated if row else report.added).append(key)
-        report.chunks += len(chunks)
+        report.chunks += len(spans)
+
+    def _spans(self, pages: Sequence[Page]) -> list[tuple[int, int, int]]:
+        """(page index, start, end) of every chunk, a window of text at a time.
+
+        Only offsets are kept: the chunk texts of a 50 MB file would be another copy of it.
+        """
+        spans: list[tuple[int, int, int]] = []
+        budget, overlap = self.settings.chunk_tokens, self.settings.chunk_overlap
+        for n, (page, text) in enumerate(pages):
+            for lo, hi in _windows(text, self.chunk_window):
+                spans += [
+                    (n, lo + c.start, lo + c.end)
+                    for c in chunk_text(text[lo:hi], budget, overlap, page)
+                ]
+        return spans
+
+    def _embed(
+        self,
+        pages: Sequence[Page],
+        spans: Sequence[tuple[int, int, int]],
+        tell: Callable[[int, int], None],
+    ) -> np.ndarray:
+        """One float32 vector per span, ``embed_batch`` chunks per call of the embedder."""
+        out = np.empty((len(spans), self.store.embedder.dim), dtype=np.float32)
+        step = max(1, self.embed_batch)
+        for lo in range(0, len(spans), step):
+            part = spans[lo : lo + step]
+            texts = [pages[n][1][a:b] for n, a, b in part]
+            out[lo : lo + len(part)] = self.store.cache.embed(texts)
+            tell(lo + len(part), len(spans))
+        return out
 
     def _insert(
         self,
@@ -240,22 +330,23 @@ class Documents:
         key: str,
         digest: str,
         size: int,
-        pages: int,
-        chunks: Sequence[Chunk],
+        pages: Sequence[Page],
+        spans: Sequence[tuple[int, int, int]],
         vecs: np.ndarray,
     ) -> None:
         cur = conn.execute(
             "INSERT INTO documents (path, hash, size, pages, chunks, ingested) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (key, digest, size, pages, len(chunks), time.time()),
+            (key, digest, size, len(pages), len(spans), time.time()),
         )
         doc_id = cur.lastrowid
         ids = []
-        for n, (c, vec) in enumerate(zip(chunks, vecs, strict=True)):
+        for n, ((p, start, end), vec) in enumerate(zip(spans, vecs, strict=True)):
+            page, text = pages[p]
             cur = conn.execute(
                 'INSERT INTO chunks (document, ord, page, start, "end", text, vec) '
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (doc_id, n, c.page, c.start, c.end, c.text, vec.astype(np.float32).tobytes()),
+                (doc_id, n, page, start, end, text[start:end], vec.tobytes()),
             )
             ids.append(cur.lastrowid)
         self.store.log_changes(conn, "chunks", ids)
@@ -458,10 +549,103 @@ class Documents:
         self.close()
 
 
-def _progress(files: list[Path], show: bool) -> Iterator[Path]:
-    if not show:
-        yield from files
-        return
-    from tqdm import tqdm
+def _file_digest(path: Path) -> str:
+    """The document hash, read in blocks: sha256 of the bytes as if each were a Latin-1
+    character encoded in UTF-8, which is what earlier versions stored (``text_hash`` of the
+    Latin-1 decoding), so unchanged files stay unchanged."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block.decode("latin-1").encode("utf-8"))
+    return h.hexdigest()
 
-    yield from tqdm(files, desc="ingest", unit="file", file=sys.stderr)
+
+def _windows(text: str, size: int) -> list[tuple[int, int]]:
+    """Consecutive (start, end) windows of ``text`` of about ``size`` characters, each ending
+    at a paragraph break when there is one in its second half."""
+    out, lo = [], 0
+    while len(text) - lo > size:
+        cut = text.rfind("\n\n", lo + size // 2, lo + size)
+        hi = cut + 2 if cut >= 0 else lo + size
+        out.append((lo, hi))
+        lo = hi
+    out.append((lo, len(text)))
+    return out
+
+
+def _walk(root: Path, report: IngestReport) -> list[Path]:
+    """The supported files under ``root``, sorted, hidden names left out.
+
+    Symbolic links are followed. A link that loops (ELOOP, or a folder that is one of its own
+    ancestors) is recorded in ``report.skipped``; a folder already walked by another way is
+    not walked again.
+    """
+    files: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+
+    def visit(folder: Path, ancestors: tuple[tuple[int, int], ...]) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            report.errors.append(
+                IngestError(str(folder), "unreadable", f"{folder}: {exc.strerror or exc}.")
+            )
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = folder / entry.name
+            try:
+                st = entry.stat()  # follows links
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    _loop(report, path, "the link points to itself, round a loop of links")
+                continue  # a dangling link: nothing to read
+            if entry.is_dir():
+                ident = (st.st_dev, st.st_ino)
+                if ident in ancestors:
+                    _loop(report, path, f"it leads back to {os.path.realpath(path)}, above it")
+                elif ident not in seen:
+                    seen.add(ident)
+                    visit(path, (*ancestors, ident))
+            elif entry.is_file() and Path(entry.name).suffix.lower() in SUPPORTED:
+                files.append(path)
+
+    st = root.stat()
+    seen.add((st.st_dev, st.st_ino))
+    visit(root, ((st.st_dev, st.st_ino),))
+    return sorted(files)
+
+
+def _loop(report: IngestReport, path: Path, why: str) -> None:
+    report.skipped.append(
+        IngestError(str(path), "symlink-loop", f"{path}: skipped, a symbolic link loop ({why}).")
+    )
+
+
+class _Bar:
+    """The terminal's progress: one bar per file of more than one batch of chunks."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._path = ""
+
+    def __call__(self, p: IngestProgress) -> None:
+        from tqdm import tqdm
+
+        if p.path != self._path:
+            self.close()
+            self._path = p.path
+        if self._bar is None and p.chunks:
+            name = Path(p.path).name
+            self._bar = tqdm(
+                total=p.chunks, desc=f"ingest {p.index}/{p.files} {name}"[:60], unit="chunk",
+                file=sys.stderr, leave=p.files == 1,
+            )  # fmt: skip
+        if self._bar is not None:
+            self._bar.update(p.done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -153,3 +153,72 @@ def test_progress_bar_on_request(
 ) -> None:
     docs.ingest([corpus], progress=True)
     assert "ingest" in capsys.readouterr().err
+
+
+def test_symlink_loops_are_skipped_with_a_warning_and_good_files_ingested(
+    tmp_path: Path, corpus: Path
+) -> None:
+    (corpus / "sub" / "up").symlink_to("..")  # a folder that contains itself
+    (corpus / "self.txt").symlink_to("self.txt")  # a link to itself
+    (corpus / "ping.md").symlink_to("pong.md")  # two links round a loop
+    (corpus / "pong.md").symlink_to("ping.md")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "otters.txt").write_text("Otters hold hands while they sleep.")
+    (corpus / "linked").symlink_to(outside)  # an ordinary linked folder is followed
+    with Documents.open(make_settings(tmp_path / "home")) as docs:
+        report = docs.ingest([corpus, corpus / "self.txt"], progress=False)
+        names = sorted(Path(p).name for p in report.added)
+        assert names == ["birds.html", "cats.txt", "dogs.md", "fish.pdf", "otters.txt"]
+        skipped = {Path(s.path).name: s.reason for s in report.skipped}
+        assert skipped == {
+            "up": "symlink-loop",
+            "self.txt": "symlink-loop",
+            "ping.md": "symlink-loop",
+            "pong.md": "symlink-loop",
+        }
+        assert all("loop" in s.message for s in report.skipped)
+        # named on the command line, the loop is one error record, not an abort
+        assert [(Path(e.path).name, e.reason) for e in report.errors if e.reason != "binary"] == [
+            ("self.txt", "symlink-loop")
+        ]
+
+
+def test_a_large_file_reports_progress_per_batch_and_keeps_memory_bounded(
+    tmp_path: Path,
+) -> None:
+    import tracemalloc
+
+    para = "The tenant pays the rent on the first day of each month. Notice is one month."
+    text = "\n\n".join(f"{n}. {para}" for n in range(12_000))  # ~1 MB, ~1,400 chunks
+    big = tmp_path / "big.txt"
+    big.write_text(text)
+    seen: list[tuple[int, int, int]] = []
+    with Documents.open(make_settings(tmp_path / "home")) as docs:
+        docs.embed_batch = 100
+        docs.chunk_window = 200_000  # several windows, each cut at a paragraph break
+        docs.store.spaces["chunks"].ensure_current()
+        tracemalloc.start()
+        try:
+            report = docs.ingest(
+                [big],
+                progress=False,
+                on_progress=lambda p: seen.append((p.index, p.done, p.chunks)),
+            )
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        n = report.chunks
+        assert report.added == [str(big.resolve())] and n > 1_000
+        # the file starts (0 of unknown), is read (0 of n), then one report per batch of 100
+        assert seen[:2] == [(1, 0, 0), (1, 0, n)]
+        assert [d for _, d, _ in seen[2:]] == [*range(100, n, 100), n]
+        # every chunk is the text at its offsets, windows notwithstanding
+        with docs.store.read() as conn:
+            rows = conn.execute('SELECT start, "end", text FROM chunks ORDER BY ord').fetchall()
+        assert len(rows) == n and all(text[a:b] == t for a, b, t in rows)
+        assert rows[-1][1] == len(text.rstrip())
+        # Before: the chunk texts, a dict of per-chunk vectors, their stack and the cache's
+        # rows all at once came to 14x the file; now the text, one vector per chunk and the
+        # index's own save (~5x).
+        assert peak < 8 * len(text), f"peak {peak / 1e6:.1f} MB for {len(text) / 1e6:.1f} MB"
