@@ -361,8 +361,10 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         f"added {len(report.added)}, updated {len(report.updated)}, unchanged "
         f"{len(report.unchanged)}, removed {len(report.removed)} files; {report.chunks} chunks"
     )
+    for warning in report.skipped:
+        print(f"warning: {warning.message}", file=sys.stderr)
     for err in report.errors:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {err.message}", file=sys.stderr)
     return 1 if report.errors else 0
 
 
@@ -390,10 +392,14 @@ def cmd_remember(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_recall(args: argparse.Namespace, settings: Settings) -> int:
     _check("recall", query=" ".join(args.query), user=args.user, k=args.k)
+    query = " ".join(args.query)
     with _open_memory(settings) as mem:
-        for hit in mem.search(" ".join(args.query), user=args.user, k=args.k):
-            r = hit.record
-            print(f"#{r.id}  {hit.score:.3f}  {r.created.date()}  {r.text}")
+        hits = mem.search(query, user=args.user, k=args.k)
+    for hit in hits:
+        r = hit.record
+        print(f"#{r.id}  {hit.score:.3f}  {r.created.date()}  {r.text}")
+    if not hits:  # on stderr: stdout stays one line per memory for scripts
+        print(f"no memories of {args.user!r} match {query!r}", file=sys.stderr)
     return 0
 
 
@@ -412,15 +418,26 @@ def cmd_threads(args: argparse.Namespace, settings: Settings) -> int:
     log = TurnLog(settings.home / "agent.sqlite")
     try:
         if args.rename:
-            if not log.rename(args.user, *args.rename):
-                raise ConfigError(f"no thread {args.rename[0]!r} for user {args.user!r}")
+            thread, title = args.rename
+            if not log.rename(args.user, thread, title):
+                raise ConfigError(f"no thread {thread!r} for user {args.user!r}")
+            print(f"renamed thread {thread!r} to {title!r}")
         if args.delete:
+            known = {t.thread: t.title for t in log.threads(args.user)}
             with _open_agent(settings) as agent:
                 if not agent.delete_thread(args.delete, user=args.user):
                     raise ConfigError(f"no thread {args.delete!r} for user {args.user!r}")
-        for t in log.threads(args.user):
+            title = known.get(args.delete)
+            named = f" ({title!r})" if title and title != args.delete else ""
+            print(f"deleted thread {args.delete!r}{named} and its messages")
+        if args.rename or args.delete:
+            return 0
+        threads = log.threads(args.user)
+        for t in threads:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(t.updated))
             print(f"{t.thread:<16} {when}  {t.turns:>4} turns  {t.title}")
+        if not threads:
+            print(f"no threads for user {args.user!r} yet: `lorebook chat` starts one")
     finally:
         log.close()
     return 0

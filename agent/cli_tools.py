@@ -5,7 +5,8 @@
     lorebook code "reverse a list" --samples 4       lorebook compare a.jsonl b.jsonl
     lorebook review lease.pdf --json
 
-Tool commands print the result's Markdown (``--json``: the typed result). ``batch`` exits 1 when
+Tool commands print the result's Markdown, rendered by rich on a terminal and as plain Markdown
+when piped (``--json``: the typed result). ``batch`` exits 1 when
 any task failed, 130 when interrupted (the output stays valid and ``--resume`` continues it).
 """
 
@@ -16,7 +17,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from agent.errors import ConfigError
 from agent.settings import Settings
@@ -106,11 +107,18 @@ def _text(words: list[str]) -> str | Path:
     return " ".join(words)
 
 
-def _show(result: Any, as_json: bool) -> None:
+def _show(result: Any, as_json: bool, out: TextIO | None = None) -> None:
+    """Print a tool's result: JSON, Markdown rendered for a terminal, or Markdown as it is."""
+    out = out or sys.stdout
     if as_json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2), file=out)
+    elif out.isatty():
+        from rich.console import Console
+        from rich.markdown import Markdown
+
+        Console(file=out).print(Markdown(result.to_markdown()))
     else:
-        print(result.to_markdown())
+        print(result.to_markdown(), file=out)
 
 
 def _agent(settings: Settings) -> Any:

