@@ -816,6 +816,27 @@ class Memory:
             self._delete(gone)
         return gone
 
+    def undo(self, memory_id: int) -> list[int]:
+        """Take back a fact stored by mistake: delete it as :meth:`forget` does and make the
+        facts it superseded current again, in the same transaction.
+
+        :meth:`forget` leaves a superseded fact superseded (the user asked to forget the new
+        one, not to bring back the old); an extraction the user undoes in the inbox should
+        never have replaced anything, so the fact it replaced comes back.
+
+        Returns:
+            The ids made current again.
+
+        Raises:
+            MemoryNotFoundError: no memory ``memory_id``.
+
+        Example:
+            >>> # mem.add("I live in Paris", user="ann"); new = mem.add("I moved to Rome", ...)
+            >>> # mem.undo(new.record.id)  -> [id of "I live in Paris"], current again
+        """
+        self.get(memory_id)
+        return self._delete([memory_id], restore=True)
+
     def _matching(self, query: str, user: str, min_similarity: float) -> list[int]:
         needle = query.lower()
         with self.store.read() as conn:
@@ -832,7 +853,10 @@ class Memory:
                 ids.add(rec.id)
         return sorted(ids)
 
-    def _delete(self, ids: Sequence[int]) -> None:
+    def _delete(self, ids: Sequence[int], *, restore: bool = False) -> list[int]:
+        """Hard-delete ``ids``; with ``restore``, what they superseded becomes current again.
+        Returns the ids restored."""
+        restored: list[int] = []
         with self.store.write() as conn:
             texts: list[str] = []
             for start in range(0, len(ids), 500):
@@ -843,8 +867,18 @@ class Memory:
                     for r in conn.execute(f"SELECT text FROM memories WHERE id IN ({marks})", part)
                 ]
                 conn.execute(f"DELETE FROM memories WHERE id IN ({marks})", part)
+                if restore:
+                    restored += [
+                        int(r[0])
+                        for r in conn.execute(
+                            f"SELECT id FROM memories WHERE superseded_by IN ({marks}) ORDER BY id",
+                            part,
+                        )
+                    ]
                 conn.execute(
-                    f"UPDATE memories SET superseded_by=NULL WHERE superseded_by IN ({marks})", part
+                    f"UPDATE memories SET superseded_by=NULL"
+                    f"{', valid_to=NULL' if restore else ''} WHERE superseded_by IN ({marks})",
+                    part,
                 )
             self.store.log_changes(conn, "memories", ids)
             still_used = {
@@ -866,6 +900,7 @@ class Memory:
             self._space.ensure_current()
             self._space.save()
         self.store.erase(("memories", "embedding_cache"))
+        return restored
 
     # -- export / import -----------------------------------------------------------------
 

@@ -231,7 +231,7 @@ class InboxScreen(ModalScreen[None]):
         Binding("escape", "dismiss", "close"),
         Binding("a", "accept", "accept"),
         Binding("r", "reject", "reject"),
-        Binding("u", "undo", "undo (forget)"),
+        Binding("u", "undo", "undo (forget; what it replaced comes back)"),
     ]
 
     def __init__(self, session: Session, items: list[InboxItem], inbox_on: bool) -> None:
@@ -242,7 +242,8 @@ class InboxScreen(ModalScreen[None]):
         mode = (
             "Facts wait here until you accept them (memory_inbox on)."
             if self.inbox_on
-            else "Facts are stored at once (memory_inbox off); undo forgets one."
+            else "Facts are stored at once (memory_inbox off); undo forgets one and brings back "
+            "the fact it replaced."
         )
         with Vertical(id="dialog", classes="wide"):
             yield Label("Memory inbox", classes="title")
@@ -284,8 +285,13 @@ class InboxScreen(ModalScreen[None]):
                 item.id, item.state = result.record.id, "accepted"
             else:
                 assert item.id is not None
-                self.session.forget(item.id)
+                restored = self.session.undo_fact(item.id)
                 item.state = "undone"
+                if restored:
+                    self.app.call_from_thread(
+                        self.notify,
+                        f"took back “{item.text}”; the fact it had replaced is current again",
+                    )
         except Exception as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error")
         self.app.call_from_thread(self._show)

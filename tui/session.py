@@ -5,9 +5,10 @@ Widgets never touch the model or the stores; they call a :class:`Session`, which
 thread workers, never from the UI thread. The Agent runs one turn at a time under its own lock,
 so a worker that starts a turn while another is finishing simply waits.
 
-Deliberate shortcuts: the memory browser needs listing, version history and editing, which the
-``Agent`` facade does not expose yet; those three go through ``agent.memory`` here, in this one
-place, so a future ``Agent.memories()``/``update_memory()`` replaces three lines.
+Deliberate shortcuts: the memory browser needs listing, version history and editing, and the
+inbox an undo that restores what a fact superseded, which the ``Agent`` facade does not expose
+yet; those four go through ``agent.memory`` here, in this one place, so a future
+``Agent.memories()``/``update_memory()``/``undo_fact()`` replaces four lines.
 """
 
 from __future__ import annotations
@@ -160,6 +161,11 @@ class Session:
 
     def forget(self, memory_id: int) -> list[int]:
         return self._agent().forget(memory_id)
+
+    def undo_fact(self, memory_id: int) -> list[int]:
+        """Take back a fact the chat stored: it is deleted and the facts it superseded are
+        current again (see ``Memory.undo``); returns the ids restored."""
+        return self._agent().memory.undo(memory_id)
 
     def accept_fact(self, text: str, thread: str | None) -> Any:
         return self._agent().accept_fact(text, user=self.user, thread=thread)

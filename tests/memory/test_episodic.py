@@ -249,3 +249,19 @@ def test_search_builds_records_only_for_the_hits_it_returns(
         monkeypatch.setattr(MemoryRecord, "_from_row", classmethod(counting))
         hits = mem.search("garden note", user="ann", k=3)
         assert len(hits) == 3 and sorted(built) == sorted(h.record.id for h in hits)
+
+
+def test_undo_deletes_a_fact_and_restores_what_it_superseded(mem: Memory) -> None:
+    lyon = mem.add("I live in Lyon", user="me").record
+    paris = mem.add("I live in Paris", user="me")
+    assert paris.superseded == (lyon.id,)
+    assert mem.undo(paris.record.id) == [lyon.id]
+    back = mem.get(lyon.id)
+    assert back.current and back.superseded_by is None and back.valid_to is None
+    assert [h.record.id for h in mem.search("where do I live", user="me")] == [lyon.id]
+    with pytest.raises(MemoryNotFoundError):
+        mem.get(paris.record.id)
+    # forget, by contrast, leaves the older fact in the history
+    rome = mem.add("I live in Rome", user="me").record
+    mem.forget(rome.id)
+    assert not mem.get(lyon.id).current

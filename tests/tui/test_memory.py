@@ -171,3 +171,32 @@ def test_inbox_off_stores_at_once_and_undo_forgets(app_factory: Any) -> None:
             assert agent.memory.list("me", kinds=("fact",)) == []
 
     run(scenario)
+
+
+def test_undo_in_the_inbox_brings_back_the_fact_it_replaced(app_factory: Any) -> None:
+    """A wrongly taken fact superseded the real one; undo must not lose the real one."""
+    app = app_factory()
+
+    async def scenario() -> None:
+        async with app.run_test(size=(110, 30)) as pilot:
+            await ready(pilot)
+            mem = app.session.agent.memory
+            await say(pilot, "I live in Lyon.")
+            await say(pilot, "I live in Paris.")
+            (lyon,) = [r for r in mem.list("me", kinds=("fact",), include_history=True)
+                       if r.text == "I live in Lyon."]  # fmt: skip
+            assert not lyon.current  # Paris replaced it
+            await pilot.press(*"/inbox", "enter")
+            screen = await wait_for(
+                pilot, lambda: isinstance(app.screen, InboxScreen) and app.screen
+            )
+            screen.query_one(DataTable).move_cursor(row=1)
+            await pilot.press("u")
+            await wait_for(pilot, lambda: _rows(screen)[1][0] == "undone")
+            current = mem.list("me", kinds=("fact",))
+            assert [(r.text, r.current, r.superseded_by) for r in current] == [
+                ("I live in Lyon.", True, None)
+            ]
+            assert app.noted("the fact it had replaced is current again")
+
+    run(scenario)
