@@ -265,3 +265,14 @@ def test_postgres_users_are_pointed_at_their_own_backups(home: Path) -> None:
     url = "postgresql://ann:s3cret@db.example:5432/lore"
     assert repair_store(make_settings(home, database_url=url), lines.append) == 1
     assert "Restore it from your own backups" in lines[0] and "s3cret" not in lines[0]
+
+
+def test_plain_doctor_reports_the_database_and_its_backups(home: Path) -> None:
+    from agent.doctor import _database
+
+    _fill(home)
+    (ok,) = _database(make_settings(home))
+    assert ok.status == "ok" and "passes its check; 2 automatic backup(s)" in ok.detail
+    _damage(home / "memory.db", "truncated")
+    (bad,) = _database(make_settings(home))
+    assert bad.status == "fail" and "run `lorebook doctor --repair`" in bad.detail
