@@ -291,6 +291,11 @@ def _socket_guard() -> None:
 def _confine(cfg: dict[str, object], layers: list[str], libc: object | None) -> list[str]:
     """In the child, before any of the code runs: the layers this process added."""
     own = _fresh_proc(libc, layers)
+    if "pidns" in layers:
+        # Out of the launcher's process group: kill(0) or killpg cannot reach the launcher,
+        # which may share our uid in a user namespace. Without a PID namespace the host needs
+        # the group to find and kill every process the code started.
+        os.setsid()
     memory_mb, max_procs = int(cfg["memory_mb"]), int(cfg["max_procs"])  # type: ignore[call-overload]
     if _join_cgroup(cfg.get("cgroup")):
         own.append("cgroup")
@@ -300,8 +305,10 @@ def _confine(cfg: dict[str, object], layers: list[str], libc: object | None) -> 
         as_mb, procs = _memory_split(memory_mb, max_procs)
     if _may_drop(layers) and _drop_privileges(int(cfg["uid"])):  # type: ignore[call-overload]
         own.append("uid")
-    elif "userns" in layers and libc is not None and not _drop_capabilities(libc):
-        raise OSError("could not drop the capabilities of the user namespace")
+    elif "userns" in layers:
+        if libc is None or not _drop_capabilities(libc):
+            raise OSError("could not drop the capabilities of the user namespace")
+        own.append("nocaps")
     if libc is not None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # type: ignore[attr-defined]
         libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # type: ignore[attr-defined]

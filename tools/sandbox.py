@@ -64,7 +64,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -343,6 +343,10 @@ def _supervise(
         # and the call returns only once it is gone: "killed" processes that the kernel has not
         # yet scheduled out still run for a moment (seen in CI on a loaded machine).
         _clear_group(proc.pid)
+        if child_pid is not None:
+            # PID 1 of the namespace left the launcher's group; once it is dead (a zombie at
+            # most) the kernel has reaped every process of its namespace.
+            _clear_group(child_pid, lambda: _alive(child_pid))
         if pipes.cgroup is not None and _sandbox_cgroup.remove(pipes.cgroup) and limit is None:
             limit = "memory"
         try:
@@ -379,14 +383,22 @@ def _kill(proc: subprocess.Popen[bytes], child_pid: int | None) -> None:
     _killpg(proc.pid)
 
 
-def _clear_group(pgid: int, wait_s: float = 10.0) -> None:
+def _clear_group(pgid: int, alive: Callable[[], bool] | None = None, wait_s: float = 10.0) -> None:
     """SIGKILL the process group until none of its members is still alive (zombies aside)."""
     deadline = time.monotonic() + wait_s
     while True:
         _killpg(pgid)
-        if not _group_alive(pgid) or time.monotonic() > deadline:
+        if not (alive() if alive else _group_alive(pgid)) or time.monotonic() > deadline:
             return
         time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def _group_alive(pgid: int) -> bool:
