@@ -470,3 +470,22 @@ def test_a_forked_helper_cannot_reopen_the_report_channel_through_proc() -> None
 def test_disk_mb_must_be_positive() -> None:
     with pytest.raises(ToolInputError, match="disk_mb"):
         run_sandboxed("pass", disk_mb=0)
+
+
+def test_cgroup_files_written_for_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The kernel path runs only where a cgroup v2 with memory can be had (skipped above when
+    # not); this checks the files the host writes and reads, on a plain directory.
+    from tools import _sandbox_cgroup
+
+    monkeypatch.setattr(_sandbox_cgroup, "_base", lambda: tmp_path)
+    # The kernel makes these in every new cgroup (memory.oom.group: not on older kernels).
+    monkeypatch.setattr(Path, "exists", lambda p: p.name in {"memory.swap.max", "pids.max"})
+    path = _sandbox_cgroup.make(256, 8)
+    assert path is not None and path.parent == tmp_path
+    assert path.name.startswith("lorebook-sandbox-")
+    assert (path / "memory.max").read_text() == str(256 * 2**20)
+    assert (path / "memory.swap.max").read_text() == "0"
+    assert (path / "pids.max").read_text() == "8"
+    (path / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+    assert _sandbox_cgroup.remove(path, wait_s=0.05) is True
+    assert (path / "cgroup.kill").read_text() == "1"
