@@ -71,6 +71,8 @@ granddaughter grandchild teacher doctor dentist lawyer therapist mentor student 
 dog cat puppy kitten horse bird parrot rabbit hamster fish turtle pet goldfish snake terrier
 """.split()
 )
+#: The relations and partners a fact or question may name ("my nephew", "our dog")
+RELATIONS = frozenset(_RELATIONS | {"wife", "husband", "partner", "girlfriend", "boyfriend"})
 _NUMBER_WORDS = (
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy "
@@ -92,7 +94,7 @@ _ATTRIBUTE_VERBS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "residence",
         re.compile(
-            r"\b(live|lives|living|lived|moved|move|moving|relocated|relocating|reside|"
+            r"\b(live|lives|(?<!for a )living|lived|moved|move|moving|relocated|relocating|reside|"
             r"resides|based in|home is|settled in|settled down in|staying in|"
             r"new (?:flat|apartment|house|place) in)\b",
             re.I,
@@ -102,7 +104,9 @@ _ATTRIBUTE_VERBS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "work",
         re.compile(
             r"\b(work|works|working|worked|job|employed|profession|career|employer|"
-            r"hired|started at|joined)\b",
+            r"hired|started at|for a living|"
+            # "I joined Acme", "joined the team at …"; not "I joined the gym" or "a choir"
+            r"joined(?=\s+(?:(?-i:[A-Z])|the (?:company|firm|team|staff|practice|board)\b)))\b",
             re.I,
         ),
     ),
@@ -126,6 +130,11 @@ _LEADING_FILLER = re.compile(
     r"^\s*(?:(?:so|well|oh|ok|okay|also|btw|by the way|actually|anyway|and|but|now|"
     r"just so you know|fyi|hey|hi|hello|these days|nowadays|currently|lately|recently|"
     r"at the moment|right now|since \w+|as of \w+|honestly|frankly|guess what|"
+    # "From Monday I'm a lecturer…", "Starting next week I'll be at…", "As of today …"
+    r"(?:from|starting|beginning|as of)\s+(?:next\s+|this\s+|on\s+)?(?:monday|tuesday|"
+    r"wednesday|thursday|friday|saturday|sunday|today|tomorrow|now|week|month|year|"
+    r"january|february|march|april|may|june|july|august|september|october|november|"
+    r"december|\d{1,2}(?:st|nd|rd|th)?)(?:\s+(?:on|onwards))?|"
     r"(?:big|good|great|bad|quick|some)\s+(?:news|update)|update)\b[,:!]?\s*)+",
     re.I,
 )
@@ -142,6 +151,57 @@ _NAMED_PET = re.compile(
     r"renaming)\s+(?:her|him|it|them\s+)?\s*[A-Z]|\b(?:renamed|renaming)\s+(?:the|our|my)\s+"
     r"(\w+)\s+[A-Z]",
 )
+#: A code or password of the user's world: "the door code for the office", "our wifi password"
+_SECRET = re.compile(
+    r"\b((?:[a-z-]+\s+){0,2}?)(code|password|passcode|passphrase|pin|combination)\b"
+    r"(?:\s+(?:for|of|to|at|on)\s+(?:the|our|my)\s+([a-z-]+(?:\s+[a-z-]+)?))?",
+    re.I,
+)
+_SECRET_SKIP = frozenset(
+    "the our my a an new old current changed change set reset and is it's was of for to at "
+    "facilities they we i".split()
+)
+
+
+def secret_slot(text: str) -> Slot | None:
+    """``("i", "code door office")`` for a code or password named in ``text``, the words of
+    its name sorted, so "the door code for the office" and "the office door code" are one slot.
+
+    Example:
+        >>> secret_slot("The door code for the office is 4417")
+        ('i', 'code door office')
+        >>> secret_slot("facilities changed the office door code, it's 8025 now")
+        ('i', 'code door office')
+    """
+    m = _SECRET.search(text)
+    if m is None:
+        return None
+    words = [w.lower() for w in (m.group(1) or "").split() + [m.group(2)]]
+    words += (m.group(3) or "").lower().split()
+    kept = sorted({w for w in words if w not in _SECRET_SKIP})
+    return ("i", " ".join(kept)) if kept else None
+
+
+def _secret_named(found: Slot | None, text: str) -> Slot | None:
+    """A code or password of the user's is one slot however it was named ("my locker code",
+    "the code for my locker")."""
+    if found is None or found[0] != "i":
+        return found
+    named = secret_slot(text) if _SECRET.search(text) else None
+    if named is not None and set(found[1].split()) <= set(named[1].split()):
+        return named  # "what is the code for my bike lock?" is ("i", "bike code lock")
+    return found
+
+
+def same_secret(a: str, b: str) -> bool:
+    """Two code/password attributes name the same thing: one's words hold the other's
+    ("code office" is "code door office")."""
+    if not (_SECRET.search(a) and _SECRET.search(b)):
+        return False
+    x, y = set(a.split()), set(b.split())
+    return x <= y or y <= x
+
+
 _MOVED_MY = re.compile(
     r"\b(?:moved|changed|rescheduled|postponed|cancelled|canceled|brought forward|pushed back)"
     r"\s+my\s+([a-z]+(?:\s+[a-z]+)?)\s+(?:to|from|until|back|forward)\b",
@@ -299,6 +359,8 @@ def people(text: str) -> set[str]:
         rf"\b(?i:my|our)\s+(?:[a-z-]+\s+){{0,2}}?(?i:{rel})s?,?\s+([A-Z][a-z]+)", text
     )
     found += re.findall(r"\b(?:called|named)\s+([A-Z][a-z]+)", text)
+    # "Deshawn's wife Priya", "Kate's beagle Pickle"
+    found += re.findall(rf"'s\s+(?:[a-z-]+\s+)?(?i:{rel})s?,?\s+([A-Z][a-z]+)", text)
     # "Our parrot is Kiwi.", "the cat next door … is Kiki."
     found += re.findall(
         rf"\b(?i:my|our|the)\s+(?:[a-z-]+\s+){{0,2}}?(?i:{rel})s?\b.*?\b(?:is|was)\s+([A-Z][a-z]+)",
@@ -342,6 +404,10 @@ def slot(text: str) -> Slot | None:
         >>> slot("I used to work at Hollander Logistics")
         ('i', 'past work')
     """
+    return _secret_named(_slot(text), text)
+
+
+def _slot(text: str) -> Slot | None:
     raw = text.strip()
     if raw.endswith("?"):
         return None
@@ -388,6 +454,8 @@ def slot(text: str) -> Slot | None:
             return (subject, "name")  # "my wife is Sara"
         attr = _attribute(rest if rest.strip() else t, subject)
         return (subject, attr) if attr else None
+    if _SECRET.search(t) and re.search(r"\d|\b(?:is|it's)\s+\S+", t):
+        return secret_slot(t)  # "The door code for the office is 4417"
     moved = _MOVED_MY.search(t)
     if moved:
         return ("i", moved.group(1).lower())  # "…, they moved my appointment to Thursday"
@@ -400,6 +468,15 @@ def slot(text: str) -> Slot | None:
 
 # -- questions and phrases ---------------------------------------------------------------------
 
+#: A name question, unless it asks for the name of a thing ("what's the gym called that I
+#: joined?", "what is the name of the hotel we stayed at?") or a person the user met ("who did
+#: I have lunch with?"): those are about something told, not the user's own name.
+_Q_OWN_NAME = re.compile(
+    r"^(?!.*\b(?:the|a|an|that|this)\s+(?:\w+\s+)?(?:called|named)\b)"
+    r"(?!.*\bname of\b)(?!\s*(?:and\s+)?who\s+(?:did|do|does|was|were|will)\s+i\b)"
+    r".*(?:\b(?:name|called|call)\b|\bwho\b)",
+    re.I,
+)
 _Q_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bwhat (?:car|vehicle)\b|\bwhat (?:do|did) i drive\b", re.I), "car"),
     (re.compile(r"\bwhere\b.*\b(live|living|based|stay|staying|reside|home)\b", re.I), "residence"),
@@ -420,7 +497,7 @@ _Q_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\be-?mail\b", re.I), "email"),
     (re.compile(r"\bpassport\b", re.I), "passport number"),
     (re.compile(r"\bwhere\b.*\bfrom\b|\bhometown\b", re.I), "hometown"),
-    (re.compile(r"\b(name|called|call)\b|\bwho\b", re.I), "name"),
+    (_Q_OWN_NAME, "name"),
     (re.compile(r"\b(move|moved|moving|relocate|relocated)\b", re.I), "residence"),
 )
 _Q_ME = re.compile(r"\b(i|me|am i|do i|did i|i'm)\b", re.I)
@@ -446,7 +523,17 @@ def question_slot(question: str) -> Slot | None:
         >>> question_slot("What is the capital of Italy?") is None
         True
     """
-    q = _strip(question)
+    return _secret_named(_question_slot(question), question)
+
+
+def _question_slot(question: str) -> Slot | None:
+    # "my ex-girlfriend", "my old boss": the same slot, asked about in the past
+    q = re.sub(
+        r"\b(my|our)\s+(?:ex-|ex\s+|former\s+|old\s+|previous\s+)",
+        r"\1 ",
+        _strip(question),
+        flags=re.I,
+    )
     subject: str | None = None
     own_attr: str | None = None
     my = re.search(r"\b(?:my|our)\s", q, re.I)
@@ -467,7 +554,7 @@ def question_slot(question: str) -> Slot | None:
             full = re.search(rf"\b{names[0]}(?:\s+[A-Z][a-z]+)?", q)
             subject = (full.group(0) if full else names[0]).lower()  # "Sam Patel"
     if subject is None:
-        return None
+        return secret_slot(q)  # "what's the door code for the office?"
     fav = _FAVOURITE.search(q)
     if fav:
         return (subject, f"favourite {fav.group(1).lower()}")

@@ -25,7 +25,15 @@ from typing import Any
 
 from agent.llm import LLM, Message
 from agent.pipeline.evidence import GENERIC_WORDS, LEMMA, content_words, holds_answer
-from memory._slots import NOT_NAMES, people, question_slot, second_person, slot
+from memory._slots import (
+    NOT_NAMES,
+    RELATIONS,
+    people,
+    question_slot,
+    same_secret,
+    second_person,
+    slot,
+)
 
 __all__ = [
     "UNKNOWN_REPLY",
@@ -54,7 +62,10 @@ UNKNOWN_REPLY = (
     "I don't know: you haven't told me that, and I found nothing about it in your documents."
 )
 _HISTORY = re.compile(
-    r"\b(before|previous(?:ly)?|used to|use to|earlier|former(?:ly)?|originally|at first|"
+    # "before" asks about the past ("my job before this one"), unless it starts a clause:
+    # "how long before I can run again?"
+    r"\b(before(?!\s+(?:i|we|you|he|she|they)\s+(?:can|could|will|'ll|may|might|get|need|have)\b)|"
+    r"previous(?:ly)?|used to|ex-?(?=\w*\b)|use to|earlier|former(?:ly)?|originally|at first|"
     r"(?:my|the|an?) old)\b",
     re.I,
 )
@@ -103,6 +114,84 @@ def names_what_user_told(question: str, memories: Sequence[dict[str, Any]]) -> b
         return True
     # "Where is the gig?" after "our band's got a gig on Saturday": "the gig" is the user's
     return any(m.get("similarity", 0.0) >= 0.4 and points_at(question, m["text"]) for m in memories)
+
+
+def about_the_same(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Current memories about the person, pet or relation the question names ("Priya", "my
+    nephew"), at most two, most similar first: what the user told of them, when none answers.
+
+    Example:
+        >>> [m["id"] for m in about_the_same("What diet does Priya follow?", [
+        ...     {"id": 1, "text": "Deshawn's wife Priya is vegan.", "similarity": 0.4},
+        ...     {"id": 2, "text": "I live in Leeds.", "similarity": 0.3}])]
+        [1]
+    """
+    names = {
+        w.removesuffix("'s")
+        for w in re.findall(r"(?<!^)\b[A-Z][a-z][\w'-]*", question.strip())
+        if w.removesuffix("'s") not in NOT_NAMES
+    }
+    rels = re.findall(r"\bmy\s+((?:[a-z-]+\s+){0,2}?[a-z-]+?)(?:'s)?\b(?=\s|\?|$)", question, re.I)
+    patterns = [rf"\b{re.escape(n)}\b" for n in names]
+    patterns += [
+        rf"\b(?:my|our)\s+{re.escape(r.lower())}\b" for r in rels if r.lower() in RELATIONS
+    ]
+    if not patterns:
+        return []
+    found = [
+        m
+        for m in memories
+        if m.get("current", True) and any(re.search(p, m["text"], re.I) for p in patterns)
+    ]
+    return sorted(found, key=lambda m: -m.get("similarity", 0.0))[:2]
+
+
+def closest_told(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The current memories nearest a question none of them answers for sure (at most two):
+    each shares a word with what is asked, or means nearly the same. Shown with "I don't
+    know", so a fact told in other words is not hidden ("who has a spare key?" / "our
+    neighbour … has a spare key to the flat").
+
+    Example:
+        >>> [m["id"] for m in closest_told("Who has a spare key?", [
+        ...     {"id": 1, "text": "Mrs Okonkwo has a spare key to the flat.", "similarity": 0.4},
+        ...     {"id": 2, "text": "I live in Leeds.", "similarity": 0.2}])]
+        [1]
+    """
+    asked = content_words(question)
+    scored = []
+    for m in memories:
+        if not m.get("current", True):
+            continue
+        shared = len(asked & content_words(m["text"]))
+        if shared or m.get("similarity", 0.0) >= 0.5:
+            scored.append((shared, m.get("similarity", 0.0), m))
+    scored.sort(key=lambda t: (-t[0], -t[1]))
+    return [m for *_, m in scored[:2]]
+
+
+def asks_whom(question: str) -> bool:
+    """ "Who…?", "which neighbour…?", "which of my friends…?": a person the user told of.
+
+    Example:
+        >>> asks_whom("which neighbour teaches piano?"), asks_whom("which train is faster?")
+        (True, False)
+    """
+    m = re.match(r"^\s*(?:and\s+)?(?:who|whom|which of\b|which\s+([a-z-]+))", question, re.I)
+    if m is None:
+        return False
+    return m.group(1) is None or m.group(1).lower().rstrip("s") in RELATIONS
+
+
+def related_reply(related: Sequence[dict[str, Any]]) -> str:
+    """ "I don't know" that says what the user did tell about whom the question names."""
+    told = "; ".join(
+        f"{second_person(m['text'].rstrip('.!'))} ({_when(m['date'])})"
+        if m.get("date")
+        else second_person(m["text"].rstrip(".!"))
+        for m in related
+    )
+    return f"I don't know for sure: you haven't told me that in those words. The nearest: {told}."
 
 
 def points_at(question: str, text: str) -> bool:
@@ -191,6 +280,10 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
             and holds_answer(question, m["text"], m.get("similarity", 0.0))
             and (asked is None or who or _subject_matches(asked[0], m["text"], asked[1]))
             and _close_enough(question, m)
+            and (
+                _beyond_subject(question, m["text"])
+                or (asked is not None and asked[1] == "residence" and _IN_PLACE.search(m["text"]))
+            )
         ):
             related.append(m)
     # among facts of the same slot, the one sharing the question's words first ("Lyon")
@@ -291,8 +384,15 @@ def _of_expected_type(question: str, text: str) -> bool:
     if kind and kind.group(1) in _NAMED_KINDS and kind.group(1)[:4] not in text.lower():
         # "which hospital does Beatriz work at?" is answered by a name, not "Beatriz is a nurse"
         return bool(names)
+    if re.match(r"^\s*(?:and\s+)?what\s+breed\b", q):
+        return bool(_BREED.search(text))  # "what breed is Truffle?" is not "she's called Truffle"
+    if re.match(r"^\s*(?:and\s+)?whose\b", q):
+        # "whose dog is Bramble?": an owner, "my mum's", "Kate's", "ours"
+        return bool(names) or bool(re.search(r"\b(?:my|our|mine|ours)\b|\w's\b", text, re.I))
     if re.search(r"\bhow (?:old|many|much|long|often|far)\b", q):
         return bool(numbers) or bool(_HINTS["age"].search(text)) or "every" in text.lower()
+    if re.match(r"^\s*(?:and\s+)?when did (?:i|we)\b", q) and coverage(question, text) >= 0.6:
+        return True  # "when did I start learning the cello?": the day it was said tells
     if re.match(r"^\s*(?:and\s+)?when\b", q):
         return (
             bool(numbers)
@@ -316,6 +416,38 @@ def _of_expected_type(question: str, text: str) -> bool:
             )
         )
     return True
+
+
+#: What answers "what breed…?": a breed, a cross or a mongrel (cats and dogs, the usual pets)
+_BREED = re.compile(
+    r"\b(?:terrier|spaniel|retriever|collie|shepherd|poodle|beagle|lurcher|labrador|lab|"
+    r"greyhound|whippet|husky|pug|dachshund|sausage dog|corgi|bulldog|boxer|setter|pointer|"
+    r"hound|mastiff|rottweiler|dobermann?|schnauzer|chihuahua|pomeranian|shih tzu|bichon|"
+    r"cockapoo|labradoodle|cavapoo|cavalier|doodle|malamute|akita|samoyed|weimaraner|vizsla|"
+    r"sheepdog|staffie|staffy|mongrel|mutt|cross|mix|mixed breed|breed|tabby|siamese|persian|"
+    r"maine coon|ragdoll|bengal|sphynx|burmese|british shorthair|moggy|tortoiseshell)s?\b",
+    re.I,
+)
+
+
+def _beyond_subject(question: str, text: str) -> bool:
+    """The memory shares a word with what the question asks, not only with whom it asks about:
+    "what is my nephew allergic to?" is not answered by "my nephew is obsessed with axolotls".
+
+    Example:
+        >>> _beyond_subject("What is my nephew allergic to?", "My nephew Oisin loves axolotls.")
+        False
+        >>> _beyond_subject("Who is my nephew?", "My nephew Oisin loves axolotls.")
+        True
+    """
+    who = {w.removesuffix("'s") for w in re.findall(r"(?<!^)\b[A-Z][a-z][\w'-]*", question.strip())}
+    who |= {
+        r.lower()
+        for r in re.findall(r"\b(?:my|our)\s+([a-z-]+?)(?:'s)?\b", question, re.I)
+        if r.lower() in RELATIONS
+    }
+    asked = content_words(question) - content_words(" ".join(who))
+    return not asked or bool(asked & content_words(text))
 
 
 def _close_enough(question: str, memory: dict[str, Any]) -> bool:
@@ -361,6 +493,7 @@ def fills(have: tuple[str, str] | None, asked: tuple[str, str], text: str) -> bo
     attribute = (
         have[1] in (asked[1], f"past {asked[1]}")
         or (asked[1] == "surname" and have[1] == "name")
+        or (have[0] == asked[0] == "i" and same_secret(have[1].removeprefix("past "), asked[1]))
         # "my appointment" and "my dentist appointment" are the same thing of the user's
         or (
             have[0] == "i"
@@ -449,9 +582,13 @@ def extractive_answer(question: str, found: Sequence[dict[str, Any]]) -> str:
     current = [m for m in found if m.get("current", True)] or list(found)
     best = current[0]
     asked = question_slot(question)
-    value = _name_value(best["text"]) if asked is not None and asked[1] == "name" else None
+    named = asked is not None and (asked[1] == "name" or asked == ("i", "partner"))
+    value = _name_value(best["text"]) if named else None
     if value is not None and asked is not None and asked[0].startswith("my "):
         said = f"Your {asked[0].removeprefix('my ')} is called {value}"  # not the old name too
+    elif value is not None and asked == ("i", "partner"):
+        # "Renata and I broke up… I'm seeing someone new, her name's Juliette": not Renata
+        said = f"Your partner is {value}"
     else:
         said = second_person(best["text"].rstrip(".!"))
     return f"{said} (you told me on {_when(best['date'])})."

@@ -40,6 +40,34 @@ lived:live living:live lives:live owing:owe owed:owe
 )
 
 
+#: Everyday words for one idea, so a question in other words meets the fact: "which animal is
+#: my nephew mad about?" / "…obsessed with axolotls", "which programming language am I
+#: learning?" / "learning to code … Rust". Each maps to one canonical word.
+SAME_IDEA = {
+    word: idea
+    for idea, words in {
+        "fond": "mad crazy obsessed obsession loves love loved adores adore keen fan fond "
+        "passionate enjoys enjoy",
+        "code": "programming coding coder code",
+        "learn": "learning learn learns learnt learned studying study studies lessons lesson "
+        "classes class course",
+        "teach": "teaches teach teaching tutor tutors tutoring taught",
+        "kid": "kid kids children child",
+        "mother": "mum mom mother mam",
+        "father": "dad father",
+        "home": "flat apartment house home",
+        "film": "film films movie movies",
+        "holiday": "holiday holidays vacation trip",
+        "doctor": "doctor gp physician",
+        "start": "start started starting began begin begun",
+        "stop": "stop stopped quit quitting",
+        "phone": "phone mobile cell",
+        "car": "car vehicle",
+    }.items()
+    for word in words.split()
+}
+
+
 def content_words(text: str) -> set[str]:
     """Lower-cased words of ``text`` that carry meaning, cut to 4-letter prefixes.
 
@@ -48,7 +76,7 @@ def content_words(text: str) -> set[str]:
         ['dog']
     """
     words = (
-        LEMMA.get(w, w)
+        SAME_IDEA.get(LEMMA.get(w, w), LEMMA.get(w, w))
         for w in _WORD.findall(_CONTRACTION.sub("", text.lower().replace("’", "'")))
         if w not in GENERIC_WORDS
     )

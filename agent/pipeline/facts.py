@@ -22,6 +22,7 @@ import difflib
 import re
 
 from memory._slots import NOT_NAMES as _NOT_NAMES
+from memory._slots import secret_slot
 
 __all__ = ["correction", "extract_facts", "is_correction", "is_statement", "stated_sentences"]
 
@@ -32,7 +33,8 @@ _SENTENCE_SPLIT = re.compile(
 )
 _LEAD = re.compile(
     r"^\s*(?:(?:oh|ok|okay|so|well|also|btw|by the way|anyway|fyi|just so you know|hey|hi|"
-    r"hello|and|but|actually|oh and|by the by|right|anyhow)\b[,:]?\s*)+",
+    r"hello|and|but|actually|oh and|by the by|right|anyhow|haha+|hah|lol|lmao|ha|hmm+|"
+    r"yeah|yep|yes|alright|fine|welp|ugh|argh|wow|omg|random thing but|get this)\b[,:!.]?\s*)+",
     re.I,
 )
 _TRAIL = re.compile(r"\s*,?\s*(?:by the way|btw|too|as well|lol|haha)\s*([.!]?)\s*$", re.I)
@@ -154,6 +156,12 @@ def _about_someone(s: str) -> bool:
     )
 
 
+def _holds_secret(sentence: str) -> bool:
+    """The sentence gives a code or password with its value ("The door code for the office
+    is 4417"): the user's to keep, though it names no one."""
+    return secret_slot(sentence) is not None and bool(re.search(r"\d", sentence))
+
+
 def _subject_of(clause: str) -> str | None:
     """The subject words a following clause may borrow ("I", "my dad's mother Greta")."""
     if re.match(r"^(?:i|i'm|i've|im)\b", clause, re.I):
@@ -184,6 +192,48 @@ _NOT_VERBS = frozenset(
     "from of by about as not no yes".split()
 )
 _RELATIVE = re.compile(r"^(?:who|which|that|where|when|whose|whom|with|and)\b", re.I)
+
+
+_FEMALE = frozenset(
+    "sister mother mum mom daughter wife girlfriend aunt auntie niece grandmother grandma nan "
+    "granddaughter landlady fiancee fiancée lady woman girl mrs ms miss stepmother stepdaughter "
+    "stepsister".split()
+)
+_MALE = frozenset(
+    "brother father dad son husband boyfriend uncle nephew grandfather grandpa grandson "
+    "landlord fiance fiancé guy man boy mr bloke lad stepfather stepson stepbrother".split()
+)
+
+
+def _gender(who: str, context: str) -> str | None:
+    """ "f", "m" or None for a subject ("my sister Marisol") or a name, from its own words or
+    the word before it in ``context`` ("this guy Teodor", "mr Adeyemi")."""
+    words = {w.lower().rstrip("'s") for w in who.split()}
+    name = who.split()[-1] if who.split() else ""
+    before = re.findall(rf"\b([A-Za-z]+)\.?\s+{re.escape(name)}\b", context) if name else []
+    words |= {w.lower() for w in before}
+    if words & _FEMALE and not words & _MALE:
+        return "f"
+    if words & _MALE and not words & _FEMALE:
+        return "m"
+    return None
+
+
+def _agreeing(pronoun: str, subject: str | None, context: str) -> str | None:
+    """The one "he"/"she" refers to: ``subject`` unless its gender disagrees, else the last
+    person named in ``context`` who agrees ("my sister Marisol married this guy Teodor, he's a
+    luthier" → Teodor), else None."""
+    want = {"he": "m", "his": "m", "him": "m", "she": "f", "her": "f"}.get(pronoun.lower())
+    if want is None or subject is None or subject in ("I", "We"):
+        return subject
+    if _gender(subject, context) in (want, None):
+        return subject
+    named = [n for n in re.findall(r"(?<!^)\b([A-Z][a-z]+)\b", context) if n not in _NOT_NAMES]
+    for pick in (want, None):
+        for n in reversed(named):
+            if n not in subject.split() and _gender(n, context) == pick:
+                return n
+    return None
 
 
 def _split(sentence: str) -> list[str]:
@@ -222,7 +272,9 @@ def _split(sentence: str) -> list[str]:
             out[-1] = f"{out[-1]}{glue}{part}"  # "Marc, who runs the IT helpdesk"
             continue
         pron = _PRONOUN_START.match(part)
-        if pron and subject is not None and subject not in ("I", "We"):
+        who = _agreeing(pron.group(1), subject, sentence) if pron else subject
+        if pron and who is not None and who not in ("I", "We"):
+            subject = who
             word, rest = pron.group(1).lower(), part[pron.end() :]
             if rest.startswith("'s "):
                 part = f"{subject} is {rest[3:]}"  # "he's an architect"
@@ -320,7 +372,11 @@ def stated_sentences(message: str) -> list[str]:
         s = _implied_i(s)
         pron = _PRONOUN_START.match(s)
         if pron and subject is not None and pron.group(1).lower() in ("he", "she", "they"):
-            s = f"{subject} {s[pron.end() :]}"  # "… is Kiki. She belongs to Doreen."
+            who = _agreeing(pron.group(1), subject, " ".join(out[-2:]))
+            if who is not None:
+                rest = s[pron.end() :]
+                # "… is Kiki. She belongs to Doreen.", "he's a Hermann's tortoise"
+                s = f"{who} is {rest[3:]}" if rest.startswith("'s ") else f"{who} {rest}"
         kept = False
         for i, clause in enumerate(_split(s.rstrip(".!"))):
             clause = _clean(clause)
@@ -334,7 +390,7 @@ def stated_sentences(message: str) -> list[str]:
                 # "I pick it up every second Friday" says nothing without the sentence before
                 out[-1] = f"{out[-1]} {_finish(clause)}"
                 kept = True
-            elif _about_someone(clause):
+            elif _about_someone(clause) or _holds_secret(s):
                 out.append(_finish(clause))
                 kept = True
         last = out[-1].rstrip(".!") if kept else ""

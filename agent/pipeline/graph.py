@@ -37,9 +37,12 @@ from agent.errors import CancelledError, ToolError
 from agent.llm import LLM, CancelToken
 from agent.pipeline.answers import (
     UNKNOWN_REPLY,
+    about_the_same,
     asks_history,
     asks_when,
+    asks_whom,
     best_sentence,
+    closest_told,
     coverage,
     evidence,
     extractive_answer,
@@ -50,6 +53,7 @@ from agent.pipeline.answers import (
     model_document_answer,
     names_what_user_told,
     points_at,
+    related_reply,
     sentence_cover,
     supported,
     with_antecedent,
@@ -228,12 +232,19 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
             }
             for h in hits
         ]
+        related: list[dict[str, Any]] = []
         if is_question(message):
             # evidence only: a memory that does not answer the question stays out of view
             found = evidence(message, items)
+            related = [] if found else about_the_same(message, items)
         else:
             found = [m for m in items if m["similarity"] >= s.min_similarity][: s.recall_k]
-        return {"memories": found, "personal": names_what_user_told(message, items)}
+        return {
+            "memories": found,
+            "personal": names_what_user_told(message, items) or bool(related),
+            # said with an "I don't know" when nothing answers for sure
+            "related": related or ([] if found else closest_told(message, items)),
+        }
 
     def retrieve(state: TurnState) -> dict[str, Any]:
         if s.documents is None:
@@ -404,7 +415,9 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         return {"reply": reply, "chunks": [found] if found else [], "finish_reason": "stop"}
 
     def unknown(state: TurnState) -> dict[str, Any]:
-        return {"reply": UNKNOWN_REPLY, "finish_reason": "unknown"}
+        related = state.get("related") or []
+        reply = related_reply(related) if related else UNKNOWN_REPLY
+        return {"reply": reply, "finish_reason": "unknown"}
 
     def tool(name: str) -> Node:
         def run(state: TurnState) -> dict[str, Any]:
@@ -490,6 +503,8 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
             return "answer"  # "What does Priya do?": a question memory answers
         if is_question(message) and memories and mem_cover >= max(0.5, doc_cover):
             return "answer"  # "Who does the weeding?" after "My partner Femi does the weeding"
+        if is_question(message) and memories and doc is None and asks_whom(message):
+            return "answer"  # "which neighbour teaches piano?" / "Katie … gives piano lessons"
         if is_question(message) and state.get("personal") and doc is None:
             # about someone or something the user told us of ("What colour are Mango's
             # feathers?"), and nothing says: the model would invent an answer

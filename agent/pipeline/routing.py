@@ -268,6 +268,14 @@ _ABOUT_PERSON = re.compile(
 )
 
 
+_HELP_REQUEST = re.compile(
+    r"^\s*(?:(?:can|could|would|will) you (?:please )?(?:help|suggest|recommend|think of|"
+    r"come up|give me (?:some |a few )?(?:ideas|tips|suggestions))|(?:any|some) "
+    r"(?:ideas|suggestions|tips)\b|help me\b)",
+    re.I,
+)
+
+
 def asks_about_user(message: str) -> bool:
     """True for a question about the user, the people they told us of, or what they said.
 
@@ -287,6 +295,8 @@ def asks_about_user(message: str) -> bool:
         return True
     if not is_question(message):
         return False
+    if _HELP_REQUEST.match(message):
+        return False  # "can you help me pick a name for my new tortoise?" asks for ideas
     if _ABOUT_PERSON.search(message):
         return True
     text = re.sub(

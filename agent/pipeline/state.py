@@ -42,6 +42,9 @@ class TurnState(TypedDict, total=False):
     memories: list[dict[str, Any]]
     personal: bool
     """The question names someone or something only the user's memories know."""
+    related: list[dict[str, Any]]
+    """Memories about whom or what the question names that do not answer it: shown with an
+    "I don't know" so the user sees what is known ("what diet does Priya follow?")."""
     chunks: list[dict[str, Any]]
     prompt: str
     dropped: list[str]
@@ -68,6 +71,7 @@ def new_turn(message: str, user: str, thread: str, command: str | None = None) -
         payload="",
         memories=[],
         personal=False,
+        related=[],
         chunks=[],
         prompt="",
         dropped=[],
