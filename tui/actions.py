@@ -7,7 +7,9 @@ palette (Ctrl+P) lists the same actions. Library calls run in thread workers thr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -20,6 +22,7 @@ from tui.widgets import MessageView, PromptInput, StatusInfo
 if TYPE_CHECKING:
     from textual.app import App
 
+    from memory.documents import IngestProgress
     from tui.session import ModelInfo, Session
 
     _Host = App[None]
@@ -49,21 +52,42 @@ class ActionsMixin(_Host):
         def action_copy_code(self) -> None: ...
         def action_stop(self) -> None: ...
 
-    def ingest(self, path: str) -> None:
+    async def ingest(self, path: str) -> None:
+        """``/ingest PATH``: a message in the conversation shows the progress, then the summary
+        (a toast alone vanished before a long ingest ended)."""
         if not self.session.ready:
             self.notify("the model is still loading", severity="warning")
             return
-        self.notify(f"ingesting {path}…")
-        self._work(lambda: self.session.ingest(path), self._ingested)
+        chat = self._q("#chat")
+        for welcome in chat.query("#welcome"):
+            await welcome.remove()
+        view = MessageView("assistant", f"Reading `{path}`…", label="lorebook · ingest")
+        await chat.mount(view)
+        chat.scroll_end(animate=False)
+        last = 0.0
 
-    def _ingested(self, report: Any) -> None:
+        def progress(p: IngestProgress) -> None:  # in the worker thread
+            nonlocal last
+            now = time.monotonic()
+            if p.chunks and p.done < p.chunks and now - last < 0.25:
+                return  # the UI is told at most four times a second, and at each file's end
+            last = now
+            self.call_from_thread(view.body.update, ingest_progress_text(path, p))
+
+        self._work(
+            lambda: self.session.ingest(path, on_progress=progress),
+            lambda report: self._ingested(view, path, report),
+        )
+
+    async def _ingested(self, view: MessageView, path: str, report: Any) -> None:
+        view.text = ingest_summary(path, report)
+        await view.body.update(view.text)
+        self._q("#chat").scroll_end(animate=False)
         msg = (
             f"ingested {report.chunks} chunks: {len(report.added)} new, "
             f"{len(report.updated)} changed, {len(report.unchanged)} unchanged files"
         )
         self.notify(msg, severity="error" if report.errors else "information")
-        for err in report.errors:
-            self.notify(f"ingest error: {err}", severity="error", timeout=10)
 
     def accept_translation(self) -> None:
         """``/accept``: the newest translation reply goes into the translation memory."""
@@ -175,3 +199,42 @@ class ActionsMixin(_Host):
 
     def action_model(self) -> None:
         self.model_command("")
+
+
+def ingest_progress_text(path: str, p: IngestProgress) -> str:
+    """The ingest message while it runs: which file of how many, and its chunks embedded."""
+    where = (
+        f"file {p.index} of {p.files}, `{Path(p.path).name}`"
+        if p.files > 1
+        else (f"`{Path(p.path).name}`")
+    )
+    if not p.chunks:
+        return f"Ingesting `{path}`: reading {where}…"
+    pct = 100 * p.done // p.chunks
+    return f"Ingesting `{path}`: {where}, {p.done} of {p.chunks} chunks embedded ({pct}%)…"
+
+
+def ingest_summary(path: str, report: Any) -> str:
+    """The ingest message once done: what was added, changed, dropped, and what went wrong."""
+    counts = [
+        f"{len(report.added)} new",
+        f"{len(report.updated)} changed",
+        f"{len(report.unchanged)} unchanged",
+    ]
+    if report.removed:
+        counts.append(f"{len(report.removed)} removed")
+    lines = [
+        f"Ingested `{path}`: {', '.join(counts)} files, {report.chunks} chunks "
+        f"in {report.seconds:.1f} s."
+    ]
+    names = [Path(p).name for p in [*report.added, *report.updated]]
+    if names:
+        shown = ", ".join(f"`{n}`" for n in names[:8])
+        lines.append(f"Added or updated: {shown}" + (" …" if len(names) > 8 else "") + ".")
+    problems = [f"- error: {e.message}" for e in report.errors]
+    problems += [f"- skipped: {w.message}" for w in getattr(report, "skipped", [])]
+    if problems:
+        lines.append("\n".join(problems))
+    if names:
+        lines.append("Ask about them in the chat; answers cite the passage.")
+    return "\n\n".join(lines)

@@ -15,6 +15,8 @@ their text only (the turn log keeps no link from a reply to its record).
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -50,6 +52,7 @@ CSS = """
 #sidebar.hidden, #provenance.hidden { display: none; }
 #sidebar > Label { padding: 0 1; text-style: bold; }
 #threads { height: 1fr; }
+#threads Label { width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
 #main { width: 1fr; }
 #chat { height: 1fr; padding: 0 1; }
 #provenance { width: 36; border-left: solid $primary-darken-2; padding: 0 1; }
@@ -70,7 +73,8 @@ ModalScreen { align: center middle; }
           background: $surface; padding: 0 1; }
 #dialog.wide { width: 100; height: 90%; }
 #dialog > .title { text-style: bold; }
-#help { height: 1fr; }
+#help-scroll { height: 1fr; }
+#help { height: auto; }
 #memories, #inbox { height: 1fr; }
 #detail { height: auto; max-height: 8; color: $text-muted; }
 """
@@ -101,6 +105,8 @@ class LorebookApp(ThreadsMixin, ActionsMixin, App[None]):
         self.selected: MessageView | None = None
         self.inbox: list[InboxItem] = []
         self.titles: dict[str, str] = {}  # threads created here, before their first turn
+        self._shown_titles: dict[str, str] = {}  # what the sidebar lists, by thread
+        self._threads_lock = asyncio.Lock()
         self._stream: Any = None
         self._queued: list[str] = []  # typed while the model was loading
         self._code_index = 0
@@ -209,7 +215,9 @@ class LorebookApp(ThreadsMixin, ActionsMixin, App[None]):
             "help": self.action_help,
             "quit": self.exit,
         }
-        actions[cmd.name]()
+        result = actions[cmd.name]()
+        if inspect.isawaitable(result):
+            await result
 
     async def send(self, text: str) -> None:
         if not self.session.ready:

@@ -13,7 +13,7 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, Markdown, Static
 
@@ -41,20 +41,30 @@ In the threads list: Enter switches, `r` renames, `d` deletes.
 """
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
 def help_markdown() -> str:
-    rows = "\n".join(f"| `{c.usage}` | {c.help} |" for c in COMMANDS)
+    # A | in a usage ("[bullets|extractive]") would end the table cell: escape it.
+    rows = "\n".join(f"| `{_cell(c.usage)}` | {_cell(c.help)} |" for c in COMMANDS)
     return f"# Keys\n\n{KEYS}\n# Commands\n\n| command | does |\n|---|---|\n{rows}\n"
 
 
 class HelpScreen(ModalScreen[None]):
-    """Keybindings and slash commands."""
+    """Keybindings and slash commands, in a pane that scrolls (arrows, Page Up/Down, mouse):
+    at 140x40 the commands table and the thread keys are below the first screenful."""
 
     BINDINGS = [Binding("escape,q,f1", "dismiss", "close")]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="wide"):
-            yield Markdown(help_markdown(), id="help")
+            with VerticalScroll(id="help-scroll"):
+                yield Markdown(help_markdown(), id="help")
             yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#help-scroll").focus()  # so the keys scroll it at once
 
 
 class AskScreen(ModalScreen[str | None]):
@@ -103,6 +113,8 @@ class MemoryBrowser(ModalScreen[None]):
         Binding("e", "edit", "edit"),
         Binding("d,delete", "delete", "delete"),
         Binding("a", "toggle_all", "superseded on/off"),
+        Binding("down", "to_table", "to the list", show=False),
+        Binding("slash", "to_search", "search", show=False),
     ]
 
     def __init__(self, session: Session, query: str = "") -> None:
@@ -123,13 +135,21 @@ class MemoryBrowser(ModalScreen[None]):
         table = self.query_one(DataTable)
         table.add_columns("id", "fact", "date", "")
         self.refresh_rows()
-        table.focus()
+        # The search box has the focus: what the user types is a search, never a key of the
+        # table (where d deletes). Enter or Down moves to the list, / comes back.
+        self.query_one("#search", Input).focus()
 
     @on(Input.Submitted, "#search")
     def _search(self, event: Input.Submitted) -> None:
         self.query_text = event.value
         self.refresh_rows()
         self.query_one(DataTable).focus()
+
+    def action_to_table(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_to_search(self) -> None:
+        self.query_one("#search", Input).focus()
 
     def _call(self, fn: Callable[[], Any], then: Callable[[Any], None]) -> None:
         self._worker(fn, then)

@@ -138,8 +138,10 @@ class Session:
 
     # -- documents and memories -------------------------------------------------------------
 
-    def ingest(self, path: str) -> Any:
-        return self._agent().ingest([path], progress=False)
+    def ingest(self, path: str, on_progress: Callable[[Any], None] | None = None) -> Any:
+        """Add a file or folder to the documents; ``on_progress`` hears of each batch (see
+        ``Documents.ingest``) from this, the worker's, thread."""
+        return self._agent().documents.ingest([path], progress=False, on_progress=on_progress)
 
     def memories(self, query: str = "", *, include_history: bool = False) -> list[MemoryRow]:
         """The user's facts: all of them in order, or the best matches for ``query``."""

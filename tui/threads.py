@@ -8,6 +8,7 @@ thread workers (``_work``).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,8 @@ class ThreadsMixin(_Host):
         current: MessageView | None
         selected: MessageView | None
         titles: dict[str, str]
+        _shown_titles: dict[str, str]
+        _threads_lock: asyncio.Lock
 
         def _work(self, fn: Callable[[], Any], then: Callable[[Any], Any]) -> None: ...
         def _q(self, selector: str, kind: Any = None) -> Any: ...
@@ -56,23 +59,29 @@ class ThreadsMixin(_Host):
     def _refresh_threads(self) -> None:
         self._work(self.session.threads, self._show_threads)
 
-    def _show_threads(self, infos: list[Any]) -> None:
+    def title_of(self, thread: str) -> str:
+        """What the user sees for ``thread``: its title, else the id (a thread with no turn)."""
+        return self.titles.get(thread) or self._shown_titles.get(thread) or thread
+
+    async def _show_threads(self, infos: list[Any]) -> None:
         known = {t.thread: t.title for t in infos}
         for thread in list(self.titles):
             if thread in known:
                 del self.titles[thread]
-        rows = [*self.titles.items(), *known.items()]
-        if self.thread not in dict(rows):
-            rows.insert(0, (self.thread, self.thread))
-        lv = self._q("#threads", ListView)
-        lv.clear()
-        index = 0
-        for i, (thread, title) in enumerate(rows):
-            item = ListItem(Label(title[:40]), name=thread)
-            lv.append(item)
-            if thread == self.thread:
-                index = i
-        lv.index = index
+        rows = dict([*self.titles.items(), *known.items()])  # one row per thread
+        if self.thread not in rows:
+            rows = {self.thread: self.thread, **rows}
+        self._shown_titles = rows
+        # Two refreshes close together (a turn ends as a rename lands) both cleared the list
+        # and appended without waiting for the clear: every thread was listed twice. The
+        # lock makes one refresh finish before the next starts.
+        async with self._threads_lock:
+            lv = self._q("#threads", ListView)
+            await lv.clear()
+            await lv.extend(
+                ListItem(Label(title, markup=False), name=thread) for thread, title in rows.items()
+            )
+            lv.index = list(rows).index(self.thread)
 
     def on_list_view_selected(self, event: ListView.Selected) -> None:
         if event.list_view.id != "threads":
@@ -127,7 +136,7 @@ class ThreadsMixin(_Host):
         self.titles[thread] = "New chat"
         self.switch_thread(thread)
         self._refresh_threads()
-        self.notify(f"new thread {thread}")
+        self.notify("new chat: F2 names it")
 
     def _after_first_turn(self, thread: str) -> None:
         title = self.titles.get(thread)
@@ -155,10 +164,12 @@ class ThreadsMixin(_Host):
                 lambda _: self._refresh_threads(),
             )
 
-        self.push_screen(AskScreen(f"New title for thread {thread}"), done)
+        title = self.title_of(thread)
+        self.push_screen(AskScreen(f"New title for “{title}”", title), done)
 
     def action_delete_thread(self, thread: str | None = None) -> None:
         thread = thread or self._highlighted_thread()
+        title = self.title_of(thread)
 
         def done(yes: bool | None) -> None:
             if not yes:
@@ -170,9 +181,9 @@ class ThreadsMixin(_Host):
             self._work(lambda: self.session.delete_thread(thread), lambda _: deleted())
 
         def deleted() -> None:
-            self.notify(f"deleted thread {thread}")
+            self.notify(f"deleted “{title}”")
             if thread == self.thread:
                 self.switch_thread("main" if thread != "main" else time.strftime("t%H%M%S"))
             self._refresh_threads()
 
-        self.push_screen(ConfirmScreen(f"Delete thread {thread} and all its messages?"), done)
+        self.push_screen(ConfirmScreen(f"Delete “{title}” and all its messages?"), done)

@@ -79,6 +79,15 @@ def test_memory_browser_search_history_edit_delete(app_factory: Any) -> None:
             texts = [r[1] for r in _rows(screen)]
             assert texts == ["My cat is called Tom", "I moved to Berlin"]  # current, newest first
 
+            # Typing goes to the search box, never to the table where d deletes.
+            search = screen.query_one("#search", Input)
+            assert search.has_focus
+            await pilot.press("d", "a")
+            assert search.value == "da" and isinstance(app.screen, MemoryBrowser)
+            assert len(mem.list("me", kinds=("fact",))) == 2
+            search.value = ""
+            await pilot.press("down")  # down to the list, where the keys act
+            assert screen.query_one(DataTable).has_focus
             await pilot.press("a")  # superseded versions too
             await wait_for(pilot, lambda: len(_rows(screen)) == 3)
             assert [str(paris.id), "I live in Paris"] == _rows(screen)[2][:2]

@@ -74,7 +74,7 @@ def test_memory_browser(snap_compare: Any, app_factory: Any) -> None:
         mem.add("My cat is called Tom", user="me", created=FIXED)
         await pilot.press(*"/memories", "enter")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, MemoryBrowser))
-        await pilot.press("a")
+        await pilot.press("down", "a")  # from the search box to the list; all versions
         await wait_for(pilot, lambda: len(pilot.app.screen.rows) == 3)
         await _pin(pilot)
 
