@@ -71,6 +71,32 @@ granddaughter grandchild teacher doctor dentist lawyer therapist mentor student 
 dog cat puppy kitten horse bird parrot rabbit hamster fish turtle pet goldfish snake terrier
 """.split()
 )
+#: One word for each of the user's kin, so "my mum" and "my mother" are one subject
+_KIN_WORD = {
+    "mum": "mother",
+    "mom": "mother",
+    "mam": "mother",
+    "mummy": "mother",
+    "mommy": "mother",
+    "dad": "father",
+    "daddy": "father",
+    "grandma": "grandmother",
+    "gran": "grandmother",
+    "granny": "grandmother",
+    "nan": "grandmother",
+    "nana": "grandmother",
+    "grandpa": "grandfather",
+    "granddad": "grandfather",
+    "grandad": "grandfather",
+    "kid": "child",
+    "neighbor": "neighbour",
+    "co-worker": "colleague",
+    "coworker": "colleague",
+}
+KIN_WORDS = {
+    word: [w for w, k in _KIN_WORD.items() if k == word] + [word] for word in _KIN_WORD.values()
+}
+
 #: The relations and partners a fact or question may name ("my nephew", "our dog")
 RELATIONS = frozenset(_RELATIONS | {"wife", "husband", "partner", "girlfriend", "boyfriend"})
 _NUMBER_WORDS = (
@@ -96,7 +122,10 @@ _ATTRIBUTE_VERBS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(live|lives|(?<!for a )living|lived|moved|move|moving|relocated|relocating|reside|"
             r"resides|based in|home is|settled in|settled down in|staying in|"
-            r"new (?:flat|apartment|house|place) in)\b",
+            r"new (?:flat|apartment|house|place) in|"
+            # "my aunt Philippa is on Rosewood Lane"
+            r"(?:is|are|'s)\s+on\s+(?-i:[A-Z])\w+\s+(?:lane|road|street|avenue|close|drive|way|"
+            r"crescent|terrace|place|court|square|hill|gardens|row))\b",
             re.I,
         ),
     ),
@@ -318,8 +347,8 @@ def _my_subject(text: str, question: bool = False) -> tuple[str, str | None, str
             own = _OWN_ATTRIBUTES.get(rest.split()[0].lower().strip(",.")) if rest.split() else None
             return f"my {owners[-1]}", own, rest
         return None
-    prefix = "my " + "".join(f"{o}'s " for o in owners)
-    head = words[-1]
+    prefix = "my " + "".join(f"{_KIN_WORD.get(o, o)}'s " for o in owners)
+    head = _KIN_WORD.get(words[-1], words[-1])  # "my mum" and "my mother" are one person
     if owners and " ".join(words) in _OWN_ATTRIBUTES:
         return prefix.rstrip("'s ").removesuffix("'s"), _OWN_ATTRIBUTES[" ".join(words)], rest
     if name and name.split()[0] not in _NOT_NAMES and head in _RELATIONS and not owners:
@@ -482,6 +511,12 @@ _Q_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bwhere\b.*\b(live|living|based|stay|staying|reside|home)\b", re.I), "residence"),
     (re.compile(r"\bwhat\s+(?:city|town|country)\b.*\b(live|living|in)\b", re.I), "residence"),
     (re.compile(r"\b(address)\b", re.I), "residence"),
+    (
+        re.compile(
+            r"\bwhat\s+(?:street|road|avenue|neighbou?rhood|area|part of town|postcode)\b", re.I
+        ),
+        "residence",
+    ),
     (re.compile(r"\b(?:where|who)\b.*\b(work|working|employed)\b", re.I), "work"),
     (
         re.compile(

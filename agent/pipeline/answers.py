@@ -26,6 +26,7 @@ from typing import Any
 from agent.llm import LLM, Message
 from agent.pipeline.evidence import GENERIC_WORDS, LEMMA, content_words, holds_answer
 from memory._slots import (
+    KIN_WORDS,
     NOT_NAMES,
     RELATIONS,
     people,
@@ -147,7 +148,7 @@ def about_the_same(question: str, memories: Sequence[dict[str, Any]]) -> list[di
 
 
 def closest_told(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The current memories nearest a question none of them answers for sure (at most two):
+    """The current memory nearest a question none of them answers for sure (at most one):
     each shares a word with what is asked, or means nearly the same. Shown with "I don't
     know", so a fact told in other words is not hidden ("who has a spare key?" / "our
     neighbour … has a spare key to the flat").
@@ -167,7 +168,7 @@ def closest_told(question: str, memories: Sequence[dict[str, Any]]) -> list[dict
         if shared or m.get("similarity", 0.0) >= 0.5:
             scored.append((shared, m.get("similarity", 0.0), m))
     scored.sort(key=lambda t: (-t[0], -t[1]))
-    return [m for *_, m in scored[:2]]
+    return [m for *_, m in scored[:1]]
 
 
 def asks_whom(question: str) -> bool:
@@ -506,7 +507,8 @@ def fills(have: tuple[str, str] | None, asked: tuple[str, str], text: str) -> bo
         return True
     low = text.lower()
     if asked[0].startswith("my "):
-        return asked[0] in low
+        noun = asked[0].removeprefix("my ")
+        return any(f"my {n}" in low for n in KIN_WORDS.get(noun, [noun]))
     # a name asked about: a fact about "my sister Ana" is about Ana, "Sam" may be "Sam Patel";
     # one about the user is not
     if have[0].split()[0] == asked[0] and " " in have[0]:
@@ -535,7 +537,8 @@ def _subject_matches(subject: str, text: str, attribute: str = "") -> bool:
             len(thing) > 2 and bool(re.search(rf"\b{re.escape(thing[:4])}", low))
         )
     noun = subject.removeprefix("my ")
-    return bool(re.search(rf"\b{re.escape(noun)}", low))
+    spelled = KIN_WORDS.get(noun, [noun])  # "my mother" is also "my mum"
+    return any(re.search(rf"\b{re.escape(n)}", low) for n in spelled)
 
 
 def _when(date: str) -> str:

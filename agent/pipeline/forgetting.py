@@ -34,6 +34,8 @@ _PREAMBLE = re.compile(
     r"^\s*(?:(?:everything|all|anything)\s+(?:(?:that\s+)?i\s+(?:told|said to)\s+you\s+)?"
     r"(?:about|on|regarding)\s+|what\s+i\s+(?:told\s+you|said|mentioned)\s+(?:about|on|"
     r"regarding)\s+|(?:the\s+)?(?:memory|memories|fact|facts|note|notes)\s+(?:about|on)\s+|"
+    r"(?:the\s+)?(?:bit|part|thing|stuff|info|information|details?|line|one)\s+(?:about|on|"
+    r"regarding|where i (?:said|told you|mentioned))\s+|"
     r"about\s+|that\s+|the\s+fact\s+that\s+)+",
     re.I,
 )
@@ -63,6 +65,15 @@ _TAIL = re.compile(
     r"\bi (?:don't|do not) want\b|\bit's\b|\bit is\b|\bi shouldn't\b).*$",
     re.I | re.S,
 )
+
+
+def _topic_words(text: str) -> set[str]:
+    """:func:`content_words`, plus "dose" for a dose ("sertraline, 50mg in the mornings" is
+    the medication the user asks to forget)."""
+    words = content_words(text)
+    if re.search(r"\d\s?(?:mg|mcg|ml)\b|\b(?:tablets?|pills?|capsules?)\b", text, re.I):
+        words.add("dose")
+    return words
 
 
 def clean_phrase(payload: str) -> str:
@@ -113,11 +124,7 @@ def matching(phrase: str, records: Iterable[Any]) -> list[Any]:
     for r in records:
         if r.id in named_ids:
             continue
-        if (
-            not by_slot
-            and words
-            and all(_TOPICS.get(w, {w}) & content_words(r.text) for w in words)
-        ):
+        if not by_slot and words and all(_TOPICS.get(w, {w}) & _topic_words(r.text) for w in words):
             out[r.id] = r
     return [out[i] for i in sorted(out)]
 

@@ -68,8 +68,8 @@ _PLAIN = (
     (
         "forget",
         re.compile(
-            _POLITE
-            + r"(?:forget|erase|(?:delete|remove|drop|wipe|scrap|clear|purge|get rid of|bin)"
+            _POLITE + r"(?:forget|erase|(?:delete|remove|drop|wipe|scrap|scratch|strike|cross out|"
+            r"cross off|clear|purge|get rid of|bin|lose|ditch)"
             r"(?=\s+(?:what|everything|all|my|our|the|that|those|this|about|any)\b)|"
             r"stop remembering|don't (?:remember|store|keep)|do not (?:remember|store|keep)|"
             r"unlearn)\s+(?P<text>.+)$",
