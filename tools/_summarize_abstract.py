@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from agent.llm import LLM, few_shot
 from memory.chunking import chunk_text
+from tools._summarize_extract import strip_markdown
 
 EXAMPLES: tuple[tuple[str, str], ...] = (
     (
@@ -137,7 +138,8 @@ def generate(llm: LLM, text: str, target_words: int) -> Generated:
         # The model often starts a second summary or a new example inline, not on a new line.
         stop=[*stop, f"{OUTPUT_LABEL}:", f"{INPUT_LABEL}:"],
     )
-    reply = " ".join(done.text.split())
+    # Markdown headings and list markers are lost on the flattened line: drop them first.
+    reply = " ".join(strip_markdown(done.text).split())
     if done.finish_reason == "length":
         # Cut off mid-sentence: keep the complete sentences only.
         whole = re.match(r".*[.!?]", reply)

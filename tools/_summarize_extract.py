@@ -8,6 +8,12 @@ a near-duplicate of a picked sentence is never picked. Picking stops once the wo
 target; a sentence that would take the total past ``target * (1 + tolerance)`` is skipped, so
 the result lands within the tolerance whenever the sentence lengths allow it.
 
+Markdown: :func:`prose_spans` cuts a span where a list item, heading or quote line starts and
+trims the markers (``#``, ``-``, ``*``, ``+``, ``1.``, ``>``) off each piece, so neither the
+summary's prose nor its bullets carry them; offsets stay exact (``text == source[start:end]``).
+Headings are left out unless the text has nothing else. Inline emphasis is left as it is: it
+cannot be removed from an exact span.
+
 Deliberate shortcuts: the knobs (position weight, MMR lambda) were chosen on the dev split of
 the benchmark (``bench/bench_summarize.py --tune``), not learned; a sentence longer than the
 whole budget is cut at a word boundary only when nothing else fits.
@@ -15,6 +21,7 @@ whole budget is cut at a word boundary only when nothing else fits.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,6 +40,70 @@ TOLERANCE = 0.2
 """Allowed relative distance from the word target (the tool promises ±20%)."""
 _MIN_WORDS = 4
 """Shorter spans (headings, list labels) are not candidates unless nothing else is."""
+
+
+_MARKER = r"(?:#{1,6}[ \t]+|[-*+](?:[ \t]+|$)|\d{1,3}[.)](?:[ \t]+|$)|>[ \t]?)"
+_LEAD = re.compile(rf"[ \t]*{_MARKER}+")
+_RULE = r"(?:[-*_][ \t]*){3,}(?:\n|$)"  # a horizontal rule line
+_BLOCK = re.compile(rf"\n(?=[ \t]*(?:{_MARKER}|{_RULE}))")
+_HEADING = re.compile(r"[ \t]*#{1,6}[ \t]")
+_TRAILING_HASHES = re.compile(r"[ \t]+#+[ \t]*$")
+
+
+def prose_spans(text: str, spans: Sequence[Span]) -> list[Span]:
+    """``spans`` without Markdown structure: cut where a list item, heading or quote line
+    starts, each piece's markers trimmed, headings dropped (kept only when nothing else is).
+
+    Example:
+        >>> from tools._common import sentences
+        >>> src = "# Plans\\n\\n- Call the plumber.\\n- Pay the bill.\\n1. Renew it"
+        >>> [s.text for s in prose_spans(src, sentences(src))]
+        ['Call the plumber.', 'Pay the bill.', 'Renew it']
+    """
+    prose: list[Span] = []
+    headings: list[Span] = []
+    for span in spans:
+        cuts = [0, *(m.start() + 1 for m in _BLOCK.finditer(span.text)), len(span.text)]
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            piece = span.text[a:b]
+            heading = bool(_HEADING.match(piece))
+            if heading and "\n" in piece.strip():  # a heading's line, then text after it
+                nl = piece.index("\n", len(piece) - len(piece.lstrip()))
+                _piece(text, span.start + a, piece[:nl], headings)
+                _piece(text, span.start + a + nl + 1, piece[nl + 1 :], prose)
+            else:
+                _piece(text, span.start + a, piece, headings if heading else prose)
+    return prose or headings
+
+
+def strip_markdown(text: str) -> str:
+    """``text`` (a model's reply) without heading and rule lines and without the list and
+    quote markers that open its lines; what :func:`prose_spans` does for a source, for text
+    that needs no offsets.
+
+    Example:
+        >>> strip_markdown("## Summary\\n- Cats purr.\\n2. Dogs bark.\\n---")
+        'Cats purr.\\nDogs bark.'
+    """
+    lines = []
+    for line in text.splitlines():
+        if _HEADING.match(line) or re.fullmatch(_RULE, line.strip() + "\n"):
+            continue
+        lead = _LEAD.match(line)
+        lines.append(line[lead.end() :] if lead else line)
+    return "\n".join(lines).strip()
+
+
+def _piece(text: str, start: int, piece: str, out: list[Span]) -> None:
+    lead = _LEAD.match(piece)
+    skip = lead.end() if lead else 0
+    core = _TRAILING_HASHES.sub("", piece[skip:].rstrip())
+    stripped = core.lstrip()
+    if not any(ch.isalnum() for ch in stripped):
+        return  # a rule, a bare marker: nothing to say
+    begin = start + skip + len(core) - len(stripped)
+    end = begin + len(stripped)
+    out.append(Span(begin, end, text[begin:end]))
 
 
 @dataclass(frozen=True)
@@ -109,6 +180,14 @@ def select(
     """
     if not cands:
         return []
+    if not already and not exclude and sum(c.count for c in cands) <= target:
+        # The whole text fits: every sentence and list item, however short ("fix the tap"
+        # is a whole bullet of a note), except repeats.
+        kept: list[int] = []
+        for i in range(len(cands)):
+            if all(float(vectors[i] @ vectors[j]) < DUPLICATE_SIMILARITY for j in kept):
+                kept.append(i)
+        return kept
     rel = scores(cands, vectors, position_weight)
     high = target * (1 + TOLERANCE)
     eligible = [i for i, c in enumerate(cands) if c.count >= _MIN_WORDS] or list(range(len(cands)))

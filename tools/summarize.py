@@ -10,6 +10,10 @@
   by the extractive summary (``method="extractive-fallback"``, with a note saying why).
 - **bullets**: the extractive sentences as ``- `` lines. Deliberately extractive: a 270M base
   model does not write reliable lists, and bullets are most useful when each one is traceable.
+  A note shorter than the target gives one bullet per sentence or list item.
+- Markdown headings and list markers never reach the summary: source sentences are cut at list
+  items and headings and lose their markers (:func:`tools._summarize_extract.prose_spans`),
+  and so do the model's sentences.
 
 Length: ``max_words`` (default: 20% of the source, clamped to 40..200 words and never more
 than the source) is honoured within ±20%. Extractive picking respects it by construction
@@ -90,6 +94,8 @@ class Summary(Result):
             *Extractive summary: 1 words (target 40) of 1 words; sources: <text>.*
         """
         how = self.method.replace("-", " ").capitalize()
+        if self.style == "bullets":  # bullets are extractive by design; say what they are
+            how = "Bullet-point"
         model = f"; model: {self.model}" if self.model else ""
         lines = [
             self.text,
@@ -194,7 +200,7 @@ def _load(source: str | Path | Sequence[str | Path], max_chars: int) -> list[_Do
             # than the system's file-name limit raises ENAMETOOLONG. Such a line is text.
             text, path = _long_line(str(item), max_chars), None
         label = path or ("<text>" if len(items) == 1 else f"<text {n}>")
-        docs.append(_Doc(label, text, sentences(text)))
+        docs.append(_Doc(label, text, _ext.prose_spans(text, sentences(text))))
     return docs
 
 
@@ -259,7 +265,7 @@ def _abstractive(
     notes: list[str],
 ) -> Summary:
     def fallback(text: str, words: int) -> str:
-        spans = sentences(text)
+        spans = _ext.prose_spans(text, sentences(text))
         cs = _ext.candidates([spans])
         vs = emb.embed_multi([c.span.text for c in cs])
         return " ".join(cs[i].span.text for i in _ext.select(cs, vs, words))
@@ -301,8 +307,9 @@ def _abstractive(
 
 
 def _fit_length(reply: str, target: int, notes: list[str]) -> list[Span]:
-    """The reply's sentences, trimmed at a sentence boundary to at most target + 20%."""
-    spans = sentences(reply)
+    """The reply's sentences without Markdown markers, trimmed at a sentence boundary to at
+    most target + 20%."""
+    spans = _ext.prose_spans(reply, sentences(reply)) or sentences(reply)
     high = target * (1 + _ext.TOLERANCE)
     kept: list[Span] = []
     total = 0
@@ -345,7 +352,7 @@ def _summary(
     model: str | None,
     notes: list[str],
 ) -> Summary:
-    flat = [" ".join(s.text.split()) for s in sents]
+    flat = [t for t in (" ".join(s.text.split()) for s in sents) if t]
     text = "\n".join(f"- {t}" for t in flat) if style == "bullets" else " ".join(flat)
     return Summary(
         text=text,

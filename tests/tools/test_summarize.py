@@ -282,3 +282,61 @@ def test_a_long_single_line_is_text_not_a_path() -> None:
     with pytest.raises(ToolInputError) as info:
         summarize(text, "extractive", embedder=EMB, max_chars=100)
     assert info.value.reason == "too-large"
+
+
+# -- Markdown and short notes (issue 19) ----------------------------------------------------
+
+NOTE = (
+    "# Weekly notes\n\n"
+    "## Home\n\n"
+    "Call the plumber on Monday. Then:\n"
+    "- fix the tap\n"
+    "* check the boiler\n"
+    "---\n"
+    "1. Pay the electricity bill before the 15th.\n"
+    "> Renew the car insurance\n"
+)
+
+
+def test_bullets_of_a_short_note_are_its_items_without_markdown() -> None:
+    s = summarize(NOTE, "bullets", embedder=EMB)
+    assert s.text.split("\n") == [
+        "- Call the plumber on Monday.",
+        "- Then:",
+        "- fix the tap",
+        "- check the boiler",
+        "- Pay the electricity bill before the 15th.",
+        "- Renew the car insurance",
+    ]
+    for x in s.sentences:
+        assert NOTE[x.start : x.end] == x.text  # still exact spans of the source
+    md = s.to_markdown()
+    assert "Bullet-point summary" in md and "Extractive summary" not in md
+    assert not re.search(r"^- *$", md, re.M)  # no empty bullet
+
+
+def test_markdown_markers_stay_out_of_extractive_prose() -> None:
+    doc = "\n\n".join(
+        f"## Section {n}\n\n- {sentence}" for n, sentence in enumerate(long_text(24).split(". "))
+    )
+    s = summarize(doc, "extractive", 60, embedder=EMB)
+    assert s.sentences and within(s)
+    assert not re.search(r"(^|\s)(#+|[-*+]|\d+\.)\s", s.text), s.text
+    assert "Section" not in s.text  # headings are not summary sentences
+    for x in s.sentences:
+        assert doc[x.start : x.end] == x.text
+
+
+def test_markdown_in_the_model_reply_stays_out_of_the_summary() -> None:
+    text = long_text(12)
+    plain = first_sentences(3)
+
+    def reply(prompt: str, settings: GenerationSettings) -> str:
+        sents = re.findall(r"[^.!?]+[.!?]", plain(prompt, settings))
+        return "## Summary\n" + "\n".join(f"- {x.strip()}" for x in sents)
+
+    target = len(plain(f"Text: {text}\nSummary:", GenerationSettings()).split())
+    s = summarize(text, "abstractive", target, llm=FakeLLM([reply]), embedder=EMB)
+    assert s.method == "abstractive", s.notes
+    assert "#" not in s.text and not re.search(r"(^|\s)[-*]\s", s.text), s.text
+    assert "Summary" not in s.text
