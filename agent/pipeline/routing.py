@@ -81,6 +81,12 @@ _OBJECT = (  # what the task acts on: quoted text, "this …", "my notes", or a 
     r"(?:\s*[:\"'“‘«]|\s+(?:this|that|the following|these|those|it|my|the|a|an|our)\b|"
     r"\s+\S+(?:\s+\S+){2,})"
 )
+#: Languages a request may name in lower case ("in french")
+LANGUAGE_NAMES = (
+    "french|german|spanish|italian|portuguese|dutch|english|polish|swedish|danish|norwegian|"
+    "finnish|greek|turkish|russian|ukrainian|czech|romanian|hungarian|japanese|chinese|"
+    "korean|arabic|hebrew|hindi|catalan|irish|welsh"
+)
 _TOOL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("translate", re.compile(_POLITE + r"translate\b" + _OBJECT, re.I | re.S)),
     (
@@ -88,6 +94,17 @@ _TOOL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             _POLITE + r"(?:how (?:do|would|should|can) (?:you|i|we) say|what(?:'s| is) the "
             r"(?:\w+ )?(?:word|phrase) for)\b.+\b(?:in|into) (?-i:[A-Z][a-z]+)\b",
+            re.I | re.S,
+        ),
+    ),
+    (
+        # "what's 'the kitchen is on the left' in German?", "how do you say 'X' in french?"
+        "translate",
+        re.compile(
+            r"^(?=.*[\"“‘«'][^\"”’»']{2,}[\"”’»']).*\b(?:in|into|to)\s+(?:"
+            + LANGUAGE_NAMES
+            + r")\b"
+            r"(?!\s+(?:food|cuisine|class|classes|lessons?|people|history|culture))",
             re.I | re.S,
         ),
     ),

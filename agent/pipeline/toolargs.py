@@ -21,9 +21,13 @@ from dataclasses import dataclass
 
 from agent.errors import LorebookError, ToolInputError
 
-_QUOTED = re.compile(r"[\"'“‘«](.+?)[\"'”’»]", re.S)
+#: quoted text; an apostrophe inside a word ("what's") opens and closes nothing
+_QUOTED = re.compile(r"(?<![A-Za-z])[\"'“‘«](.+?)[\"'”’»](?![A-Za-z])", re.S)
 _INTO = re.compile(r"\b(?:to|into|in)\s+([A-Za-zÀ-ÿ-]+)\s*[:.!?]?\s*$", re.I)
-_INTO_ANYWHERE = re.compile(r"\b(?:to|into)\s+([A-Za-zÀ-ÿ-]+)\s*:\s*", re.I)
+_INTO_ANYWHERE = re.compile(
+    r"\b(?:to|into|in)\s+([A-Za-zÀ-ÿ-]+)(?:\s+(?:pls|please|plz|for me|thanks))?\s*:\s*", re.I
+)
+_ANY_INTO = re.compile(r"\b(?:to|into|in)\s+([A-Za-zÀ-ÿ-]+)", re.I)
 _VERB = re.compile(
     r"^\s*(?:please\s+)?(?:translate|summari[sz]e|tl;?dr|review|write|generate|implement)\b"
     r"(?:\s+(?:this|the following|that|it))?\s*:?\s*",
@@ -79,6 +83,13 @@ def parse_translate(payload: str, languages: Mapping[str, str]) -> TranslateArgs
         target, text = _language(m.group(1), languages), text[m.end() :]
     elif (m := _INTO.search(text)) and _language(m.group(1), languages):
         target, text = _language(m.group(1), languages), text[: m.start()]
+    if target is None:
+        # "how do you say 'my cat is asleep' in french?": the language named anywhere
+        for m in _ANY_INTO.finditer(text):
+            if _language(m.group(1), languages):
+                target = _language(m.group(1), languages)
+                text = text[: m.start()] + " " + text[m.end() :]
+                break
     if target is None:
         names = ", ".join(sorted(languages.values()))
         raise ToolInputError(
