@@ -61,7 +61,7 @@ from agent.pipeline.answers import (
 from agent.pipeline.compose import compose
 from agent.pipeline.facts import correction, extract_facts
 from agent.pipeline.forgetting import clean_phrase, matching
-from agent.pipeline.routing import TOOL_ROUTES, Router, explicit_route, is_question
+from agent.pipeline.routing import TOOL_ROUTES, Router, explicit_route, follow_up, is_question
 from agent.pipeline.state import TurnState
 from memory._slots import question_slot, second_person, slot
 
@@ -130,6 +130,13 @@ def _previous_reply(state: TurnState) -> str | None:
     return None
 
 
+def _previous_route(state: TurnState) -> str | None:
+    for h in reversed(state.get("history", [])):
+        if h["role"] == "assistant":
+            return h.get("route")
+    return None
+
+
 def _previous_user(state: TurnState) -> str | None:
     for h in reversed(state.get("history", [])):
         if h["role"] == "user":
@@ -193,6 +200,12 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         if decision is None:
             ask = s.llm if s.classify_with_model and _instruct(s.llm) else None
             decision = router.route(state["message"], llm=ask)
+            if decision.route in ("chat", "ask_memory", "ask_documents"):
+                # "and 'thank you very much'?" after a translation: the same tool again
+                decision = (
+                    follow_up(state["message"], _previous_route(state), _previous_user(state))
+                    or decision
+                )
         return {
             "route": decision.route,
             "route_reason": decision.reason,
@@ -454,7 +467,7 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
             return {}
         turn = [
             {"role": "user", "content": state["message"]},
-            {"role": "assistant", "content": state.get("reply", "")},
+            {"role": "assistant", "content": state.get("reply", ""), "route": state["route"]},
         ]
         if not state.get("prompt"):
             # Replies the model did not write (commands, "Noted: …", answers quoted from

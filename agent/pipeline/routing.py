@@ -404,6 +404,93 @@ class Router:
         return Decision(label, f"examples ({label}, {share:.0%} of votes)", message)
 
 
+#: A short turn that carries on the thread's last tool request: "and 'thank you very much'?",
+#: "now 'the bill, please'", "and how would I say good night", "now one that returns …"
+_FOLLOW_UP = re.compile(
+    r"^\s*(?:(?:ok|okay|nice|great|cool|perfect|thanks|thank you|cheers)[,.!]*\s+)?"
+    r"(?:and|now|also|then|next|what about|how about|same for|same with|do)\b[\s,:]*(?P<rest>.*)$",
+    re.I | re.S,
+)
+_SAY = re.compile(
+    r"^\s*(?:how (?:would|do|should|can) (?:i|you|we) say|what(?:'s| is) the (?:word|phrase) for)"
+    r"\s*",
+    re.I,
+)
+
+
+def follow_up(
+    message: str, previous_route: str | None, previous_message: str | None
+) -> Decision | None:
+    """The thread's last tool again, for a short turn that carries it on, or None.
+
+    A translation keeps the language of the request before unless this turn names one; a code
+    request keeps its task ("one that returns the n-th fibonacci number" → "write a python
+    function that returns…").
+
+    Example:
+        >>> follow_up("and 'thank you very much'?", "translate",
+        ...     "translate 'good morning' into French").payload
+        "translate 'thank you very much' into French"
+        >>> follow_up("nice. now one that reverses a string", "code",
+        ...     "write a python function that counts vowels").payload
+        'write a python function that reverses a string'
+        >>> follow_up("and where do I live?", "translate", "translate 'hi' into French") is None
+        True
+    """
+    if previous_route not in ("translate", "code") or not previous_message:
+        return None
+    text = re.sub(r"^\s*(?:ok|okay|nice|great|cool|perfect|thanks|cheers)[.!,]+\s*", "", message)
+    m = _FOLLOW_UP.match(text)
+    quoted = re.search(r"(?<![A-Za-z])[\"'“‘«](.+?)[\"'”’»](?![A-Za-z])", text)
+    if m is None and not (quoted and len(quoted.group(1)) >= len(text.strip(" ?!.")) - 4):
+        return None
+    rest = (m.group("rest") if m else text).strip()
+    if not rest or len(rest.split()) > 25:
+        return None
+    if previous_route == "translate":
+        named = re.search(rf"\b(?:in|into|to)\s+({LANGUAGE_NAMES})\b", rest, re.I)
+        before = re.search(rf"\b({LANGUAGE_NAMES})\b", previous_message, re.I)
+        found = named or before
+        if found is None:
+            return None
+        language = found.group(1).capitalize()
+        only_language = re.fullmatch(rf"(?:(?:in|into|to)\s+)?({LANGUAGE_NAMES})\W*", rest, re.I)
+        said_before = re.search(r"(?<![A-Za-z])[\"'“‘«](.+?)[\"'”’»](?![A-Za-z])", previous_message)
+        if quoted:
+            phrase = quoted.group(1)
+        elif only_language and said_before:
+            phrase = said_before.group(1)  # "and in Spanish?": the same words, another language
+        elif not (say := _SAY.match(rest)) or not say.group(0).strip():
+            return None  # "and my sister is called Ana" is not a phrase to translate
+        else:
+            phrase = _SAY.sub(
+                "", re.sub(rf"\s*\b(?:in|into|to)\s+{language}\b", "", rest, flags=re.I)
+            )
+            phrase = phrase.strip(" ?!.")
+            if is_question(phrase + "?") and re.match(
+                r"^(?:what|where|who|when|how|why)\b", phrase, re.I
+            ):
+                return None  # "and where do I live?" is a new question
+        if not phrase:
+            return None
+        return Decision(
+            "translate",
+            "rule: a follow-up of the last translation",
+            f"translate '{phrase}' into {language}",
+        )
+    one = re.match(
+        r"^(?:one|another(?: one)?|a function|something)\s+(?:that|which|to|for)\s+(.+)$",
+        rest,
+        re.I,
+    )
+    if one is None:
+        return None
+    lang = re.search(r"\b(python|javascript|bash|rust|go|java)\b", previous_message, re.I)
+    language = (lang.group(1) if lang else "python").lower()
+    what = f"write a {language} function that {one.group(1).strip()}"
+    return Decision("code", "rule: a follow-up of the last code request", what.rstrip(" ?!."))
+
+
 def classify(llm: Any, message: str) -> Decision | None:
     """Ask an instruction-tuned model for a conversation route (JSON grammar), or None."""
     prompt = llm.chat_format.render(
@@ -434,6 +521,7 @@ __all__ = [
     "asks_about_user",
     "classify",
     "explicit_route",
+    "follow_up",
     "is_question",
     "tool_route",
 ]

@@ -364,3 +364,16 @@ def test_he_after_a_named_person_is_that_person_and_forget_stays_precise(tmp_pat
 def test_evidence_for_a_thing_or_a_named_kind(fact: str, question: str, answers: bool) -> None:
     found = agent.pipeline.answers.evidence(question, [{"text": fact, "similarity": 0.5}])
     assert bool(found) is answers
+
+
+def test_a_short_follow_up_carries_on_the_last_tool_in_its_thread(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="Bonjour.") as bot:
+        assert bot.chat("Translate 'good morning' into French", thread="a").route == "translate"
+        again = bot.chat("and 'thank you very much'?", thread="a")
+        assert again.route == "translate" and "follow-up" in again.route_reason
+        assert bot.chat("and in Spanish?", thread="a").route == "translate"
+        # a statement or a new question in the same thread is not a phrase to translate
+        assert bot.chat("and my sister is called Ana", thread="a").route == "remember"
+        assert bot.chat("and where do I live?", thread="a").route == "ask_memory"
+        # another thread has no tool to carry on
+        assert bot.chat("and 'thank you very much'?", thread="b").route != "translate"
