@@ -116,9 +116,13 @@ def parse_summarize(payload: str) -> SummarizeArgs:
     Example:
         >>> parse_summarize("bullets 50 notes.md")
         SummarizeArgs(source='notes.md', style='bullets', max_words=50)
+        >>> parse_summarize("tl;dr this one too pls: The movers come on Friday.").max_words
+        30
     """
+    # "tl;dr" asks for a line or two, not the default paragraph
+    brief = bool(re.match(r"^\s*(?:please\s+)?(?:tl;?dr|in a nutshell|briefly)\b", payload, re.I))
     text = _VERB.sub("", payload.strip())
-    style, max_words = "abstractive", None
+    style, max_words = "abstractive", (30 if brief else None)
     while True:
         first, _, rest = text.partition(" ")
         if first.lower() in ("bullets", "extractive", "abstractive"):
@@ -127,6 +131,9 @@ def parse_summarize(payload: str) -> SummarizeArgs:
             max_words, text = int(first), rest
         else:
             break
+    lead = re.match(r"^[^:\n]{0,40}:\s*(?=\S)", text)
+    if lead and len(text) - lead.end() > 80:
+        text = text[lead.end() :]  # "one too pls: <the text>"
     return SummarizeArgs(text.strip(), style, max_words)
 
 
