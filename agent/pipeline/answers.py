@@ -149,7 +149,7 @@ def about_the_same(question: str, memories: Sequence[dict[str, Any]]) -> list[di
 
 def closest_told(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The current memory nearest a question none of them answers for sure (at most one):
-    each shares a word with what is asked, or means nearly the same. Shown with "I don't
+    it shares a word with what is asked (beyond whom it is about). Shown with "I don't
     know", so a fact told in other words is not hidden ("who has a spare key?" / "our
     neighbour … has a spare key to the flat").
 
@@ -159,13 +159,14 @@ def closest_told(question: str, memories: Sequence[dict[str, Any]]) -> list[dict
         ...     {"id": 2, "text": "I live in Leeds.", "similarity": 0.2}])]
         [1]
     """
-    asked = content_words(question)
+    # what is asked, not whom about: "what is my dog's name?" does not bring up the cat's
+    asked = content_words(question) - content_words(" ".join(_subject_words(question)))
     scored = []
     for m in memories:
         if not m.get("current", True):
             continue
         shared = len(asked & content_words(m["text"]))
-        if shared or m.get("similarity", 0.0) >= 0.5:
+        if shared:
             scored.append((shared, m.get("similarity", 0.0), m))
     scored.sort(key=lambda t: (-t[0], -t[1]))
     return [m for *_, m in scored[:1]]
@@ -390,6 +391,8 @@ def _of_expected_type(question: str, text: str) -> bool:
     if re.match(r"^\s*(?:and\s+)?whose\b", q):
         # "whose dog is Bramble?": an owner, "my mum's", "Kate's", "ours"
         return bool(names) or bool(re.search(r"\b(?:my|our|mine|ours)\b|\w's\b", text, re.I))
+    if _MEASURE.match(q):
+        return bool(numbers)  # "what's the wattage of the kettle?" needs a number
     if re.search(r"\bhow (?:old|many|much|long|often|far)\b", q):
         return bool(numbers) or bool(_HINTS["age"].search(text)) or "every" in text.lower()
     if re.match(r"^\s*(?:and\s+)?when did (?:i|we)\b", q) and coverage(question, text) >= 0.6:
@@ -431,6 +434,16 @@ _BREED = re.compile(
 )
 
 
+def _subject_words(question: str) -> set[str]:
+    """Whom a question is about: the names it gives and the relations after "my"/"our"."""
+    who = {w.removesuffix("'s") for w in re.findall(r"(?<!^)\b[A-Z][a-z][\w'-]*", question.strip())}
+    return who | {
+        r.lower()
+        for r in re.findall(r"\b(?:my|our)\s+([a-z-]+?)(?:'s)?\b", question, re.I)
+        if r.lower() in RELATIONS
+    }
+
+
 def _beyond_subject(question: str, text: str) -> bool:
     """The memory shares a word with what the question asks, not only with whom it asks about:
     "what is my nephew allergic to?" is not answered by "my nephew is obsessed with axolotls".
@@ -441,13 +454,7 @@ def _beyond_subject(question: str, text: str) -> bool:
         >>> _beyond_subject("Who is my nephew?", "My nephew Oisin loves axolotls.")
         True
     """
-    who = {w.removesuffix("'s") for w in re.findall(r"(?<!^)\b[A-Z][a-z][\w'-]*", question.strip())}
-    who |= {
-        r.lower()
-        for r in re.findall(r"\b(?:my|our)\s+([a-z-]+?)(?:'s)?\b", question, re.I)
-        if r.lower() in RELATIONS
-    }
-    asked = content_words(question) - content_words(" ".join(who))
+    asked = content_words(question) - content_words(" ".join(_subject_words(question)))
     return not asked or bool(asked & content_words(text))
 
 
@@ -458,7 +465,18 @@ def _close_enough(question: str, memory: dict[str, Any]) -> bool:
     return cover >= 0.5 or (cover > 0 and memory.get("similarity", 0.0) >= 0.55)
 
 
-_TYPED = re.compile(r"^\s*(?:and\s+)?(?:how (?:much|many|long|old|often)|when|where|who)\b", re.I)
+#: "what's the wattage of the kettle?": a quantity, answered by a number
+_MEASURE = re.compile(
+    r"^\s*(?:and\s+)?what(?:'s|\s+is|\s+are|\s+was)\s+(?:the\s+|its\s+|their\s+)?(?:\w+\s+)?"
+    r"(?:wattage|voltage|price|cost|weight|length|height|width|depth|capacity|temperature|"
+    r"speed|amount|fee|fees|rent|deposit|distance|duration|percentage|rate|dose|dosage|"
+    r"calories|mileage|budget|salary|phone number|number)\b",
+    re.I,
+)
+_TYPED = re.compile(
+    r"^\s*(?:and\s+)?(?:how (?:much|many|long|old|often)|when|where|who)\b|" + _MEASURE.pattern,
+    re.I,
+)
 
 
 def holds_asked_value(question: str, sentence: str) -> bool:
@@ -861,7 +879,33 @@ def _is_lead(sentence: str) -> bool:
     """A heading ("## Deposit") or a question (an FAQ's): it leads to
     the answer, it is not one."""
     s = sentence.strip()
-    return s.startswith("#") or s.endswith("?")
+    title = bool(_TITLE.match(s)) and not re.search(
+        r"\b(?:is|are|was|were|will|must|may|can|should|has|have|be|need|needs)\b|\d", s, re.I
+    )
+    return s.startswith("#") or s.endswith("?") or title
+
+
+#: A document's title or greeting: "Welcome to Heron Cottage!", "Ridgeway Cycling Club -
+#: November newsletter.", "Dear members,": it names the subject, it answers nothing
+_TITLE = re.compile(
+    r"^(?:welcome to|dear)\b[^.!?,]{0,50}[.!,]?$|"
+    r"^[A-Z][\w'’]*(?:\s+[\w'’&]+){0,6}\s+[-–—]\s+[\w'’ ,]{1,40}[.]?$",
+    re.I,
+)
+
+
+def named_in(question: str, sentence: str) -> bool:
+    """The sentence holds a name the question asks about ("what's Gaspard supposed to be
+    doing?" / "Action: Gaspard to draft a budget…"): it is about that one.
+
+    Example:
+        >>> named_in("What's Gaspard doing?", "Action: Gaspard to draft a budget.")
+        True
+    """
+    names = {
+        w for w in re.findall(r"(?<!^)\b[A-Z][a-z]{2,}\b", question.strip()) if w not in NOT_NAMES
+    }
+    return any(re.search(rf"\b{re.escape(n)}\b", sentence) for n in names)
 
 
 def _is_heading(sentence: str) -> bool:

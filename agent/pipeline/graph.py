@@ -51,6 +51,7 @@ from agent.pipeline.answers import (
     holds_asked_value,
     model_answer,
     model_document_answer,
+    named_in,
     names_what_user_told,
     points_at,
     related_reply,
@@ -406,6 +407,7 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
             # "How much money does Mila need for the museum trip?": the sentence before says
             # which trip "8 euros for the entry fee" is for
             and sentence_cover(question, found.get("context", "")) <= 0.5
+            and not named_in(question, found["sentence"])
         ):
             found = None  # it shares a word but is about something else: the documents don't say
         reply = ""
@@ -523,7 +525,10 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
             # feathers?"), and nothing says: the model would invent an answer
             return "unknown"
         if doc is not None and (
-            doc_cover >= 0.5 or (doc_cover >= 0.3 and holds_asked_value(message, doc["sentence"]))
+            doc_cover >= 0.5
+            or (doc_cover >= 0.3 and holds_asked_value(message, doc["sentence"]))
+            # "which database is billing moving to?" / "…will be migrated to PostgreSQL 17"
+            or (is_question(message) and (doc.get("similarity") or 0.0) >= _DOC_MEANS)
         ):
             return "cite"  # "When did I plant the tomatoes?": a question a document answers
         if is_question(message) and any(
