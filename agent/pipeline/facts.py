@@ -423,7 +423,8 @@ def _asides(message: str) -> str:
 
     def aside(m: re.Match[str]) -> str:
         inner = m.group(1)
-        if re.search(r"\d", inner) or re.search(r"(?<!^)\b[A-Z][a-z]", inner):
+        named = [w for w in re.findall(r"\b[A-Z][a-z]+", inner) if w not in _NOT_NAMES]
+        if re.search(r"\d", inner) or named:  # "(Dieter, the one with the loud parrot)"
             return f", {inner},"
         return ""
 
