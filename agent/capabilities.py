@@ -79,6 +79,9 @@ class RememberParams(_Params):
         description="A fact the user states, as a sentence ('My sister is called Ana').",
     )
     user: str = _User
+    thread: str | None = Field(
+        default=None, max_length=200, description="The conversation the fact was stated in."
+    )
 
 
 class RecallParams(_Params):
@@ -149,16 +152,17 @@ class TranslateParams(_Params):
 
 
 class SummarizeParams(_Params):
-    source: str = Field(
+    source: str | list[str] = Field(
         min_length=1,
         max_length=MAX_TEXT_CHARS,
-        description="The text, or the path of a txt/md/html/pdf file.",
+        description="The text, the path of a txt/md/html/pdf file, or several paths to "
+        "summarize together.",
     )
     style: Literal["abstractive", "extractive", "bullets"] = Field(
         default="abstractive", description="Written anew, quoted sentences, or bullet points."
     )
     max_words: int | None = Field(
-        default=None, ge=5, le=2_000, description="Target length in words (default: from length)."
+        default=None, ge=1, le=2_000, description="Target length in words (default: from length)."
     )
 
 
@@ -218,6 +222,8 @@ class Capability:
             so front ends offer it only when the user enabled it.
         failure: the message when a result means the call did not do what was asked (a
             rejected fact), else None.
+        notes: what went wrong on the way without failing the call, one line each, starting
+            with ``warning:`` or ``error:`` (a file ingest skipped or could not read).
     """
 
     name: str
@@ -230,6 +236,7 @@ class Capability:
     needs_model: bool
     safe: bool = True
     failure: Callable[[Any], str | None] = lambda _result: None
+    notes: Callable[[Any], list[str]] = lambda _result: []
 
     def validate(self, values: Mapping[str, Any]) -> Any:
         """The parameter model built from ``values``.
@@ -271,7 +278,7 @@ def describe_validation_error(name: str, exc: ValidationError) -> str:
 
 
 def _remember(host: Stores, p: RememberParams) -> Any:
-    return host.memory.add(p.text, user=p.user, thread=None, source="user")
+    return host.memory.add(p.text, user=p.user, thread=p.thread, source="user")
 
 
 def _recall(host: Stores, p: RecallParams) -> list[Any]:
@@ -287,7 +294,8 @@ def _forget(host: Stores, p: ForgetParams) -> list[int]:
 
 
 def _ingest(host: Stores, p: IngestParams) -> Any:
-    return host.documents.ingest(p.paths, progress=False)
+    # a host may ask for the progress bar (the CLI's, on a terminal); others get none
+    return host.documents.ingest(p.paths, progress=getattr(host, "progress", False))
 
 
 def _search(host: Stores, p: SearchParams) -> list[Any]:
@@ -380,11 +388,15 @@ def _render_forgotten(gone: list[int]) -> str:
 
 
 def _render_ingest(r: Any) -> str:
-    errors = "".join(f"\n{e.path}: {e.message}" for e in r.errors)
     return (
         f"added {len(r.added)}, updated {len(r.updated)}, unchanged {len(r.unchanged)}, "
-        f"removed {len(r.removed)} files; {r.chunks} chunks{errors}"
+        f"removed {len(r.removed)} files; {r.chunks} chunks"
     )
+
+
+def _ingest_notes(r: Any) -> list[str]:
+    skipped = [f"warning: {w.message}" for w in getattr(r, "skipped", [])]
+    return skipped + [f"error: {e.message}" for e in r.errors]
 
 
 def _render_passages(hits: list[Any]) -> str:
@@ -429,7 +441,7 @@ CAPABILITIES: dict[str, Capability] = {
         Capability(
             "ingest", "Add files or folders to the documents (re-ingesting skips unchanged files).",
             IngestParams, _ingest, "memory.IngestReport", lambda t: {"paths": _WORDS(t)},
-            _render_ingest, needs_model=False,
+            _render_ingest, needs_model=False, notes=_ingest_notes,
         ),
         Capability(
             "search", "Search the ingested documents; passages with their file, page and "

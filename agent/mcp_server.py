@@ -202,10 +202,10 @@ class LorebookMCP:
             result = await anyio.to_thread.run_sync(self._run, cap, params, limiter=self._limiter)
         except LorebookError as exc:
             return _error(str(exc))
-        failure = cap.failure(result)
+        failure, notes = cap.failure(result), cap.notes(result)
         data = jsonable(result)
         return types.CallToolResult(
-            content=[types.TextContent(text=failure or cap.render(result))],
+            content=[types.TextContent(text="\n".join([failure or cap.render(result), *notes]))],
             structured_content=data if isinstance(data, dict) else {"result": data},
             is_error=failure is not None,
         )

@@ -14,13 +14,14 @@ import argparse
 import os
 from typing import Any
 
+from agent.cli.common import Handler
 from agent.settings import Settings
 
 TOKEN_ENV = "LOREBOOK_MCP_TOKEN"
 
 
-def add_parser(sub: Any, common: argparse.ArgumentParser) -> Any:
-    """Add ``mcp`` to the subcommands; returns its handler."""
+def add_parsers(sub: Any, common: argparse.ArgumentParser) -> dict[str, Handler]:
+    """Add ``mcp`` to the subcommands; returns its handler by name."""
     p = sub.add_parser(
         "mcp",
         parents=[common],
@@ -43,7 +44,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> Any:
         help=f"--http: bearer token clients must send (default: ${TOKEN_ENV}); required when "
         "--host is not a loopback address",
     )
-    return cmd_mcp
+    return {"mcp": cmd_mcp}
 
 
 def cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from agent.cli import main
-from agent.cli_tools import _show
+from agent.cli.common import show as _show
 
 
 @pytest.fixture
@@ -26,10 +26,10 @@ def test_threads_rename_and_delete_say_what_happened(
 ) -> None:
     assert main(["threads"]) == 0
     assert "no threads for user 'me' yet" in capsys.readouterr().out
-    from agent.cli import _open_agent, _settings, build_parser
+    from agent.cli import build_parser, open_agent, settings_from_args
 
-    settings = _settings(build_parser().parse_args(["threads"]))
-    with _open_agent(settings) as agent:
+    settings = settings_from_args(build_parser().parse_args(["threads"]))
+    with open_agent(settings) as agent:
         agent.chat("hello there", thread="t1", user="me")
     assert main(["threads"]) == 0
     assert capsys.readouterr().out.startswith("t1 ")

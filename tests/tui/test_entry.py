@@ -12,6 +12,7 @@ import pytest
 
 import tui
 from agent import cli
+from agent.cli import chat as cli_chat
 
 
 class _Tty(io.StringIO):
@@ -36,7 +37,7 @@ def test_chat_opens_the_app_in_a_terminal(tmp_path: Path, monkeypatch: pytest.Mo
     session.close()
 
     called: list[bool] = []
-    monkeypatch.setattr(cli, "_plain_chat", lambda args, settings: called.append(True) or 0)
+    monkeypatch.setattr(cli_chat, "plain_chat", lambda args, settings: called.append(True) or 0)
     assert cli.main(["chat", "--plain"]) == 0 and called == [True]
     monkeypatch.setattr(sys, "stdin", io.StringIO())  # piped: no terminal, no app
     assert cli.main(["chat"]) == 0 and called == [True, True]
