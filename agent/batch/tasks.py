@@ -1,12 +1,16 @@
-"""The batch task types: what each one calls on :class:`~agent.api.Agent`, and its parameters.
+"""The batch task types, generated from the capability registry, plus ``chat``.
 
-A task line is ``{"id": ..., "task": <type>, <parameters>...}``; parameter names are the
-library's (``Agent.translate(text, target, source, ...)`` → ``{"task": "translate", "text":
-..., "target": ...}``). Evaluation fields (``reference``, ``expect``) ride along untouched;
-``tests`` is both the code tool's parameter and what ``lorebook eval`` scores.
+A task line is ``{"id": ..., "task": <type>, <parameters>...}``; each capability of
+:data:`agent.capabilities.CAPABILITIES` is a task type taking its parameters by their names
+(``{"task": "translate", "text": ..., "target": ...}``), and ``chat`` is a turn in a thread.
+A few other names are accepted for old task files (:data:`ALIASES`: ``summarize`` takes
+``text``, ``path`` or ``paths`` for ``source``), and ``forget`` and ``ingest`` keep the result
+shapes they had (:data:`_SHAPES`). Evaluation fields (``reference``, ``expect``) ride along
+untouched; ``tests`` is both the code tool's parameter and what ``lorebook eval`` scores.
 
 Validation happens before anything runs, so a bad line costs no model time and its error
-names the line, the parameter and the valid ones.
+names the line, the parameter and the valid ones; after the checks of the line's shape (unknown,
+missing, not an integer), the capability's own model checks the values.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agent.capabilities import jsonable
-from agent.errors import LorebookError
+from agent.capabilities import CAPABILITIES, Capability, jsonable
+from agent.errors import ConfigError, LorebookError
 
 __all__ = ["EVAL_FIELDS", "TASKS", "TaskError", "TaskType", "jsonable", "ordering_key", "validate"]
 
@@ -42,85 +46,80 @@ class TaskType:
     shared_write: bool = False
     """It writes what every user's tasks read (``ingest``: the documents), so a runner with
     several workers runs it alone, after every earlier task and before every later one."""
+    integers: tuple[str, ...] = ()
+    """Parameters that must be JSON integers (``k``, ``max_words``)."""
+    check: Callable[[dict[str, Any]], None] = lambda _params: None
+    """The capability's own validation of the parameters (bounds, sizes, choices)."""
 
 
-def _turn(agent: Any, p: dict[str, Any], thread: str | None) -> Any:
-    return agent.chat(p["message"], thread=thread, user=p.get("user", "me"))
+ALIASES: dict[str, dict[str, str]] = {
+    "summarize": {"text": "source", "paths": "source", "path": "source"},
+    "review": {"text": "source", "path": "source"},
+}
+"""Other names a task line may give a capability's parameter (``summarize``'s ``paths``)."""
+
+_SHAPES: dict[str, Callable[[Any], Any]] = {
+    "forget": lambda gone: {"forgotten": gone},
+    "ingest": lambda report: {**jsonable(report), "chunks_per_second": report.chunks_per_second},
+}
+"""Results a task line reports in another shape than the capability's (kept for old files)."""
 
 
-def _source(p: dict[str, Any]) -> Any:
-    for key in ("source", "text", "paths", "path"):
-        if key in p:
-            return p[key]
-    raise TaskError("no input")  # unreachable: validate() checks one_of
+def _canonical(name: str, p: dict[str, Any]) -> dict[str, Any]:
+    """A task's parameters under the capability's names (aliases renamed, one path a list)."""
+    renamed = {ALIASES.get(name, {}).get(k, k): v for k, v in p.items()}
+    if name == "ingest" and isinstance(renamed.get("paths"), str):
+        renamed["paths"] = [renamed["paths"]]
+    return renamed
 
 
-def _forget(agent: Any, p: dict[str, Any]) -> Any:
-    gone = agent.forget(p.get("id"), query=p.get("query"), user=p.get("user", "me"))
-    return {"forgotten": gone}
+def _integer(annotation: Any) -> bool:
+    return annotation is int or annotation == int | None
 
 
-def _ingest(agent: Any, p: dict[str, Any]) -> Any:
-    paths = p["paths"]
-    report = agent.ingest([paths] if isinstance(paths, str) else paths, progress=False)
-    return {**jsonable(report), "chunks_per_second": report.chunks_per_second}
+def _from_capability(cap: Capability) -> TaskType:
+    fields = cap.params.model_fields
+    aliases = ALIASES.get(cap.name, {})
+    one_of = tuple(dict.fromkeys([*(v for v in aliases.values()), *aliases])) if aliases else ()
+    if cap.name == "forget":
+        one_of = ("id", "query")  # the model says "exactly one" in its own words; kept here
+    required = tuple(n for n, f in fields.items() if f.is_required() and n not in one_of)
+    optional = tuple(n for n, f in fields.items() if not f.is_required() and n not in one_of)
+    shape = _SHAPES.get(cap.name, lambda result: result)
 
+    def check(p: dict[str, Any]) -> None:
+        try:
+            cap.validate(_canonical(cap.name, p))
+        except ConfigError as exc:
+            raise TaskError(f"task {exc}") from None
+
+    def run(agent: Any, p: dict[str, Any]) -> Any:
+        return shape(cap.run(agent, cap.validate(_canonical(cap.name, p))))
+
+    return TaskType(
+        cap.name,
+        required,
+        optional,
+        run,
+        one_of=one_of,
+        shared_write=cap.name == "ingest",
+        integers=tuple(n for n, f in fields.items() if _integer(f.annotation)),
+        check=check,
+    )
+
+
+_CHAT = TaskType(
+    "chat",
+    ("message",),
+    ("thread", "user"),
+    lambda a, p: a.chat(p["message"], thread=p.get("thread", "main"), user=p.get("user", "me")),
+)
+"""A turn in a thread: the one task type that is not a capability (it keeps a conversation)."""
 
 TASKS: dict[str, TaskType] = {
-    t.name: t
-    for t in (
-        TaskType(
-            "chat", ("message",), ("thread", "user"), lambda a, p: _turn(a, p, p.get("thread", "main"))  # noqa: E501
-        ),
-        TaskType("ask", ("message",), ("user",), lambda a, p: _turn(a, p, None)),
-        TaskType(
-            "translate",
-            ("text", "target"),
-            ("source", "context", "glossary", "explain"),
-            lambda a, p: a.translate(
-                p["text"], p["target"], p.get("source"), p.get("context"), p.get("glossary"),
-                bool(p.get("explain", False)),
-            ),
-        ),
-        TaskType(
-            "summarize",
-            (),
-            ("style", "max_words"),
-            lambda a, p: a.summarize(_source(p), p.get("style", "abstractive"), p.get("max_words")),
-            one_of=("source", "text", "paths", "path"),
-        ),
-        TaskType(
-            "code",
-            ("prompt",),
-            ("language", "tests", "samples", "execute"),
-            lambda a, p: a.code(
-                p["prompt"], p.get("language", "python"), p.get("tests"), p.get("samples"),
-                p.get("execute"),
-            ),
-        ),
-        TaskType(
-            "review",
-            (),
-            ("use_model",),
-            lambda a, p: a.review(_source(p), bool(p.get("use_model", False))),
-            one_of=("source", "text", "path"),
-        ),
-        TaskType("ingest", ("paths",), (), _ingest, shared_write=True),
-        TaskType(
-            "remember",
-            ("text",),
-            ("user", "thread"),
-            lambda a, p: a.remember(p["text"], user=p.get("user", "me"), thread=p.get("thread")),
-        ),
-        TaskType(
-            "recall",
-            ("query",),
-            ("user", "k"),
-            lambda a, p: a.recall(p["query"], user=p.get("user", "me"), k=int(p.get("k", 5))),
-        ),
-        TaskType("forget", (), ("user",), _forget, one_of=("id", "query")),
-    )
-}  # fmt: skip
+    "chat": _CHAT,
+    **{name: _from_capability(cap) for name, cap in CAPABILITIES.items()},
+}
 
 
 def validate(task: Mapping[str, Any]) -> tuple[TaskType, dict[str, Any]]:
@@ -157,9 +156,11 @@ def validate(task: Mapping[str, Any]) -> tuple[TaskType, dict[str, Any]]:
         raise TaskError(f"task {name!r} needs {', '.join(map(repr, missing))}")
     if t.one_of and sum(k in params for k in t.one_of) != 1:
         raise TaskError(f"task {name!r} needs exactly one of {', '.join(map(repr, t.one_of))}")
-    for key in ("k", "max_words", "samples", "id"):
-        if key in params and params[key] is not None and not isinstance(params[key], int):
-            raise TaskError(f"task {name!r}: {key!r} must be an integer, not {params[key]!r}")
+    for key in t.integers:
+        value = params.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise TaskError(f"task {name!r}: {key!r} must be an integer, not {value!r}")
+    t.check(params)
     return t, params
 
 
