@@ -7,7 +7,7 @@ only when the model names the same category *and* its quote is found in the docu
 finding then quotes the document's own text at the found offsets. A quote that is not in the
 document is dropped and noted, so the model can never add text to the review.
 
-Deliberate shortcuts: at most :data:`~tools.review.MAX_MODEL_CALLS` candidates per document
+Deliberate shortcuts: at most :data:`~tools._review_types.MAX_MODEL_CALLS` candidates per document
 (most confident first); quotes are matched word by word with any whitespace between words (the
 prompt shows the clause on one line), and case must match exactly.
 """
@@ -21,7 +21,7 @@ from agent.errors import GenerationError
 from agent.llm import few_shot
 from tools._common import Span
 from tools._review_rules import CATEGORIES
-from tools.review import MAX_MODEL_CALLS, Candidate
+from tools._review_types import MAX_MODEL_CALLS, Candidate
 
 if TYPE_CHECKING:
     from agent.llm.base import LLM
@@ -74,7 +74,7 @@ def confirm(llm: LLM, text: str, candidates: list[Candidate]) -> tuple[list[Cand
 
     Example:
         >>> from agent.llm.fake import FakeLLM
-        >>> from tools.review import Candidate
+        >>> from tools._review_types import Candidate
         >>> t = "You may not assign this Agreement."
         >>> c = Candidate("assignment", Span(0, len(t), t), 0.5, "embedding", True)
         >>> llm = FakeLLM(['{"category": "assignment", "quote": "may not assign"}'])

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from tools._review_rules import CATEGORIES, LABELS
 
 if TYPE_CHECKING:
-    from tools.review import Entity, Finding, Review, Risk
+    from tools._review_types import Entity, Finding, Review, Risk
 
 _KINDS = (
     (r"\bterms of (use|service)\b", "terms of service"),

@@ -28,12 +28,13 @@ sub-sentence phrase.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tools._common import DEFAULT_MAX_CHARS, Result, Span, load_text, sentences
+from tools._common import DEFAULT_MAX_CHARS, Span, load_text, sentences
 from tools._review_entities import find_entities, find_risks
+from tools._review_model import confirm
+from tools._review_report import plain_summary
 from tools._review_rules import (
     CATEGORIES,
     OTHER_PROTOTYPES,
@@ -41,6 +42,7 @@ from tools._review_rules import (
     TAXONOMY,
     rule_scores,
 )
+from tools._review_types import MAX_MODEL_CALLS, Candidate, Entity, Finding, Review, Risk
 
 if TYPE_CHECKING:
     import numpy as np
@@ -53,6 +55,7 @@ __all__ = [
     "EMB_THRESHOLD",
     "Entity",
     "Finding",
+    "MAX_MODEL_CALLS",
     "REVIEW_SCHEMA",
     "Review",
     "Risk",
@@ -67,68 +70,8 @@ split by ``bench/bench_review.py`` (dev micro F1 falls from 0.98 to 0.77 as it g
 MAX_PER_CATEGORY = 3
 """Findings kept per category (the most confident ones), so a long licence stays readable."""
 
-MAX_MODEL_CALLS = 12
-"""Candidates the model is asked about per document (each is one short generation)."""
-
 _EMBED_CHARS = 1000
 _HEADING_CHARS = 60
-
-
-@dataclass(frozen=True)
-class Finding(Result):
-    """One clause: ``document[start:end] == quote``."""
-
-    category: str
-    quote: str
-    start: int
-    end: int
-    confidence: float
-    method: str
-    """``rules``, ``embedding`` or ``model``."""
-
-
-@dataclass(frozen=True)
-class Entity(Result):
-    """A party, date, amount of money, duration or jurisdiction (``kind``) in the document."""
-
-    kind: str
-    text: str
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class Risk(Result):
-    """A risk flag with a one-line reason and the sentence that raised it."""
-
-    flag: str
-    reason: str
-    quote: str
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class Review(Result):
-    """The result of :func:`review`."""
-
-    path: str | None
-    findings: tuple[Finding, ...]
-    entities: tuple[Entity, ...]
-    risks: tuple[Risk, ...]
-    summary: str
-    missing: tuple[str, ...]
-    """Categories with no finding."""
-    model: str | None
-    """The model that confirmed candidates, or None when the review used rules/embeddings only."""
-    notes: tuple[str, ...] = field(default=())
-    """What did not go as planned (a model failure and its fallback, dropped quotes)."""
-
-    def to_markdown(self) -> str:
-        """A readable report: summary, risks, findings by category, entities, what is missing."""
-        from tools._review_report import render_markdown
-
-        return render_markdown(self)
 
 
 def _span_schema(extra: dict[str, Any]) -> dict[str, Any]:
@@ -236,8 +179,6 @@ def review(
     if use_model and llm is None:
         notes.append("use_model was set but no model was given: rules and embeddings only")
     elif use_model and llm is not None:
-        from tools._review_model import confirm
-
         candidates, model_notes = confirm(llm, text, candidates)
         notes += model_notes
         model_name = llm.model_name
@@ -252,22 +193,8 @@ def review(
         Risk(rule.flag, rule.reason, span.text, span.start, span.end)
         for rule, span in find_risks(sents)
     )
-    from tools._review_report import plain_summary
-
     summary = plain_summary(text, findings, entities, risks, missing)
     return Review(path, findings, entities, risks, summary, missing, model_name, tuple(notes))
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A span that may be a clause of ``category`` (before selection)."""
-
-    category: str
-    span: Span
-    confidence: float
-    method: str
-    uncertain: bool = False
-    """True for embedding-only or near-threshold candidates: the ones the model is asked about."""
 
 
 def _clause_spans(text: str) -> list[Span]:
