@@ -21,9 +21,12 @@
 
    Built-in examples come first and memory hits last, because a base model copies most from the
    examples nearest the query, and accepted translations are the user's own style.
-4. Every sentinel must come back exactly once and every glossary term that occurs must be in
-   the output. If not, one retry: glossary terms are replaced by sentinels that restore to the
-   required term, and the examples with sentinels are moved next to the query. The attempt
+4. Every sentinel must come back exactly once, every glossary term that occurs must be in
+   the output, and the words before the first protected item must not be dropped (the 270M
+   model turns "Hello ⟦1⟧, ..." into "⟦1⟧, ..."). If not, one retry: glossary terms are
+   replaced by sentinels that restore to the required term, the examples with sentinels are
+   moved next to the query, and after a dropped opening the placeholders are shown as names
+   ("Hello Alice, ...", which the model keeps) and mapped back. The attempt
    with fewer problems is kept; the remaining ones are :class:`Violation` s in the result.
 
 Deliberate shortcuts: units are translated one at a time (no cross-sentence context beyond
@@ -78,6 +81,8 @@ TM_EXAMPLES = 3
 """Translation-memory entries offered to each prompt as examples."""
 TM_MIN_SCORE = 0.4
 """Cosine similarity below which a memory entry is not used as an example."""
+_SURROGATES = ("Alice", "Bruno", "Clara", "David", "Emma", "Felix")
+"""Names that stand for placeholders in the retry after the model dropped a sentence's lead."""
 _TOOL = "translate"
 
 
@@ -100,8 +105,10 @@ class Segment(Result):
 class Violation(Result):
     """Something that should have survived translation and did not.
 
-    ``kind``: ``placeholder``, ``markup``, ``code``, ``url`` or ``glossary``; ``expected``: the
-    text that should be in the output; ``segment``: index into ``Translation.segments``.
+    ``kind``: ``placeholder``, ``markup``, ``code``, ``url``, ``glossary`` or ``omission`` (the
+    words before the first protected item are missing: "Hello %s, ..." came back as
+    "%s, ..."); ``expected``: the text that should be in the output (for an omission, the
+    source words that were lost); ``segment``: index into ``Translation.segments``.
     """
 
     kind: str
@@ -341,13 +348,17 @@ def _translate_unit(run: _Run, index: int, unit: Span) -> tuple[Segment, list[Vi
     examples += [protect_pair(h.source, h.target) for h in tm]
     run.trace.tm_ids.update(h.id for h in tm)
     first = _attempt(run, masked, items, examples, terms)
-    problems = _check(index, first[0], first[1], terms)
+    problems = _check(index, first[0], first[1], terms, unit.text, items)
     if problems:
         run.trace.retried.append(index)
         forced, extra = force_terms(masked, terms, len(items) + 1)
         moved = [e for e in examples if "⟦" not in e[0]] + [e for e in examples if "⟦" in e[0]]
-        second = _attempt(run, forced, items + extra, moved, [])
-        again = _check(index, second[0], second[1], terms)
+        # A sentinel right after a sentence's first words ("Hello ⟦1⟧, ...") makes the model
+        # drop those words; a name in its place does not ("Bonjour Alice, ..."). So when the
+        # lead was lost, the retry shows placeholders as names and maps the names back.
+        names = _SURROGATES if any(p.kind == "omission" for p in problems) else ()
+        second = _attempt(run, forced, items + extra, moved, [], names)
+        again = _check(index, second[0], second[1], terms, unit.text, items)
         if len(again) < len(problems):
             first, problems = second, again
             if extra:
@@ -361,8 +372,19 @@ def _attempt(
     items: list[Protected],
     examples: list[tuple[str, str]],
     terms: list[tuple[str, str]],
+    names: tuple[str, ...] = (),
 ) -> tuple[str, list[Protected]]:
-    """One model call; returns the restored output and the protected items it lost."""
+    """One model call; returns the restored output and the protected items it lost.
+
+    With ``names``, placeholder sentinels of the query are shown as those names (in order)
+    and a name found exactly once in the reply becomes its sentinel again.
+    """
+    shown_as: dict[str, str] = {}
+    placeholders = [i for i in items if i.kind == "placeholder" and i.token in masked]
+    if names and len(placeholders) <= len(names):
+        for item, name in zip(placeholders, names, strict=False):
+            masked = masked.replace(item.token, name, 1)
+            shown_as[name] = item.token
     src, tgt = LANGUAGES[run.source], LANGUAGES[run.target]
     shown = examples + terms
     instruction = f"Context: {run.context.strip()}" if run.context and run.context.strip() else ""
@@ -383,11 +405,19 @@ def _attempt(
     text = done.text.strip()
     if not text:
         text = masked  # nothing came back: keep the source rather than lose the sentence
+    for name, token in shown_as.items():
+        if len(re.findall(rf"(?<!\w){name}(?!\w)", text)) == 1:
+            text = re.sub(rf"(?<!\w){name}(?!\w)", token, text)
     return restore(text, items)
 
 
 def _check(
-    index: int, output: str, lost: list[Protected], terms: list[tuple[str, str]]
+    index: int,
+    output: str,
+    lost: list[Protected],
+    terms: list[tuple[str, str]],
+    source: str = "",
+    items: list[Protected] | None = None,
 ) -> list[Violation]:
     problems = []
     for item in lost:
@@ -404,7 +434,27 @@ def _check(
         if not has_term(output, tgt):
             detail = f"glossary: {src!r} must be translated as {tgt!r}"
             problems.append(Violation("glossary", tgt, index, detail))
+    dropped = _dropped_lead(source, output, items or [])
+    if dropped:
+        detail = (
+            f"the words before {dropped[1]!r} ({dropped[0]!r}) are missing from the translation"
+        )
+        problems.append(Violation("omission", dropped[0], index, detail))
     return problems
+
+
+def _dropped_lead(source: str, output: str, items: list[Protected]) -> tuple[str, str] | None:
+    """``(lost words, item)`` when the source has words before its first protected item and
+    the output has none before it: the model dropped the sentence's opening ("Hello %s, ...")."""
+    first = next((i for i in items if i.kind != "glossary"), None)
+    if first is None or first.original not in output:
+        return None
+    before = source[: source.find(first.original)]
+    if any(ch.isalpha() for ch in before) and not any(
+        ch.isalpha() for ch in output[: output.find(first.original)]
+    ):
+        return before.strip(), first.original
+    return None
 
 
 def _strip_sentinels(text: str) -> str:

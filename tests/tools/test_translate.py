@@ -269,6 +269,36 @@ def test_the_retry_wins_when_it_keeps_the_placeholder() -> None:
     assert llm.calls[1].prompt.index("⟦1⟧") > llm.calls[1].prompt.index("train station")
 
 
+def test_a_dropped_opening_is_retried_with_the_placeholder_shown_as_a_name() -> None:
+    # The README example: the 270M model turned "Hello ⟦1⟧, ..." into "⟦1⟧, ..." (issue 18).
+    llm = FakeLLM(["⟦1⟧, votre facture est prête.", "Bonjour Alice, votre facture est prête."])
+    result = translate(
+        "Hello %s, your invoice is ready.",
+        "fr",
+        source="en",
+        glossary={"invoice": "facture"},
+        llm=llm,
+    )
+    assert result.text == "Bonjour %s, votre facture est prête." and result.violations == ()
+    # the retry also forces the glossary term
+    assert query_of(llm.calls[1].prompt) == "Hello Alice, your ⟦2⟧ is ready."
+
+
+def test_a_dropped_opening_that_the_retry_cannot_fix_is_reported() -> None:
+    llm = FakeLLM(default="⟦1⟧, votre facture est prête.")
+    result = translate("Hello %s, your invoice is ready.", "fr", source="en", llm=llm)
+    assert len(llm.calls) == 2
+    (v,) = result.violations
+    assert (v.kind, v.expected) == ("omission", "Hello")
+    assert result.text == "%s, votre facture est prête."
+
+
+def test_a_placeholder_at_the_start_is_no_omission() -> None:
+    llm = FakeLLM(default="⟦1⟧ fichiers supprimés.")
+    result = translate("%d files deleted.", "fr", source="en", llm=llm)
+    assert result.violations == () and len(llm.calls) == 1
+
+
 def test_a_duplicated_placeholder_is_reported() -> None:
     llm = FakeLLM(default="⟦1⟧ et ⟦1⟧")
     result = translate("Delete %s now.", "fr", source="en", llm=llm)
