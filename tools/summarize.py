@@ -11,6 +11,11 @@
 - **bullets**: the extractive sentences as ``- `` lines. Deliberately extractive: a 270M base
   model does not write reliable lists, and bullets are most useful when each one is traceable.
   A note shorter than the target gives one bullet per sentence or list item.
+- **short budgets** (``max_words`` <= 20, abstractive): a one-line synopsis rather than a first
+  sentence cut short (:mod:`tools._summarize_synopsis`): the model writes it (few-shot for a
+  base model, an instruction for an instruction-tuned one), it is checked (grounded, within
+  budget, not a copy of the lead) and, when it fails, a source sentence is shortened by
+  dropping clauses and keeping its head (``method="compressed"``).
 - Markdown headings and list markers never reach the summary: source sentences are cut at list
   items and headings and lose their markers (:func:`tools._summarize_extract.prose_spans`),
   and so do the model's sentences.
@@ -40,6 +45,7 @@ from agent.llm import LLM
 from memory.embeddings import Embedder, HashEmbedder, open_embedder
 from tools import _summarize_abstract as _abs
 from tools import _summarize_extract as _ext
+from tools import _summarize_synopsis as _syn
 from tools._common import DEFAULT_MAX_CHARS, Result, Span, load_text, sentences, words
 
 __all__ = ["STYLES", "Summary", "SummarySentence", "default_target", "summarize"]
@@ -73,8 +79,11 @@ class Summary(Result):
     text: str
     style: str
     method: str
-    """``extractive``, ``abstractive``, ``map-reduce`` (abstractive in several model calls) or
-    ``extractive-fallback`` (abstractive was asked for but could not be used; see ``notes``)."""
+    """``extractive``, ``abstractive``, ``map-reduce`` (abstractive in several model calls),
+    ``extractive-fallback`` (abstractive was asked for but could not be used; see ``notes``),
+    and for short budgets (``max_words`` <= 20) ``synopsis`` (the model's one-line summary) or
+    ``compressed`` (a source sentence shortened by dropping clauses, when the synopsis failed
+    its checks; ``start``/``end`` locate that sentence)."""
     sentences: tuple[SummarySentence, ...]
     words: int
     target_words: int
@@ -178,6 +187,8 @@ def summarize(
     emb = embedder or _default_embedder(notes)
     cands = _ext.candidates([d.spans for d in docs])
     vectors = emb.embed_multi([c.span.text for c in cands])
+    if style == "abstractive" and target <= _syn.SHORT_BUDGET and target < source_words:
+        return _synopsis(docs, cands, vectors, emb, llm, target, source_words, notes)
     if style != "abstractive" or llm is None:
         if style == "abstractive":
             notes.append("no language model was given, so the sentences are extractive")
@@ -304,6 +315,58 @@ def _abstractive(
             )
         sents += more
     return _summary(sents, "abstractive", method, target, source_words, docs, llm.model_name, notes)
+
+
+def _synopsis(
+    docs: list[_Doc],
+    cands: list[_ext.Candidate],
+    vectors: np.ndarray,
+    emb: Embedder,
+    llm: LLM | None,
+    target: int,
+    source_words: int,
+    notes: list[str],
+) -> Summary:
+    """A one-line summary for a short budget: the model's synopsis, else a compressed sentence."""
+    text = "\n\n".join(d.text for d in docs)
+    lead_spans = [c.span for c in cands if c.source == 0]
+    lead = lead_spans[0].text if lead_spans else ""
+    why = "no language model was given"
+    if llm is not None:
+        if not _syn.fits(llm, text, target):
+            why = "the text does not fit the model's context window"
+        else:
+            try:
+                got = _syn.generate(llm, text, target, lead)
+                why = got.problem or ""
+            except GenerationError as exc:
+                why = f"the model failed ({exc})"
+            if not why:
+                vec = emb.embed_multi([got.text])[0]
+                sent = _supported(Span(-1, -1, got.text), vec, cands, vectors, docs)
+                return _summary(
+                    [sent],
+                    "abstractive",
+                    "synopsis",
+                    target,
+                    source_words,
+                    docs,
+                    llm.model_name,
+                    notes,
+                )
+    notes.append(f"the model's synopsis was not used: {why}; a source sentence was shortened")
+    base = _syn.pick_sentence([s.text for s in lead_spans]) if lead_spans else ""
+    at = next((c for c in cands if c.source == 0 and c.span.text == base), None)
+    short = _syn.compress(base, target) if base else ""
+    if not short:
+        picked = _extract(docs, cands, vectors, target, notes)
+        return _summary(
+            picked, "abstractive", "extractive-fallback", target, source_words, docs, None, notes
+        )
+    sent = SummarySentence(
+        short, at.span.start if at else -1, at.span.end if at else -1, docs[0].label if at else None
+    )
+    return _summary([sent], "abstractive", "compressed", target, source_words, docs, None, notes)
 
 
 def _fit_length(reply: str, target: int, notes: list[str]) -> list[Span]:

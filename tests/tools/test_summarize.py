@@ -340,3 +340,58 @@ def test_markdown_in_the_model_reply_stays_out_of_the_summary() -> None:
     assert s.method == "abstractive", s.notes
     assert "#" not in s.text and not re.search(r"(^|\s)[-*]\s", s.text), s.text
     assert "Summary" not in s.text
+
+
+# -- short budgets: a synopsis, else a compressed sentence (issue 18) -------------------------
+
+DESCRIPTION = (
+    "In this paper, we propose a lightweight parser for configuration files (INI and TOML), "
+    "which keeps comments and layout when it writes a file back. Existing parsers drop "
+    "comments, so a round trip through them loses what people wrote. Our parser stores every "
+    "token with its position and writes untouched tokens back as they were. It is small, fast "
+    "and has no dependencies."
+)
+
+
+def test_short_budget_uses_the_models_synopsis_when_it_passes_the_checks() -> None:
+    llm = FakeLLM(["Lightweight parser that keeps comments in configuration files"])
+    s = summarize(DESCRIPTION, "abstractive", 12, llm=llm, embedder=EMB)
+    assert s.method == "synopsis" and s.model == "fake" and len(llm.calls) == 1
+    assert s.text == "Lightweight parser that keeps comments in configuration files"
+    assert "In short:" in llm.calls[0].prompt and s.words <= 12
+
+
+@pytest.mark.parametrize(
+    ("reply", "why"),
+    [
+        (
+            "In this paper, we propose a lightweight parser for configuration files",
+            "copies the first sentence",
+        ),
+        ("Penguins waddle across frozen Antarctic ice searching for krill", "not grounded"),
+        ("A parser " * 10, "more than 12"),
+    ],
+)
+def test_short_budget_falls_back_to_a_compressed_sentence(reply: str, why: str) -> None:
+    s = summarize(DESCRIPTION, "abstractive", 12, llm=FakeLLM([reply]), embedder=EMB)
+    assert s.method == "compressed" and any(why in n for n in s.notes), s.notes
+    # the lead's framing, parenthesis and relative clause are gone; its head is kept
+    assert s.text == "A lightweight parser for configuration files", s.text
+    x = s.sentences[0]
+    assert DESCRIPTION[x.start : x.end].startswith("In this paper, we propose")
+
+
+def test_short_budget_without_a_model_is_compressed_not_cut() -> None:
+    s = summarize(DESCRIPTION, "abstractive", 8, embedder=EMB)
+    assert s.method == "compressed" and s.words <= 8
+    assert not s.text.startswith("In this paper")
+
+
+def test_compress_keeps_the_head_within_the_budget() -> None:
+    from tools._summarize_synopsis import compress
+
+    long = "This library provides tools for reading, writing and validating large spreadsheet "
+    long += "files with formulas, charts and styles on every platform."
+    out = compress(long, 10)
+    assert len(out.split()) <= 10 and out.startswith("Tools for reading")
+    assert compress("Cats sleep.", 12) == "Cats sleep"
