@@ -133,7 +133,7 @@ _ATTRIBUTE_VERBS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "work",
         re.compile(
             r"\b(work|works|working|worked|job|employed|profession|career|employer|"
-            r"hired|started at|for a living|"
+            r"hired|started at|for a living|first day at|new (?:job|role|employer)|"
             # "I joined Acme", "joined the team at …"; not "I joined the gym" or "a choir"
             r"joined(?=\s+(?:(?-i:[A-Z])|the (?:company|firm|team|staff|practice|board)\b)))\b",
             re.I,
@@ -532,6 +532,10 @@ _Q_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\be-?mail\b", re.I), "email"),
     (re.compile(r"\bpassport\b", re.I), "passport number"),
     (re.compile(r"\bwhere\b.*\bfrom\b|\bhometown\b", re.I), "hometown"),
+    (
+        re.compile(r"\bwho\b.*\b(?:dating|seeing|going out with|married to|engaged to)\b", re.I),
+        "partner",
+    ),
     (_Q_OWN_NAME, "name"),
     (re.compile(r"\b(move|moved|moving|relocate|relocated)\b", re.I), "residence"),
 )

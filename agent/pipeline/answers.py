@@ -386,6 +386,8 @@ def _of_expected_type(question: str, text: str) -> bool:
     if kind and kind.group(1) in _NAMED_KINDS and kind.group(1)[:4] not in text.lower():
         # "which hospital does Beatriz work at?" is answered by a name, not "Beatriz is a nurse"
         return bool(names)
+    if re.match(r"^\s*(?:and\s+)?what\s+colou?r\b", q):
+        return bool(_COLOUR.search(text))  # "what colour is my bike?" is not "I bought a Brompton"
     if re.match(r"^\s*(?:and\s+)?what\s+breed\b", q):
         return bool(_BREED.search(text))  # "what breed is Truffle?" is not "she's called Truffle"
     if re.match(r"^\s*(?:and\s+)?whose\b", q):
@@ -422,6 +424,12 @@ def _of_expected_type(question: str, text: str) -> bool:
     return True
 
 
+_COLOUR = re.compile(
+    r"\b(?:red|orange|yellow|green|blue|purple|violet|pink|brown|black|white|grey|gray|silver|"
+    r"gold|golden|beige|cream|navy|teal|turquoise|maroon|burgundy|khaki|olive|tan|ginger|"
+    r"tabby|colou?r(?:ed)?|dark|light|pale|bright)\b",
+    re.I,
+)
 #: What answers "what breed…?": a breed, a cross or a mongrel (cats and dogs, the usual pets)
 _BREED = re.compile(
     r"\b(?:terrier|spaniel|retriever|collie|shepherd|poodle|beagle|lurcher|labrador|lab|"

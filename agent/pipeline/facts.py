@@ -507,8 +507,10 @@ def extract_facts(message: str, previous: str | None = None) -> list[str]:
 _CORRECTION = re.compile(
     r"^\s*(?:(?:sorry|oops|whoops|no|nope|wait|correction|actually|my bad|typo|sorry again)"
     r"[,!.:;\s-]*)*(?:i meant(?: to say)?|i mean|make that|that should (?:be|have been)|"
-    r"it should (?:be|have been)|it's actually|it is actually)\s+(?P<v>[^.,;!?]{1,40}?)"
-    r"\s*(?:[.,;!?]|$)",
+    r"it should (?:be|have been)|it's actually|it is actually|"
+    # "actually no wait, it's the 23rd of July": "it's" corrects only after such a lead
+    r"(?<=[,!.:;\s-])(?<![^\s,!.:;-]\s)(?:it's|it is|that's|that is)(?= (?:the )?\d))"
+    r"\s+(?P<v>[^.,;!?]{1,40}?)\s*(?:[.,;!?]|$)",
     re.I,
 )
 
@@ -541,6 +543,8 @@ def correction(message: str, previous: str | None) -> tuple[str, str] | None:
         value = value.split(" ", 1)[1]
     if re.fullmatch(r"\d[\d\s:./-]*", value):
         shape = r"\d+(?:[:./-]\d+)*"
+    elif re.match(r"\d+(?:st|nd|rd|th)\b", value):
+        shape = r"\d+(?:st|nd|rd|th)(?:\s+of)?(?:\s+[A-Z][a-z]+)?"  # "the 8th of July"
     else:
         more = "{0,%d}" % (len(value.split()) - 1)  # noqa: UP031 - a regex quantifier
         word = r"[A-Z][\w'-]*" if value[:1].isupper() else r"[a-z][\w'-]*"

@@ -56,12 +56,14 @@ _GROUPS = (
     "bank acco card",
     "pass visa",
     "car driv vehi",
+    "nick call",
+    "inte appl hiri",
 )
 _TOPICS = {w: set(g.split()) for g in _GROUPS for w in g.split()}
 
 
 _TAIL = re.compile(
-    r"\s*(?:,|\bfrom (?:your|my|the) memory\b|\bfrom memory\b|\bplease\b|\bfor good\b|"
+    r"\s*(?:,|[.!?;]\s|\bfrom (?:your|my|the) memory\b|\bfrom memory\b|\bplease\b|\bfor good\b|"
     r"\bi (?:don't|do not) want\b|\bit's\b|\bit is\b|\bi shouldn't\b).*$",
     re.I | re.S,
 )
@@ -73,6 +75,8 @@ def _topic_words(text: str) -> set[str]:
     words = content_words(text)
     if re.search(r"\d\s?(?:mg|mcg|ml)\b|\b(?:tablets?|pills?|capsules?)\b", text, re.I):
         words.add("dose")
+    if re.search(r"\bcalls? me\b|\bknown as\b|\bgo by\b", text, re.I):
+        words.add("nick")  # "my friends call me Biscuit" is the nickname to forget
     return words
 
 

@@ -68,7 +68,10 @@ _PLAIN = (
     (
         "forget",
         re.compile(
-            _POLITE + r"(?:forget|erase|(?:delete|remove|drop|wipe|scrap|scratch|strike|cross out|"
+            # "ok that's embarrassing, stop remembering the nickname": after a lead-in too
+            r"^(?:[^.!?,;]{0,40}[.!?,;]\s+)?"
+            + _POLITE.removeprefix("^")
+            + r"(?:forget|erase|(?:delete|remove|drop|wipe|scrap|scratch|strike|cross out|"
             r"cross off|clear|purge|get rid of|bin|lose|ditch)"
             r"(?=\s+(?:what|everything|all|my|our|the|that|those|this|about|any)\b)|"
             r"stop remembering|don't (?:remember|store|keep)|do not (?:remember|store|keep)|"
@@ -77,6 +80,7 @@ _PLAIN = (
         ),
     ),
 )
+_PLAIN_START = re.compile(r"^\s*(?:please\s+)?(?:forget|erase|delete|remove)\b", re.I)
 _OBJECT = (  # what the task acts on: quoted text, "this …", "my notes", or a few words
     r"(?:\s*[:\"'“‘«]|\s+(?:this|that|the following|these|those|it|my|the|a|an|our)\b|"
     r"\s+\S+(?:\s+\S+){2,})"
@@ -230,6 +234,18 @@ def explicit_route(message: str, command: str | None = None) -> Decision | None:
         return Decision(route, f"slash command /{name}", slash.group(2).strip())
     for route, pattern in _PLAIN:
         m = pattern.match(message)
+        if (
+            m
+            and route == "forget"
+            and re.fullmatch(
+                r"(?:about\s+)?(?:it|him|her|them|that|this)\b.*",
+                m.group("text").strip(),
+                re.I | re.S,
+            )
+            and m.start("text") > 12
+            and not _PLAIN_START.match(message)
+        ):
+            continue  # "I told her, forget it, we are done": no memory named
         if m:
             return Decision(route, f"plain-word {route} command", m.group("text").strip(" .!"))
     return None
