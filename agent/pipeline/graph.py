@@ -59,7 +59,7 @@ from agent.pipeline.answers import (
     supported,
     with_antecedent,
 )
-from agent.pipeline.compose import compose
+from agent.pipeline.compose import blank_injections, clean_history, compose, relevant_chunks, taint
 from agent.pipeline.facts import correction, extract_facts
 from agent.pipeline.forgetting import clean_phrase, matching
 from agent.pipeline.routing import TOOL_ROUTES, Router, explicit_route, follow_up, is_question
@@ -287,12 +287,18 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         return {"chunks": chunks}
 
     def compose_node(state: TurnState) -> dict[str, Any]:
+        chunks = state.get("chunks", [])
+        if chunks:  # only chunks about the message reach the model and the citations
+            sims = meaning(state["message"], [c["quote"] for c in chunks]) if meaning else None
+            chunks = relevant_chunks(state["message"], chunks, sims)
         done = compose(
             s.llm,
             state["message"],
             memories=state.get("memories", []),
-            chunks=state.get("chunks", []),
-            history=[h for h in state.get("history", []) if not h.get("notice")],
+            chunks=chunks,
+            # replies flagged by finish (they echoed retrieved text or carried an injection)
+            # are not carried forward as the assistant's own precedent
+            history=clean_history([h for h in state.get("history", []) if not h.get("notice")]),
             max_tokens=s.max_tokens,
         )
         return {
@@ -398,7 +404,11 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
 
     def cite(state: TurnState) -> dict[str, Any]:
         question = state["message"]
-        chunks = [{**c, "n": i + 1} for i, c in enumerate(state.get("chunks", []))]
+        # a planted instruction is never the quoted answer (blanked, so offsets still hold)
+        chunks = [
+            {**c, "n": i + 1, "quote": blank_injections(c["quote"])}
+            for i, c in enumerate(state.get("chunks", []))
+        ]
         found = best_sentence(question, chunks, meaning)
         if (
             found is not None
@@ -471,7 +481,11 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
             {"role": "user", "content": state["message"]},
             {"role": "assistant", "content": state.get("reply", ""), "route": state["route"]},
         ]
-        if not state.get("prompt"):
+        if state.get("prompt"):
+            flag = taint(state.get("reply", ""), [c["quote"] for c in state.get("chunks", [])])
+            if flag:  # kept in the thread for the user, never again in a prompt
+                turn[1]["flag"] = flag
+        else:
             # Replies the model did not write (commands, "Noted: …", answers quoted from
             # memories and documents, "I don't know…") stay in the thread but are not
             # conversation: a base model copied their wording into later replies.
