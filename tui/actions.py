@@ -16,6 +16,7 @@ from textual import work
 from textual.app import SystemCommand
 from textual.screen import Screen
 
+from tui.commands import COMMANDS
 from tui.screens import HelpScreen, InboxItem, InboxScreen, MemoryBrowser
 from tui.widgets import MessageView, PromptInput, StatusInfo
 
@@ -88,6 +89,25 @@ class ActionsMixin(_Host):
             f"{len(report.updated)} changed, {len(report.unchanged)} unchanged files"
         )
         self.notify(msg, severity="error" if report.errors else "information")
+
+    async def run_capability(self, name: str, text: str) -> None:
+        """``/recall``, ``/search``: a capability the app runs itself; its text in the chat."""
+        if not self.session.ready:
+            self.notify("the model is still loading", severity="warning")
+            return
+        chat = self._q("#chat")
+        for welcome in chat.query("#welcome"):
+            await welcome.remove()
+        view = MessageView("assistant", f"/{name} {text}…", label=f"lorebook · {name}")
+        await chat.mount(view)
+        chat.scroll_end(animate=False)
+
+        async def show(shown: str) -> None:
+            view.text = f"```text\n{shown}\n```"
+            await view.body.update(view.text)
+            self._q("#chat").scroll_end(animate=False)
+
+        self._work(lambda: self.session.run(name, text), show)
 
     def accept_translation(self) -> None:
         """``/accept``: the newest translation reply goes into the translation memory."""
@@ -191,10 +211,11 @@ class ActionsMixin(_Host):
         yield SystemCommand("Copy code block", "copy a code block", self.action_copy_code)
         yield SystemCommand("Stop reply", "stop the reply being written (Esc)", self.action_stop)
         yield SystemCommand("Help", "keys and commands (/help)", self.action_help)
-        for name in ("translate", "summarize", "code", "review", "ingest", "remember", "forget"):
-            yield SystemCommand(
-                f"/{name}", f"type a /{name} command", lambda n=name: self.action_prefill(f"/{n} ")
-            )
+        for c in COMMANDS:
+            if c.capability:
+                yield SystemCommand(
+                    f"/{c.name}", c.help, lambda n=c.name: self.action_prefill(f"/{n} ")
+                )
         yield SystemCommand("Quit", "leave lorebook (/quit)", self.exit)
 
     def action_model(self) -> None:

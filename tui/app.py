@@ -205,6 +205,9 @@ class LorebookApp(ThreadsMixin, ActionsMixin, App[None]):
             await self.send(line)
             return
         cmd, arg = parsed
+        if cmd.capability and cmd.name != "ingest":  # ingest shows its progress (below)
+            await self.run_capability(cmd.name, arg)
+            return
         actions: dict[str, Callable[[], Any]] = {
             "ingest": lambda: self.ingest(arg),
             "memories": lambda: self.action_memories(arg),

@@ -1,13 +1,17 @@
 """Slash commands: the table the input completes from, ``/help`` lists and the app dispatches.
 
-A command either goes to the agent as a turn (``/translate``, ``/remember`` …: the pipeline's
-router recognises the slash and records the route) or is handled by the app itself
-(``/ingest``, ``/memories``, ``/new`` …). Parsing is pure, so it is tested without an app.
+One command per capability of the registry (:data:`agent.capabilities.CAPABILITIES`), then the
+app's own. A command either goes to the agent as a turn (``/translate``, ``/remember`` …: the
+pipeline's router recognises the slash and records the route) or is handled by the app itself
+(``/recall``, ``/search``, ``/ingest``, ``/memories``, ``/new`` …). Parsing is pure, so it is
+tested without an app.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from agent.capabilities import CAPABILITIES
 
 
 @dataclass(frozen=True)
@@ -20,27 +24,49 @@ class Command:
     turn: bool = False
     """True: sent to the agent as a message (the router handles the slash)."""
     needs_arg: bool = False
+    capability: bool = False
+    """True: a capability of :data:`agent.capabilities.CAPABILITIES` (its parameters are the
+    capability's; the app runs it with :meth:`tui.session.Session.run` unless ``turn``)."""
 
     @property
     def usage(self) -> str:
         return f"/{self.name} {self.args}".rstrip()
 
 
-COMMANDS: tuple[Command, ...] = (
-    Command("translate", "<lang> <text>", "translate text", turn=True, needs_arg=True),
-    Command(
-        "summarize",
+BY_TURN = frozenset({"remember", "forget", "ask", "translate", "summarize", "code", "review"})
+"""The capabilities the turn pipeline's router takes as slash commands
+(``agent/pipeline/routing.py``): their replies are turns, with provenance. The app runs the
+others itself (``/recall``, ``/search``; ``/ingest`` with its progress)."""
+
+_USAGE = {
+    "translate": ("<lang> <text>", "translate text"),
+    "summarize": (
         "[bullets|extractive] [words] <path|document|text>",
         "summarize a file, an ingested document or text",
-        turn=True,
-        needs_arg=True,
     ),
+    "code": ("<prompt>", "write code"),
+    "review": ("<path|document>", "review a contract or licence"),
+    "ingest": ("<path>", "add a file or folder to your documents"),
+    "remember": ("<fact>", "store a fact about you"),
+    "forget": ("<query>", "delete matching memories everywhere"),
+    "recall": ("<query>", "search your memories"),
+    "search": ("<query>", "search your documents"),
+    "ask": ("<question>", "ask once, without keeping it in the conversation"),
+}
+"""Usage and help as a person types them; a capability missing here shows its first
+parameter and its description."""
+
+
+def _from_capability(name: str) -> Command:
+    cap = CAPABILITIES[name]
+    first = next(iter(cap.params.model_fields))
+    args, help_ = _USAGE.get(name, (f"<{first}>", cap.description))
+    return Command(name, args, help_, turn=name in BY_TURN, needs_arg=True, capability=True)
+
+
+COMMANDS: tuple[Command, ...] = (
+    *(_from_capability(name) for name in CAPABILITIES),
     Command("accept", "", "keep the last translation in your translation memory"),
-    Command("code", "<prompt>", "write code", turn=True, needs_arg=True),
-    Command("review", "<path|document>", "review a contract or licence", turn=True, needs_arg=True),
-    Command("ingest", "<path>", "add a file or folder to your documents", needs_arg=True),
-    Command("remember", "<fact>", "store a fact about you", turn=True, needs_arg=True),
-    Command("forget", "<query>", "delete matching memories everywhere", turn=True, needs_arg=True),
     Command("memories", "[query]", "browse, search, edit and delete memories"),
     Command("inbox", "", "review facts taken from the conversation"),
     Command("model", "[name]", "show the model, or switch to a registered one"),

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.api import Agent, Event
+from agent.capabilities import CAPABILITIES
 
 Opener = Callable[[str | None], Agent]
 """Opens an Agent; the argument is a model to use instead of the configured one (or None)."""
@@ -142,6 +143,18 @@ class Session:
         """Add a file or folder to the documents; ``on_progress`` hears of each batch (see
         ``Documents.ingest``) from this, the worker's, thread."""
         return self._agent().documents.ingest([path], progress=False, on_progress=on_progress)
+
+    def run(self, name: str, text: str) -> str:
+        """Run capability ``name`` on a command's text (``/recall sister``) for this user;
+        returns what it says (its failure, or its result as text).
+
+        Raises:
+            LorebookError: the text does not give the capability what it needs.
+        """
+        cap = CAPABILITIES[name]
+        user = {"user": self.user} if "user" in cap.params.model_fields else {}
+        result = cap.run(self._agent(), cap.from_command(text, **user))
+        return cap.failure(result) or cap.render(result)
 
     def memories(self, query: str = "", *, include_history: bool = False) -> list[MemoryRow]:
         """The user's facts: all of them in order, or the best matches for ``query``."""

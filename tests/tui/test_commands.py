@@ -24,8 +24,8 @@ def test_parse_and_complete() -> None:
         parse("/frobnicate now")
     with pytest.raises(CommandError, match=r"usage: /ingest <path>"):
         parse("/ingest")
-    assert [c.name for c in complete("/re")] == ["review", "remember"]
-    assert [c.name for c in complete("/a")] == ["accept"]
+    assert [c.name for c in complete("/re")] == ["remember", "recall", "review"]
+    assert [c.name for c in complete("/a")] == ["ask", "accept"]
     assert complete("/translate x") == [] and complete("hi") == []
 
 
@@ -62,6 +62,33 @@ def test_remember_and_forget_commands(app_factory: Any) -> None:
             view = await say(pilot, "/forget sister")
             assert view.turn.route == "forget" and "(1 memory, deleted everywhere" in view.text
             assert agent.recall("sister") == []
+
+    run(scenario)
+
+
+def test_recall_and_search_commands_show_what_they_found(app_factory: Any, tmp_path: Path) -> None:
+    doc = tmp_path / "lease.md"
+    doc.write_text("# Lease\n\nThe monthly rent is 950 euros, due on the first day.\n")
+    app = app_factory()
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            agent = app.session.agent
+            agent.remember("My sister is called Ana", user="me")
+            agent.ingest([doc])
+            await app.handle_line("/recall sister")
+            await wait_for(
+                pilot, lambda: "My sister is called Ana" in app.query(MessageView)[-1].text
+            )
+            view = app.query(MessageView)[-1]
+            assert "lorebook · recall" in str(view.query_one(".label", Static).render())
+            assert view.turn is None  # the app ran it: no turn, nothing in the thread
+            await app.handle_line("/search monthly rent")
+            await wait_for(pilot, lambda: "950 euros" in app.query(MessageView)[-1].text)
+            assert "lease.md" in app.query(MessageView)[-1].text
+            await app.handle_line("/recall")
+            assert app.noted("usage: /recall <query>", "warning")
 
     run(scenario)
 
