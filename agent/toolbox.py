@@ -4,7 +4,8 @@
 arguments; :class:`ToolBox` fills those in once, so the library (``Agent.translate`` …), the
 graph's tool nodes (slash commands in the TUI) and the batch runner all call the same thing.
 The ``tools`` modules are imported on first use: a chat session that never translates does not
-pay for the language detector.
+pay for the language detector. A chat command's text becomes the tool's parameters through the
+capability registry (:meth:`ToolBox.run_command`), so the parsing is written once.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from agent.errors import CancelledError
+from agent.capabilities import CAPABILITIES
+from agent.errors import CancelledError, ConfigError, ToolInputError
 from agent.llm import LLM, CancelToken, UsageTotals
 
 if TYPE_CHECKING:
@@ -194,38 +196,41 @@ class ToolBox:
     def run_command(self, name: str, payload: str) -> Any:
         """Run tool ``name`` on a command's text (``/translate French good morning``).
 
+        The text is parsed by the capability's own parser (:data:`agent.capabilities
+        .CAPABILITIES`); a short name of an ingested document ("my lease") stands for its file.
+
         Raises:
             ToolError: the text does not say what the tool needs, or the tool refused it.
         """
-        from agent.pipeline import toolargs
+        if name not in _NEEDS:
+            raise ValueError(f"no tool {name!r}")
+        cap = CAPABILITIES[name]
+        values = cap.parse(payload)
+        first = next(iter(cap.params.model_fields))  # the text, source or prompt
+        _need(name, str(values.get(first) or ""), _NEEDS[name])
+        if isinstance(values.get("source"), str):
+            values["source"] = self.find_document(values["source"]) or values["source"]
+        try:
+            params = cap.validate(values)
+        except ConfigError as exc:
+            raise ToolInputError(
+                name, "bad-argument", str(exc), "See /help for the usage"
+            ) from None
+        return cap.run(self, params)
 
-        if name == "translate":
-            from tools.translate import LANGUAGES
 
-            args = toolargs.parse_translate(payload, LANGUAGES)
-            return self.translate(args.text, args.target)
-        if name == "summarize":
-            s = toolargs.parse_summarize(payload)
-            _need(name, s.source, "a file path or the text to summarize")
-            return self.summarize(self.find_document(s.source) or s.source, s.style, s.max_words)
-        if name == "code":
-            from tools.code import supported_languages
-
-            prompt, language = toolargs.parse_code(payload, tuple(supported_languages()))
-            _need(name, prompt, "what the code should do")
-            return self.code(prompt, language)
-        if name == "review":
-            text = toolargs.strip_verb(payload)
-            _need(name, text, "a file path or the text of the document")
-            return self.review(self.find_document(text) or text)
-        raise ValueError(f"no tool {name!r}")
+_NEEDS = {
+    "translate": "the text to translate",
+    "summarize": "a file path or the text to summarize",
+    "code": "what the code should do",
+    "review": "a file path or the text of the document",
+}
+"""The tools a command runs here, and what each command's text must give."""
 
 
 _FILLER = {"my", "the", "this", "that", "our", "document", "file", "doc", "please"}
 
 
 def _need(tool: str, text: str, what: str) -> None:
-    from agent.errors import ToolInputError
-
     if not text.strip():
         raise ToolInputError(tool, "empty", f"the command has no input: give it {what}", "")
