@@ -14,10 +14,11 @@ text, whether it needs the language model, and whether it is safe to expose to o
 only ``host.memory`` and ``host.documents`` (:class:`Stores`), so a front end can serve them
 without loading the model (the MCP server does; the CLI's remember/recall/forget/ingest too).
 
-Generated from here today: the MCP server's tools (``agent/mcp_server.py``). Still written out
-by hand (issue 16): the CLI subcommands, the batch task table, the TUI's slash commands and the
-graph's tool nodes; ``tests/agent/test_capabilities.py`` checks that the batch table takes the
-same parameter names.
+Generated from here: the MCP server's tools (``agent/mcp_server.py``), the CLI subcommands
+(``agent/cli/capabilities.py``), the batch task table (``agent/batch/tasks.py``), the chat
+app's slash commands (``tui/commands.py``) and the parsing of a tool command in
+``ToolBox.run_command``; ``tests/agent/test_front_ends.py`` checks that each front end takes
+every capability with the same parameter names. Still written out: the graph's tool nodes.
 
 Deliberate shortcuts: ``forget`` only deletes by id or by query (never "everything of a user",
 which the library still offers); a memory id given to ``forget`` must belong to ``user``.
