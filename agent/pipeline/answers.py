@@ -395,6 +395,11 @@ def _of_expected_type(question: str, text: str) -> bool:
         return bool(names) or bool(re.search(r"\b(?:my|our|mine|ours)\b|\w's\b", text, re.I))
     if _MEASURE.match(q):
         return bool(numbers)  # "what's the wattage of the kettle?" needs a number
+    unit = _asked_unit(q)
+    if unit is not None and not unit.search(text):
+        return False  # "how many hours…?" is not answered by "3-6 weeks"
+    if _ASKS_PRICE.search(q) and not _AMOUNT.search(text):
+        return False  # "how much does it cost?" needs an amount of money, or "free"
     if re.search(r"\bhow (?:old|many|much|long|often|far)\b", q):
         return bool(numbers) or bool(_HINTS["age"].search(text)) or "every" in text.lower()
     if re.match(r"^\s*(?:and\s+)?when did (?:i|we)\b", q) and coverage(question, text) >= 0.6:
@@ -430,6 +435,51 @@ _COLOUR = re.compile(
     r"tabby|colou?r(?:ed)?|dark|light|pale|bright)\b",
     re.I,
 )
+#: Units a question may ask a value in, each with the words that give it
+_UNITS = {
+    "second": r"seconds?|secs?",
+    "minute": r"minutes?|mins?",
+    "hour": r"hours?|hrs?|\d\s*h\b|overnight",
+    "day": r"days?|daily|nights?|overnight",
+    "week": r"weeks?|weekly|fortnights?",
+    "month": r"months?|monthly",
+    "year": r"years?|yearly|annual(?:ly)?|yrs?",
+    "kilometre": r"kilomet(?:re|er)s?|km\b",
+    "mile": r"miles?",
+    "metre": r"met(?:re|er)s?|\d\s*m\b|m²|m2\b",
+    "kilo": r"kilo(?:gram)?s?|kg\b",
+    "litre": r"lit(?:re|er)s?|\d\s*l\b|ml\b",
+    "percent": r"per ?cent|%",
+    "calorie": r"calories|kcal\b",
+}
+_ASKS_PRICE = re.compile(
+    r"\bhow much\b.*\b(?:cost|costs|pay|paid|charge|charged|price|fee|fees|spend)\b|"
+    r"\bwhat(?:'s| is| does)\b.*\b(?:cost|price|fee)\b",
+    re.I,
+)
+_AMOUNT = re.compile(
+    r"\d+[.,]\d\d\b|"  # "TOTAL PAID (card) 53.50"
+    r"[€$£¥]\s*\d|\d\s*(?:[€$£¥]|eur\b|euros?|usd|dollars?|gbp|pounds?|quid|sek|kr\b|kronor|"
+    r"krona|nok|dkk|chf|francs?|yen|cents?|p\b)|\bfree\b|\bno charge\b|\bcosts? nothing\b",
+    re.I,
+)
+
+
+def _asked_unit(question: str) -> re.Pattern[str] | None:
+    """The unit a question asks its value in ("how many hours…?", "…in kilometres?"), as a
+    pattern of the words that give it, or None."""
+    m = re.search(
+        r"\bhow many\s+(\w+)|\bin\s+(\w+)\s*\??\s*$|\bhow long\b.*\bin\s+(\w+)", question, re.I
+    )
+    if m is None:
+        return None
+    word = (m.group(1) or m.group(2) or m.group(3) or "").lower().rstrip("s")
+    for unit, pattern in _UNITS.items():
+        if re.fullmatch(rf"(?:{pattern})", word) or word in (unit, unit.replace("re", "er")):
+            return re.compile(rf"(?:{pattern})", re.I)
+    return None
+
+
 #: What answers "what breed…?": a breed, a cross or a mongrel (cats and dogs, the usual pets)
 _BREED = re.compile(
     r"\b(?:terrier|spaniel|retriever|collie|shepherd|poodle|beagle|lurcher|labrador|lab|"
