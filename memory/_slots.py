@@ -92,6 +92,8 @@ _KIN_WORD = {
     "neighbor": "neighbour",
     "co-worker": "colleague",
     "coworker": "colleague",
+    "boss": "manager",
+    "supervisor": "manager",
 }
 KIN_WORDS = {
     word: [w for w, k in _KIN_WORD.items() if k == word] + [word] for word in _KIN_WORD.values()
@@ -133,7 +135,10 @@ _ATTRIBUTE_VERBS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "work",
         re.compile(
             r"\b(work|works|working|worked|job|employed|profession|career|employer|"
-            r"hired|started at|for a living|first day at|new (?:job|role|employer)|"
+            r"hired|started at|for a living|first day at|new (?:job|role|employer)|line of work|"
+            # "I do payroll for a logistics company"
+            r"(?<=i )do \w+(?: \w+)? for (?:a|an|the) (?:\w+ )?(?:company|firm|business|agency|"
+            r"council|charity|bank|school|hospital|studio|startup|shop)|"
             # "I joined Acme", "joined the team at …"; not "I joined the gym" or "a choir"
             r"joined(?=\s+(?:(?-i:[A-Z])|the (?:company|firm|team|staff|practice|board)\b)))\b",
             re.I,
@@ -566,6 +571,9 @@ def question_slot(question: str) -> Slot | None:
 
 
 def _question_slot(question: str) -> Slot | None:
+    # "what's my line of work?" is the job; "who's my boss again?" is "who's my boss?"
+    question = re.sub(r"\bline of work\b", "job", question, flags=re.I)
+    question = re.sub(r"\s+(?:again|then|please|pls)\s*(?=\??\s*$)", "", question, flags=re.I)
     # "my ex-girlfriend", "my old boss": the same slot, asked about in the past
     q = re.sub(
         r"\b(my|our)\s+(?:ex-|ex\s+|former\s+|old\s+|previous\s+)",

@@ -228,9 +228,22 @@ def with_antecedent(question: str, previous: str | None) -> str:
         'Where do I live?'
         >>> with_antecedent("And what's my name?", "What is my dog called?")
         "And what's my name?"
+        >>> with_antecedent("and my mother?", "What street does my aunt live on?")
+        'What street does my mother live on?'
     """
     if previous and not content_words(question) - _FILLER and question_slot(question) is None:
         return f"{previous} {question}"
+    # "and my mother?" after "what street does my aunt live on?": the same question of her
+    other = re.fullmatch(
+        r"\s*(?:and|what about|how about)\s+((?:my|our)\s+[a-z-]+|[A-Z][a-z]+)\s*\??\s*",
+        question,
+        re.I,
+    )
+    was = question_slot(previous) if previous and other else None
+    if other and previous and was is not None and was[0] != "i":
+        before = re.search(rf"\b{re.escape(was[0])}\b", previous, re.I)
+        if before is not None:
+            return previous[: before.start()] + other.group(1) + previous[before.end() :]
     return question
 
 

@@ -63,6 +63,8 @@ SAME_IDEA = {
         "stop": "stop stopped quit quitting",
         "phone": "phone mobile cell",
         "car": "car vehicle",
+        "manager": "boss manager supervisor",
+        "work": "work job career occupation profession",
     }.items()
     for word in words.split()
 }

@@ -25,6 +25,7 @@ stream (``get_stream_writer``); each node's wall time lands in ``timings``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,7 +63,14 @@ from agent.pipeline.answers import (
 from agent.pipeline.compose import blank_injections, clean_history, compose, relevant_chunks, taint
 from agent.pipeline.facts import correction, extract_facts
 from agent.pipeline.forgetting import clean_phrase, matching
-from agent.pipeline.routing import TOOL_ROUTES, Router, explicit_route, follow_up, is_question
+from agent.pipeline.routing import (
+    TOOL_ROUTES,
+    Decision,
+    Router,
+    explicit_route,
+    follow_up,
+    is_question,
+)
 from agent.pipeline.state import TurnState
 from memory._slots import question_slot, second_person, slot
 
@@ -206,6 +214,17 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
                 decision = (
                     follow_up(state["message"], _previous_route(state), _previous_user(state))
                     or decision
+                )
+            if (
+                decision.route == "chat"
+                and is_question(state["message"])
+                and _previous_route(state) in ("ask_memory", "remember")
+                and re.search(r"\b(?:he|she|his|her|him|they|their|them)\b", state["message"], re.I)
+            ):
+                # "and which city is his workshop in?" after a question about the user's
+                # sister's husband: about the user's world, where only memories may answer
+                decision = Decision(
+                    "ask_memory", "rule: a follow-up about who was just discussed", decision.payload
                 )
         return {
             "route": decision.route,

@@ -150,6 +150,8 @@ _QUESTION = re.compile(
     re.I,
 )
 _ABOUT_USER = re.compile(
+    # "we"/"us" is the user's household or team, not "can we chat?" with the assistant
+    r"(?<!can )(?<!could )(?<!shall )(?<!should )(?<!may )(?<!would )(?<!let )\b(?:we|us)\b|"
     r"\b(my|mine|i|i'm|i've|i'd|am i|do i|did i|have i|myself|the user|user's|our|ours|"
     r"about me|do you remember|did i tell you|have i told you|what do you know about)\b",
     re.I,
