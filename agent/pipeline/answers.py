@@ -485,11 +485,27 @@ def _asked_unit(question: str) -> re.Pattern[str] | None:
         r"\bhow many\s+(\w+)|\bin\s+(\w+)\s*\??\s*$|\bhow long\b.*\bin\s+(\w+)", question, re.I
     )
     if m is None:
+        if re.search(r"\bhow long\b", question, re.I) and not re.search(
+            r"\bhow long ago\b|\bhow long (?:is|are|was) (?:the|my|our|a|an)?\s*(?:\w+\s+)?"
+            r"(?:name|word|list|queue|line)\b",
+            question,
+            re.I,
+        ):
+            # "how long is the bus ride?": a duration or a length, not "leaves at 22:00"
+            lengths = "|".join(_UNITS[u] for u in ("kilometre", "mile", "metre"))
+            durations = "|".join(
+                _UNITS[u] for u in ("second", "minute", "hour", "day", "week", "month", "year")
+            )
+            return re.compile(
+                rf"(?<![a-z])(?:{durations}|{lengths}|\d\s*(?:h|min|cm|ft)\b|until|till|by|since|"
+                r"ago|in \d{4})(?![a-z])",
+                re.I,
+            )
         return None
     word = (m.group(1) or m.group(2) or m.group(3) or "").lower().rstrip("s")
     for unit, pattern in _UNITS.items():
         if re.fullmatch(rf"(?:{pattern})", word) or word in (unit, unit.replace("re", "er")):
-            return re.compile(rf"(?:{pattern})", re.I)
+            return re.compile(rf"(?<![a-z])(?:{pattern})(?![a-z])", re.I)
     return None
 
 
