@@ -377,3 +377,49 @@ def test_a_short_follow_up_carries_on_the_last_tool_in_its_thread(tmp_path: Path
         assert bot.chat("and where do I live?", thread="a").route == "ask_memory"
         # another thread has no tool to carry on
         assert bot.chat("and 'thank you very much'?", thread="b").route != "translate"
+
+
+def test_a_code_is_one_slot_however_it_is_named_and_a_new_value_replaces_it(
+    tmp_path: Path,
+) -> None:
+    with _bot(tmp_path) as bot:
+        assert bot.chat("The door code for the office is 4417.").route == "remember"
+        bot.chat("facilities changed the office door code over the weekend, it's 8025 now")
+        now = bot.chat("what's the door code for the office?", thread="b").text
+        assert "8025" in now and "4417" not in now
+        assert "4417" in bot.chat("what was the old office code?", thread="c").text
+
+
+def test_i_dont_know_shows_the_nearest_memory_but_never_another_subjects(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="Your dog is called Max.") as bot:
+        bot.chat("our neighbour on the left, mrs Okonkwo, has a spare key to the flat")
+        bot.chat("My cat is called Miso.")
+        locked_out = bot.chat("argh I'm locked out, who has a spare key??", thread="b").text
+        assert "Okonkwo" in locked_out
+        # nothing about the dog: the cat's name is not offered as the nearest thing
+        assert bot.chat("What is my dog's name?", thread="c").text == UNKNOWN_REPLY
+
+
+def test_a_pronoun_question_after_a_personal_turn_is_not_left_to_the_model(
+    tmp_path: Path,
+) -> None:
+    with _bot(tmp_path, reply="He lives in New York.") as bot:
+        bot.chat("my brother Tomasz lives in Gdansk")
+        assert bot.chat("what does my brother do?", thread="b").route == "ask_memory"
+        turn = bot.chat("and what city is he in?", thread="b")
+        assert turn.route == "ask_memory" and "New York" not in turn.text
+        assert bot.chat("where do we rehearse?", thread="c").route == "ask_memory"
+        assert bot.chat("Hi there, can we chat for a bit?", thread="d").route == "chat"
+
+
+def test_a_value_in_the_wrong_unit_does_not_answer() -> None:
+    asked = "How many hours does the membrane need to dry before tiling?"
+    assert not agent.pipeline.answers._of_expected_type(asked, "3-6 weeks for a renovation.")
+    assert agent.pipeline.answers._of_expected_type(asked, "Let it dry for 24 hours.")
+    ride = "How long is the bus ride to the airport?"
+    assert not agent.pipeline.answers._of_expected_type(
+        ride, "On weekdays the last bus leaves at 22:00."
+    )
+    assert agent.pipeline.answers._of_expected_type(ride, "The journey takes 38 minutes.")
+    price = "How much does completion protection cost?"
+    assert not agent.pipeline.answers._of_expected_type(price, "It is required by law (2014:227).")
