@@ -128,3 +128,16 @@ def test_open_llm_picks_backend_by_name(home) -> None:  # noqa: ANN001
 
     with pytest.raises(UnknownBackendError, match="valid backends: fake, llama_cpp, llama_server"):
         open_llm(load_settings({"backend": "openai"}))
+
+
+def test_auto_threads_leaves_the_busy_cores_to_their_processes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    llama_cpp = pytest.importorskip("agent.llm.llama_cpp")
+    monkeypatch.setattr(llama_cpp.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(llama_cpp.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    assert llama_cpp.auto_threads() == 4
+    monkeypatch.setattr(llama_cpp.os, "getloadavg", lambda: (1.6, 0.0, 0.0))
+    assert llama_cpp.auto_threads() == 2
+    monkeypatch.setattr(llama_cpp.os, "getloadavg", lambda: (9.0, 0.0, 0.0))
+    assert llama_cpp.auto_threads() == 1
