@@ -223,7 +223,7 @@ def neutralise(text: str) -> str:
     return _URL_QUERY.sub(lambda m: m.group(1), flat)
 
 
-_SEGMENT = re.compile(r"[^.!?]+?(?:[.!?]+(?=\s)|$)")
+_SEGMENT = re.compile(r".+?(?:[.!?]+(?=\s)|$)", re.S)  # a URL's dots end no sentence
 _TURN_START = re.compile(
     r"<\s*start_of_turn\s*>|<\|\s*im_start\s*\|>|\[\s*INST\s*\]|<<\s*SYS\s*>>", re.I
 )
