@@ -120,6 +120,8 @@ _DOC_RELEVANT = 0.45
 """A document sentence less similar than this, sharing under half the question's words, does
 not answer it (MiniLM cosine)."""
 _DOC_MEANS = 0.5
+#: A question this close to a retrieved excerpt (and sharing a word) is about the documents
+_DOC_ABOUT = 0.4
 """A document sentence this similar to a question about the user answers it (MiniLM cosine)."""
 
 
@@ -564,6 +566,17 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
             or (is_question(message) and (doc.get("similarity") or 0.0) >= _DOC_MEANS)
         ):
             return "cite"  # "When did I plant the tomatoes?": a question a document answers
+        if (
+            is_question(message)
+            and chunks
+            and meaning is not None
+            and not _instruct(s.llm)
+            and any(x >= _DOC_ABOUT for x in meaning(message, [c["quote"] for c in chunks[:3]]))
+            and relevant_chunks(message, chunks[:3])
+        ):
+            # "how long does it have to cook altogether?" beside the recipe: a base model
+            # given the excerpt invents ("It takes 10 years"); quote it or say it does not say
+            return "cite"
         if is_question(message) and any(
             c.get("lexical") and points_at(message, c["quote"]) for c in chunks
         ):
