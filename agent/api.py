@@ -8,8 +8,10 @@
         turn = bot.chat("What is my sister called?", thread="main", user="me")
         print(turn.text, turn.memories, turn.citations, turn.timings)
 
-One ``Agent`` owns one model, one memory store and the thread checkpoints; turns run one at a
-time (a lock), and :meth:`Agent.cancel` stops the running one from another thread.
+One ``Agent`` owns its models (by default one, shared by chat and every tool; with the
+``*_model`` settings one per capability, loaded on first use: :mod:`agent.llm.pool`), one memory
+store and the thread checkpoints; turns run one at a time (a lock), and :meth:`Agent.cancel`
+stops the running one from another thread.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError, LorebookError
 from agent.llm import LLM, CancelToken, open_llm
+from agent.llm.pool import ModelPool, PooledLLM
 from agent.pipeline import Services, build_graph, new_turn
 from agent.settings import Settings, load_settings
 from agent.toolbox import ToolBox
@@ -118,23 +121,43 @@ def _check(capability: str, **values: Any) -> None:
 
 
 class Agent:
-    """A local agent with memory and documents. Build it with :meth:`Agent.open`."""
+    """A local agent with memory and documents. Build it with :meth:`Agent.open`.
 
-    def __init__(self, settings: Settings, llm: LLM, memory: Any, documents: Any):
+    ``llm`` is the main model if it is loaded already (else it loads when first needed);
+    ``models`` the pool that hands each capability its model (default: one on ``llm``).
+    ``self.llm`` is the chat model, ``self.models.llm_for(tool)`` a tool's.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        llm: LLM | None,
+        memory: Any,
+        documents: Any,
+        *,
+        models: ModelPool | None = None,
+    ):
         self.settings = settings
-        self.llm = llm
+        self.models = models or ModelPool(settings, main=llm)
+        llm = self.llm = self.models.llm_for("chat")
+        # Replies may take half the context. A chat model not loaded yet (chat_model and the
+        # like set) is not loaded for this: the settings' n_ctx stands in for its own.
+        n_ctx = settings.n_ctx if isinstance(llm, PooledLLM) and not llm.loaded else llm.n_ctx
+        max_tokens = min(settings.max_tokens, n_ctx // 2)
         self.memory = memory
         self.documents = documents
         # Turn log and thread checkpoints: SQLite files in the data directory, or the
         # PostgreSQL database_url that the memory store uses too.
         self.log = TurnLog(settings.home / "agent.sqlite", settings.database_url)
         self._conn, self._saver = open_checkpointer(settings.home, settings.database_url)
-        self.tools = ToolBox(settings, llm, getattr(memory, "store", None), documents)
+        self.tools = ToolBox(
+            settings, llm, getattr(memory, "store", None), documents, models=self.models
+        )
         self.services = Services(
             llm=llm,
             memory=memory,
             documents=documents,
-            max_tokens=min(settings.max_tokens, llm.n_ctx // 2),
+            max_tokens=max_tokens,
             classify_with_model=settings.route_with_model,
             memorize=settings.memorize,
             inbox=settings.memory_inbox,
@@ -152,6 +175,7 @@ class Agent:
         *,
         llm: LLM | None = None,
         embedder: Any = None,
+        open_model: Callable[[Settings], LLM] | None = None,
         **settings: Any,
     ) -> Agent:
         """Open the agent on a data directory.
@@ -159,9 +183,20 @@ class Agent:
         Args:
             home: data directory (default: ``LOREBOOK_HOME`` or the XDG data dir).
             model: registry name or .gguf path (default: the registry's current model).
-            llm: an already opened model (tests pass a ``FakeLLM``).
+            llm: the main model, already opened (tests pass a ``FakeLLM``).
             embedder: an embedder instance (tests pass a ``HashEmbedder``).
+            open_model: how to load a model, called with settings whose ``model`` names it
+                (default :func:`agent.llm.open_llm`; tests return fakes).
             **settings: any other :class:`~agent.settings.Settings` field.
+
+        With none of the ``*_model`` settings, the one model loads here, as it always has.
+        Otherwise every model, the chat model included, loads on the first call that needs it,
+        at most ``max_loaded_models`` at a time (:mod:`agent.llm.pool`).
+
+        Raises:
+            ConfigError: (at a capability's first use, not here) its model cannot be loaded;
+                the message names the setting.
+            LorebookError: the model (one-model mode) or the stores cannot be opened.
 
         Example:
             >>> import tempfile
@@ -176,13 +211,21 @@ class Agent:
             s, embedder = s.replace(embedder=embedder), None
         from memory import Documents, Memory, Store
 
-        llm = llm or open_llm(s)
+        if llm is None and ModelPool(s).single:
+            llm = (open_model or open_llm)(s)  # one model: loaded now, as always
+        pool = ModelPool(s, main=llm, opener=open_model)
         try:
             store = Store(s, embedder)
         except BaseException:
-            llm.close()
+            pool.close()
             raise
-        return cls(s, llm, Memory(store, llm), Documents(store))
+        memory = Memory(store, llm)
+        try:
+            return cls(s, llm, memory, Documents(store), models=pool)
+        except BaseException:
+            memory.close()
+            pool.close()
+            raise
 
     # -- turns --------------------------------------------------------------------------------
 
@@ -332,19 +375,20 @@ class Agent:
         """Run a tool under the agent's lock and record it in the turn log."""
         with self._lock:
             start = time.perf_counter()
+            model = self.models.llm_for(name)
             self.services.cancel = CancelToken()
             try:
                 result, used = self.tools.call(
                     name, lambda: fn(*args, **kwargs), self.services.cancel
                 )
             except LorebookError as exc:
-                self.log.record("-", "-", route=name, model=self.llm.model_name, error=str(exc))
+                self.log.record("-", "-", route=name, model=model.model_name, error=str(exc))
                 raise
             self.log.record(
                 "-",
                 "-",
                 route=name,
-                model=self.llm.model_name,
+                model=model.model_name,
                 prompt_tokens=used.prompt_tokens,
                 completion_tokens=used.completion_tokens,
                 finish_reason="stop",
@@ -511,7 +555,7 @@ class Agent:
                 self.log.close,
                 self._conn.close,
                 getattr(self.memory, "close", None),
-                self.llm.close,
+                self.models.close,
             ):
                 if closer is not None:
                     closer()

@@ -65,6 +65,43 @@ class Settings:
             "Model to use: a registry name or a path to a .gguf file. None: the registry's current."
         ),
     )
+    chat_model: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Model for chat turns (routing, answers): a registry name or a .gguf path. None: "
+            "the main model."
+        ),
+    )
+    code_model: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Model for the code tool (e.g. qwen2.5-coder-0.5b-instruct), loaded on its first "
+            "use. None: the main model."
+        ),
+    )
+    translate_model: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Model for the translate tool, loaded on its first use. None: the main model."
+        ),
+    )
+    summarize_model: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Model for the summarize tool, loaded on its first use. None: the main model."
+        ),
+    )
+    review_model: str | None = field(
+        default=None,
+        metadata=_doc("Model for the review tool, loaded on its first use. None: the main model."),
+    )
+    max_loaded_models: int = field(
+        default=2,
+        metadata=_doc(
+            "Most models kept loaded at once when capabilities use different models; the least "
+            "recently used is unloaded to make room (one busy generating never is)."
+        ),
+    )
     backend: str = field(
         default="llama_cpp",
         metadata=_doc(
@@ -104,7 +141,11 @@ class Settings:
     n_ctx: int = field(default=8192, metadata=_doc("Context window in tokens (prompt plus reply)."))
     n_batch: int = field(default=512, metadata=_doc("Prompt tokens evaluated per llama.cpp batch."))
     n_threads: int = field(
-        default=0, metadata=_doc("CPU threads for llama.cpp; 0 picks the number of CPU cores.")
+        default=0,
+        metadata=_doc(
+            "CPU threads for llama.cpp; 0 picks the cores not kept busy by other processes "
+            "(at load time)."
+        ),
     )
     gpu_layers: int = field(
         default=-1,
@@ -379,6 +420,7 @@ def _validate(s: Settings) -> None:
         (s.code_samples >= 1, "code_samples must be at least 1"),
         (s.code_timeout_s > 0, "code_timeout_s must be positive"),
         (s.tool_max_chars >= 1, "tool_max_chars must be positive"),
+        (s.max_loaded_models >= 1, "max_loaded_models must be at least 1"),
     ]
     for ok, message in checks:
         if not ok:

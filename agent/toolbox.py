@@ -1,11 +1,13 @@
-"""The four tools bound to one agent: its model, its stores and its settings.
+"""The four tools bound to one agent: their models, its stores and its settings.
 
 ``tools/`` holds plain functions that take the model, embedder and translation memory as
 arguments; :class:`ToolBox` fills those in once, so the library (``Agent.translate`` …), the
 graph's tool nodes (slash commands in the TUI) and the batch runner all call the same thing.
 The ``tools`` modules are imported on first use: a chat session that never translates does not
 pay for the language detector. A chat command's text becomes the tool's parameters through the
-capability registry (:meth:`ToolBox.run_command`), so the parsing is written once.
+capability registry (:meth:`ToolBox.run_command`), so the parsing is written once. Each tool
+runs on the model its setting names (``code_model`` ...), through the agent's
+:class:`~agent.llm.pool.ModelPool`; without a pool, or with none of those settings, on ``llm``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from agent.errors import CancelledError, ConfigError, ToolInputError
 from agent.llm import LLM, CancelToken, UsageTotals
 
 if TYPE_CHECKING:
+    from agent.llm.pool import ModelPool
     from agent.settings import Settings
 
 
@@ -28,14 +31,24 @@ class ToolBox:
 
     Args:
         settings: the agent's settings (code execution, sandbox timeout, input size limit).
-        llm: the model every tool generates with.
+        llm: the model the tools generate with when ``models`` gives them none.
         store: the agent's ``memory.Store`` (embedder, translation memory); None for tools
             without either (summaries and reviews fall back to the hash-free paths they have).
+        models: the agent's model pool: each tool runs on ``models.llm_for(tool)``.
     """
 
-    def __init__(self, settings: Settings, llm: LLM, store: Any = None, documents: Any = None):
+    def __init__(
+        self,
+        settings: Settings,
+        llm: LLM,
+        store: Any = None,
+        documents: Any = None,
+        *,
+        models: ModelPool | None = None,
+    ):
         self.settings = settings
         self.llm = llm
+        self.models = models
         self.store = store
         self.documents = documents
         self._tm: Any = None
@@ -69,6 +82,15 @@ class ToolBox:
                 found.append(doc["path"])
         return found[0] if len(found) == 1 else None
 
+    def llm_for(self, tool: str) -> LLM:
+        """The model ``tool`` runs on (its ``*_model`` setting, else the main model).
+
+        Raises:
+            ConfigError: the tool's model cannot be loaded (at its first use); the message
+                names the setting.
+        """
+        return self.llm if self.models is None else self.models.llm_for(tool)
+
     @property
     def embedder(self) -> Any:
         return getattr(self.store, "embedder", None)
@@ -101,7 +123,7 @@ class ToolBox:
             context,
             glossary,
             explain,
-            llm=self.llm,
+            llm=self.llm_for("translate"),
             memory=self.translation_memory,
             max_chars=self.settings.tool_max_chars,
         )
@@ -136,7 +158,7 @@ class ToolBox:
             source,
             style,
             max_words,
-            llm=self.llm,
+            llm=self.llm_for("summarize"),
             embedder=self.embedder,
             max_chars=self.settings.tool_max_chars,
         )
@@ -157,7 +179,7 @@ class ToolBox:
             language,
             tests,
             samples or self.settings.code_samples,
-            llm=self.llm,
+            llm=self.llm_for("code"),
             execute=self.settings.code_execution if execute is None else execute,
             timeout_s=self.settings.code_timeout_s,
         )
@@ -168,7 +190,7 @@ class ToolBox:
 
         return review(
             source,
-            llm=self.llm,
+            llm=self.llm_for("review"),
             embedder=self.embedder,
             max_chars=self.settings.tool_max_chars,
             use_model=use_model,
@@ -186,12 +208,13 @@ class ToolBox:
         Raises:
             CancelledError: ``cancel`` was set before the tool finished (its result is dropped).
         """
-        before = self.llm.totals.snapshot()
-        with self.llm.cancel_scope(cancel):
+        llm = self.llm_for(name)
+        before = llm.totals.snapshot()
+        with llm.cancel_scope(cancel):
             result = fn()
         if cancel.cancelled:
             raise CancelledError(name)
-        return result, self.llm.totals.since(before)
+        return result, llm.totals.since(before)
 
     def run_command(self, name: str, payload: str) -> Any:
         """Run tool ``name`` on a command's text (``/translate French good morning``).

@@ -39,6 +39,12 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 FLAGS: dict[str, tuple[str, type]] = {
     "--home": ("home", str),
     "--model": ("model", str),
+    "--chat-model": ("chat_model", str),
+    "--code-model": ("code_model", str),
+    "--translate-model": ("translate_model", str),
+    "--summarize-model": ("summarize_model", str),
+    "--review-model": ("review_model", str),
+    "--max-loaded-models": ("max_loaded_models", int),
     "--backend": ("backend", str),
     "--server-urls": ("server_urls", str),
     "--database-url": ("database_url", str),
