@@ -381,6 +381,11 @@ def _attempt(
     """
     shown_as: dict[str, str] = {}
     placeholders = [i for i in items if i.kind == "placeholder" and i.token in masked]
+    # only a placeholder that follows words of the sentence ("Hello %(name)s") becomes a name;
+    # a number's ("you have {count} new messages") reads wrong as one
+    placeholders = [
+        i for i in placeholders if re.search(rf"[A-Za-z]\W{{0,2}}{re.escape(i.token)}", masked)
+    ][:1] or placeholders
     if names and len(placeholders) <= len(names):
         for item, name in zip(placeholders, names, strict=False):
             masked = masked.replace(item.token, name, 1)
