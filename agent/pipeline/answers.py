@@ -107,14 +107,19 @@ def names_what_user_told(question: str, memories: Sequence[dict[str, Any]]) -> b
     told: set[str] = set()
     for m in memories:
         told |= people(m["text"])
-    asked = {
-        w.lower().removesuffix("'s")
-        for w in re.findall(r"(?<!^)\b[A-Z][a-z][\w'-]*", question.strip())
-    }
+    asked = {name.lower() for name in _asked_names(question)}
     if asked & told:
         return True
     # "Where is the gig?" after "our band's got a gig on Saturday": "the gig" is the user's
     return any(m.get("similarity", 0.0) >= 0.4 and points_at(question, m["text"]) for m in memories)
+
+
+def _asked_names(question: str) -> set[str]:
+    """The capitalised words of a question after its first, without a possessive: the names
+    it asks about ("What does Priya's son do?" → {"Priya"})."""
+    return {
+        w.removesuffix("'s") for w in re.findall(r"(?<!^)\b[A-Z][a-z][\w'-]*", question.strip())
+    }
 
 
 def about_the_same(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -127,11 +132,7 @@ def about_the_same(question: str, memories: Sequence[dict[str, Any]]) -> list[di
         ...     {"id": 2, "text": "I live in Leeds.", "similarity": 0.3}])]
         [1]
     """
-    names = {
-        w.removesuffix("'s")
-        for w in re.findall(r"(?<!^)\b[A-Z][a-z][\w'-]*", question.strip())
-        if w.removesuffix("'s") not in NOT_NAMES
-    }
+    names = _asked_names(question) - NOT_NAMES
     rels = re.findall(r"\bmy\s+((?:[a-z-]+\s+){0,2}?[a-z-]+?)(?:'s)?\b(?=\s|\?|$)", question, re.I)
     patterns = [rf"\b{re.escape(n)}\b" for n in names]
     patterns += [
@@ -523,8 +524,7 @@ _BREED = re.compile(
 
 def _subject_words(question: str) -> set[str]:
     """Whom a question is about: the names it gives and the relations after "my"/"our"."""
-    who = {w.removesuffix("'s") for w in re.findall(r"(?<!^)\b[A-Z][a-z][\w'-]*", question.strip())}
-    return who | {
+    return _asked_names(question) | {
         r.lower()
         for r in re.findall(r"\b(?:my|our)\s+([a-z-]+?)(?:'s)?\b", question, re.I)
         if r.lower() in RELATIONS
