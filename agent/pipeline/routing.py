@@ -429,6 +429,8 @@ _FOLLOW_UP = re.compile(
     r"(?:and|now|also|then|next|what about|how about|same for|same with|do)\b[\s,:]*(?P<rest>.*)$",
     re.I | re.S,
 )
+#: quoted words; an apostrophe inside a word ("what's") opens and closes nothing
+_QUOTE = re.compile(r"(?<![A-Za-z])[\"'“‘«](.+?)[\"'”’»](?![A-Za-z])")
 _SAY = re.compile(
     r"^\s*(?:how (?:would|do|should|can) (?:i|you|we) say|what(?:'s| is) the (?:word|phrase) for)"
     r"\s*",
@@ -459,7 +461,7 @@ def follow_up(
         return None
     text = re.sub(r"^\s*(?:ok|okay|nice|great|cool|perfect|thanks|cheers)[.!,]+\s*", "", message)
     m = _FOLLOW_UP.match(text)
-    quoted = re.search(r"(?<![A-Za-z])[\"'“‘«](.+?)[\"'”’»](?![A-Za-z])", text)
+    quoted = _QUOTE.search(text)
     if m is None and not (quoted and len(quoted.group(1)) >= len(text.strip(" ?!.")) - 4):
         return None
     rest = (m.group("rest") if m else text).strip()
@@ -473,7 +475,7 @@ def follow_up(
             return None
         language = found.group(1).capitalize()
         only_language = re.fullmatch(rf"(?:(?:in|into|to)\s+)?({LANGUAGE_NAMES})\W*", rest, re.I)
-        said_before = re.search(r"(?<![A-Za-z])[\"'“‘«](.+?)[\"'”’»](?![A-Za-z])", previous_message)
+        said_before = _QUOTE.search(previous_message)
         if quoted:
             phrase = quoted.group(1)
         elif only_language and said_before:
