@@ -211,16 +211,14 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
         if decision is None:
             ask = s.llm if s.classify_with_model and _instruct(s.llm) else None
             decision = router.route(state["message"], llm=ask)
+            before = _previous_route(state)
             if decision.route in ("chat", "ask_memory", "ask_documents"):
                 # "and 'thank you very much'?" after a translation: the same tool again
-                decision = (
-                    follow_up(state["message"], _previous_route(state), _previous_user(state))
-                    or decision
-                )
+                decision = follow_up(state["message"], before, _previous_user(state)) or decision
             if (
                 decision.route == "chat"
                 and is_question(state["message"])
-                and _previous_route(state) in ("ask_memory", "remember")
+                and before in ("ask_memory", "remember")
                 and re.search(r"\b(?:he|she|his|her|him|they|their|them)\b", state["message"], re.I)
             ):
                 # "and which city is his workshop in?" after a question about the user's
