@@ -136,6 +136,7 @@ class AutoBackup:
         interval_s: the least time between two copies while writing (default
             :data:`INTERVAL_S`).
         keep: copies kept (default :data:`KEEP`).
+        on_damage: called with what is wrong when a copy fails its check.
     """
 
     def __init__(
@@ -144,9 +145,11 @@ class AutoBackup:
         check: Callable[[sqlite3.Connection], str | None],
         interval_s: float | None = None,
         keep: int | None = None,
+        on_damage: Callable[[str], None] | None = None,
     ):
         self.db_path = db_path
-        self.check = check
+        self._check = check
+        self.on_damage = on_damage
         self.interval_s = INTERVAL_S if interval_s is None else interval_s
         self.keep = KEEP if keep is None else keep
         self.dirty = False
@@ -155,6 +158,14 @@ class AutoBackup:
         self._thread: threading.Thread | None = None
         self._last = self._newest_time()
         remove_stale_temp_files(db_path)
+
+    def check(self, conn: sqlite3.Connection) -> str | None:
+        """The check of a copy; a copy that fails it is told to ``on_damage`` (the live file
+        is damaged, whatever the writing connection's cache still shows)."""
+        problem = self._check(conn)
+        if problem and self.on_damage is not None:
+            self.on_damage(problem)
+        return problem
 
     def _newest_time(self) -> float:
         newest = list_backups(self.db_path)[:1]

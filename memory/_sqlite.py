@@ -16,6 +16,17 @@ Deliberate choices:
   cross-checks: about 0.1 s per 100 MB) and the expected tables and columns. A damaged file, or
   one emptied to 0 bytes (or gone) while backups or index files show it held data, raises
   :class:`~agent.errors.StoreDamagedError` instead of a traceback or a silent new store.
+- A file damaged *while open* (overwritten, cut short or emptied by another program after the
+  checks above) gives the same :class:`~agent.errors.StoreDamagedError`, never a raw
+  ``sqlite3.DatabaseError``. In WAL mode SQLite trusts its page cache, so the damage shows
+  where it can be seen: every statement of the store's :class:`GuardedConnection` translates
+  SQLite's "malformed" errors; every transaction first reads the file's 16-byte magic string
+  (one small read: an emptied or overwritten file fails it); an automatic backup whose copy
+  fails its check marks the store damaged; and close checks the file through a fresh
+  connection. Once damaged, every statement raises, no write lands in the file, and close
+  neither checkpoints the WAL into it nor backs it up: the WAL, holding the session's writes,
+  stays beside the file for ``lorebook doctor --repair``. Damage past the header that no
+  statement reads is thus reported at the latest by close.
 - Automatic backups (:mod:`memory._backup`): at most one copy a minute while writing, one at
   close, a fresh set after every hard delete; ``lorebook doctor --repair`` restores from them
   (:mod:`memory.repair`).
@@ -23,6 +34,7 @@ Deliberate choices:
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sqlite3
 import time
@@ -34,6 +46,7 @@ from typing import Any, TypeVar
 
 from agent.errors import StoreBusyError, StoreDamagedError
 from memory import _backup
+from memory._sqlite_guard import WHILE_OPEN, GuardedConnection, corrupt
 
 T = TypeVar("T")
 
@@ -110,21 +123,14 @@ def expected_tables() -> dict[str, set[str]]:
     return _EXPECTED
 
 
-def _corrupt(exc: sqlite3.DatabaseError) -> bool:
-    """Whether SQLite's error means a damaged file (not a lock, a permission, a full disk)."""
-    if not isinstance(exc, sqlite3.OperationalError):
-        return True  # DatabaseError proper: "file is not a database", "disk image is malformed"
-    text = str(exc).lower()
-    return "malformed" in text or "not a database" in text or "corrupt" in text
-
-
 def damage(conn: sqlite3.Connection, schema: bool = True) -> str | None:
     """What is wrong with an open database, or None: ``quick_check``, then (with ``schema``)
     every table and column of the schema present."""
     try:
         rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check(5)").fetchall()]
         if rows != ["ok"]:
-            return "SQLite's integrity check failed (" + "; ".join(rows)[:300] + ")"
+            found = " ".join("; ".join(rows).split())  # one line: its rows hold line breaks
+            return f"SQLite's integrity check failed ({found[:300]})"
         if not schema:
             return None
         for table in expected_tables():
@@ -132,10 +138,11 @@ def damage(conn: sqlite3.Connection, schema: bool = True) -> str | None:
                 return f"the table {table!r} is missing"
         return _wrong_columns(conn)
     except sqlite3.DatabaseError as exc:
-        if not _corrupt(exc):
+        if not corrupt(exc):
             raise
         return f"SQLite cannot read it ({exc})"
-    return None
+    except StoreDamagedError as exc:  # the same, met by a GuardedConnection
+        return exc.problem
 
 
 def _had_data(path: Path) -> str | None:
@@ -200,12 +207,14 @@ def retrying(path: Path, fn: Callable[[], T], budget_s: float = RETRY_SECONDS) -
             delay = min(delay * 2, 0.5)
 
 
-def connect(path: Path, check: bool = True) -> sqlite3.Connection:
+def connect(path: Path, check: bool = True, guard: bool = False) -> sqlite3.Connection:
     """Open the store database with the pragmas above and the schema in place.
 
     Args:
         check: run the damage checks of the module docstring (off only for a file being
             rebuilt by :mod:`memory.repair`).
+        guard: return a :class:`GuardedConnection` (the live store's; :mod:`memory.repair`
+            wants SQLite's own errors).
 
     Raises:
         StoreDamagedError: the file is damaged, or was emptied or lost (see the module
@@ -216,19 +225,25 @@ def connect(path: Path, check: bool = True) -> sqlite3.Connection:
     if check:
         _refuse_lost_file(path)
     try:
-        return _connect(path, check)
+        return _connect(path, check, guard)
     except sqlite3.DatabaseError as exc:
-        if not _corrupt(exc):
+        if not corrupt(exc):
             raise
         raise StoreDamagedError(path, f"SQLite cannot read it ({exc})") from None
 
 
-def _connect(path: Path, check: bool) -> sqlite3.Connection:
+def _connect(path: Path, check: bool, guard: bool) -> sqlite3.Connection:
 
     def _open() -> sqlite3.Connection:
         conn = sqlite3.connect(
-            str(path), isolation_level=None, timeout=5.0, check_same_thread=False
+            str(path),
+            isolation_level=None,
+            timeout=5.0,
+            check_same_thread=False,
+            factory=GuardedConnection if guard else sqlite3.Connection,
         )
+        if isinstance(conn, GuardedConnection):
+            conn.path = path
         conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
@@ -238,11 +253,21 @@ def _connect(path: Path, check: bool) -> sqlite3.Connection:
         return conn
 
     conn = retrying(path, _open)
-    if check:
-        problem = retrying(path, lambda: damage(conn, schema=False)) or _wrong_columns(conn)
-        if problem:
-            conn.close()
-            raise StoreDamagedError(path, problem)
+    try:
+        if check:
+            problem = retrying(path, lambda: damage(conn, schema=False)) or _wrong_columns(conn)
+            if problem:
+                raise StoreDamagedError(path, problem)
+        _create_schema(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    if isinstance(conn, GuardedConnection):
+        conn.opened = True
+    return conn
+
+
+def _create_schema(conn: sqlite3.Connection, path: Path) -> None:
     with transaction(conn, path):
         # One statement at a time: executescript() would COMMIT the open transaction first.
         for statement in _SCHEMA.split(";"):
@@ -253,7 +278,6 @@ def _connect(path: Path, check: bool) -> sqlite3.Connection:
             conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         if conn.execute("SELECT value FROM meta WHERE key='store_id'").fetchone() is None:
             conn.execute("INSERT INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex,))
-    return conn
 
 
 def _wrong_columns(conn: sqlite3.Connection) -> str | None:
@@ -274,7 +298,10 @@ def transaction(conn: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connec
         yield conn
     except BaseException:
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            try:
+                conn.execute("ROLLBACK")
+            except StoreDamagedError:
+                pass  # the error being raised already says so
         raise
     if conn.in_transaction:
         retrying(path, lambda: conn.execute("COMMIT"))
@@ -286,9 +313,13 @@ def snapshot(conn: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connectio
     retrying(path, lambda: conn.execute("BEGIN"))
     try:
         yield conn
-    finally:
+    except BaseException:
         if conn.in_transaction:
-            conn.execute("COMMIT")
+            with contextlib.suppress(sqlite3.Error, StoreDamagedError):
+                conn.execute("COMMIT")  # a read: nothing to lose; the error raised says why
+        raise
+    if conn.in_transaction:
+        conn.execute("COMMIT")
 
 
 def checkpoint(conn: sqlite3.Connection, path: Path, attempts: int = 20) -> bool:
@@ -314,13 +345,29 @@ class Database:
     def __init__(self, path: Path, backups: bool = True):
         self.path = path
         self.where = str(path)
-        self.conn = connect(path)
-        #: Automatic backups (None when switched off).
-        self.backups = _backup.AutoBackup(path, damage) if backups else None
+        self.conn: GuardedConnection = connect(path, guard=True)  # type: ignore[assignment]
+        #: Automatic backups (None when switched off). A copy that fails its check means
+        #: the file on disk is damaged although this connection's cache still reads well.
+        self.backups = (
+            _backup.AutoBackup(path, damage, on_damage=self._found_damaged) if backups else None
+        )
+
+    def _found_damaged(self, problem: str) -> None:
+        self.conn.damaged = self.conn.damaged or problem + WHILE_OPEN
+
+    def check_on_disk(self) -> str | None:
+        """What is wrong with the file as a new connection reads it (this connection's page
+        cache can hide damage done by another program), or None."""
+        conn = sqlite3.connect(str(self.path), timeout=30.0)
+        try:
+            return damage(conn)
+        finally:
+            conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction; a backup is due-checked after it commits a change."""
+        self.conn.verify_header()
         before = self.conn.total_changes
         with transaction(self.conn, self.path) as conn:
             yield conn
@@ -328,6 +375,7 @@ class Database:
             self.backups.after_write()
 
     def snapshot(self) -> Any:
+        self.conn.verify_header()
         return snapshot(self.conn, self.path)
 
     def retrying(self, fn: Callable[[], T]) -> T:
@@ -342,9 +390,30 @@ class Database:
         return done
 
     def close(self) -> None:
+        """Check the file on disk, checkpoint, close, take the last backup.
+
+        A file found damaged is left as it is, its WAL (this session's writes) beside it for
+        ``lorebook doctor --repair``; found only now, that raises.
+
+        Raises:
+            StoreDamagedError: the file was damaged during the session and no statement had
+                met it yet.
+        """
+        reported = bool(self.conn.damaged)
         try:
-            checkpoint(self.conn, self.path)
+            if not reported:
+                try:
+                    problem = retrying(self.path, self.check_on_disk)
+                except sqlite3.DatabaseError as exc:
+                    problem = f"SQLite cannot read it ({exc})"
+                if problem:
+                    self._found_damaged(problem)
+                    raise StoreDamagedError(self.path, str(self.conn.damaged))
+                checkpoint(self.conn, self.path)
         finally:
             self.conn.close()
             if self.backups is not None:
-                self.backups.close()
+                if self.conn.damaged:
+                    self.backups.wait()
+                else:
+                    self.backups.close()

@@ -393,13 +393,18 @@ class Store:
                     space.save()
 
     def close(self) -> None:
-        """Save the indexes, trim the change log, checkpoint (SQLite) and close the database."""
+        """Save the indexes, trim the change log, checkpoint (SQLite) and close the database.
+
+        A database found damaged during the session (the error was raised then) is only
+        closed: the indexes are rebuilt after ``lorebook doctor --repair`` anyway.
+        """
         with self.lock:
             if self.conn is None:
                 return
             try:
-                self.save()
-                self.prune_changes()
+                if not getattr(self.conn, "damaged", None):
+                    self.save()
+                    self.prune_changes()
             finally:
                 self.db.close()
                 self.conn = None

@@ -276,3 +276,35 @@ def test_plain_doctor_reports_the_database_and_its_backups(home: Path) -> None:
     _damage(home / "memory.db", "truncated")
     (bad,) = _database(make_settings(home))
     assert bad.status == "fail" and "run `lorebook doctor --repair`" in bad.detail
+
+
+@pytest.mark.parametrize("how", ["truncated", "emptied"])
+def test_a_database_damaged_while_open_is_reported_not_raised_raw(home: Path, how: str) -> None:
+    """Another program cuts ``memory.db`` short while a session has it open: every later call
+    says which file and what to do, closing does not fail again or write into the damaged file,
+    and ``doctor --repair`` brings the memories back."""
+    _fill(home)
+    db = home / "memory.db"
+    mem = Memory.open(make_settings(home))
+    assert mem.search("red key", user="me")  # open and in use
+    _damage(db, how)
+    damaged = db.read_bytes()
+    calls = {
+        "search": lambda: mem.search("where is the blue key", user="me"),
+        "list": lambda: mem.list("me"),
+        "add": lambda: mem.add("Note 9: the tin key is in the boot", user="me", kind="turn"),
+    }
+    for name, call in calls.items():
+        with pytest.raises(StoreDamagedError) as caught:
+            call()
+        message = str(caught.value)
+        assert message.startswith(f"database {db} is damaged: SQLite cannot read it ("), name
+        assert "damaged while lorebook had it open" in message, name
+        assert "lorebook doctor --repair" in message, name
+        err = caught.value  # no sqlite3 traceback chained under it
+        assert err.__cause__ is None and (err.__suppress_context__ or not err.__context__), name
+    mem.close()  # the damage was reported: closing neither raises nor checkpoints into it
+    assert db.read_bytes() == damaged
+
+    assert repair_store(make_settings(home)) == 0
+    assert _texts(home) == set(FACTS)
