@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -406,6 +407,15 @@ class LorebookApp(ThreadsMixin, ActionsMixin, App[None]):
         self.session.close()
 
 
-def run(session: Session, thread: str = "main") -> None:
-    """Run the app in this terminal until the user quits."""
+def run(session: Session, thread: str = "main") -> int:
+    """Run the app in this terminal until the user quits; returns the exit status.
+
+    An error met only while closing (a database another program damaged) is printed on
+    stderr once the terminal is back, as one line, and makes the status 2.
+    """
     LorebookApp(session, thread=thread).run()
+    session.close()  # already closed at unmount, unless the app failed to start
+    if session.closing_error is not None:
+        print(f"error: {session.closing_error}", file=sys.stderr)
+        return 2
+    return 0

@@ -20,6 +20,7 @@ from typing import Any
 
 from agent.api import Agent, Event
 from agent.capabilities import CAPABILITIES
+from agent.errors import LorebookError
 
 Opener = Callable[[str | None], Agent]
 """Opens an Agent; the argument is a model to use instead of the configured one (or None)."""
@@ -71,6 +72,9 @@ class Session:
         self._opener = opener
         self.user = user
         self.agent: Agent | None = None
+        #: What went wrong closing the agent (a database found damaged only then), for the
+        #: caller to show once the app has gone: an app being torn down shows nothing.
+        self.closing_error: LorebookError | None = None
         self._lock = threading.Lock()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -107,11 +111,15 @@ class Session:
         return self.agent
 
     def close(self) -> None:
+        """Close the agent; a lorebook error doing so is kept in :attr:`closing_error`."""
         with self._lock:
-            if self.agent is not None:
-                self.agent.cancel()
-                self.agent.close()
-                self.agent = None
+            agent, self.agent = self.agent, None
+            if agent is not None:
+                agent.cancel()
+                try:
+                    agent.close()
+                except LorebookError as exc:
+                    self.closing_error = exc
 
     # -- turns ------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.cli.common import Handler, ctrl_c_calls, open_agent
-from agent.errors import LorebookError
+from agent.errors import LorebookError, StoreDamagedError
 from agent.settings import Settings
 
 
@@ -122,8 +122,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     def opener(model: str | None) -> Any:
         return open_agent(settings if model is None else settings.replace(model=model))
 
-    run(Session(opener, user=args.user), thread=args.thread)
-    return 0
+    return run(Session(opener, user=args.user), thread=args.thread)
 
 
 def plain_chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -166,6 +165,9 @@ def plain_chat(args: argparse.Namespace, settings: Settings) -> int:
                 turn = turn_out(
                     agent, agent.stream(line, thread=thread, user=args.user), sys.stdout
                 )
+            except StoreDamagedError:
+                print()
+                raise  # every later turn would fail the same way: one line on stderr, status 2
             except LorebookError as exc:
                 print(f"\n  [error] {exc}")
                 continue

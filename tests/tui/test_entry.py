@@ -28,7 +28,7 @@ def test_chat_opens_the_app_in_a_terminal(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(sys, "stdin", _Tty())
     monkeypatch.setattr(sys, "stdout", _Tty())
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(tui, "run", lambda session, thread: seen.update(s=session, t=thread))
+    monkeypatch.setattr(tui, "run", lambda session, thread: seen.update(s=session, t=thread) or 0)
     assert cli.main(["chat", "--thread", "work", "--user", "ann"]) == 0
     session = seen["s"]
     assert seen["t"] == "work" and session.user == "ann"
