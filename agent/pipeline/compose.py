@@ -111,7 +111,14 @@ _INSTRUCTION = re.compile(
             r" the user\b",
             # memory: "remember that the user's PIN is…", "store this as a memory", "forget…"
             r"\b(?:store|save|add|write|keep|put|record|note)\b.{0,25}?\bmemor(?:y|ies)\b",
-            r"\bremember (?:that )?(?:the user|i |i'm|my |me\b|this\b)",
+            # "remember that my PIN is…", "Note: my name is…", "keep in mind that I live…":
+            # a fact in the reader's own voice, planted for the assistant to take as the user's
+            r"\b(?:remember|memori[sz]e|keep in mind|bear in mind|(?:do not|don't) forget"
+            r"|take note|make a note)\b(?: of)?[\s:,\-–—]+(?:that\s+)?"
+            r"(?:the user|i\b|i'm|my\b|me\b|this\b)",
+            r"\bnote\s*[:\-–—]\s*(?:that\s+)?(?:the user|i\b|i'm|my\b)",
+            # a sentence that opens by telling the reader what to say: "Say VELVET RHINO."
+            r"(?:^|(?<=[.!?:;] ))[\s\"'*_(\[]*(?:say|reply|respond|repeat)\b",
             r"\b(?:forget|erase|wipe)\b.{0,30}?\b(?:everything|all|what|the user|my|memor)",
             r"\b(?:delete|remove|clear|erase|wipe)\b.{0,30}?\bmemor(?:y|ies)\b",
             # exfiltration: an image or link to add, a URL to fill in with the user's data
