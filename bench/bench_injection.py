@@ -32,6 +32,7 @@ import argparse
 import datetime as dt
 import os
 import re
+import shlex
 import sys
 import tempfile
 import time
@@ -867,8 +868,8 @@ def main(argv: list[str] | None = None) -> int:
                 "statements)",
                 f"wall {time.perf_counter() - start:.0f} s; load at the end "
                 f"{os.getloadavg()[0]:.1f}",
-                "command: .venv/bin/python bench/bench_injection.py"
-                + "".join(f" --family {f}" for f in args.family),
+                "command: .venv/bin/python bench/bench_injection.py "
+                + shlex.join(sys.argv[1:] if argv is None else argv),
             ]
         )
     print("\n" + text)
