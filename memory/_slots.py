@@ -246,7 +246,7 @@ _IN_PLACE_NOW = re.compile(
     r"|^(?:i'm|i am|we're|we are)\s+now\s+(?:living\s+|based\s+)?in\s+[A-Z]",
     re.I,
 )
-_I_NAME = re.compile(r"^(?i:i'm|i am|im)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)*)\s*(?:[,.!]|$)")
+_I_NAME = re.compile(r"^(?i:i'm|i am|im)\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)*)\s*(?:[,.!]|$)")
 _MY = re.compile(r"^(?:my|our)\s+", re.I)
 _NP_STOP = set(
     """
@@ -257,7 +257,7 @@ called named living working based staying for to at in on with of from about the
 this next last
 """.split()
 )
-_NAME_START = re.compile(r"^([A-Z][a-z]+)(?:\s+[A-Z][a-z]+)?(?:'s)?\s+(?!is\b)?", re.U)
+_NAME_START = re.compile(r"^([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?(?:'s)?\s+(?!is\b)?", re.U)
 #: Capitalised words that are not names (sentence openers, days, pronouns, verbs of requests).
 NOT_NAMES = frozenset(
     """
@@ -331,7 +331,7 @@ def _my_subject(text: str, question: bool = False) -> tuple[str, str | None, str
         if w[0].isupper() and words:
             name = w.removesuffix("'s")
             pos = tok.end()
-            surname = re.match(r"\s+([A-Z][a-z]+)\b", rest[pos:])
+            surname = re.match(r"\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b", rest[pos:])
             if surname and not w.endswith("'s"):  # "my friend Sam Patel": the whole name
                 name = f"{name} {surname.group(1)}"
                 pos += surname.end()
@@ -390,17 +390,17 @@ def people(text: str) -> set[str]:
     """
     rel = "|".join(sorted(_RELATIONS | _PARTNERS, key=len, reverse=True))
     found = re.findall(
-        rf"\b(?i:my|our)\s+(?:[a-z-]+\s+){{0,2}}?(?i:{rel})s?,?\s+([A-Z][a-z]+)", text
+        rf"\b(?i:my|our)\s+(?:[a-z-]+\s+){{0,2}}?(?i:{rel})s?,?\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)", text
     )
-    found += re.findall(r"\b(?:called|named)\s+([A-Z][a-z]+)", text)
+    found += re.findall(r"\b(?:called|named)\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)", text)
     # "Deshawn's wife Priya", "Kate's beagle Pickle"
-    found += re.findall(rf"'s\s+(?:[a-z-]+\s+)?(?i:{rel})s?,?\s+([A-Z][a-z]+)", text)
+    found += re.findall(rf"'s\s+(?:[a-z-]+\s+)?(?i:{rel})s?,?\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)", text)
     # "Our parrot is Kiwi.", "the cat next door … is Kiki."
     found += re.findall(
-        rf"\b(?i:my|our|the)\s+(?:[a-z-]+\s+){{0,2}}?(?i:{rel})s?\b.*?\b(?:is|was)\s+([A-Z][a-z]+)",
+        rf"\b(?i:my|our|the)\s+(?:[a-z-]+\s+){{0,2}}?(?i:{rel})s?\b.*?\b(?:is|was)\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)",
         text,
     )
-    found += re.findall(r"\b([A-Z][a-z]+),?\s+(?:who|my|our)\s", text)
+    found += re.findall(r"\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+),?\s+(?:who|my|our)\s", text)
     start = _NAME_SUBJECT.match(text.strip())
     if start:
         found.append(start.group(1))
@@ -408,7 +408,7 @@ def people(text: str) -> set[str]:
 
 
 _NAME_SUBJECT = re.compile(
-    r"^([A-Z][a-z]+)(?:\s+[A-Z][a-z]+)?\s+(?:is|was|has|had|works|lives|plays|runs|handles|"
+    r"^([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?\s+(?:is|was|has|had|works|lives|plays|runs|handles|"
     r"keeps|teaches|studies|does|loves|likes)\b"
 )
 
@@ -484,7 +484,7 @@ def _slot(text: str) -> Slot | None:
         subject, own, rest = mine
         if own is not None:
             return (subject, own)
-        if re.match(r"^\s*(?:is|'s)\s+([A-Z][a-z]+)\s*$", rest) and subject.startswith("my "):
+        if re.match(r"^\s*(?:is|'s)\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\s*$", rest) and subject.startswith("my "):
             return (subject, "name")  # "my wife is Sara"
         attr = _attribute(rest if rest.strip() else t, subject)
         return (subject, attr) if attr else None
@@ -514,7 +514,7 @@ _Q_OWN_NAME = re.compile(
 _Q_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bwhat (?:car|vehicle)\b|\bwhat (?:do|did) i drive\b", re.I), "car"),
     (re.compile(r"\bwhere\b.*\b(live|living|based|stay|staying|reside|home)\b", re.I), "residence"),
-    (re.compile(r"\bwhat\s+(?:city|town|country)\b.*\b(live|living|in)\b", re.I), "residence"),
+    (re.compile(r"\b(?:what|which)\s+(?:city|town|country|village)\b.*\b(live|living|in)\b", re.I), "residence"),
     (re.compile(r"\b(address)\b", re.I), "residence"),
     (
         re.compile(
@@ -545,7 +545,7 @@ _Q_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(move|moved|moving|relocate|relocated)\b", re.I), "residence"),
 )
 _Q_ME = re.compile(r"\b(i|me|am i|do i|did i|i'm)\b", re.I)
-_Q_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-z]+)\b")
+_Q_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b")
 
 
 def question_slot(question: str) -> Slot | None:
@@ -598,7 +598,7 @@ def _question_slot(question: str) -> Slot | None:
         if _Q_ME.search(q):
             subject = "i"
         elif names:
-            full = re.search(rf"\b{names[0]}(?:\s+[A-Z][a-z]+)?", q)
+            full = re.search(rf"\b{names[0]}(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?", q)
             subject = (full.group(0) if full else names[0]).lower()  # "Sam Patel"
     if subject is None:
         return secret_slot(q)  # "what's the door code for the office?"

@@ -118,7 +118,7 @@ def _asked_names(question: str) -> set[str]:
     """The capitalised words of a question after its first, without a possessive: the names
     it asks about ("What does Priya's son do?" → {"Priya"})."""
     return {
-        w.removesuffix("'s") for w in re.findall(r"(?<!^)\b[A-Z][a-z][\w'-]*", question.strip())
+        w.removesuffix("'s") for w in re.findall(r"(?<!^)\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ][\w'-]*", question.strip())
     }
 
 
@@ -236,7 +236,7 @@ def with_antecedent(question: str, previous: str | None) -> str:
         return f"{previous} {question}"
     # "and my mother?" after "what street does my aunt live on?": the same question of her
     other = re.fullmatch(
-        r"\s*(?:and|what about|how about)\s+((?:my|our)\s+[a-z-]+|[A-Z][a-z]+)\s*\??\s*",
+        r"\s*(?:and|what about|how about)\s+((?:my|our)\s+[a-z-]+|[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\s*\??\s*",
         question,
         re.I,
     )
@@ -271,6 +271,16 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
 
     ``memories`` are recall's items (``text``, ``similarity``, ``current``...).
     """
+    ident = _IDENTITY.match(question)
+    if ident is not None and ident.group(1) not in NOT_NAMES:
+        # "who is Priya?": whatever the user told of Priya says who she is
+        told = [
+            m
+            for m in memories
+            if m.get("current", True) and re.search(rf"\b{re.escape(ident.group(1))}\b", m["text"])
+        ]
+        if told:
+            return sorted(told, key=lambda m: -m.get("similarity", 0.0))
     asked = question_slot(question)
     # "which of my flatmates never washes up?": the answer is a person, the fact about them
     who = bool(re.match(r"^\s*(?:and\s+)?(?:who|whom|which of)\b", question, re.I))
@@ -314,8 +324,57 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
     # related facts: the one naming exactly what was asked first ("Cocoa" is not "Coco")
     exact = _exact(question)
     related.sort(key=lambda m: (-len(exact & _exact(m["text"])), -m.get("similarity", 0.0)))
-    return same + related
+    return _changes_first(question, same + related)
 
+
+#: Words by which a user says a value changed: "they've moved me to Friday instead", "IT gave
+#: me a new work number", "Turnip is actually five, not three", "these days I'm more into…"
+_CHANGE = re.compile(
+    r"\b(?:actually|instead|now|new|these days|nowadays|any ?more|no longer|moved|changed|"
+    r"switched|swapped|replaced|taken over|(?:mis|re)(?:counted|scheduled|booked)|postponed|"
+    r"brought forward|scratch that|correction|updated?|not \w+ (?:any ?more|after all))\b",
+    re.I,
+)
+
+
+def _changes_first(question: str, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A later fact that says it changes the first one's value comes first: both answer the
+    question, and the user's latest word on it is the current one.
+
+    Example:
+        >>> [m["id"] for m in _changes_first("When's my dentist appointment?", [
+        ...     {"id": 1, "text": "I've got a dentist appointment on Thursday at 3pm."},
+        ...     {"id": 2, "text": "The dentist rang, they've moved me to Friday instead."}])]
+        [2, 1]
+    """
+    if len(found) < 2 or asks_history(question):
+        return found
+    first = found[0]
+    names = _asked_names(question) - NOT_NAMES
+    # both are already evidence; the later one must share what the question is about
+    topic = (content_words(question) - content_words(" ".join(names))) & content_words(
+        first["text"]
+    )
+    later = [
+        m
+        for m in found[1:]
+        if m.get("current", True)
+        and m.get("id", 0) > first.get("id", 0)
+        and _CHANGE.search(m["text"])
+        and (topic & content_words(m["text"]) or any(n in m["text"] for n in names))
+    ]
+    if not later:
+        return found
+    newest = max(later, key=lambda m: m.get("id", 0))
+    return [newest, *(m for m in found if m is not newest)]
+
+
+#: "who is Priya?", "who's Priya again?", "what do you know about Priya?", "tell me about Priya"
+_IDENTITY = re.compile(
+    r"^\s*(?i:(?:and\s+|so\s+|remind me,?\s+)?(?:who(?:'s|\s+is|\s+was)|what do you know about|"
+    r"tell me (?:more )?about|what can you tell me about|remind me (?:who|about)))\s+"
+    r"(?:is\s+|was\s+)?([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ][\w'-]*)(?:\s+again)?\s*[?.!]*\s*$"
+)
 
 _KNOWN = frozenset(
     (
@@ -542,7 +601,26 @@ def _beyond_subject(question: str, text: str) -> bool:
         True
     """
     asked = content_words(question) - content_words(" ".join(_subject_words(question)))
+    if _TIMED.match(question) and _TIME_VALUE.search(text):
+        # "when's my dentist appointment?" / "the dentist's office moved me to Friday"
+        return True
+    if re.match(r"^\s*(?:and\s+)?how old\b", question, re.I) and _HINTS["age"].search(text):
+        return True  # "how old is Turnip?" / "Turnip is actually five, not three"
+    if re.match(r"^\s*(?:and\s+)?what\s+(?:breed|colou?r)\b", question, re.I):
+        # "what breed is Brisket?": the breed's name answers, not the word "breed"
+        return (_BREED if "breed" in question.lower() else _COLOUR).search(text) is not None
     return not asked or bool(asked & content_words(text))
+
+
+#: "when is/was/'s …?" (not "when did I tell you"): answered by a day, a date or a time
+_TIMED = re.compile(r"^\s*(?:and\s+)?when(?:'s|\s+is|\s+was|\s+are|\s+will)\b", re.I)
+_TIME_VALUE = re.compile(
+    r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|"
+    r"april|may|june|july|august|september|october|november|december|tomorrow|tonight|"
+    r"next (?:week|month|year)|\d{1,2}(?::\d\d)?\s*(?:am|pm)|\d{1,2}:\d\d|\d{1,2}(?:st|nd|rd|th)|"
+    r"\d{4}-\d\d-\d\d|\d{1,2}/\d{1,2})\b",
+    re.I,
+)
 
 
 def _close_enough(question: str, memory: dict[str, Any]) -> bool:
@@ -572,7 +650,7 @@ def holds_asked_value(question: str, sentence: str) -> bool:
     return bool(_TYPED.match(question.strip())) and _of_expected_type(question, sentence)
 
 
-_IN_PLACE = re.compile(r"\b(?:in|near)\s+[A-Z][a-z]")
+_IN_PLACE = re.compile(r"\b(?:in|near)\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]")
 
 
 def _other_slot(have: tuple[str, str] | None, asked: tuple[str, str] | None) -> bool:
@@ -698,8 +776,37 @@ def extractive_answer(question: str, found: Sequence[dict[str, Any]]) -> str:
         # "Renata and I broke up… I'm seeing someone new, her name's Juliette": not Renata
         said = f"Your partner is {value}"
     else:
-        said = second_person(best["text"].rstrip(".!"))
+        said = second_person(part_about(question, best["text"]).rstrip(".!"))
     return f"{said} (you told me on {_when(best['date'])})."
+
+
+#: Where one told fact holds several: sentences, "; ", " — ", ": " and ", and …"
+_PARTS = re.compile(r"(?<=[.!?])\s+|;\s+|\s+[—–]\s+|:\s+|,\s+(?:and|but|while|whereas)\s+")
+
+
+def part_about(question: str, text: str) -> str:
+    """The part of a told fact about whom the question names, when the fact tells of others
+    too ("What breed is Brisket?" in "We have two dogs: Biscuit, a greyhound, and Brisket, a
+    dachshund"); the whole fact otherwise.
+
+    Example:
+        >>> part_about("Where does Johanna live?",
+        ...     "My sister Joanna lives in Cork. My sister-in-law Johanna lives in Lisbon.")
+        'My sister-in-law Johanna lives in Lisbon.'
+        >>> part_about("What breed is Brisket?",
+        ...     "We have two dogs: Biscuit, a greyhound, and Brisket, a stubborn dachshund.")
+        'Brisket, a stubborn dachshund.'
+        >>> part_about("Where do I live?", "I live in Leeds; my sister lives in York.")
+        'I live in Leeds; my sister lives in York.'
+    """
+    names = _asked_names(question) - NOT_NAMES
+    if not names:
+        return text
+    parts = [p for p in _PARTS.split(text) if p.strip()]
+    about = [p for p in parts if any(re.search(rf"\b{re.escape(n)}\b", p) for n in names)]
+    if not about or len(about) == len(parts):
+        return text
+    return " ".join(about)
 
 
 _NAME_VALUE = re.compile(
@@ -990,7 +1097,7 @@ def named_in(question: str, sentence: str) -> bool:
         True
     """
     names = {
-        w for w in re.findall(r"(?<!^)\b[A-Z][a-z]{2,}\b", question.strip()) if w not in NOT_NAMES
+        w for w in re.findall(r"(?<!^)\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]{2,}\b", question.strip()) if w not in NOT_NAMES
     }
     return any(re.search(rf"\b{re.escape(n)}\b", sentence) for n in names)
 

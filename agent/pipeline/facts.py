@@ -73,20 +73,20 @@ _LEAVING = re.compile(
 _SUBJECT_START = re.compile(r"^(?:i|i'm|i've|i'd|i'll|im|my|our|we|we're|we've)\b", re.I)
 _PRONOUN_START = re.compile(r"^(he|she|they|his|her|their|it|its)\b\s*", re.I)
 _NAME_START = re.compile(
-    r"^([A-Z][a-z]+)(?:\s+[A-Z][a-z]+)?(?:'s)?\s+(?:is|was|has|had|does|did|lives|works|"
+    r"^([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?(?:'s)?\s+(?:is|was|has|had|does|did|lives|works|"
     r"studies|teaches|loves|likes|hates|plays|runs|owns|keeps|drives|just|also|and|got|"
     r"moved|started|turned|handles|designs|wants|needs|[a-z]+s|[a-z]+ed)\b"
 )
 # "me" and "us" are left out: they mark requests ("tell me a story"), not statements; but a
 # third party doing something to the user is about them ("they've moved me onto earlies")
 _DONE_TO_ME = re.compile(
-    r"^(?:they|they've|they're|he|he's|she|she's|the [a-z]+|[A-Z][a-z]+)\b.*\b(?:me|us)\b"
+    r"^(?:they|they've|they're|he|he's|she|she's|the [a-z]+|[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b.*\b(?:me|us)\b"
 )
-_NAME_IS = re.compile(r"^([A-Z][a-z]+)'s\s+(?:the|a|an|not|never|always|still|our|my|[a-z]+ing)\b")
+_NAME_IS = re.compile(r"^([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)'s\s+(?:the|a|an|not|never|always|still|our|my|[a-z]+ing)\b")
 _FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|my|mine|we|we're|our)\b", re.I)
 # "My sister", "My dad's mother", "My colleague Priya": up to the verb
 _MY_NP = re.compile(
-    r"^((?:[Mm]y|[Oo]ur)\s+(?:[a-z-]+(?:'s)?\s+){0,3}?[a-z-]+(?:\s+[A-Z][a-z]+){0,2}),?\s+"
+    r"^((?:[Mm]y|[Oo]ur)\s+(?:[a-z-]+(?:'s)?\s+){0,3}?[a-z-]+(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+){0,2}),?\s+"
     r"(?=(?:is|was|has|had|does|did|lives|works|just|also|called|named|[a-z]+s|[a-z]+ed)\b)"
 )
 
@@ -172,19 +172,19 @@ def _subject_of(clause: str) -> str | None:
     if m:
         np_ = m.group(1)
         named = re.match(
-            rf"^{re.escape(np_)}\s+(?:is|was)\s+(?:called|named)\s+([A-Z][a-z]+)", clause
+            rf"^{re.escape(np_)}\s+(?:is|was)\s+(?:called|named)\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)", clause
         )
         return f"{np_} {named.group(1)}" if named else np_
     m = _NAME_START.match(clause)
     if m and m.group(1) not in _NOT_NAMES:
         return m.group(1)
-    names = [n for n in re.findall(r"(?<!^)\b([A-Z][a-z]+)\b", clause) if n not in _NOT_NAMES]
+    names = [n for n in re.findall(r"(?<!^)\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b", clause) if n not in _NOT_NAMES]
     return names[-1] if names else None  # "At work I sit next to Mark, he handles payroll"
 
 
 _CLAUSE_START = re.compile(
     r"^(?i:i|i'm|i've|i'd|i'll|im|my|our|we|we're|we've|he|she|they|he's|she's|they're|his|"
-    r"her|their)\b|^[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?\s+(?:is|was|has|had|lives|works|[a-z]+s|"
+    r"her|their)\b|^[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?\s+(?:is|was|has|had|lives|works|[a-z]+s|"
     r"[a-z]+ed)\b"
 )
 _NOT_VERBS = frozenset(
@@ -228,7 +228,7 @@ def _agreeing(pronoun: str, subject: str | None, context: str) -> str | None:
         return subject
     if _gender(subject, context) in (want, None):
         return subject
-    named = [n for n in re.findall(r"(?<!^)\b([A-Z][a-z]+)\b", context) if n not in _NOT_NAMES]
+    named = [n for n in re.findall(r"(?<!^)\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b", context) if n not in _NOT_NAMES]
     for pick in (want, None):
         for n in reversed(named):
             if n not in subject.split() and _gender(n, context) == pick:
@@ -398,7 +398,7 @@ def stated_sentences(message: str) -> list[str]:
         if subject in ("I", "We"):
             # "I owe my cousin Lorcan 250 quid. He lives in Galway": the one named
             others = [
-                n for n in re.findall(r"(?<!^)\b([A-Z][a-z]+)\b", last) if n not in _NOT_NAMES
+                n for n in re.findall(r"(?<!^)\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b", last) if n not in _NOT_NAMES
             ]
             subject = others[-1] if others else None
     return out
@@ -407,7 +407,7 @@ def stated_sentences(message: str) -> list[str]:
 #: "evening! Tamsin here", "hi, this is Tamsin": the user says who they are
 _INTRODUCED = re.compile(
     r"^\s*(?:(?:hi|hey|hello|hiya|evening|morning|afternoon|good (?:morning|afternoon|evening))"
-    r"\b[\s,.!]*)+(?:(?:it's|it is|this is)\s+([A-Z][a-z]+)|([A-Z][a-z]+)\s+here)\b",
+    r"\b[\s,.!]*)+(?:(?:it's|it is|this is)\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)|([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\s+here)\b",
     re.I,
 )
 
@@ -423,7 +423,7 @@ def _asides(message: str) -> str:
 
     def aside(m: re.Match[str]) -> str:
         inner = m.group(1)
-        named = [w for w in re.findall(r"\b[A-Z][a-z]+", inner) if w not in _NOT_NAMES]
+        named = [w for w in re.findall(r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+", inner) if w not in _NOT_NAMES]
         if re.search(r"\d", inner) or named:  # "(Dieter, the one with the loud parrot)"
             return f", {inner},"
         return ""
@@ -544,7 +544,7 @@ def correction(message: str, previous: str | None) -> tuple[str, str] | None:
     if re.fullmatch(r"\d[\d\s:./-]*", value):
         shape = r"\d+(?:[:./-]\d+)*"
     elif re.match(r"\d+(?:st|nd|rd|th)\b", value):
-        shape = r"\d+(?:st|nd|rd|th)(?:\s+of)?(?:\s+[A-Z][a-z]+)?"  # "the 8th of July"
+        shape = r"\d+(?:st|nd|rd|th)(?:\s+of)?(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?"  # "the 8th of July"
     else:
         more = "{0,%d}" % (len(value.split()) - 1)  # noqa: UP031 - a regex quantifier
         word = r"[A-Z][\w'-]*" if value[:1].isupper() else r"[a-z][\w'-]*"

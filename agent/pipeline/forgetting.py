@@ -40,7 +40,7 @@ _PREAMBLE = re.compile(
     re.I,
 )
 _OLD = re.compile(r"\b(old|previous|former|past)\b", re.I)
-_NAME = re.compile(r"\b([A-Z][a-z]+)\b")
+_NAME = re.compile(r"\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b")
 #: Words of a forget phrase that say nothing about which memory is meant ("which bank I use").
 _VERBS = frozenset(
     "use usi used have havi get gett got take taki took go goin went stuf thin info deta bit "
@@ -57,13 +57,15 @@ _GROUPS = (
     "pass visa",
     "car driv vehi",
     "nick call",
+    "sala earn inco wage pay paid",
     "inte appl hiri",
 )
 _TOPICS = {w: set(g.split()) for g in _GROUPS for w in g.split()}
 
 
 _TAIL = re.compile(
-    r"\s*(?:,|[.!?;]\s|\bfrom (?:your|my|the) memory\b|\bfrom memory\b|\bplease\b|\bfor good\b|"
+    r"\s*(?:,|[.!?;]\s|\bfrom (?:your|my|the) (?:memory|memories|notes|records|list|files|"
+    r"database|brain|head|system|storage)\b|\bfrom memory\b|\bplease\b|\bfor good\b|"
     r"\bi (?:don't|do not) want\b|\bit's\b|\bit is\b|\bi shouldn't\b).*$",
     re.I | re.S,
 )
@@ -75,6 +77,8 @@ def _topic_words(text: str) -> set[str]:
     words = content_words(text)
     if re.search(r"\d\s?(?:mg|mcg|ml)\b|\b(?:tablets?|pills?|capsules?)\b", text, re.I):
         words.add("dose")
+    if re.search(r"[£$€]\s?\d|\d[\d,.]*\s*k?\b.{0,20}\b(?:a|an|per)\s+(?:year|month|week|hour)\b", text, re.I):
+        words.add("sala")  # "I make 39,000 a year" is the salary to forget
     if re.search(r"\bcalls? me\b|\bknown as\b|\bgo by\b", text, re.I):
         words.add("nick")  # "my friends call me Biscuit" is the nickname to forget
     return words

@@ -69,12 +69,15 @@ _PLAIN = (
         "forget",
         re.compile(
             # "ok that's embarrassing, stop remembering the nickname": after a lead-in too
-            r"^(?:[^.!?,;]{0,40}[.!?,;]\s+)?"
+            r"^(?:[^.!?,;]{0,40}[.!?,;]\s+){0,3}?"
             + _POLITE.removeprefix("^")
             + r"(?:forget|erase|(?:delete|remove|drop|wipe|scrap|scratch|strike|cross out|"
             r"cross off|clear|purge|get rid of|bin|lose|ditch)"
             r"(?=\s+(?:what|everything|all|my|our|the|that|those|this|about|any)\b)|"
             r"stop remembering|don't (?:remember|store|keep)|do not (?:remember|store|keep)|"
+            # "I'd rather you didn't keep anything about my ex"
+            r"i(?:'d| would) (?:rather|prefer(?: it if)?) you (?:didn't|did not|don't) "
+            r"(?:remember|store|keep|hold on to)|"
             r"unlearn)\s+(?P<text>.+)$",
             re.S | re.I,
         ),
@@ -97,7 +100,7 @@ _TOOL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "translate",
         re.compile(
             _POLITE + r"(?:how (?:do|would|should|can) (?:you|i|we) say|what(?:'s| is) the "
-            r"(?:\w+ )?(?:word|phrase) for)\b.+\b(?:in|into) (?-i:[A-Z][a-z]+)\b",
+            r"(?:\w+ )?(?:word|phrase) for)\b.+\b(?:in|into) (?-i:[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b",
             re.I | re.S,
         ),
     ),
@@ -146,7 +149,7 @@ _DOCUMENTS = re.compile(
 )
 _QUESTION = re.compile(
     r"\?\s*$|^\s*(what|who|whom|whose|where|when|which|how|why|do|does|did|is|are|am|was|"
-    r"were|can|could|have|has)\b",
+    r"were|can|could|have|has)\b|^\s*(?:please\s+)?(?:tell me (?:more )?about|remind me)\b",
     re.I,
 )
 _ABOUT_USER = re.compile(
@@ -293,13 +296,13 @@ _ASK_REQUEST = re.compile(
     re.I,
 )
 _ABOUT_PERSON = re.compile(
-    r"\b(?:does|did|do|is|was|has)\s+(?P<a>[A-Z][a-z]+)\s+(?:do|teach|work|live|like|study|"
+    r"\b(?:does|did|do|is|was|has)\s+(?P<a>[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\s+(?:do|teach|work|live|like|study|"
     r"play|own|have|want|need|drive|speak|prefer|love|hate|call|still|currently|now)\b|"
-    r"\b(?P<b>[A-Z][a-z]+)'s\s+(?:job|birthday|age|name|wife|husband|partner|phone|number|"
+    r"\b(?P<b>[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)'s\s+(?:job|birthday|age|name|wife|husband|partner|phone|number|"
     r"address|email|dog|cat|son|daughter|kids|children|favourite|favorite|surname)\b|"
-    r"\bhow old is (?P<c>[A-Z][a-z]+)\b|\bwhere does (?P<d>[A-Z][a-z]+)\b|"
+    r"\bhow old is (?P<c>[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b|\bwhere does (?P<d>[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b|"
     r"\b(?i:do you (?:know|remember)|what do you know|what can you tell me)\b.*\babout "
-    r"(?P<e>[A-Z][a-z]+)\b"
+    r"(?P<e>[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b"
 )
 
 

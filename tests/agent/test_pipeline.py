@@ -204,11 +204,11 @@ def test_budget_drops_by_priority_and_fits(tmp_path: Path) -> None:
             bot.remember(f"my sister likes long walks number {i}")
         for i in range(6):
             bot.chat(f"Hello number {i} " + "padding " * 30, command="chat")
-        turn = bot.chat("tell me about my sister and long walks", command="chat")
+        turn = bot.chat("chat with me about my sister and long walks", command="chat")
     assert any("earlier messages" in d for d in turn.dropped), turn.dropped
     assert turn.prompt_tokens <= 400 - 64
     prompt = brain.replies[-1]
-    assert "tell me about my sister and long walks" in prompt
+    assert "chat with me about my sister and long walks" in prompt
     assert len(turn.memories) == 4  # memories outrank old conversation
     assert "Hello number 5" in prompt and "Hello number 0" not in prompt  # newest kept
 

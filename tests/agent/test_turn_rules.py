@@ -423,3 +423,50 @@ def test_a_value_in_the_wrong_unit_does_not_answer() -> None:
     assert agent.pipeline.answers._of_expected_type(ride, "The journey takes 38 minutes.")
     price = "How much does completion protection cost?"
     assert not agent.pipeline.answers._of_expected_type(price, "It is required by law (2014:227).")
+
+
+def test_forget_after_several_lead_ins_and_in_other_words(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat("My old school nickname was Sprout.")
+        bot.chat("I make 39,000 a year at the depot.")
+        bot.chat("I take 20mg of omeprazole at night and I also take iron tablets.")
+        said = bot.chat("Oh no. Hmm, that's silly. Don't keep my nickname, just bin it.")
+        assert said.route == "forget" and "Sprout" not in bot.chat("What was my nickname?").text
+        assert bot.chat("Forget what I told you about my salary.").route == "forget"
+        assert "39,000" not in bot.chat("How much do I make?", thread="b").text
+        assert bot.chat("Scratch the omeprazole from your records.").route == "forget"
+        left = [m.text for m in bot.memory.list(user="me")]
+        assert any("iron" in t for t in left) and not any("omeprazole" in t for t in left)
+    assert explicit_route("I'd rather you didn't store anything about my ex").route == "forget"
+    assert explicit_route("I told him, forget it, it's fine") is None
+
+
+def test_who_is_a_named_person_is_answered_from_what_was_told(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="She is a famous singer.") as bot:
+        bot.chat("My neighbour Ingrid teaches the cello at the conservatoire.")
+        for asked in ("who is Ingrid?", "Who's Ingrid again?", "Tell me about Ingrid"):
+            assert "cello" in bot.chat(asked, thread="b").text, asked
+
+
+def test_the_part_of_a_compound_fact_about_whom_is_asked(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat("Our cats are Pixel, a fluffy ragdoll, and Pascal, a sleek siamese.")
+        reply = bot.chat("What breed is Pascal?", thread="b").text
+        assert "siamese" in reply and "ragdoll" not in reply
+
+
+def test_a_later_change_in_other_words_is_the_current_value(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat("My haircut is booked for Tuesday at 11am.")
+        bot.chat("The salon called and moved my haircut to Wednesday instead.")
+        reply = bot.chat("When's my haircut?", thread="b").text
+        assert "Wednesday" in reply and "Tuesday" not in reply
+        bot.chat("Our tortoise Flint is forty years old.")
+        bot.chat("I got it wrong, Flint is actually sixty, not forty.")
+        assert "sixty" in bot.chat("How old is Flint?", thread="c").text
+
+
+def test_names_with_accents_are_names() -> None:
+    assert memory._slots.question_slot("Where does Zoë live?") == ("zoë", "residence")
+    assert memory._slots.question_slot("Which city do I live in?") == ("i", "residence")
+    assert agent.pipeline.routing.asks_about_user("Where does Sebastián live?")
