@@ -246,7 +246,9 @@ _IN_PLACE_NOW = re.compile(
     r"|^(?:i'm|i am|we're|we are)\s+now\s+(?:living\s+|based\s+)?in\s+[A-Z]",
     re.I,
 )
-_I_NAME = re.compile(r"^(?i:i'm|i am|im)\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)*)\s*(?:[,.!]|$)")
+_I_NAME = re.compile(
+    r"^(?i:i'm|i am|im)\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)*)\s*(?:[,.!]|$)"
+)
 _MY = re.compile(r"^(?:my|our)\s+", re.I)
 _NP_STOP = set(
     """
@@ -257,7 +259,9 @@ called named living working based staying for to at in on with of from about the
 this next last
 """.split()
 )
-_NAME_START = re.compile(r"^([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?(?:'s)?\s+(?!is\b)?", re.U)
+_NAME_START = re.compile(
+    r"^([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?(?:'s)?\s+(?!is\b)?", re.U
+)
 #: Capitalised words that are not names (sentence openers, days, pronouns, verbs of requests).
 NOT_NAMES = frozenset(
     """
@@ -413,6 +417,19 @@ _NAME_SUBJECT = re.compile(
 )
 
 
+#: the name others use for the user
+_NICKNAME = re.compile(
+    r"\b(?:calls?|called)\s+me\s+(?-i:[A-Z])|\bi\s+go\s+by\s+(?-i:[A-Z])|"
+    r"\bmy\s+(?:\w+\s+)?nick ?name\b|\bknown\s+as\s+(?-i:[A-Z])",
+    re.I,
+)
+_Q_NICKNAME = re.compile(
+    r"\bwhat\s+(?:do|does|did)\s+(?:\w+\s+){0,2}call\s+me\b|\bnick ?name\b|"
+    r"\bwhat\s+do\s+i\s+go\s+by\b",
+    re.I,
+)
+
+
 def slot(text: str) -> Slot | None:
     """``(subject, attribute)`` of a stated fact, or None when the rule does not recognise it.
 
@@ -449,6 +466,8 @@ def _slot(text: str) -> Slot | None:
     if not t:
         return None
     fav = _FAVOURITE.search(t)
+    if _NICKNAME.search(t):
+        return ("i", "nickname")  # "everyone calls me Dee", "I go by Sam", "my nickname is…"
     if _I_NAME.match(t) and not _OCCUPATION.search(t):
         return ("i", "name")
     if _PARTNER_CHANGE.search(t):
@@ -484,7 +503,9 @@ def _slot(text: str) -> Slot | None:
         subject, own, rest = mine
         if own is not None:
             return (subject, own)
-        if re.match(r"^\s*(?:is|'s)\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\s*$", rest) and subject.startswith("my "):
+        if re.match(r"^\s*(?:is|'s)\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\s*$", rest) and subject.startswith(
+            "my "
+        ):
             return (subject, "name")  # "my wife is Sara"
         attr = _attribute(rest if rest.strip() else t, subject)
         return (subject, attr) if attr else None
@@ -514,7 +535,12 @@ _Q_OWN_NAME = re.compile(
 _Q_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bwhat (?:car|vehicle)\b|\bwhat (?:do|did) i drive\b", re.I), "car"),
     (re.compile(r"\bwhere\b.*\b(live|living|based|stay|staying|reside|home)\b", re.I), "residence"),
-    (re.compile(r"\b(?:what|which)\s+(?:city|town|country|village)\b.*\b(live|living|in)\b", re.I), "residence"),
+    (
+        re.compile(
+            r"\b(?:what|which)\s+(?:city|town|country|village)\b.*\b(live|living|in)\b", re.I
+        ),
+        "residence",
+    ),
     (re.compile(r"\b(address)\b", re.I), "residence"),
     (
         re.compile(
@@ -567,6 +593,10 @@ def question_slot(question: str) -> Slot | None:
         >>> question_slot("What is the capital of Italy?") is None
         True
     """
+    if _Q_NICKNAME.search(question) and not re.search(
+        r"\w's\s+nick|\b(?:his|her|their)\s+nick", question, re.I
+    ):
+        return ("i", "nickname")  # "what do most people call me?", "what's my nickname?"
     return _secret_named(_question_slot(question), question)
 
 

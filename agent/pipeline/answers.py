@@ -118,7 +118,8 @@ def _asked_names(question: str) -> set[str]:
     """The capitalised words of a question after its first, without a possessive: the names
     it asks about ("What does Priya's son do?" → {"Priya"})."""
     return {
-        w.removesuffix("'s") for w in re.findall(r"(?<!^)\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ][\w'-]*", question.strip())
+        w.removesuffix("'s")
+        for w in re.findall(r"(?<!^)\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ][\w'-]*", question.strip())
     }
 
 
@@ -236,7 +237,8 @@ def with_antecedent(question: str, previous: str | None) -> str:
         return f"{previous} {question}"
     # "and my mother?" after "what street does my aunt live on?": the same question of her
     other = re.fullmatch(
-        r"\s*(?:and|what about|how about)\s+((?:my|our)\s+[a-z-]+|[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\s*\??\s*",
+        r"\s*(?:and|what about|how about)\s+((?:my|our)\s+[a-z-]+|"
+        r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\s*\??\s*",
         question,
         re.I,
     )
@@ -964,6 +966,7 @@ def best_sentence(
     asked = _stems(question)
     wants = _wanted_amount(question)
     typed = bool(_TYPED.match(question.strip()))
+    numbers = set(re.findall(r"\b\d+\b", question))
     best: tuple[float, int, dict[str, Any]] | None = None
     meaning = _meanings(question, chunks, similar)
     for rank, c in enumerate(chunks):
@@ -979,6 +982,8 @@ def best_sentence(
                 carry = 0.0
                 continue  # "who is the new treasurer?" is not answered by a sentence with no name
             score, carry = shared + (0.5 * carry if shared or carry >= 2 else 0.0), 0.0
+            if score and numbers and numbers & set(re.findall(r"\b\d+\b", m.group(0))):
+                score += 1.5  # "what's planned for day 3?" is "Day 3: …", not "Day 4: …"
             if score and wants is not None and wants.search(m.group(0)):
                 score += 1.5  # "how much…?" is answered by the sentence with the amount
             sim = meaning.get(m.group(0).strip(), 0.0)
@@ -1097,7 +1102,9 @@ def named_in(question: str, sentence: str) -> bool:
         True
     """
     names = {
-        w for w in re.findall(r"(?<!^)\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]{2,}\b", question.strip()) if w not in NOT_NAMES
+        w
+        for w in re.findall(r"(?<!^)\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]{2,}\b", question.strip())
+        if w not in NOT_NAMES
     }
     return any(re.search(rf"\b{re.escape(n)}\b", sentence) for n in names)
 

@@ -63,6 +63,8 @@ SAME_IDEA = {
         "stop": "stop stopped quit quitting",
         "phone": "phone mobile cell",
         "car": "car vehicle",
+        "cat": "cat cats kitten kittens kitty tabby moggy",
+        "dog": "dog dogs puppy puppies pup",
         "manager": "boss manager supervisor",
         "work": "work job career occupation profession",
     }.items()

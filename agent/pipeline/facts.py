@@ -80,9 +80,12 @@ _NAME_START = re.compile(
 # "me" and "us" are left out: they mark requests ("tell me a story"), not statements; but a
 # third party doing something to the user is about them ("they've moved me onto earlies")
 _DONE_TO_ME = re.compile(
-    r"^(?:they|they've|they're|he|he's|she|she's|the [a-z]+|[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b.*\b(?:me|us)\b"
+    r"^(?:they|they've|they're|he|he's|she|she's|the [a-z]+|[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b"
+    r".*\b(?:me|us)\b"
 )
-_NAME_IS = re.compile(r"^([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)'s\s+(?:the|a|an|not|never|always|still|our|my|[a-z]+ing)\b")
+_NAME_IS = re.compile(
+    r"^([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)'s\s+(?:the|a|an|not|never|always|still|our|my|[a-z]+ing)\b"
+)
 _FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|my|mine|we|we're|our)\b", re.I)
 # "My sister", "My dad's mother", "My colleague Priya": up to the verb
 _MY_NP = re.compile(
@@ -172,19 +175,24 @@ def _subject_of(clause: str) -> str | None:
     if m:
         np_ = m.group(1)
         named = re.match(
-            rf"^{re.escape(np_)}\s+(?:is|was)\s+(?:called|named)\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)", clause
+            rf"^{re.escape(np_)}\s+(?:is|was)\s+(?:called|named)\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)",
+            clause,
         )
         return f"{np_} {named.group(1)}" if named else np_
     m = _NAME_START.match(clause)
     if m and m.group(1) not in _NOT_NAMES:
         return m.group(1)
-    names = [n for n in re.findall(r"(?<!^)\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b", clause) if n not in _NOT_NAMES]
+    names = [
+        n for n in re.findall(r"(?<!^)\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b", clause) if n not in _NOT_NAMES
+    ]
     return names[-1] if names else None  # "At work I sit next to Mark, he handles payroll"
 
 
 _CLAUSE_START = re.compile(
     r"^(?i:i|i'm|i've|i'd|i'll|im|my|our|we|we're|we've|he|she|they|he's|she's|they're|his|"
-    r"her|their)\b|^[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?\s+(?:is|was|has|had|lives|works|[a-z]+s|"
+    r"her|their|everyone|everybody|nobody|no one|people|most people|all my|all our|"
+    r"(?:honestly|frankly|basically|really|obviously|to be honest|tbh),?\s+(?:everyone|"
+    r"everybody|people|my|our|we|he|she|they|i)\b)\b|^[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?\s+(?:is|was|has|had|lives|works|[a-z]+s|"
     r"[a-z]+ed)\b"
 )
 _NOT_VERBS = frozenset(
@@ -228,7 +236,11 @@ def _agreeing(pronoun: str, subject: str | None, context: str) -> str | None:
         return subject
     if _gender(subject, context) in (want, None):
         return subject
-    named = [n for n in re.findall(r"(?<!^)\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b", context) if n not in _NOT_NAMES]
+    named = [
+        n
+        for n in re.findall(r"(?<!^)\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b", context)
+        if n not in _NOT_NAMES
+    ]
     for pick in (want, None):
         for n in reversed(named):
             if n not in subject.split() and _gender(n, context) == pick:
@@ -267,7 +279,11 @@ def _split(sentence: str) -> list[str]:
             subject = _subject_of(out[0]) or _subject_of(part)
             continue
         comma_only = glue.strip() == ","
-        standalone = bool(_CLAUSE_START.match(part))
+        # "…, but honestly most folks call me Dee": the user is its object, so it has a
+        # subject of its own
+        standalone = bool(_CLAUSE_START.match(part)) or bool(
+            re.match(r"^(?:[a-z]+,?\s+){1,3}(?:call|calls|know|knows)\s+me\b", part)
+        )
         if _RELATIVE.match(part) or (comma_only and not standalone):
             out[-1] = f"{out[-1]}{glue}{part}"  # "Marc, who runs the IT helpdesk"
             continue
@@ -398,7 +414,9 @@ def stated_sentences(message: str) -> list[str]:
         if subject in ("I", "We"):
             # "I owe my cousin Lorcan 250 quid. He lives in Galway": the one named
             others = [
-                n for n in re.findall(r"(?<!^)\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b", last) if n not in _NOT_NAMES
+                n
+                for n in re.findall(r"(?<!^)\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b", last)
+                if n not in _NOT_NAMES
             ]
             subject = others[-1] if others else None
     return out
@@ -407,7 +425,8 @@ def stated_sentences(message: str) -> list[str]:
 #: "evening! Tamsin here", "hi, this is Tamsin": the user says who they are
 _INTRODUCED = re.compile(
     r"^\s*(?:(?:hi|hey|hello|hiya|evening|morning|afternoon|good (?:morning|afternoon|evening))"
-    r"\b[\s,.!]*)+(?:(?:it's|it is|this is)\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)|([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\s+here)\b",
+    r"\b[\s,.!]*)+(?:(?:it's|it is|this is)\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)|"
+    r"([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\s+here)\b",
     re.I,
 )
 

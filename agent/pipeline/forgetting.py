@@ -77,7 +77,9 @@ def _topic_words(text: str) -> set[str]:
     words = content_words(text)
     if re.search(r"\d\s?(?:mg|mcg|ml)\b|\b(?:tablets?|pills?|capsules?)\b", text, re.I):
         words.add("dose")
-    if re.search(r"[£$€]\s?\d|\d[\d,.]*\s*k?\b.{0,20}\b(?:a|an|per)\s+(?:year|month|week|hour)\b", text, re.I):
+    if re.search(
+        r"[£$€]\s?\d|\d[\d,.]*\s*k?\b.{0,20}\b(?:a|an|per)\s+(?:year|month|week|hour)\b", text, re.I
+    ):
         words.add("sala")  # "I make 39,000 a year" is the salary to forget
     if re.search(r"\bcalls? me\b|\bknown as\b|\bgo by\b", text, re.I):
         words.add("nick")  # "my friends call me Biscuit" is the nickname to forget

@@ -470,3 +470,25 @@ def test_names_with_accents_are_names() -> None:
     assert memory._slots.question_slot("Where does Zoë live?") == ("zoë", "residence")
     assert memory._slots.question_slot("Which city do I live in?") == ("i", "residence")
     assert agent.pipeline.routing.asks_about_user("Where does Sebastián live?")
+
+
+def test_what_others_call_the_user_is_its_own_slot(tmp_path: Path) -> None:
+    assert memory._slots.slot("At work they all call me Kit") == ("i", "nickname")
+    assert memory._slots.question_slot("What do my friends call me?") == ("i", "nickname")
+    with _bot(tmp_path) as bot:
+        bot.chat("I'm Katherine, but honestly my friends call me Kit.")
+        assert "Kit" in bot.chat("What do people call me?", thread="b").text
+        assert "Katherine" in bot.chat("What's my name?", thread="b").text
+
+
+def test_a_numbered_heading_answers_a_question_with_its_number() -> None:
+    chunk = {
+        "n": 1,
+        "quote": "Week 2: the tiling. Week 5: the plumbing, then the kitchen.",
+        "start": 0,
+        "source": "plan.txt",
+        "path": "plan.txt",
+        "page": None,
+    }
+    found = agent.pipeline.answers.best_sentence("What happens in week 5?", [chunk])
+    assert found is not None and found["sentence"].startswith("Week 5")
