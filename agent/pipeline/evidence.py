@@ -21,7 +21,8 @@ what who whom whose where when which why how do does did is are am was were be b
 mine myself the a an of to in on at for about from with tell know remember say said have has had
 name names named call called calls is it its this that there their they you your please any
 some can could would should will much many often ever again still like remind reminded got
-get kind sort type guy person one these days currently our ours we us now right
+get kind sort type guy person one these days currently our ours we us now right and or but
+so also then just
 """.split()
 )
 #: Irregular past forms, so "Who did I buy my car from?" meets "I bought it off Henrik".
