@@ -61,7 +61,11 @@ _NOT_A_FACT = re.compile(
     r"i'?m (?:fine|good|ok|okay|well|great|alright|doing (?:well|fine|good|great|ok))|"
     r"i (?:think|wonder|guess|suppose|was wondering|want to know|would like to know)|"
     r"i (?:hope|trust) (?:you|you're|all)|hope you|glad to|nice to (?:meet|see|talk)|"
-    r"i'?m (?:just )?(?:curious|wondering|asking))\b",
+    r"i'?m (?:just )?(?:curious|wondering|asking)|"
+    # announcing what comes next in the chat is not a fact: "I'm going to give you my policy"
+    r"(?:i'?m|i am) (?:going to|gonna|about to) (?:give|send|show|paste|share|upload|read|"
+    r"tell|ask) you\b|i'?ll (?:give|send|show|paste|share|upload) you\b|"
+    r"let me (?:give|send|show|paste|share|ask)\b)\b",
     re.I,
 )
 #: Leaving or coming back is conversation, not a fact: "I'm off to bed."
