@@ -1161,3 +1161,129 @@ def model_document_answer(llm: LLM, question: str, found: dict[str, Any], cancel
         prompt, temperature=0, max_tokens=64, stop=llm.chat_format.stop, cancel=cancel
     )
     return done.text.strip().split("\n")[0].strip()
+
+
+#: "what's the date today?", "what day is it?", "what time is it?": the clock answers, not memory
+_CLOCK = re.compile(
+    r"\b(?:what(?:'s|\s+is)\s+(?:the\s+|today's\s+)?(?:date|day|time)(?:\s+(?:today|now|it))?|"
+    r"what\s+(?:date|day|time)\s+is\s+it|which\s+day\s+is\s+(?:it|today)|"
+    r"what(?:'s|\s+is)\s+today)\s*(?:today|now|right now)?\s*\??\s*$",
+    re.I,
+)
+
+
+def clock_reply(question: str, now: dt.datetime) -> str | None:
+    """Today's date or the time, for a question that asks for it; None otherwise.
+
+    Example:
+        >>> at = dt.datetime(2026, 12, 3, 8, 5)
+        >>> clock_reply("Sorry, I've lost track of the days, what's the date today?", at)
+        'Today is Thursday, 3 December 2026.'
+        >>> clock_reply("what time is it?", at)
+        "It's 08:05 on Thursday, 3 December 2026."
+        >>> clock_reply("What's the date of my dentist appointment?", at) is None
+        True
+    """
+    m = _CLOCK.search(question)
+    if m is None:
+        return None
+    day = f"{now:%A}, {now.day} {now:%B %Y}"
+    if "time" in m.group(0).lower():
+        return f"It's {now:%H:%M} on {day}."
+    return f"Today is {day}."
+
+
+#: A whole message of greeting, thanks or goodbye, answered without the model: a 270M base
+#: model given "Hi!" continued its own few-shot primer ("What is the largest planet…?").
+_GREETING = re.compile(
+    r"^(?:hi|hello|hey|hiya|yo|good (?:morning|afternoon|evening)|morning)\b", re.I
+)
+_THANKS = re.compile(r"\b(?:thanks?|thank you|thx|cheers|ta)\b", re.I)
+_BYE = re.compile(
+    r"\b(?:bye|goodbye|see you|good ?night|night night|nighty night|"
+    r"talk (?:to you )?(?:later|soon)|ttyl|gotta go|got to go|i'm off|off to bed)\b",
+    re.I,
+)
+_HOW_ARE_YOU = re.compile(
+    r"\bhow (?:are you|are things|is it going|'s it going)\b|how's it going", re.I
+)
+
+
+def small_talk_reply(message: str) -> str:
+    """A short reply to greeting, thanks, goodbye or "how are you" (the router's small talk).
+
+    Example:
+        >>> small_talk_reply("Hi!")
+        'Hello! What can I do for you?'
+        >>> small_talk_reply("thanks, that helps")
+        "You're welcome!"
+        >>> small_talk_reply("ok cool, talk later")
+        'Bye for now! I will remember what you told me.'
+        >>> small_talk_reply("Good morning, how are you?")
+        "Good morning! I'm well, thank you. What can I do for you?"
+    """
+    text = message.strip()
+    if _BYE.search(text):
+        return "Bye for now! I will remember what you told me."
+    hello = _GREETING.match(text)
+    opening = "Hello!"
+    if hello and hello.group(0).lower().startswith(("good", "morning")):
+        word = hello.group(0).lower().removeprefix("good ").strip()
+        opening = f"Good {word}!"
+    if _HOW_ARE_YOU.search(text):
+        return f"{opening} I'm well, thank you. What can I do for you?"
+    if _THANKS.search(text):
+        return "You're welcome!"
+    if hello:
+        return f"{opening} What can I do for you?"
+    return "Okay. What can I do for you?"
+
+
+#: "What have I told you today?", "what did I say yesterday?", "what did I tell you this week?"
+_TOLD_WHEN = re.compile(
+    r"^\s*(?:so,?\s+|and\s+)?what\s+(?:have|did|had)\s+i\s+(?:told|tell|said|say|mentioned|"
+    r"mention)\s+(?:to\s+)?(?:you\s+)?(?:about\s+)?(today|yesterday|this week|this morning|"
+    r"so far|lately|recently|earlier)\b",
+    re.I,
+)
+
+
+def told_window(question: str, today: dt.date) -> tuple[dt.date, dt.date, str] | None:
+    """The days a "what have I told you today?" question covers, and how to say them.
+
+    Example:
+        >>> told_window("What have I told you today?", dt.date(2026, 12, 3))
+        (datetime.date(2026, 12, 3), datetime.date(2026, 12, 3), 'today')
+        >>> told_window("What did I say yesterday?", dt.date(2026, 12, 3))[2]
+        'yesterday'
+        >>> told_window("What did I tell you about my dog?", dt.date(2026, 12, 3)) is None
+        True
+    """
+    m = _TOLD_WHEN.match(question)
+    if m is None:
+        return None
+    when = m.group(1).lower()
+    if when == "yesterday":
+        day = today - dt.timedelta(days=1)
+        return day, day, "yesterday"
+    if when == "this week":
+        return today - dt.timedelta(days=today.weekday()), today, "this week"
+    if when in ("so far", "lately", "recently"):
+        return today - dt.timedelta(days=30), today, "in the last 30 days"
+    return today, today, "today"
+
+
+def told_reply(said: str, records: Sequence[dict[str, Any]]) -> str:
+    """What the user told in a window (``records``: current memories of those days, oldest
+    first, with ``text``), said back; a plain "you haven't told me anything" when none.
+
+    Example:
+        >>> told_reply("today", [{"text": "I booked a table at Nopi."}, {"text": "My cat is Tom."}])
+        'You told me today: you booked a table at Nopi; your cat is Tom.'
+    """
+    if not records:
+        return f"You haven't told me anything {said}."
+    items = [second_person(r["text"].rstrip(".!")) for r in records[:8]]
+    items = [t[0].lower() + t[1:] for t in items]
+    more = f" (and {len(records) - 8} more)" if len(records) > 8 else ""
+    return f"You told me {said}: " + "; ".join(items) + f"{more}."
