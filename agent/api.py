@@ -27,7 +27,8 @@ from typing import Any
 from agent.errors import ConfigError, LorebookError
 from agent.llm import LLM, CancelToken, open_llm
 from agent.llm.pool import ModelPool, PooledLLM
-from agent.pipeline import Services, build_graph, new_turn
+from agent.pipeline.graph import Services, build_graph
+from agent.pipeline.state import new_turn
 from agent.settings import Settings, load_settings
 from agent.toolbox import ToolBox
 from agent.turnlog import ThreadInfo, TurnLog, TurnRecord, open_checkpointer

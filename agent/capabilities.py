@@ -17,8 +17,9 @@ without loading the model (the MCP server does; the CLI's remember/recall/forget
 Generated from here: the MCP server's tools (``agent/mcp_server.py``), the CLI subcommands
 (``agent/cli/capabilities.py``), the batch task table (``agent/batch/tasks.py``), the chat
 app's slash commands (``tui/commands.py``) and the parsing of a tool command in
-``ToolBox.run_command``; ``tests/agent/test_front_ends.py`` checks that each front end takes
-every capability with the same parameter names. Still written out: the graph's tool nodes.
+``ToolBox.run_command``, and the turn graph's tool nodes (``agent/pipeline/commands.py``, one
+per capability with ``tool``); ``tests/agent/test_front_ends.py`` checks that each front end
+takes every capability with the same parameter names.
 
 Deliberate shortcuts: ``forget`` only deletes by id or by query (never "everything of a user",
 which the library still offers); a memory id given to ``forget`` must belong to ``user``.
@@ -37,6 +38,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent.errors import ConfigError, MemoryNotFoundError
+from agent.pipeline import toolargs
 
 __all__ = [
     "AskParams",
@@ -51,6 +53,7 @@ __all__ = [
     "SearchParams",
     "Stores",
     "SummarizeParams",
+    "TOOLS",
     "TranslateParams",
     "describe_validation_error",
     "jsonable",
@@ -219,6 +222,8 @@ class Capability:
         parse: a chat command's text (what follows ``/recall``) to parameter values.
         render: the result as the text a person reads (the CLI's output).
         needs_model: it calls the language model (``host`` must be an ``Agent``).
+        tool: one of the tools (translate, summarize, code, review): the turn graph has a node
+            of this name that runs a chat command's text.
         safe: it may be offered to other programs by default; ``code`` runs generated code,
             so front ends offer it only when the user enabled it.
         failure: the message when a result means the call did not do what was asked (a
@@ -235,6 +240,7 @@ class Capability:
     parse: Callable[[str], dict[str, Any]]
     render: Callable[[Any], str]
     needs_model: bool
+    tool: bool = False
     safe: bool = True
     failure: Callable[[Any], str | None] = lambda _result: None
     notes: Callable[[Any], list[str]] = lambda _result: []
@@ -324,8 +330,6 @@ def _review(host: Any, p: ReviewParams) -> Any:
 
 
 # -- chat command parsers ---------------------------------------------------------------------
-# toolargs is imported when a command is parsed: importing agent.pipeline loads LangGraph
-# (~2.5 s here), which a front end that never parses commands (the MCP server) should not pay.
 
 
 def _parse_forget(text: str) -> dict[str, Any]:
@@ -335,7 +339,6 @@ def _parse_forget(text: str) -> dict[str, Any]:
 
 
 def _parse_translate(text: str) -> dict[str, Any]:
-    from agent.pipeline import toolargs
     from tools.translate import LANGUAGES  # the tools load on first use, as in agent.toolbox
 
     args = toolargs.parse_translate(text, LANGUAGES)
@@ -343,8 +346,6 @@ def _parse_translate(text: str) -> dict[str, Any]:
 
 
 def _parse_summarize(text: str) -> dict[str, Any]:
-    from agent.pipeline import toolargs
-
     args = toolargs.parse_summarize(text)
     out: dict[str, Any] = {"source": args.source, "style": args.style}
     if args.max_words is not None:
@@ -353,7 +354,6 @@ def _parse_summarize(text: str) -> dict[str, Any]:
 
 
 def _parse_code(text: str) -> dict[str, Any]:
-    from agent.pipeline import toolargs
     from tools.code import supported_languages
 
     prompt, language = toolargs.parse_code(text, tuple(supported_languages()))
@@ -361,8 +361,6 @@ def _parse_code(text: str) -> dict[str, Any]:
 
 
 def _parse_review(text: str) -> dict[str, Any]:
-    from agent.pipeline import toolargs
-
     return {"source": toolargs.strip_verb(text)}
 
 
@@ -460,26 +458,29 @@ CAPABILITIES: dict[str, Capability] = {
             "translate", "Translate text or a file into a language, keeping markup, "
             "placeholders and code.",
             TranslateParams, _translate, "tools.translate.Translation", _parse_translate,
-            _render_markdown, needs_model=True,
+            _render_markdown, needs_model=True, tool=True,
         ),
         Capability(
             "summarize", "Summarize text or a file (abstractive, extractive or bullets).",
             SummarizeParams, _summarize, "tools.summarize.Summary", _parse_summarize,
-            _render_markdown, needs_model=True,
+            _render_markdown, needs_model=True, tool=True,
         ),
         Capability(
             "code", "Generate code and test it in a sandbox (runs the generated code).",
             CodeParams, _code, "tools.code.CodeResult", _parse_code, _render_markdown,
-            needs_model=True, safe=False,
+            needs_model=True, tool=True, safe=False,
         ),
         Capability(
             "review", "Review a legal document: its clauses, risks and what is missing, each "
             "citing the exact text.",
             ReviewParams, _review, "tools.review.Review", _parse_review, _render_markdown,
-            needs_model=True,
+            needs_model=True, tool=True,
         ),
     )
 }  # fmt: skip
+
+TOOLS = tuple(name for name, cap in CAPABILITIES.items() if cap.tool)
+"""The tools: translate, summarize, code and review (the turn graph has a node for each)."""
 
 
 def jsonable(value: Any) -> Any:

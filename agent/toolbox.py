@@ -5,7 +5,8 @@ arguments; :class:`ToolBox` fills those in once, so the library (``Agent.transla
 graph's tool nodes (slash commands in the TUI) and the batch runner all call the same thing.
 The ``tools`` modules are imported on first use: a chat session that never translates does not
 pay for the language detector. A chat command's text becomes the tool's parameters through the
-capability registry (:meth:`ToolBox.run_command`), so the parsing is written once. Each tool
+capability's own parser (:meth:`ToolBox.run_command`, called by the graph's tool node with
+the tool's capability), so the parsing is written once. Each tool
 runs on the model its setting names (``code_model`` ...), through the agent's
 :class:`~agent.llm.pool.ModelPool`; without a pool, or with none of those settings, on ``llm``.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from agent.capabilities import CAPABILITIES
+from agent.capabilities import Capability
 from agent.errors import CancelledError, ConfigError, ToolInputError
 from agent.llm import LLM, CancelToken, UsageTotals
 
@@ -216,28 +217,28 @@ class ToolBox:
             raise CancelledError(name)
         return result, llm.totals.since(before)
 
-    def run_command(self, name: str, payload: str) -> Any:
-        """Run tool ``name`` on a command's text (``/translate French good morning``).
+    def run_command(self, cap: Capability, payload: str) -> Any:
+        """Run tool ``cap`` on a command's text (``/translate French good morning``).
 
-        The text is parsed by the capability's own parser (:data:`agent.capabilities
-        .CAPABILITIES`); a short name of an ingested document ("my lease") stands for its file.
+        The text is parsed by the capability's own parser; a short name of an ingested
+        document ("my lease") stands for its file.
 
         Raises:
             ToolError: the text does not say what the tool needs, or the tool refused it.
         """
-        if name not in _NEEDS:
-            raise ValueError(f"no tool {name!r}")
-        cap = CAPABILITIES[name]
+        if not cap.tool:
+            raise ValueError(f"{cap.name} is not a tool")
         values = cap.parse(payload)
         first = next(iter(cap.params.model_fields))  # the text, source or prompt
-        _need(name, str(values.get(first) or ""), _NEEDS[name])
+        what = _NEEDS.get(cap.name, f"its {first}")
+        _need(cap.name, str(values.get(first) or ""), what)
         if isinstance(values.get("source"), str):
             values["source"] = self.find_document(values["source"]) or values["source"]
         try:
             params = cap.validate(values)
         except ConfigError as exc:
             raise ToolInputError(
-                name, "bad-argument", str(exc), "See /help for the usage"
+                cap.name, "bad-argument", str(exc), "See /help for the usage"
             ) from None
         return cap.run(self, params)
 
@@ -248,7 +249,7 @@ _NEEDS = {
     "code": "what the code should do",
     "review": "a file path or the text of the document",
 }
-"""The tools a command runs here, and what each command's text must give."""
+"""What a tool command's text must give, said to the user (other tools: their first parameter)."""
 
 
 _FILLER = {"my", "the", "this", "that", "our", "document", "file", "doc", "please"}

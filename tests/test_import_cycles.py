@@ -10,6 +10,8 @@ guards; a cycle dodged with one shows up here once it moves to the top.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,5 +146,15 @@ def test_the_graph_sees_the_imports_it_should() -> None:
     assert "agent.capabilities" in graph["agent.cli.capabilities"]
     assert "tools._review_types" in graph["tools._review_model"]
     assert "agent" in graph["memory.episodic"]  # `from agent.errors import …` runs agent/__init__
-    assert "agent.pipeline" not in graph["agent.capabilities"]  # lazy on purpose: LangGraph
-    assert "agent.pipeline" in import_graph(in_functions=True)["agent.capabilities"]
+    assert "agent.pipeline.toolargs" in graph["agent.capabilities"]  # chat commands' parsing
+    assert "agent.capabilities" in graph["agent.pipeline.graph"]  # the tool nodes come from it
+    assert "agent.pipeline.graph" not in import_graph(in_functions=True)["agent.pipeline"]
+
+
+def test_the_registry_loads_without_langgraph() -> None:
+    """``agent.pipeline``'s ``__init__`` leaves the graph out, so the registry parses chat
+    commands with ``toolargs`` and a memory command or the MCP server still starts without
+    LangGraph (~2.5 s on a small machine)."""
+    code = "import sys, agent.capabilities; print('langgraph' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.strip() == "False", out.stderr

@@ -106,7 +106,7 @@ def cmd_logs(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_graph(args: argparse.Namespace, settings: Settings) -> int:
     from agent.llm.fake import FakeLLM
-    from agent.pipeline import Services, build_graph  # LangGraph: only for this command
+    from agent.pipeline.graph import Services, build_graph  # LangGraph: only for this command
 
     print(build_graph(Services(llm=FakeLLM())).get_graph().draw_mermaid(), end="")
     return 0

@@ -1,6 +1,11 @@
-"""The turn pipeline: a LangGraph state machine over routing, memory, retrieval and the model."""
+"""The turn pipeline: a LangGraph state machine over routing, memory, retrieval and the model.
 
-from agent.pipeline.graph import Services, build_graph
+``agent.pipeline.graph`` builds it (``Services``, ``build_graph``); this package imports nothing
+of it, so the rule modules (``toolargs``, ``routing``, ``facts`` …) load without LangGraph: the
+capability registry parses chat commands with ``toolargs``, and the graph's tool nodes are made
+from the registry.
+"""
+
 from agent.pipeline.state import TurnState, new_turn
 
-__all__ = ["Services", "TurnState", "build_graph", "new_turn"]
+__all__ = ["TurnState", "new_turn"]

@@ -1,22 +1,30 @@
 """Every capability reaches every front end with the same parameter names (issue 16).
 
-The CLI subcommands, the batch task table, the chat app's slash commands and the MCP tools are
-generated from :data:`agent.capabilities.CAPABILITIES`; this checks the generated results, so a
-front end that stops being generated, or renames a parameter, fails here.
+The CLI subcommands, the batch task table, the chat app's slash commands, the MCP tools and the
+turn graph's tool nodes are generated from :data:`agent.capabilities.CAPABILITIES`; this checks
+the generated results, so a front end that stops being generated, or renames a parameter, fails
+here.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agent.batch.tasks import ALIASES, TASKS
-from agent.capabilities import CAPABILITIES, Capability
+from agent.capabilities import CAPABILITIES, TOOLS, Capability
 from agent.cli import build_parser
+from agent.llm.fake import FakeLLM
 from agent.mcp_server import LorebookMCP
+from agent.pipeline.graph import Services, build_graph
+from agent.pipeline.routing import TOOL_ROUTES
+from agent.pipeline.state import new_turn
 from agent.settings import load_settings
+from agent.toolbox import ToolBox
 from tui.commands import BY_NAME, BY_TURN
 
 CAPS = list(CAPABILITIES.values())
@@ -73,3 +81,60 @@ def test_the_mcp_server_offers_every_capability_with_its_schema(tmp_path: Path) 
     assert set(tools) == set(CAPABILITIES)
     for name, tool in tools.items():
         assert set(tool.input_schema["properties"]) == set(CAPABILITIES[name].params.model_fields)
+
+
+_COMMANDS = {
+    "translate": "French good morning",
+    "summarize": "bullets 40 The council approved the plan. Work starts in April.",
+    "code": "bash: count the lines of a file",
+    "review": "Either party may terminate this Agreement on thirty days' notice.",
+}
+"""A chat command's text for each tool (another tool gets "some text")."""
+
+
+@dataclasses.dataclass
+class _Result:
+    tool: str
+
+    def to_markdown(self) -> str:
+        return f"ran {self.tool}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tool": self.tool}
+
+
+def test_the_turn_graph_runs_every_tool_with_its_parameters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tool's slash command reaches a node of the graph that runs that very capability, on
+    the capability's own parameter model parsed from the command's text."""
+    assert TOOLS == TOOL_ROUTES  # each tool route the router takes has its node
+    ran: dict[str, Any] = {}
+
+    def recorder(name: str) -> Any:
+        def function(box: ToolBox, params: Any) -> _Result:
+            ran[name] = params
+            return _Result(name)
+
+        return function
+
+    for name in TOOLS:
+        fake = dataclasses.replace(CAPABILITIES[name], function=recorder(name))
+        monkeypatch.setitem(CAPABILITIES, name, fake)
+    llm = FakeLLM()
+    settings = load_settings({"home": tmp_path}, env={})
+    graph = build_graph(Services(llm=llm, tools=ToolBox(settings, llm)))
+    assert set(TOOLS) <= set(graph.nodes)
+    for name in TOOLS:
+        text = f"/{name} {_COMMANDS.get(name, 'some text')}"
+        out = graph.invoke(new_turn(text, "me", "t"))
+        assert (out["route"], out["reply"], out["tool_result"]) == (
+            name,
+            f"ran {name}",
+            {"tool": name},
+        )
+        params = ran[name]
+        assert type(params) is CAPABILITIES[name].params  # its parameters, by their names
+    assert ran["translate"].target == "fr" and ran["translate"].text == "good morning"
+    assert (ran["summarize"].style, ran["summarize"].max_words) == ("bullets", 40)
+    assert ran["code"].language == "bash"

@@ -1,0 +1,154 @@
+"""The turn graph's nodes that carry out a command: remember, forget, and one per tool.
+
+``remember`` and ``forget`` act on the user's memory and say back what they did, in the user's
+terms ("Noted: your sister is called Ana.", "Forgotten: your passport number …"). The tool node
+is one function for every tool of the capability registry (:data:`agent.capabilities.TOOLS`):
+``build_graph`` binds each tool's :class:`~agent.capabilities.Capability`, whose parser turns
+the turn's payload into the tool's parameters (``ToolBox.run_command``). Like every node, each
+takes the :class:`~agent.pipeline.services.Services` first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.capabilities import Capability
+from agent.errors import CancelledError, ToolError
+from agent.pipeline.facts import correction, extract_facts
+from agent.pipeline.forgetting import clean_phrase, matching
+from agent.pipeline.services import Services, previous_reply, previous_user, store_facts
+from agent.pipeline.state import TurnState
+from memory._slots import second_person, slot
+
+__all__ = ["forget", "remember", "tool"]
+
+
+def remember(s: Services, state: TurnState) -> dict[str, Any]:
+    """Store what the user stated or asked to be kept, and say it back."""
+    text = state.get("payload", "").strip()
+    if s.memory is None or not text:
+        return {"reply": 'Tell me what to remember, e.g. "remember that my sister is Ana".'}
+    explicit = not state.get("route_reason", "").startswith("rule")
+    facts = extract_facts(text, previous_reply(state))
+    fix = correction(text, previous_user(state))
+    if fix is not None and s.memorize:
+        # "sorry, I meant 2985": the wrong value was never true, so it leaves no history
+        wrong, right = fix
+        current = s.memory.list(state["user"], kinds=["fact"])
+        s.memory.forget_ids([r.id for r in current if r.text == wrong])
+        facts = [right, *facts]
+    if not facts and explicit:
+        facts = [text]  # the user asked for these words to be kept
+    if not s.memorize and not explicit:
+        facts = []
+    done = store_facts(s, state, facts, [])
+    return {"reply": _acknowledge(done), "facts": done, "finish_reason": "stop"}
+
+
+def forget(s: Services, state: TurnState) -> dict[str, Any]:
+    """Delete the user's memories the payload names, everywhere; say what was forgotten."""
+    phrase = clean_phrase(state.get("payload", ""))
+    if s.memory is None or not phrase:
+        return {"reply": 'Tell me what to forget, e.g. "forget that I live in Paris".'}
+    records = s.memory.list(state["user"], kinds=["fact"], include_history=True)
+    found = matching(phrase, records)
+    if not found:
+        near = [
+            h.record.text
+            for h in s.memory.search(phrase, user=state["user"], k=3, include_history=True)
+            if h.similarity >= 0.45
+        ]
+        hint = (" Did you mean: " + "; ".join(f'"{t}"' for t in near) + "?") if near else ""
+        return {"reply": f'I found nothing about "{phrase}" to forget.{hint}'}
+    s.memory.forget_ids([r.id for r in found])
+    s.forgotten = [r.text for r in found]
+    listed = "; ".join(_describe(r.text) for r in found[:5])
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    n = len(found)
+    return {
+        "reply": f"Forgotten: {listed}{more} ({n} memor{'y' if n == 1 else 'ies'}, deleted "
+        "everywhere, conversation lines included).",
+    }
+
+
+def tool(s: Services, cap: Capability, state: TurnState) -> dict[str, Any]:
+    """Run tool ``cap`` on the turn's payload; the reply is the result's Markdown, the typed
+    result rides on ``tool_result``. A tool error is a reply, never an exception."""
+    name = cap.name
+    if s.tools is None:
+        return {"reply": f"The {name} tool is not set up here.", "finish_reason": "error"}
+    payload = state.get("payload", "")
+    try:
+        result, used = s.tools.call(name, lambda: s.tools.run_command(cap, payload), s.cancel)
+    except CancelledError:
+        return {"reply": f"Stopped: the {name} tool was cancelled.", "finish_reason": "cancelled"}
+    except ToolError as exc:
+        return {
+            "reply": f"I could not {name} that. {exc}",
+            "finish_reason": "error",
+            "error": str(exc),
+        }
+    return {
+        "reply": result.to_markdown(),
+        "finish_reason": "stop",
+        "tool_result": result.to_dict(),
+        "prompt_tokens": used.prompt_tokens,
+        "completion_tokens": used.completion_tokens,
+    }
+
+
+def _describe(fact: str) -> str:
+    """What a forgotten fact was about, without repeating its value ("your passport number").
+
+    Example:
+        >>> _describe("My passport number is X1234567.")
+        'your passport number'
+        >>> _describe("My colleague Priya is a nurse at the city hospital.")
+        "Priya's work"
+        >>> _describe("I take iron tablets every morning.")
+        'you take iron …'
+    """
+    found = slot(fact)
+    if found is None:
+        words = second_person(fact.rstrip(".!")).split()
+        text = " ".join(words[:3]) + (" …" if len(words) > 3 else "")
+        return text[0].lower() + text[1:]
+    subject, attribute = found
+    attribute = {"residence": "home"}.get(
+        attribute.removeprefix("past "), attribute.removeprefix("past ")
+    )
+    if subject == "i":
+        whose = "your"
+    elif subject.startswith("my "):
+        whose = "your " + subject.removeprefix("my ") + "'s"
+    else:
+        whose = subject.capitalize() + "'s"
+    return f"{whose} {attribute}"
+
+
+def _lower_first(text: str) -> str:
+    """'Your dog…' → 'your dog…' inside a sentence; a name ('Lorcan lives…') stays as it is."""
+    first = text.split(" ", 1)[0]
+    if first in ("Your", "You", "You're", "You've", "The", "A", "An", "I", "It", "There"):
+        return (text[0].lower() + text[1:]) if first != "I" else text
+    return text
+
+
+def _acknowledge(facts: list[dict[str, Any]]) -> str:
+    """The reply to a statement: what was stored, said back to the user."""
+    if not facts:
+        return "OK."
+    said: list[str] = []
+    for f in facts:
+        text = second_person(f["text"].rstrip(".!"))
+        if f["action"] == "rejected":
+            said.append(f'I did not store "{f["text"]}": {f["reason"]}')
+        elif f["action"] == "refreshed":
+            said.append(f"I already knew that {text[0].lower() + text[1:]}")
+        elif f["action"] == "pending":
+            said.append(f"{text} (waiting in your memory inbox)")
+        else:
+            extra = " (this replaces what you told me before)" if f["superseded"] else ""
+            said.append(text + extra)
+    said = [said[0]] + [_lower_first(t) for t in said[1:]]
+    return "Noted: " + "; ".join(said) + "."

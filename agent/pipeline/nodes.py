@@ -1,0 +1,331 @@
+"""The turn graph's nodes for conversation and questions: route, recall, retrieve, compose,
+generate, memorize, answer, cite, unknown and finish.
+
+Each is a module-level function ``node(services, state)`` returning a partial state update;
+:func:`agent.pipeline.graph.build_graph` binds the services with ``functools.partial``. The
+nodes that carry out a command (remember, forget, the tools) are in
+:mod:`agent.pipeline.commands`, the conditional edges in :mod:`agent.pipeline.branches`.
+
+Routing generates nothing (:mod:`agent.pipeline.routing`); questions about the user are answered
+from evidence and checked (:mod:`agent.pipeline.answers`). The model writes the reply only for
+conversation and general questions (``generate``), with only relevant memories in view; tokens
+are streamed through LangGraph's custom stream (``get_stream_writer``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from langgraph.config import get_stream_writer
+
+from agent.pipeline.answers import (
+    UNKNOWN_REPLY,
+    about_the_same,
+    asks_history,
+    asks_when,
+    best_sentence,
+    closest_told,
+    evidence,
+    extractive_answer,
+    extractive_document_answer,
+    grounded,
+    model_answer,
+    model_document_answer,
+    named_in,
+    names_what_user_told,
+    related_reply,
+    sentence_cover,
+    supported,
+    with_antecedent,
+)
+from agent.pipeline.compose import blank_injections, clean_history, relevant_chunks, taint
+from agent.pipeline.compose import compose as compose_prompt
+from agent.pipeline.facts import extract_facts
+from agent.pipeline.routing import Decision, explicit_route, follow_up, is_question
+from agent.pipeline.services import (
+    Services,
+    date,
+    instruct,
+    previous_question,
+    previous_reply,
+    previous_route,
+    previous_user,
+    store_facts,
+)
+from agent.pipeline.state import TurnState
+from memory._slots import question_slot
+
+__all__ = [
+    "answer",
+    "cite",
+    "compose",
+    "finish",
+    "generate",
+    "memorize",
+    "recall",
+    "retrieve",
+    "route",
+    "unknown",
+]
+
+_DOC_RELEVANT = 0.45
+"""A document sentence less similar than this, sharing under half the question's words, does
+not answer it (MiniLM cosine)."""
+
+
+def route(s: Services, state: TurnState) -> dict[str, Any]:
+    """Decide what the turn is (:mod:`agent.pipeline.routing`): a command, or the rules and
+    the nearest labelled examples, then the follow-ups of the previous turn."""
+    assert s.router is not None  # build_graph makes one
+    decision = explicit_route(state["message"], state.get("command"))
+    if decision is None:
+        ask = s.llm if s.classify_with_model and instruct(s.llm) else None
+        decision = s.router.route(state["message"], llm=ask)
+        before = previous_route(state)
+        if decision.route in ("chat", "ask_memory", "ask_documents"):
+            # "and 'thank you very much'?" after a translation: the same tool again
+            decision = follow_up(state["message"], before, previous_user(state)) or decision
+        if (
+            decision.route == "chat"
+            and is_question(state["message"])
+            and before in ("ask_memory", "remember")
+            and re.search(r"\b(?:he|she|his|her|him|they|their|them)\b", state["message"], re.I)
+        ):
+            # "and which city is his workshop in?" after a question about the user's
+            # sister's husband: about the user's world, where only memories may answer
+            decision = Decision(
+                "ask_memory", "rule: a follow-up about who was just discussed", decision.payload
+            )
+    return {
+        "route": decision.route,
+        "route_reason": decision.reason,
+        "payload": decision.payload,
+    }
+
+
+def recall(s: Services, state: TurnState) -> dict[str, Any]:
+    """The user's memories that answer the message (a question) or are close to it."""
+    if s.memory is None:
+        return {"memories": []}
+    message = state["message"]
+    if is_question(message):
+        message = with_antecedent(message, previous_question(state))
+    history = is_question(message) and (asks_history(message) or asks_when(message))
+    hits = s.memory.search(message, user=state["user"], k=s.recall_k, include_history=history)
+    asked = question_slot(message) if is_question(message) else None
+    if asked is not None:
+        # the facts that fill the slot asked about, however differently they were worded
+        seen = {h.record.id for h in hits}
+        hits += [
+            h
+            for h in s.memory.search(
+                f"{asked[0]} {asked[1]}".replace("i ", "my ", 1),
+                user=state["user"],
+                k=s.recall_k,
+                include_history=history,
+            )
+            if h.record.id not in seen
+        ]
+    items = [
+        {
+            "id": h.record.id,
+            "text": h.record.text,
+            "score": round(h.score, 4),
+            "similarity": round(h.similarity, 4),
+            "date": date(h.record.created),
+            "current": h.record.current,
+        }
+        for h in hits
+    ]
+    related: list[dict[str, Any]] = []
+    if is_question(message):
+        # evidence only: a memory that does not answer the question stays out of view
+        found = evidence(message, items)
+        related = [] if found else about_the_same(message, items)
+    else:
+        found = [m for m in items if m["similarity"] >= s.min_similarity][: s.recall_k]
+    return {
+        "memories": found,
+        "personal": names_what_user_told(message, items) or bool(related),
+        # said with an "I don't know" when nothing answers for sure
+        "related": related or ([] if found else closest_told(message, items)),
+    }
+
+
+def retrieve(s: Services, state: TurnState) -> dict[str, Any]:
+    """The document excerpts for the message, each with its citation."""
+    if s.documents is None:
+        return {"chunks": []}
+    hits = s.documents.search(state["message"], k=s.retrieve_k)
+    chunks = []
+    for h in hits:
+        c = h.citation
+        where = c.path + (f", p. {c.page}" if c.page else "")
+        chunks.append(
+            {
+                "chunk_id": h.chunk_id,
+                "document_id": h.document_id,
+                "score": round(h.score, 4),
+                "path": c.path,
+                "page": c.page,
+                "start": c.start,
+                "end": c.end,
+                "quote": c.quote,
+                "source": where,
+                "lexical": h.bm25_rank is not None,
+            }
+        )
+    if state["route"] == "chat" and not any(c["lexical"] for c in chunks):
+        chunks = []  # small talk and general questions get no unrelated excerpts
+    return {"chunks": chunks}
+
+
+def compose(s: Services, state: TurnState) -> dict[str, Any]:
+    """The prompt (:func:`agent.pipeline.compose.compose`): memories, excerpts about the
+    message, the conversation so far."""
+    chunks = state.get("chunks", [])
+    meaning = s.meaning
+    if chunks:  # only chunks about the message reach the model and the citations
+        sims = meaning(state["message"], [c["quote"] for c in chunks]) if meaning else None
+        chunks = relevant_chunks(state["message"], chunks, sims)
+    done = compose_prompt(
+        s.llm,
+        state["message"],
+        memories=state.get("memories", []),
+        chunks=chunks,
+        # replies flagged by finish (they echoed retrieved text or carried an injection)
+        # are not carried forward as the assistant's own precedent
+        history=clean_history([h for h in state.get("history", []) if not h.get("notice")]),
+        max_tokens=s.max_tokens,
+    )
+    return {
+        "prompt": done.prompt,
+        "memories": done.memories,
+        "chunks": done.chunks,
+        "dropped": done.dropped,
+        "prompt_tokens": done.prompt_tokens,
+    }
+
+
+def generate(s: Services, state: TurnState) -> dict[str, Any]:
+    """The model's reply to the prompt, streamed token by token."""
+    write = get_stream_writer()
+    # grounded answers are decoded greedily; conversation keeps the configured sampling
+    greedy: dict[str, Any] = (
+        {"temperature": 0} if state["route"] in ("ask_memory", "ask_documents") else {}
+    )
+    stream = s.llm.stream(
+        state["prompt"],
+        max_tokens=s.max_tokens,
+        stop=s.llm.chat_format.stop,
+        cancel=s.cancel,
+        **greedy,
+    )
+    stream.strip = True
+    with stream:
+        for piece in stream:
+            write({"type": "token", "text": piece})
+    done = stream.completion
+    assert done is not None
+    return {
+        "reply": done.text,
+        "finish_reason": done.finish_reason,
+        "prompt_tokens": done.prompt_tokens,
+        "completion_tokens": done.completion_tokens,
+    }
+
+
+def memorize(s: Services, state: TurnState) -> dict[str, Any]:
+    """Store the facts the user's message states (after a conversational reply)."""
+    if s.memory is None or not s.memorize or state.get("finish_reason") == "cancelled":
+        return {"facts": []}
+    # Facts come from the user's message only; recalled memories and document text are
+    # what must not be stored again. The reply is left out: a model that echoes the user
+    # would otherwise block the user's own statement.
+    context = [m["text"] for m in state.get("memories", [])]
+    context += [c["quote"] for c in state.get("chunks", [])]
+    facts = extract_facts(state["message"], previous_reply(state))
+    return {"facts": store_facts(s, state, facts, context)}
+
+
+def answer(s: Services, state: TurnState) -> dict[str, Any]:
+    """A question the memories answer: the model's answer if it is grounded, else quoted."""
+    question = state["message"]
+    found = state.get("memories", [])
+    reply = ""
+    if instruct(s.llm) and not (asks_history(question) or asks_when(question)):
+        reply = model_answer(s.llm, question, found, s.cancel)
+        if not grounded(reply, found, question):
+            reply = ""
+    reply = reply or extractive_answer(question, found)
+    get_stream_writer()({"type": "token", "text": reply})
+    return {"reply": reply, "finish_reason": "stop"}
+
+
+def cite(s: Services, state: TurnState) -> dict[str, Any]:
+    """A question the documents answer: the sentence that holds the answer, cited; or that
+    the documents do not say."""
+    question = state["message"]
+    meaning = s.meaning
+    # a planted instruction is never the quoted answer (blanked, so offsets still hold)
+    chunks = [
+        {**c, "n": i + 1, "quote": blank_injections(c["quote"])}
+        for i, c in enumerate(state.get("chunks", []))
+    ]
+    found = best_sentence(question, chunks, meaning)
+    if (
+        found is not None
+        and (found.get("similarity") or 1.0) < _DOC_RELEVANT
+        and sentence_cover(question, found["sentence"]) < 0.5
+        # "How much money does Mila need for the museum trip?": the sentence before says
+        # which trip "8 euros for the entry fee" is for
+        and sentence_cover(question, found.get("context", "")) <= 0.5
+        and not named_in(question, found["sentence"])
+    ):
+        found = None  # it shares a word but is about something else: the documents don't say
+    reply = ""
+    if found is not None and instruct(s.llm):
+        reply = model_document_answer(s.llm, question, found, s.cancel)
+        reply = f"{reply} [1]" if supported(reply, found["sentence"], question) else ""
+    if found is not None:
+        # the citation is the sentence that holds the answer, with its own offsets
+        found = {
+            **found,
+            "n": 1,
+            "quote": found["sentence"],
+            "start": found["sentence_start"],
+            "end": found["sentence_end"],
+        }
+        reply = reply or extractive_document_answer(found)
+    else:
+        reply = extractive_document_answer(None)
+    get_stream_writer()({"type": "token", "text": reply})
+    return {"reply": reply, "chunks": [found] if found else [], "finish_reason": "stop"}
+
+
+def unknown(s: Services, state: TurnState) -> dict[str, Any]:
+    """A question about the user that nothing answers: "I don't know", with what is known."""
+    related = state.get("related") or []
+    reply = related_reply(related) if related else UNKNOWN_REPLY
+    return {"reply": reply, "finish_reason": "unknown"}
+
+
+def finish(s: Services, state: TurnState) -> dict[str, Any]:
+    """Append the turn to the thread's history, marked for what later prompts may reuse."""
+    if state.get("finish_reason") == "cancelled" and not state.get("reply"):
+        return {}
+    turn = [
+        {"role": "user", "content": state["message"]},
+        {"role": "assistant", "content": state.get("reply", ""), "route": state["route"]},
+    ]
+    if state.get("prompt"):
+        flag = taint(state.get("reply", ""), [c["quote"] for c in state.get("chunks", [])])
+        if flag:  # kept in the thread for the user, never again in a prompt
+            turn[1]["flag"] = flag
+    else:
+        # Replies the model did not write (commands, "Noted: …", answers quoted from
+        # memories and documents, "I don't know…") stay in the thread but are not
+        # conversation: a base model copied their wording into later replies.
+        turn = [{**m, "notice": "1"} for m in turn]
+    return {"history": turn}
