@@ -149,41 +149,49 @@ def test_a_database_damaged_while_open_never_rotates_the_good_backups_out(
     assert taken is None and _backup.list_backups(home / "memory.db") == good
 
 
-_CHILD = """
-import os, sys
+_CHILD_CLOCK = """
+import os, sys, time
 from pathlib import Path
 from agent.settings import load_settings
-from memory import Memory
+from memory import Memory, _backup
 s = load_settings({"home": sys.argv[1], "embedder": "hash"}, env={})
 mem = Memory.open(s)
-for i in range(5):
-    mem.add(f"kept note {i} about owls", user="me", kind="turn")
-mem.store.db.backups.wait()   # the first write's backup, taken in the background
-for i in range(3):            # within the next minute: no backup yet
-    mem.add(f"late note {i} about bats", user="me", kind="turn")
+real = time.time
+def add(text, minutes):   # written ``minutes`` after the start, on a clock moved forward
+    _backup.time.time = lambda: real() + 60 * minutes
+    mem.add(text, user="me", kind="turn")
+    mem.store.db.backups.wait()
+add("minute 0: the owl nests in the barn", 0)      # the open's write took a backup: none
+add("minute 0.5: the bat roosts in the loft", 0.5)  # within its minute: none
+add("minute 1.2: the fox sleeps by the wall", 1.2)  # a minute on: a backup
+add("minute 1.9: the hare runs in the field", 1.9)  # within the minute after it: none
 print(len(list((Path(sys.argv[1]) / "backups").glob("memory-*.db"))), flush=True)
-os._exit(0)                   # killed: no close, no last backup
+mem.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the damage below hits every row
+os._exit(0)                                         # killed: no close, no last backup
 """
 
 
-def test_a_crash_then_damage_loses_at_most_the_writes_after_the_last_backup(
+def test_a_crash_then_damage_loses_only_the_last_minute_of_writes(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The process writes over two minutes (the backups' clock moved on), is killed, and
+    ``memory.db`` is then damaged (no WAL to read it through): restoring the automatic backup
+    brings back every write but those of the minute after the newest backup."""
     out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(_CHILD), str(home)],
+        [sys.executable, "-c", textwrap.dedent(_CHILD_CLOCK), str(home)],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     )
-    assert out.stdout.strip() == "1"
-    _damage(home / "memory.db", "header-zeroed")
+    assert out.stdout.strip() == "2"
+    _damage(home / "memory.db", "random-bytes")
     assert repair_store(make_settings(home)) == 0
-    texts = _texts(home)
-    assert {f"kept note {i} about owls" for i in range(5)} <= texts
-    assert texts <= {f"kept note {i} about owls" for i in range(5)} | {
-        f"late note {i} about bats" for i in range(3)
-    }
+    assert "restored the automatic backup" in capsys.readouterr().out
+    texts = {t.split(":")[0] for t in _texts(home)}
+    # the backup began at minute 1.2's first commit (its row may have landed just after);
+    # everything older is back, and what is lost was written within the minute after it
+    assert {"minute 0", "minute 0.5"} <= texts <= {"minute 0", "minute 0.5", "minute 1.2"}
 
 
 @pytest.mark.parametrize("how", ["last-page", "header-zeroed"])
