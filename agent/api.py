@@ -22,16 +22,21 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from agent.capabilities import CAPABILITIES
 from agent.errors import ConfigError, LorebookError
 from agent.llm import LLM, CancelToken, open_llm
 from agent.llm.pool import ModelPool, PooledLLM
+from agent.pipeline.forgetting import REDACTED, mentions
 from agent.pipeline.graph import Services, build_graph
 from agent.pipeline.state import new_turn
 from agent.settings import Settings, load_settings
 from agent.toolbox import ToolBox
 from agent.turnlog import ThreadInfo, TurnLog, TurnRecord, open_checkpointer
+from memory import Documents, Memory, Store
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -108,17 +113,6 @@ class DoneEvent:
 
 
 Event = TokenEvent | NodeStart | NodeEnd | CitationEvent | DoneEvent
-
-
-def _check(capability: str, **values: Any) -> None:
-    """Check parameters against the capability's declaration (sizes, bounds), as MCP does.
-
-    Raises:
-        ConfigError: the message names the parameter and its bound.
-    """
-    from agent.capabilities import CAPABILITIES
-
-    CAPABILITIES[capability].validate(values)
 
 
 class Agent:
@@ -210,8 +204,6 @@ class Agent:
         s = load_settings({"home": home, "model": model, **settings})
         if isinstance(embedder, str):
             s, embedder = s.replace(embedder=embedder), None
-        from memory import Documents, Memory, Store
-
         if llm is None and ModelPool(s).single:
             llm = (open_model or open_llm)(s)  # one model: loaded now, as always
         pool = ModelPool(s, main=llm, opener=open_model)
@@ -370,18 +362,33 @@ class Agent:
             tool=v.get("tool_result"),
         )
 
-    # -- tools ------------------------------------------------------------------------------
+    # -- capabilities -------------------------------------------------------------------
+    # The methods below are typed shortcuts: each checks its values against the capability's
+    # parameter model (agent.capabilities) and runs the capability, as every front end does.
 
-    def _tool(self, name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run a tool under the agent's lock and record it in the turn log."""
+    def _run(self, name: str, **values: Any) -> Any:
+        """Run capability ``name`` with ``values``.
+
+        Raises:
+            ConfigError: a value out of the capability's bounds (the message names it).
+        """
+        cap = CAPABILITIES[name]
+        return cap.run(self, cap.validate(values))
+
+    def run_tool(self, name: str, work: Callable[[ToolBox], T]) -> T:
+        """Run one tool call (``work``, on this agent's :class:`~agent.toolbox.ToolBox`) under
+        the agent's lock, stoppable by :meth:`cancel`, and record it in the turn log.
+
+        Raises:
+            CancelledError: :meth:`cancel` stopped it.
+            LorebookError: what the tool raised (also recorded in the turn log).
+        """
         with self._lock:
             start = time.perf_counter()
             model = self.models.llm_for(name)
             self.services.cancel = CancelToken()
             try:
-                result, used = self.tools.call(
-                    name, lambda: fn(*args, **kwargs), self.services.cancel
-                )
+                result, used = self.tools.call(name, lambda: work(self.tools), self.services.cancel)
             except LorebookError as exc:
                 self.log.record("-", "-", route=name, model=model.model_name, error=str(exc))
                 raise
@@ -414,8 +421,14 @@ class Agent:
             >>> bot.translate("Good morning.", "fr").text  # doctest: +SKIP
             'Bonjour.'
         """
-        return self._tool(
-            "translate", self.tools.translate, text, target, source, context, glossary, explain
+        return self._run(
+            "translate",
+            text=text,
+            target=target,
+            source=source,
+            context=context,
+            glossary=glossary,
+            explain=explain,
         )
 
     def accept_translation(self, translation: Any) -> int:
@@ -432,7 +445,7 @@ class Agent:
         """Summarize text, a file or several files; see :func:`tools.summarize.summarize`."""
         if not isinstance(source, str | Path):
             source = list(source)
-        return self._tool("summarize", self.tools.summarize, source, style, max_words)
+        return self._run("summarize", source=source, style=style, max_words=max_words)
 
     def code(
         self,
@@ -443,7 +456,9 @@ class Agent:
         execute: bool | None = None,
     ) -> Any:
         """Generate code and test it in the sandbox; see :func:`tools.code.code`."""
-        return self._tool("code", self.tools.code, prompt, language, tests, samples, execute)
+        return self._run(
+            "code", prompt=prompt, language=language, tests=tests, samples=samples, execute=execute
+        )
 
     def review(self, source: str | Path, use_model: bool = False) -> Any:
         """Review a legal document (text or file); see :func:`tools.review.review`.
@@ -451,12 +466,17 @@ class Agent:
         ``use_model`` lets the model confirm uncertain clauses (slower; it did not improve the
         measured precision/recall with the default 270M model).
         """
-        return self._tool("review", self.tools.review, source, use_model)
+        return self._run("review", source=source, use_model=use_model)
 
     # -- memory and documents -------------------------------------------------------------
 
     def ingest(self, paths: Iterable[Path | str], *, progress: bool | None = None) -> Any:
-        """Add files and folders to the document store (see ``memory.Documents.ingest``)."""
+        """Add files and folders to the document store (see ``memory.Documents.ingest``).
+
+        Not through the registry's ``ingest``: this one takes ``Path`` objects and a
+        ``progress`` choice (None: a bar when stderr is a terminal), which other programs
+        are not offered.
+        """
         return self.documents.ingest(paths, progress=progress)
 
     def search(self, query: str, k: int = 5) -> list[Any]:
@@ -465,8 +485,7 @@ class Agent:
         Raises:
             ConfigError: an empty or oversized query, or ``k`` outside 1..50.
         """
-        _check("search", query=query, k=k)
-        return list(self.documents.search(query, k=k))
+        return self._run("search", query=query, k=k)
 
     def remember(self, text: str, *, user: str = "me", thread: str | None = None) -> Any:
         """Store a fact the user stated (through the write filter); returns the ``AddResult``.
@@ -474,12 +493,11 @@ class Agent:
         Raises:
             ConfigError: empty text, or longer than a fact may be (``MAX_FACT_CHARS``).
         """
-        _check("remember", text=text, user=user)
-        return self.memory.add(text, user=user, thread=thread, source="user")
+        return self._run("remember", text=text, user=user, thread=thread)
 
     def accept_fact(self, text: str, *, user: str = "me", thread: str | None = None) -> Any:
         """Store a fact the inbox held (a turn's ``facts`` entry with action ``pending``)."""
-        return self.memory.add(text, user=user, thread=thread, source="user")
+        return self.remember(text, user=user, thread=thread)
 
     def recall(self, query: str, *, user: str = "me", k: int = 5) -> list[Any]:
         """The user's memories for ``query``.
@@ -487,13 +505,16 @@ class Agent:
         Raises:
             ConfigError: an empty or oversized query, or ``k`` outside 1..50.
         """
-        _check("recall", query=query, user=user, k=k)
-        return list(self.memory.search(query, user=user, k=k))
+        return self._run("recall", query=query, user=user, k=k)
 
     def forget(
         self, memory_id: int | None = None, *, query: str | None = None, user: str | None = None
     ) -> list[int]:
-        """Hard-delete memories by id, by query (with ``user``) or all of a user's."""
+        """Hard-delete memories by id, by query (with ``user``) or all of a user's.
+
+        Not through the registry's ``forget``, which offers other programs less: one id or a
+        query, of one user, never everything of a user.
+        """
         return list(self.memory.forget(memory_id, query=query, user=user))
 
     # -- threads and logs -------------------------------------------------------------------
@@ -517,8 +538,6 @@ class Agent:
         recalled memories in them) are dropped; a title made from such a message is renamed.
         On SQLite the freed pages are zeroed (``secure_delete``) and the WAL truncated.
         """
-        from agent.pipeline.forgetting import REDACTED, mentions
-
         for info in self.log.threads(user):
             config = {"configurable": {"thread_id": f"{user}/{info.thread}"}}
             history = self.graph.get_state(config).values.get("history", [])

@@ -13,12 +13,16 @@ text, whether it needs the language model, and whether it is safe to expose to o
 ``host`` is an :class:`~agent.api.Agent` for capabilities with ``needs_model``; the others use
 only ``host.memory`` and ``host.documents`` (:class:`Stores`), so a front end can serve them
 without loading the model (the MCP server does; the CLI's remember/recall/forget/ingest too).
+The four tools (``tool``) run on a :class:`~agent.toolbox.ToolBox`, which binds them to the
+agent's models, embedder and translation memory; their host hands them one through
+:meth:`ToolHost.run_tool`: an ``Agent`` under its lock, with the call in its turn log, the
+``ToolBox`` itself inside a turn (the graph's tool node already holds the lock).
 
 Generated from here: the MCP server's tools (``agent/mcp_server.py``), the CLI subcommands
 (``agent/cli/capabilities.py``), the batch task table (``agent/batch/tasks.py``), the chat
-app's slash commands (``tui/commands.py``) and the parsing of a tool command in
-``ToolBox.run_command``, and the turn graph's tool nodes (``agent/pipeline/commands.py``, one
-per capability with ``tool``); ``tests/agent/test_front_ends.py`` checks that each front end
+app's slash commands (``tui/commands.py``), the turn graph's tool nodes
+(``agent/pipeline/commands.py``) and the ``Agent`` methods (typed shortcuts that validate
+through the parameter model); ``tests/agent/test_front_ends.py`` checks that each front end
 takes every capability with the same parameter names.
 
 Deliberate shortcuts: ``forget`` only deletes by id or by query (never "everything of a user",
@@ -33,12 +37,23 @@ import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
 
 from agent.errors import ConfigError, MemoryNotFoundError
 from agent.pipeline import toolargs
+
+if TYPE_CHECKING:
+    from agent.toolbox import ToolBox
 
 __all__ = [
     "AskParams",
@@ -54,6 +69,8 @@ __all__ = [
     "Stores",
     "SummarizeParams",
     "TOOLS",
+    "TextOrFile",
+    "ToolHost",
     "TranslateParams",
     "describe_validation_error",
     "jsonable",
@@ -74,6 +91,23 @@ _User = Field(
 
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _paths_as_are(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    if isinstance(value, Path):
+        return value
+    if isinstance(value, list) and any(isinstance(v, Path) for v in value):
+        checked = handler([str(v) if isinstance(v, Path) else v for v in value])
+        return [v if isinstance(v, Path) else c for v, c in zip(value, checked, strict=True)]
+    return handler(value)
+
+
+_FILES_AS_ARE = WrapValidator(_paths_as_are)
+TextOrFile = Annotated[str, _FILES_AS_ARE]
+"""Text, or a file's path: a string is checked as one (its schema is a string's); a ``Path``
+from a library caller, alone or in a list (``_FILES_AS_ARE``), passes as it is and always means
+a file (``tools._common.load_text`` reads a string as a path only when it names a file or is
+shaped like a path), so ``Agent.review(Path(...))`` keeps its meaning."""
 
 
 class RememberParams(_Params):
@@ -137,7 +171,7 @@ class AskParams(_Params):
 
 
 class TranslateParams(_Params):
-    text: str = Field(
+    text: TextOrFile = Field(
         min_length=1,
         max_length=MAX_TEXT_CHARS,
         description="The text, or the path of a txt/md/html/pdf file.",
@@ -156,7 +190,7 @@ class TranslateParams(_Params):
 
 
 class SummarizeParams(_Params):
-    source: str | list[str] = Field(
+    source: Annotated[str | list[str], _FILES_AS_ARE] = Field(
         min_length=1,
         max_length=MAX_TEXT_CHARS,
         description="The text, the path of a txt/md/html/pdf file, or several paths to "
@@ -189,7 +223,7 @@ class CodeParams(_Params):
 
 
 class ReviewParams(_Params):
-    source: str = Field(
+    source: TextOrFile = Field(
         min_length=1,
         max_length=MAX_TEXT_CHARS,
         description="The document's text, or the path of a txt/md/html/pdf file.",
@@ -209,6 +243,16 @@ class Stores(Protocol):
     def documents(self) -> Any: ...
 
 
+T = TypeVar("T")
+
+
+class ToolHost(Protocol):
+    """Where a tool runs: it hands ``work`` a :class:`~agent.toolbox.ToolBox` and returns what
+    ``work`` returns (an ``Agent`` under its lock, logged; a ``ToolBox`` as it is)."""
+
+    def run_tool(self, name: str, work: Callable[[ToolBox], T]) -> T: ...
+
+
 @dataclass(frozen=True)
 class Capability:
     """One capability, everything a front end needs to offer it.
@@ -222,8 +266,8 @@ class Capability:
         parse: a chat command's text (what follows ``/recall``) to parameter values.
         render: the result as the text a person reads (the CLI's output).
         needs_model: it calls the language model (``host`` must be an ``Agent``).
-        tool: one of the tools (translate, summarize, code, review): the turn graph has a node
-            of this name that runs a chat command's text.
+        tool: ``function`` takes a ``ToolBox``; ``host`` is a :class:`ToolHost` that hands it
+            one, and the turn graph has a node of this name that runs a chat command's text.
         safe: it may be offered to other programs by default; ``code`` runs generated code,
             so front ends offer it only when the user enabled it.
         failure: the message when a result means the call did not do what was asked (a
@@ -261,9 +305,12 @@ class Capability:
         return self.validate({**self.parse(text), **values})
 
     def run(self, host: Any, params: Any) -> Any:
-        """Run the capability with already validated ``params``."""
+        """Run the capability with already validated ``params`` (a tool: on ``host``'s
+        ``ToolBox``, see :class:`ToolHost`)."""
         if not isinstance(params, self.params):
             raise TypeError(f"{self.name} takes {self.params.__name__}, not {type(params)}")
+        if self.tool:
+            return host.run_tool(self.name, lambda box: self.function(box, params))
         return self.function(host, params)
 
     def schema(self) -> dict[str, Any]:
@@ -313,20 +360,53 @@ def _ask(host: Any, p: AskParams) -> Any:
     return host.chat(p.message, thread=None, user=p.user)
 
 
-def _translate(host: Any, p: TranslateParams) -> Any:
-    return host.translate(p.text, p.target, p.source, p.context, p.glossary, p.explain)
+# The tools import on first use: a chat session that never translates does not pay for the
+# language detector, nor a memory command for any of them. A tool's parameters are named as its
+# function's (tests/agent/test_capabilities.py checks), so they pass by name.
 
 
-def _summarize(host: Any, p: SummarizeParams) -> Any:
-    return host.summarize(p.source, p.style, p.max_words)
+def _translate(box: ToolBox, p: TranslateParams) -> Any:
+    from tools.translate import translate
+
+    return translate(
+        **dict(p),
+        llm=box.llm_for("translate"),
+        memory=box.translation_memory,
+        max_chars=box.settings.tool_max_chars,
+    )
 
 
-def _code(host: Any, p: CodeParams) -> Any:
-    return host.code(p.prompt, p.language, p.tests, p.samples, p.execute)
+def _summarize(box: ToolBox, p: SummarizeParams) -> Any:
+    from tools.summarize import summarize
+
+    return summarize(
+        **dict(p),
+        llm=box.llm_for("summarize"),
+        embedder=box.embedder,
+        max_chars=box.settings.tool_max_chars,
+    )
 
 
-def _review(host: Any, p: ReviewParams) -> Any:
-    return host.review(p.source, p.use_model)
+def _code(box: ToolBox, p: CodeParams) -> Any:
+    from tools.code import code
+
+    settings = box.settings  # execution and samples default to the settings
+    chosen = {
+        "samples": p.samples or settings.code_samples,
+        "execute": settings.code_execution if p.execute is None else p.execute,
+    }
+    return code(**(dict(p) | chosen), llm=box.llm_for("code"), timeout_s=settings.code_timeout_s)
+
+
+def _review(box: ToolBox, p: ReviewParams) -> Any:
+    from tools.review import review
+
+    return review(
+        **dict(p),
+        llm=box.llm_for("review"),
+        embedder=box.embedder,
+        max_chars=box.settings.tool_max_chars,
+    )
 
 
 # -- chat command parsers ---------------------------------------------------------------------
@@ -339,7 +419,7 @@ def _parse_forget(text: str) -> dict[str, Any]:
 
 
 def _parse_translate(text: str) -> dict[str, Any]:
-    from tools.translate import LANGUAGES  # the tools load on first use, as in agent.toolbox
+    from tools.translate import LANGUAGES
 
     args = toolargs.parse_translate(text, LANGUAGES)
     return {"text": args.text, "target": args.target}

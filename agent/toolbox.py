@@ -1,34 +1,37 @@
-"""The four tools bound to one agent: their models, its stores and its settings.
+"""What the tools run with in one agent: their models, its stores and its settings.
 
 ``tools/`` holds plain functions that take the model, embedder and translation memory as
-arguments; :class:`ToolBox` fills those in once, so the library (``Agent.translate`` …), the
-graph's tool nodes (slash commands in the TUI) and the batch runner all call the same thing.
-The ``tools`` modules are imported on first use: a chat session that never translates does not
-pay for the language detector. A chat command's text becomes the tool's parameters through the
-capability's own parser (:meth:`ToolBox.run_command`, called by the graph's tool node with
-the tool's capability), so the parsing is written once. Each tool
-runs on the model its setting names (``code_model`` ...), through the agent's
-:class:`~agent.llm.pool.ModelPool`; without a pool, or with none of those settings, on ``llm``.
+arguments; each tool's capability (:data:`agent.capabilities.CAPABILITIES`, ``tool``) calls its
+function with what a :class:`ToolBox` holds, so the library (``Agent.translate`` …), the graph's
+tool nodes (slash commands in the TUI), the batch runner and the MCP server all run the same
+declaration. A chat command's text becomes the tool's parameters through the capability's own
+parser (:meth:`ToolBox.run_command`). Each tool runs on the model its setting names
+(``code_model`` ...), through the agent's :class:`~agent.llm.pool.ModelPool`; without a pool, or
+with none of those settings, on ``llm``. :meth:`ToolBox.call` runs one tool call so the agent's
+cancel token stops it, and measures its tokens.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.capabilities import Capability
 from agent.errors import CancelledError, ConfigError, ToolInputError
 from agent.llm import LLM, CancelToken, UsageTotals
+from memory.translations import TranslationMemory
 
 if TYPE_CHECKING:
     from agent.llm.pool import ModelPool
     from agent.settings import Settings
 
+T = TypeVar("T")
+
 
 class ToolBox:
-    """translate / summarize / code / review with this agent's model and stores.
+    """The models, stores and settings the tools (translate, summarize, code, review) use.
 
     Args:
         settings: the agent's settings (code execution, sandbox timeout, input size limit).
@@ -100,34 +103,8 @@ class ToolBox:
     def translation_memory(self) -> Any:
         """The translation memory in the agent's database (None without a store)."""
         if self._tm is None and self.store is not None:
-            from memory.translations import TranslationMemory
-
             self._tm = TranslationMemory(self.store)
         return self._tm
-
-    def translate(
-        self,
-        text: str | Path,
-        target: str,
-        source: str | None = None,
-        context: str | None = None,
-        glossary: Mapping[str, str] | None = None,
-        explain: bool = False,
-    ) -> Any:
-        """See :func:`tools.translate.translate`."""
-        from tools.translate import translate
-
-        return translate(
-            text,
-            target,
-            source,
-            context,
-            glossary,
-            explain,
-            llm=self.llm_for("translate"),
-            memory=self.translation_memory,
-            max_chars=self.settings.tool_max_chars,
-        )
 
     def accept_translation(self, translation: Any) -> int:
         """Keep an accepted translation in the translation memory; returns entries stored.
@@ -145,57 +122,6 @@ class ToolBox:
                 segments=[SimpleNamespace(**seg) for seg in translation["segments"]],
             )
         return int(tm.accept(translation))
-
-    def summarize(
-        self,
-        source: str | Path | Sequence[str | Path],
-        style: str = "abstractive",
-        max_words: int | None = None,
-    ) -> Any:
-        """See :func:`tools.summarize.summarize`."""
-        from tools.summarize import summarize
-
-        return summarize(
-            source,
-            style,
-            max_words,
-            llm=self.llm_for("summarize"),
-            embedder=self.embedder,
-            max_chars=self.settings.tool_max_chars,
-        )
-
-    def code(
-        self,
-        prompt: str,
-        language: str = "python",
-        tests: str | None = None,
-        samples: int | None = None,
-        execute: bool | None = None,
-    ) -> Any:
-        """See :func:`tools.code.code`; execution and samples default to the settings."""
-        from tools.code import code
-
-        return code(
-            prompt,
-            language,
-            tests,
-            samples or self.settings.code_samples,
-            llm=self.llm_for("code"),
-            execute=self.settings.code_execution if execute is None else execute,
-            timeout_s=self.settings.code_timeout_s,
-        )
-
-    def review(self, source: str | Path, use_model: bool = False) -> Any:
-        """See :func:`tools.review.review`."""
-        from tools.review import review
-
-        return review(
-            source,
-            llm=self.llm_for("review"),
-            embedder=self.embedder,
-            max_chars=self.settings.tool_max_chars,
-            use_model=use_model,
-        )
 
     def call(
         self, name: str, fn: Callable[[], Any], cancel: CancelToken
@@ -216,6 +142,11 @@ class ToolBox:
         if cancel.cancelled:
             raise CancelledError(name)
         return result, llm.totals.since(before)
+
+    def run_tool(self, name: str, work: Callable[[ToolBox], T]) -> T:
+        """Hand ``work`` this box (:class:`agent.capabilities.ToolHost`): inside a turn, whose
+        tool node holds the agent's lock and measures the call itself (:meth:`call`)."""
+        return work(self)
 
     def run_command(self, cap: Capability, payload: str) -> Any:
         """Run tool ``cap`` on a command's text (``/translate French good morning``).

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent.batch.tasks import TASKS
-from agent.capabilities import CAPABILITIES, Capability, ForgetParams
+from agent.capabilities import (
+    CAPABILITIES,
+    TOOLS,
+    Capability,
+    ForgetParams,
+    ReviewParams,
+    SummarizeParams,
+    TranslateParams,
+)
 from agent.errors import ConfigError, MemoryNotFoundError
 from agent.settings import load_settings
 
@@ -88,6 +98,26 @@ def test_only_code_is_unsafe_and_only_memory_and_documents_run_without_the_model
     assert {c.name for c in CAPABILITIES.values() if not c.needs_model} == {
         "remember", "recall", "forget", "ingest", "search",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", TOOLS)
+def test_a_tools_parameters_are_named_as_its_functions(name: str) -> None:
+    """They pass to ``tools.<name>.<name>`` by name: a renamed one fails here, not in a call."""
+    function = getattr(importlib.import_module(f"tools.{name}"), name)
+    assert set(CAPABILITIES[name].params.model_fields) <= set(
+        inspect.signature(function).parameters
+    )
+
+
+def test_a_path_from_the_library_stays_a_path_and_a_string_is_checked() -> None:
+    """A ``Path`` always means a file to the tools; the schema and the checks are a string's."""
+    assert TranslateParams(text=Path("notes"), target="fr").text == Path("notes")
+    assert SummarizeParams(source=[Path("a.md"), "b.md"]).source == [Path("a.md"), "b.md"]
+    assert isinstance(ReviewParams(source="lease.md").source, str)
+    with pytest.raises(ConfigError, match="source: String should have at least 1 character"):
+        CAPABILITIES["review"].validate({"source": ""})
+    schema = CAPABILITIES["translate"].schema()["properties"]["text"]
+    assert schema["type"] == "string" and schema["minLength"] == 1
 
 
 def test_the_batch_task_table_takes_each_capabilitys_parameter_names() -> None:

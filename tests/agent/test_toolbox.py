@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from agent.api import Agent
-from agent.errors import CancelledError, ToolInputError
+from agent.errors import CancelledError, ConfigError, ToolInputError
 from agent.llm.fake import FakeLLM
 from agent.pipeline.toolargs import parse_code, parse_summarize, parse_translate
 
@@ -90,6 +90,17 @@ def test_a_tool_error_reaches_the_caller_and_the_log(bot: Any, tmp_path: Path) -
     with pytest.raises(ToolInputError, match="does not exist"):
         bot.review(tmp_path / "missing.pdf")
     assert "does not exist" in (bot.logs(1)[0].error or "")
+
+
+def test_the_tool_methods_check_their_values_against_the_registry(bot: Any) -> None:
+    with pytest.raises(ConfigError, match="summarize: style: Input should be 'abstractive'"):
+        bot.summarize(ARTICLE, "haiku")
+    with pytest.raises(ConfigError, match="code: samples: Input should be less than or equal"):
+        bot.code("reverse a list", samples=99)
+    assert bot.logs(1) == []  # refused before anything ran
+    # a Path is a file, whatever its name looks like (a string "no-such-contract" is text)
+    with pytest.raises(ToolInputError, match="no-such-contract does not exist"):
+        bot.review(Path("no-such-contract"))
 
 
 def test_slash_commands_run_the_tools_inside_a_turn(bot: Any) -> None:
