@@ -16,14 +16,17 @@ review         ``expect``           ``categories``: share of expected clause cat
 A record with ``status: error`` scores 0 on its quality metric (the task produced nothing).
 ``pass@1`` is honest only for ``samples: 1``: with more samples the task's own tests pick the
 candidate, so the figure is "some candidate passed" (closer to pass@k).
-Every record also has ``latency_ms`` and, when the model decoded, ``tokens_per_s``.
+Every record also has ``latency_ms`` and, when the model decoded, ``tokens_per_s``. The table
+above is :data:`SCORERS`; ``tests/agent/test_eval.py`` checks that each task it names is a task
+type of the batch table (generated from the capability registry) and each field one the runner
+copies into ``expected``.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +79,55 @@ def _chrf(prediction: str, reference: str) -> float:
     return float(sacrebleu.sentence_chrf(prediction, [reference]).score)
 
 
+def _text(result: Any) -> str:
+    return str(result.get("text", "")) if isinstance(result, dict) else ""
+
+
+def _summary(result: Any, reference: Any, ok: bool) -> dict[str, float]:
+    if not ok:
+        return {"rougeL": 0.0, "rouge1": 0.0}
+    return _rouge_scores(_text(result), str(reference))
+
+
+def _translation(result: Any, reference: Any, ok: bool) -> dict[str, float]:
+    return {"chrf": _chrf(_text(result), str(reference)) if ok else 0.0}
+
+
+def _passed(result: Any, _tests: Any, ok: bool) -> dict[str, float]:
+    return {"pass@1": float(ok and result.get("passed") is True)}
+
+
+def _reply(result: Any, expect: Any, ok: bool) -> dict[str, float]:
+    return {"keywords": _hits(expect, _text(result)) if ok else 0.0}
+
+
+def _recalled(result: Any, expect: Any, ok: bool) -> dict[str, float]:
+    recalled = " ".join(str(h.get("record", {}).get("text", "")) for h in result or [])
+    return {"keywords": _hits(expect, recalled) if ok else 0.0}
+
+
+def _categories(result: Any, expect: Any, ok: bool) -> dict[str, float]:
+    found = {f.get("category") for f in result.get("findings", [])} if ok else set()
+    wanted = _words(expect)
+    return {"categories": sum(c in found for c in wanted) / len(wanted) if wanted else 0.0}
+
+
+Scorer = Callable[[Any, Any, bool], dict[str, float]]
+
+SCORERS: dict[str, tuple[str, Scorer]] = {
+    "summarize": ("reference", _summary),
+    "translate": ("reference", _translation),
+    "code": ("tests", _passed),
+    "chat": ("expect", _reply),
+    "ask": ("expect", _reply),
+    "recall": ("expect", _recalled),
+    "review": ("expect", _categories),
+}
+"""Per task type (:data:`agent.batch.tasks.TASKS`, the capabilities and ``chat``): the
+evaluation field (:data:`agent.batch.tasks.EVAL_FIELDS`) its quality is scored against, and
+how, from the result's JSON, that field's value and whether the task succeeded."""
+
+
 def score(record: dict[str, Any]) -> Scored:
     """The metrics one results record allows.
 
@@ -88,28 +140,10 @@ def score(record: dict[str, Any]) -> Scored:
     status = record.get("status", "error")
     result = record.get("result") or {}
     expected = record.get("expected") or {}
-    ok = status == "ok"
     m: dict[str, float] = {}
-    text = str(result.get("text", "")) if isinstance(result, dict) else ""
-    if "reference" in expected and task == "summarize":
-        m.update(
-            _rouge_scores(text, str(expected["reference"]))
-            if ok
-            else {"rougeL": 0.0, "rouge1": 0.0}
-        )
-    elif "reference" in expected and task == "translate":
-        m["chrf"] = _chrf(text, str(expected["reference"])) if ok else 0.0
-    elif "tests" in expected and task == "code":
-        m["pass@1"] = float(ok and result.get("passed") is True)
-    elif "expect" in expected and task in ("chat", "ask"):
-        m["keywords"] = _hits(expected["expect"], text) if ok else 0.0
-    elif "expect" in expected and task == "recall":
-        recalled = " ".join(str(h.get("record", {}).get("text", "")) for h in result or [])
-        m["keywords"] = _hits(expected["expect"], recalled) if ok else 0.0
-    elif "expect" in expected and task == "review":
-        found = {f.get("category") for f in result.get("findings", [])} if ok else set()
-        wanted = _words(expected["expect"])
-        m["categories"] = sum(c in found for c in wanted) / len(wanted) if wanted else 0.0
+    if task in SCORERS and SCORERS[task][0] in expected:
+        field_, scorer = SCORERS[task]
+        m.update(scorer(result, expected[field_], status == "ok"))
     timings = record.get("timings") or {}
     if "total_ms" in timings:
         m["latency_ms"] = timings["total_ms"]

@@ -9,6 +9,8 @@ import pytest
 
 from agent.batch import compare, evaluate, report, score, table
 from agent.batch.compare import bootstrap_ci, sign_test
+from agent.batch.evaluate import SCORERS
+from agent.batch.tasks import EVAL_FIELDS, TASKS
 from agent.cli import main
 
 
@@ -47,6 +49,12 @@ def test_each_task_type_gets_its_metric() -> None:
     found = {"findings": [{"category": "governing_law"}, {"category": "termination"}]}
     s = score(rec(8, "review", result=found, expected={"expect": ["termination", "payment"]}))
     assert s.metrics["categories"] == 0.5
+
+
+def test_each_scored_task_is_a_task_type_scored_on_a_field_the_runner_keeps() -> None:
+    for task, (field, _scorer) in SCORERS.items():
+        assert task in TASKS and field in EVAL_FIELDS, task
+    assert "tests" in TASKS["code"].optional  # code's own parameter, and what pass@1 needs
 
 
 def test_an_error_scores_zero_and_speed_is_kept() -> None:
