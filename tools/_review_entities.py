@@ -221,6 +221,20 @@ RISK_RULES: tuple[RiskRule, ...] = (
         r"\b(non-?refundable|no (pro-rated )?refunds?|not entitled to a refund)\b",
     ),
     _r(
+        "waiver_of_rights",
+        "A party gives up a right it would otherwise have (to withhold payment, to go to court, "
+        "to a jury, to object).",
+        r"\b(waives?|waived|waiving|gives? up|relinquish(es)?|forfeits?)\b.{0,60}\b(rights?|"
+        r"claims?|remed(y|ies)|defen[cs]es?)\b|\bwaiver of\b",
+    ),
+    _r(
+        "all_costs_on_one_party",
+        "One party carries all of a kind of cost or work with no exception (for example all "
+        "repairs, structural ones included): usually shared or limited.",
+        r"\b(responsible|liable|bears?|pays?)\b.{0,20}\b(for )?(all|any and all|every|the entire)\b"
+        r".{0,30}\b(repairs?|maintenance|costs?|expenses?|damages?|losses|fees|taxes)\b",
+    ),
+    _r(
         "late_payment_charges",
         "Late payments carry interest or extra charges.",
         r"\b(late payment|past due|delinquent)\b",

@@ -41,6 +41,7 @@ def plain_summary(
     entities: tuple[Entity, ...],
     risks: tuple[Risk, ...],
     missing: tuple[str, ...],
+    excerpt: bool = False,
 ) -> str:
     """A short plain-language summary built from the review's parts.
 
@@ -49,11 +50,13 @@ def plain_summary(
         >>> s.split(". ")[0], s.split(". ")[-1]
         ('A licence agreement with 13 of 15 clause types', 'Not found: parties, effective date.')
     """
-    found = [c for c in CATEGORIES if c not in missing]
+    found = [] if excerpt else [c for c in CATEGORIES if c not in missing]
     n = len(found)
     kind = document_kind(text)
     head = f"{'An' if kind[0] in 'aeiou' else 'A'} {kind}"
-    if n:
+    if excerpt:  # a clause pasted for an opinion: nothing is "missing" from it
+        head = f"An excerpt of {len(text.split())} words; no clause type was recognised"
+    elif n:
         head += f" with {n} of {len(CATEGORIES)} clause types"
     else:
         head += f"; none of the {len(CATEGORIES)} clause types was found"
@@ -73,7 +76,7 @@ def plain_summary(
             if r.flag not in seen:
                 seen.append(r.flag)
         parts.append("Watch: " + "; ".join(f.replace("_", " ") for f in seen[:4]) + ".")
-    if missing:
+    if missing and not excerpt:
         parts.append("Not found: " + ", ".join(LABELS[c].lower() for c in missing) + ".")
     return " ".join(parts)
 
@@ -121,7 +124,7 @@ def render_markdown(r: Review) -> str:
                 f'- chars {f.start}-{f.end} ({f.method}, {f.confidence:.2f}): "{_quote(f.quote)}"'
             )
         lines.append("")
-    if r.missing:
+    if r.missing and not r.excerpt:
         lines += ["Not found: " + ", ".join(LABELS[c] for c in r.missing) + ".", ""]
     lines += ["## Entities", ""]
     if r.entities:

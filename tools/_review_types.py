@@ -67,6 +67,8 @@ class Review(Result):
     """The model that confirmed candidates, or None when the review used rules/embeddings only."""
     notes: tuple[str, ...] = field(default=())
     """What did not go as planned (a model failure and its fallback, dropped quotes)."""
+    excerpt: bool = False
+    """A clause or two pasted for an opinion: the report leaves out the "not found" list."""
 
     def to_markdown(self) -> str:
         """A readable report: summary, risks, findings by category, entities, what is missing."""

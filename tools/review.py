@@ -127,11 +127,17 @@ REVIEW_SCHEMA: dict[str, Any] = {
         "missing": {"type": "array", "items": {"enum": list(CATEGORIES)}},
         "model": {"type": ["string", "null"]},
         "notes": {"type": "array", "items": {"type": "string"}},
+        "excerpt": {"type": "boolean"},
     },
     "required": ["path", "findings", "entities", "risks", "summary", "missing", "model", "notes"],
     "additionalProperties": False,
 }
 """JSON schema of ``Review.to_dict()``."""
+
+
+EXCERPT_CHARS = 800
+"""Text this short, in at most three sentences and with no clause type found, is reviewed as
+an excerpt: no "not found" list."""
 
 
 def review(
@@ -184,8 +190,10 @@ def review(
         model_name = llm.model_name
     findings = _select(text, candidates)
     cats = {f.category for f in findings}
-    missing = tuple(c for c in CATEGORIES if c not in cats)
     sents = sentences(text)
+    # a clause or two pasted for an opinion does not lack a governing law: nothing is "missing"
+    excerpt = not findings and len(sents) <= 3 and len(text) < EXCERPT_CHARS
+    missing = tuple(c for c in CATEGORIES if c not in cats)
     entities = tuple(
         Entity(e.kind, text[e.start : e.end], e.start, e.end) for e in find_entities(text, sents)
     )
@@ -193,8 +201,10 @@ def review(
         Risk(rule.flag, rule.reason, span.text, span.start, span.end)
         for rule, span in find_risks(sents)
     )
-    summary = plain_summary(text, findings, entities, risks, missing)
-    return Review(path, findings, entities, risks, summary, missing, model_name, tuple(notes))
+    summary = plain_summary(text, findings, entities, risks, missing, excerpt)
+    return Review(
+        path, findings, entities, risks, summary, missing, model_name, tuple(notes), excerpt
+    )
 
 
 def _clause_spans(text: str) -> list[Span]:

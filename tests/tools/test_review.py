@@ -156,7 +156,14 @@ def _check(value: Any, schema: dict[str, Any], where: str = "$") -> None:
     kinds = schema.get("type")
     if kinds is not None:
         kinds = kinds if isinstance(kinds, list) else [kinds]
-        py = {"object": dict, "array": list, "string": str, "integer": int, "null": type(None)}
+        py = {
+            "object": dict,
+            "array": list,
+            "string": str,
+            "integer": int,
+            "null": type(None),
+            "boolean": bool,
+        }
         ok = any(
             isinstance(value, (int, float)) if k == "number" else isinstance(value, py[k])
             for k in kinds
@@ -313,3 +320,14 @@ def test_locate_is_whitespace_insensitive_and_exact() -> None:
     assert doc[found.start : found.end] == found.text == "shall\n   pay the fee"
     assert locate(doc, "shall pay the price", Span(0, len(doc), doc)) is None
     assert locate(doc, "   ", Span(0, len(doc), doc)) is None
+
+
+def test_a_pasted_clause_gets_its_risks_without_a_list_of_what_it_lacks() -> None:
+    clause = (
+        "The buyer bears all costs of storage and transport, including customs fees, and "
+        "waives any claim for late delivery."
+    )
+    r = review(clause)
+    assert r.excerpt and {"waiver_of_rights", "all_costs_on_one_party"} <= {x.flag for x in r.risks}
+    assert "Not found" not in r.to_markdown() and r.summary.startswith("An excerpt")
+    assert not review(CONTRACT).excerpt
