@@ -39,7 +39,13 @@ from agent.pipeline.answers import (
     supported,
     with_antecedent,
 )
-from agent.pipeline.compose import blank_injections, clean_history, relevant_chunks, taint
+from agent.pipeline.compose import (
+    blank_injections,
+    clean_history,
+    clean_reply,
+    relevant_chunks,
+    taint,
+)
 from agent.pipeline.compose import compose as compose_prompt
 from agent.pipeline.facts import extract_facts
 from agent.pipeline.routing import Decision, explicit_route, follow_up, is_question
@@ -315,17 +321,23 @@ def finish(s: Services, state: TurnState) -> dict[str, Any]:
     """Append the turn to the thread's history, marked for what later prompts may reuse."""
     if state.get("finish_reason") == "cancelled" and not state.get("reply"):
         return {}
+    reply = state.get("reply", "")
+    update: dict[str, Any] = {}
+    flag = None
+    if state.get("prompt"):
+        retrieved = [c["quote"] for c in state.get("chunks", [])]
+        flag = taint(reply, retrieved)
+        if flag:  # the reply the user gets loses what a planted instruction made it say
+            update["reply"] = reply = clean_reply(reply, retrieved)
     turn = [
         {"role": "user", "content": state["message"]},
-        {"role": "assistant", "content": state.get("reply", ""), "route": state["route"]},
+        {"role": "assistant", "content": reply, "route": state["route"]},
     ]
-    if state.get("prompt"):
-        flag = taint(state.get("reply", ""), [c["quote"] for c in state.get("chunks", [])])
-        if flag:  # kept in the thread for the user, never again in a prompt
-            turn[1]["flag"] = flag
-    else:
+    if flag:  # kept in the thread for the user, never again in a prompt
+        turn[1]["flag"] = flag
+    elif not state.get("prompt"):
         # Replies the model did not write (commands, "Noted: …", answers quoted from
         # memories and documents, "I don't know…") stay in the thread but are not
         # conversation: a base model copied their wording into later replies.
         turn = [{**m, "notice": "1"} for m in turn]
-    return {"history": turn}
+    return {**update, "history": turn}

@@ -89,10 +89,12 @@ def date(ts: Any) -> str:
 
 
 def previous_reply(state: TurnState) -> str | None:
-    """The last reply, if the model wrote it (a notice is not conversation)."""
+    """The last reply, if the model wrote it (a notice is not conversation) and it was not
+    flagged (it echoed retrieved text or carried an injection: its question may be a
+    document's, and a short answer to it must not become the user's fact)."""
     for h in reversed(state.get("history", [])):
         if h["role"] == "assistant":
-            return None if h.get("notice") else h["content"]
+            return None if h.get("notice") or h.get("flag") else h["content"]
     return None
 
 
