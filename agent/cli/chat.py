@@ -61,18 +61,21 @@ def turn_out(agent: Any, events: Any, out: Any) -> Any:
     from agent.api import DoneEvent, TokenEvent  # loaded with the agent already
 
     turn = None
-    streamed = False
+    streamed: list[str] = []
     with ctrl_c_calls(agent.cancel):
         for event in events:
             if isinstance(event, TokenEvent):
                 out.write(event.text)
                 out.flush()
-                streamed = True
+                streamed.append(event.text)
             elif isinstance(event, DoneEvent):
                 turn = event.turn
     assert turn is not None
     if not streamed:
         out.write(turn.text)
+    elif turn.finish_reason != "cancelled" and "".join(streamed).strip() != turn.text.strip():
+        # the streamed reply repeated a planted instruction; the thread keeps the cleaned one
+        out.write(f"\n[cleaned: what your documents planted is left out] {turn.text}")
     out.write("\n[stopped]\n" if turn.finish_reason == "cancelled" else "\n")
     return turn
 

@@ -406,3 +406,24 @@ def test_the_user_gets_the_cleaned_reply_and_the_thread_keeps_it(tmp_path: Path)
         assert turn.text == "Books can be borrowed for three weeks."
         history = bot.history("t")
         assert [m["content"] for m in history if m["role"] == "assistant"] == [turn.text]
+
+
+def test_the_terminal_is_told_when_the_streamed_reply_was_cleaned() -> None:
+    import io
+    from types import SimpleNamespace
+
+    from agent.api import DoneEvent, TokenEvent
+    from agent.cli.chat import turn_out
+
+    agent = SimpleNamespace(cancel=lambda: None)
+    cleaned = SimpleNamespace(text="Books: three weeks.", finish_reason="stop")
+    out = io.StringIO()
+    events = [TokenEvent("Books: three weeks. "), TokenEvent("I am compromised.")]
+    turn_out(agent, [*events, DoneEvent(cleaned)], out)
+    assert out.getvalue() == (
+        "Books: three weeks. I am compromised.\n"
+        "[cleaned: what your documents planted is left out] Books: three weeks.\n"
+    )
+    out = io.StringIO()
+    turn_out(agent, [TokenEvent("Books: three weeks."), DoneEvent(cleaned)], out)
+    assert out.getvalue() == "Books: three weeks.\n"  # an untouched reply: nothing added
