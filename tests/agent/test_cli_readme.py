@@ -1,8 +1,11 @@
-"""The README's command-line examples: every ``lorebook`` line parses as written, and the
-Models steps run in order (a new user ran them and ended on an error)."""
+"""The README's command-line examples: every ``lorebook`` line parses as written; the Models
+steps run in order (a new user ran them and ended on an error); the "Using it" steps and the
+tool examples run as written on the real default model (the ``code`` example once failed its
+own doctest on it)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -11,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.cli import build_parser, main
+from tests.memory.conftest import write_pdf
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -76,3 +80,89 @@ def test_the_readme_models_steps_run_in_order(
     assert main(["models", "list"]) == 0
     listed = capsys.readouterr().out
     assert "* gemma3-270m" in listed and " qwen " not in listed
+
+
+def _block_with(needle: str) -> list[list[str]]:
+    return _commands(next(b for b in _sh_blocks() if needle in b))
+
+
+@pytest.fixture
+def user_home(
+    home: Path, real_model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A new user's ``~`` (the README's ``~/notes``), the current folder, the real default model."""
+    user = tmp_path / "user"
+    user.mkdir()
+    monkeypatch.setenv("HOME", str(user))
+    monkeypatch.chdir(user)
+    monkeypatch.setenv("LOREBOOK_MODEL", str(real_model_path))
+    monkeypatch.setenv("LOREBOOK_TEMPERATURE", "0")
+    return user
+
+
+def _run(argv: list[str], user: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    argv = [str(user / w[2:]) if w.startswith("~/") else w for w in argv]
+    capsys.readouterr()
+    status = main(argv)
+    out, err = capsys.readouterr()
+    assert status == 0, f"`lorebook {shlex.join(argv)}` exited {status}: {err}"
+    return out
+
+
+@pytest.mark.integration
+def test_the_readme_usage_steps_run_in_order_on_the_default_model(
+    user_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    steps = _block_with("lorebook remember")
+    assert [s[0] for s in steps] == [
+        "chat", "ingest", "remember", "ask", "recall", "forget", "threads", "logs", "graph",
+        "doctor", "models",
+    ]  # fmt: skip
+    (user_home / "notes").mkdir()
+    (user_home / "notes" / "boiler.md").write_text("The boiler was serviced in March.\n")
+    write_pdf(user_home / "lease.pdf", ["The rent is 950 euros a month, due on the first day."])
+    out = {}
+    for argv in steps[1:]:  # `chat` is the app: the TUI tests drive it
+        out[argv[0]] = _run(argv, user_home, capsys)
+    assert out["ingest"].startswith("added 2,")
+    assert out["remember"] == "added #1: My sister is called Ana\n"
+    assert "Ana" in out["ask"]
+    assert "My sister is called Ana" in out["recall"]
+    assert out["forget"] == "forgot 1 memory: [1]\n"
+    assert "ask_memory" in out["logs"]
+    assert "finish --> __end__" in out["graph"]
+    assert "FAIL" not in out["doctor"] and "generation" in out["doctor"]
+    assert "gemma" in out["models"]
+
+
+@pytest.mark.integration
+def test_the_readme_tool_examples_run_on_the_default_model(
+    user_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    steps = _block_with("lorebook translate")
+    assert [s[0] for s in steps] == ["translate", "summarize", "code", "review"]
+    write_pdf(
+        user_home / "report.pdf",
+        [
+            "Sales rose by 12 percent in the third quarter.",
+            "The new warehouse in Lyon opened in August and cut delivery times by two days.",
+            "Costs for energy went up, so the margin stayed flat.",
+            "The board expects growth to continue into the next year.",
+        ],
+    )
+    lease = [
+        "This lease is made between Anna Weber (the Landlord) and Tom Field (the Tenant).",
+        "The Tenant shall pay a monthly rent of 950 euros on the first day of each month.",
+        "This lease is governed by the laws of France.",
+    ]
+    write_pdf(user_home / "lease.pdf", lease)
+    out = {argv[0]: _run(argv, user_home, capsys) for argv in steps}
+    french = out["translate"]
+    assert "%s" in french and "facture" in french and "Bonjour" in french, french
+    assert sum(line.startswith("- ") for line in out["summarize"].splitlines()) >= 2
+    assert "def largest" in out["code"] and "tests passed" in out["code"], out["code"]
+    review = json.loads(out["review"])
+    assert {"parties", "governing_law"} <= {f["category"] for f in review["findings"]}, review
+    text = " ".join(lease)
+    for finding in review["findings"]:  # every quote verbatim from the document
+        assert " ".join(finding["quote"].split()) in text, finding
