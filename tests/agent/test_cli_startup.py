@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +51,30 @@ def test_memory_commands_on_the_real_embedder_import_no_torch(home: Path) -> Non
     assert lines[0].startswith("added #1")
     assert "My sister lives in Lyon" in lines[1]
     assert lines[-1] == "[]", out.stderr
+
+
+@pytest.mark.integration
+def test_the_library_opens_and_answers_without_a_word_on_stderr(
+    home: Path, real_model_path: Path
+) -> None:
+    """A new user saw a "Loading weights" bar on every open: the default embedder, the model
+    and a turn write nothing to the terminal that the program did not ask for."""
+    code = (
+        "import sys\n"
+        "from agent import Agent\n"
+        "with Agent.open(sys.argv[1], model=sys.argv[2], temperature=0) as bot:\n"
+        "    bot.remember('My dog is called Rex')\n"
+        "    print(bot.chat('What is my dog called?').text)\n"
+        "    print(bot.chat('What is the capital of Italy?').text)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TQDM", "TRANSFORMERS"))}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(home), str(real_model_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Rex" in out.stdout.splitlines()[0]
+    assert out.stderr == ""
