@@ -159,6 +159,15 @@ def few_shot(
 _PRIMER = (
     # No self-introduction here: a base model copies the primer, and "I'm Lorebook, an
     # assistant that runs on your computer" came back as the reply to most small talk.
+    # Without a creative example, "write a poem about autumn" got "I am writing a poem about
+    # autumn." (Gemma 3 270M base); with it, a few lines of verse. It comes first: placed last,
+    # its line breaks leaked into plain answers ("They are made of water,\nand the sun's…").
+    Message("user", "Write a short poem about the sea."),
+    Message(
+        "assistant",
+        "The grey sea breathes against the shore,\nit takes the sand and asks for more;\n"
+        "the gulls ride high on salted air,\nand evening finds the tide still there.",
+    ),
     Message("user", "Hi!"),
     Message("assistant", "Hello! What can I do for you?"),
     Message("user", "What is the largest planet in the solar system?"),
