@@ -431,6 +431,25 @@ _MONTHS_DAYS = frozenset(
 )
 
 
+_LEAD_CONTEXT = re.compile(
+    r"^\s*(?:in|according to|for|from|about|regarding|on|per|looking at|going by)\b[^,?]{1,60},\s*",
+    re.I,
+)
+
+
+def without_lead_context(question: str) -> str:
+    """The question without a lead naming where to look ("In grandma's soup recipe, how long
+    …?" → "how long …?"), so its kind is read from its question word.
+
+    Example:
+        >>> without_lead_context("According to the lease, how much is the deposit?")
+        'how much is the deposit?'
+        >>> without_lead_context("How much is the deposit?")
+        'How much is the deposit?'
+    """
+    return _LEAD_CONTEXT.sub("", question.strip(), count=1)
+
+
 def _of_expected_type(question: str, text: str) -> bool:
     """Does ``text`` hold a value of the kind the question asks for (a place for "where", a
     name for "who"/"what's … called", a number for "how old/many/much", a date for "when")?
@@ -444,6 +463,7 @@ def _of_expected_type(question: str, text: str) -> bool:
         >>> _of_expected_type("Who plays the drums?", "Oskar is on drums.")
         True
     """
+    question = without_lead_context(question)
     q = question.strip().lower()
     asked_words = {w.lower() for w in re.findall(r"[A-Za-z0-9]+", question)}
     names = [
@@ -649,7 +669,9 @@ _TYPED = re.compile(
 def holds_asked_value(question: str, sentence: str) -> bool:
     """The question asks for a value of a kind ("how much", "when", "where", "who") and the
     sentence holds one: "how much did I pay at the bike shop?" / "TOTAL PAID (card) 53.50"."""
-    return bool(_TYPED.match(question.strip())) and _of_expected_type(question, sentence)
+    return bool(_TYPED.match(without_lead_context(question))) and _of_expected_type(
+        question, sentence
+    )
 
 
 _IN_PLACE = re.compile(r"\b(?:in|near)\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]")
@@ -965,7 +987,7 @@ def best_sentence(
     """
     asked = _stems(question)
     wants = _wanted_amount(question)
-    typed = bool(_TYPED.match(question.strip()))
+    typed = bool(_TYPED.match(without_lead_context(question)))
     numbers = set(re.findall(r"\b\d+\b", question))
     best: tuple[float, int, dict[str, Any]] | None = None
     meaning = _meanings(question, chunks, similar)

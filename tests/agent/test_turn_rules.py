@@ -492,3 +492,22 @@ def test_a_numbered_heading_answers_a_question_with_its_number() -> None:
     }
     found = agent.pipeline.answers.best_sentence("What happens in week 5?", [chunk])
     assert found is not None and found["sentence"].startswith("Week 5")
+
+
+def test_a_question_led_by_where_to_look_keeps_its_kind() -> None:
+    note = (
+        "Aunt Vera's plum jam (makes 4 jars)\n\nYou need: 2 kg plums, 800 g sugar, 1 lemon.\n\n"
+        "Method: Stone the plums, stir in the sugar, then boil for 25 minutes."
+    )
+    chunk = {
+        "n": 1,
+        "quote": note,
+        "start": 0,
+        "source": "jam.txt",
+        "path": "jam.txt",
+        "page": None,
+    }
+    found = agent.pipeline.answers.best_sentence(
+        "In aunt Vera's jam recipe, how long do the plums boil?", [chunk]
+    )
+    assert found is not None and "25 minutes" in found["sentence"]
