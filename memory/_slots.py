@@ -114,7 +114,8 @@ _OCCUPATION = re.compile(
     r"researcher|professor|librarian|firefighter|paramedic|waiter|waitress|barista|"
     r"cashier|consultant|analyst|translator|photographer|artist|musician|actor|actress|"
     r"vet|veterinarian|surgeon|therapist|driver|clerk|secretary|receptionist|"
-    r"salesman|saleswoman|tailor|butcher|gardener|cleaner|software \w+|\w+ist|\w+er|"
+    r"salesman|saleswoman|tailor|butcher|gardener|cleaner|midwife|nanny|carer|caregiver|"
+    r"coach|tutor|judge|priest|vicar|soldier|chef|cook|software \w+|\w+ist|\w+er|"
     r"\w+or|\w+ian)\b",
     re.I,
 )
@@ -291,12 +292,22 @@ def _strip(text: str) -> str:
     return text.strip().rstrip(".!?").strip()
 
 
+_AT_WORK = re.compile(
+    r"\b(?:at|from|after|before)\s+work\b|\b(?:go|goes|went|going|get|gets|got|cycle|cycles|"
+    r"cycled|cycling|drive|drives|drove|driving|walk|walks|walked|walking|commute|commutes|"
+    r"commuting|bike|bikes|ride|rides|way|late|back)\s+to\s+work\b",
+    re.I,
+)
+
+
 def _attribute(text: str, subject: str) -> str | None:
     fav = _FAVOURITE.search(text)
     if fav:
         return f"favourite {fav.group(1).lower()}"
+    # "sits next to me at work", "cycles to work": where the user is, not what the job is
+    plain = _AT_WORK.sub(" ", text)
     for name, pattern in _ATTRIBUTE_VERBS:
-        if pattern.search(text):
+        if pattern.search(plain):
             return name
     if subject != "i" and re.search(rf"\b(?:is|are|'s)\s+(?:now\s+)?{_NUM}\b", text, re.I):
         return "age"  # "my daughter is seven"

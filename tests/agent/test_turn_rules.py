@@ -511,3 +511,10 @@ def test_a_question_led_by_where_to_look_keeps_its_kind() -> None:
         "In aunt Vera's jam recipe, how long do the plums boil?", [chunk]
     )
     assert found is not None and "25 minutes" in found["sentence"]
+
+
+def test_at_work_is_where_not_what_the_job_is() -> None:
+    assert memory._slots.slot("My friend Olu sits opposite me at work.") is None
+    assert memory._slots.slot("I cycle to work along the canal.") is None
+    assert memory._slots.slot("My aunt Rosa is a midwife in Seville.") == ("rosa", "work")
+    assert memory._slots.slot("I used to work at a brewery.") == ("i", "past work")
