@@ -149,7 +149,7 @@ _DOCUMENTS = re.compile(
 )
 _QUESTION = re.compile(
     r"\?\s*$|^\s*(what|who|whom|whose|where|when|which|how|why|do|does|did|is|are|am|was|"
-    r"were|can|could|have|has)\b|^\s*(?:please\s+)?(?:tell me (?:more )?about|remind me)\b",
+    r"were|can|could|have|has)\b|^\s*(?:please\s+)?tell me (?:more )?about\b",
     re.I,
 )
 _ABOUT_USER = re.compile(
