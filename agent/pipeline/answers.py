@@ -1304,6 +1304,8 @@ def told_reply(said: str, records: Sequence[dict[str, Any]]) -> str:
         'You told me today: you booked a table at Nopi; your cat is Tom.'
     """
     if not records:
+        if said == "yesterday":
+            return "You didn't tell me anything yesterday."
         return f"You haven't told me anything {said}."
     items = [second_person(r["text"].rstrip(".!")) for r in records[:8]]
     items = [t[0].lower() + t[1:] for t in items]

@@ -43,6 +43,8 @@ def route_after_route(state: TurnState) -> str:
 def route_after_retrieve(s: Services, state: TurnState) -> AfterRetrieve:
     """Answer from memories, quote the documents, say "I don't know", or let the model reply."""
     route, message = state["route"], state["message"]
+    if state.get("direct"):
+        return "answer"  # the date, what was told today, a greeting: nothing to look up
     memories = state.get("memories", [])
     chunks = state.get("chunks", [])
     meaning = s.meaning

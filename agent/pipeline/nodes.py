@@ -14,6 +14,7 @@ are streamed through LangGraph's custom stream (``get_stream_writer``).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -25,6 +26,7 @@ from agent.pipeline.answers import (
     asks_history,
     asks_when,
     best_sentence,
+    clock_reply,
     closest_told,
     evidence,
     extractive_answer,
@@ -36,7 +38,10 @@ from agent.pipeline.answers import (
     names_what_user_told,
     related_reply,
     sentence_cover,
+    small_talk_reply,
     supported,
+    told_reply,
+    told_window,
     with_antecedent,
 )
 from agent.pipeline.compose import (
@@ -110,10 +115,35 @@ def route(s: Services, state: TurnState) -> dict[str, Any]:
     }
 
 
+def _direct(s: Services, state: TurnState) -> str:
+    """The reply to a turn that needs neither memories nor the model, or "": a greeting (for
+    a base model, which continued its own primer after "Hi!"), today's date or the time,
+    what the user told today / yesterday / this week."""
+    message = state["message"]
+    if state.get("route_reason") == "rule: small talk" and not instruct(s.llm):
+        return small_talk_reply(message)
+    now = dt.datetime.now().astimezone()
+    clock = clock_reply(message, now)
+    if clock is not None:
+        return clock
+    window = told_window(message, now.date()) if s.memory is not None else None
+    if window is None:
+        return ""
+    first, last, said = window
+    since = dt.datetime.combine(first, dt.time.min, tzinfo=now.tzinfo)
+    until = dt.datetime.combine(last, dt.time.max, tzinfo=now.tzinfo)
+    hits = s.memory.search(message, user=state["user"], k=50, since=since, until=until)
+    told = sorted(({"id": h.record.id, "text": h.record.text} for h in hits), key=lambda m: m["id"])
+    return told_reply(said, told)
+
+
 def recall(s: Services, state: TurnState) -> dict[str, Any]:
     """The user's memories that answer the message (a question) or are close to it."""
     if s.memory is None:
-        return {"memories": []}
+        return {"memories": [], "direct": _direct(s, state)}
+    direct = _direct(s, state)
+    if direct:
+        return {"memories": [], "direct": direct}
     message = state["message"]
     if is_question(message):
         message = with_antecedent(message, previous_question(state))
@@ -259,8 +289,10 @@ def answer(s: Services, state: TurnState) -> dict[str, Any]:
     """A question the memories answer: the model's answer if it is grounded, else quoted."""
     question = state["message"]
     found = state.get("memories", [])
-    reply = ""
-    if instruct(s.llm) and not (asks_history(question) or asks_when(question)):
+    reply = state.get("direct", "")
+    if reply:
+        pass  # the date, what was told today, a greeting
+    elif instruct(s.llm) and not (asks_history(question) or asks_when(question)):
         reply = model_answer(s.llm, question, found, s.cancel)
         if not grounded(reply, found, question):
             reply = ""

@@ -46,6 +46,9 @@ class TurnState(TypedDict, total=False):
     """Memories about whom or what the question names that do not answer it: shown with an
     "I don't know" so the user sees what is known ("what diet does Priya follow?")."""
     chunks: list[dict[str, Any]]
+    direct: str
+    """A reply that needs neither memories nor the model: today's date, what the user told
+    today, a greeting answered (base models); set by ``recall``, said by ``answer``."""
     prompt: str
     dropped: list[str]
     reply: str
@@ -73,6 +76,7 @@ def new_turn(message: str, user: str, thread: str, command: str | None = None) -
         personal=False,
         related=[],
         chunks=[],
+        direct="",
         prompt="",
         dropped=[],
         reply="",

@@ -316,9 +316,9 @@ def test_turn_log_records_routes_timings_and_errors(tmp_path: Path) -> None:
         ["Fine.", GenerationError("the model failed")], chat_format=TranscriptChatFormat()
     )
     with Agent.open(tmp_path, llm=llm, embedder="hash", route_with_model=False) as bot:
-        bot.chat("hi there")
+        bot.chat("tell me a fun fact")
         with pytest.raises(GenerationError):
-            bot.chat("hi again")
+            bot.chat("tell me another fun fact")
         first, second = bot.logs(2)
     assert first.route == "chat" and first.completion_tokens == 1
     assert set(first.timings) >= {"route", "recall", "retrieve", "compose", "generate"}

@@ -3,6 +3,7 @@ generation, facts, answers about the user, forgetting in words and what a forget
 
 from __future__ import annotations
 
+import datetime as dt
 import doctest
 import sqlite3
 from pathlib import Path
@@ -518,3 +519,16 @@ def test_at_work_is_where_not_what_the_job_is() -> None:
     assert memory._slots.slot("I cycle to work along the canal.") is None
     assert memory._slots.slot("My aunt Rosa is a midwife in Seville.") == ("rosa", "work")
     assert memory._slots.slot("I used to work at a brewery.") == ("i", "past work")
+
+
+def test_the_date_what_was_told_today_and_greetings_need_no_model(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="The largest planet is Jupiter.") as bot:
+        assert bot.chat("Hello!").text == "Hello! What can I do for you?"
+        bot.chat("I ordered a new bike saddle.")
+        today = bot.chat("sorry, what's the date today?", thread="b").text
+        assert today.startswith("Today is ") and str(dt.date.today().year) in today
+        told = bot.chat("What have I told you today?", thread="b").text
+        assert "bike saddle" in told
+        assert "anything yesterday" in bot.chat("What did I tell you yesterday?", thread="b").text
+    with _bot(tmp_path / "i", reply="Hi! How can I help?", instruct=True) as bot:
+        assert bot.chat("Hello!").text == "Hi! How can I help?"  # an instruct model replies

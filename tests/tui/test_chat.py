@@ -159,7 +159,7 @@ def test_status_bar_shows_model_device_speed_and_context(app_factory: Any) -> No
         async with app.run_test(size=(120, 30)) as pilot:
             await ready(pilot)
             assert "fake-model · CPU · – tok/s · ctx 0/2048" in _status(app)
-            view = await say(pilot, "hello")
+            view = await say(pilot, "tell me a story")
             turn = view.turn
             tps = turn.completion_tokens / (turn.timings["generate"] / 1000)
             assert f"{tps:.1f} tok/s" in _status(app)
@@ -199,7 +199,7 @@ def test_model_and_generation_errors_are_notifications(home: Path, script: Scrip
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_for(pilot, lambda: app.noted("no such file", "error"))
             assert "model failed" in _status(app)
-            await pilot.press(*"hello", "enter")
+            await pilot.press(*"tell me a story", "enter")
             assert app.noted("no model is loaded", "error")
             assert app.is_running
 
@@ -211,7 +211,7 @@ def test_model_and_generation_errors_are_notifications(home: Path, script: Scrip
     async def failing_turn() -> None:
         async with app2.run_test(size=(100, 30)) as pilot:
             await ready(pilot)
-            await pilot.press(*"hello", "enter")
+            await pilot.press(*"tell me a story", "enter")
             await wait_for(pilot, lambda: app2.noted("out of memory", "error"))
             assert app2.current is None and app2.is_running
             assert "Esc stops" not in _status(app2)
@@ -240,7 +240,7 @@ def test_escape_after_the_reply_is_written_keeps_it_whole(app_factory: Any) -> N
     async def scenario() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
             await ready(pilot)
-            view = await say(pilot, "hello")
+            view = await say(pilot, "tell me a story")
             assert ("generate", view.turn.timings["generate"]) in view.nodes
             app.current = view  # as while the facts of a finished reply are being stored
             app.action_stop()
