@@ -66,3 +66,29 @@ def test_checksum_mismatch(tiny_gguf: Path) -> None:
     tiny_gguf.write_bytes(bytes(data))
     err = _reason(tiny_gguf, expected_sha256=good)
     assert err.reason == "checksum" and "does not match" in str(err)
+
+
+def test_a_string_array_is_skipped_by_its_lengths_and_a_cut_one_is_truncated(
+    tmp_path: Path,
+) -> None:
+    import gguf
+    import numpy as np
+
+    path = tmp_path / "tok.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_context_length(64)
+    writer.add_token_list([f"tok{i}" for i in range(5000)])
+    writer.add_string("general.name", "after the array")
+    writer.add_tensor("a", np.ones((4, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    header = check_model_file(path)
+    assert header.metadata["tokenizer.ggml.tokens"] == "<array of 5000>"
+    assert header.metadata["general.name"] == "after the array"  # read past the array
+    data = path.read_bytes()
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(data[: data.index(b"tok2500")])
+    err = _reason(cut)
+    assert err.reason == "truncated" and "string array runs past the end" in str(err)
