@@ -9,10 +9,10 @@ import sys
 import time
 from typing import Any
 
-from agent.cli.common import Handler, open_agent
+from agent.cli.common import Handler
 from agent.errors import ConfigError
 from agent.settings import Settings
-from agent.turnlog import TurnLog
+from agent.turnlog import TurnLog, open_checkpointer
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> dict[str, Handler]:
@@ -65,10 +65,15 @@ def cmd_threads(args: argparse.Namespace, settings: Settings) -> int:
                 raise ConfigError(f"no thread {thread!r} for user {args.user!r}")
             print(f"renamed thread {thread!r} to {title!r}")
         if args.delete:
+            # As Agent.delete_thread does, without the model and the turn graph (9 s to 1 s).
             known = {t.thread: t.title for t in log.threads(args.user)}
-            with open_agent(settings) as agent:
-                if not agent.delete_thread(args.delete, user=args.user):
-                    raise ConfigError(f"no thread {args.delete!r} for user {args.user!r}")
+            conn, saver = open_checkpointer(settings.home, settings.database_url)
+            try:
+                saver.delete_thread(f"{args.user}/{args.delete}")
+            finally:
+                conn.close()
+            if not log.delete(args.user, args.delete):
+                raise ConfigError(f"no thread {args.delete!r} for user {args.user!r}")
             title = known.get(args.delete)
             named = f" ({title!r})" if title and title != args.delete else ""
             print(f"deleted thread {args.delete!r}{named} and its messages")

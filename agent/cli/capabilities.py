@@ -8,7 +8,8 @@ generated (``--to`` for ``target``, ``--words`` for ``max_words``, ``--no-exec``
 capability needs no entry there. ``ask`` streams, so it is written out in :mod:`agent.cli.chat`
 with the same parameter names.
 
-A capability that needs no model runs on the stores alone (:class:`~agent.cli.common.StoresHost`).
+A capability that needs no model runs on the stores alone (:class:`~agent.cli.common.StoresHost`),
+a tool on the stores and the models without the turn graph (:class:`~agent.cli.common.ToolsHost`).
 Output: a report (a result with ``to_markdown``) through :func:`~agent.cli.common.show`, anything
 else as the capability's text; ``--json`` prints the typed result. A result the capability calls
 a failure (a rejected fact) goes to stderr with status 1; its notes (a skipped file) to stderr.
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 from agent.capabilities import CAPABILITIES, Capability
-from agent.cli.common import Handler, StoresHost, open_agent, show
+from agent.cli.common import Handler, StoresHost, ToolsHost, open_agent, show
 from agent.errors import ConfigError
 from agent.settings import Settings
 
@@ -189,7 +190,9 @@ def _values(cap: Capability, args: argparse.Namespace) -> dict[str, Any]:
 def _handler(cap: Capability) -> Handler:
     def run(args: argparse.Namespace, settings: Settings) -> int:
         params = cap.validate(_values(cap, args))  # before anything is opened
-        opener: Callable[[Settings], Any] = open_agent if cap.needs_model else StoresHost
+        opener: Callable[[Settings], Any] = (
+            ToolsHost if cap.tool else open_agent if cap.needs_model else StoresHost
+        )
         with opener(settings) as host:
             result = cap.run(host, params)
             if getattr(args, "accept", False):

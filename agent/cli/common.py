@@ -3,8 +3,11 @@
 :func:`open_agent` is the one way the command line opens an :class:`~agent.api.Agent`; the
 memory and document commands open only the stores (:class:`StoresHost`), because the model's
 checks and load and the turn graph's imports (LangGraph) cost ~4 s of 2 cores, more than all
-they do. ``agent.api`` is imported inside :func:`open_agent` for the same reason: ``lorebook
-recall`` must not import LangGraph (``tests/agent/test_cli_startup.py``).
+they do. The tool commands open the stores and the model but no turn graph
+(:class:`ToolsHost`): a tool runs outside any turn, and LangGraph's imports and the graph's
+construction were a third of ``lorebook code``'s start-up. ``agent.api`` is imported inside
+:func:`open_agent` for the same reason: ``lorebook recall`` must not import LangGraph
+(``tests/agent/test_cli_startup.py``).
 """
 
 from __future__ import annotations
@@ -15,12 +18,16 @@ import json
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import fields
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from agent.capabilities import jsonable
+from agent.errors import LorebookError
 from agent.settings import Settings, field_docs, load_settings
+
+T = TypeVar("T")
 
 __all__ = [
     "FLAGS",
@@ -133,6 +140,73 @@ class StoresHost:
     def __exit__(self, *exc: object) -> None:
         if self._stores is not None:
             self._stores[0].close()  # saves the indexes and closes the store both share
+
+
+class ToolsHost(StoresHost):
+    """The stores and the models, without the turn graph: where a tool command runs.
+
+    A :class:`~agent.capabilities.ToolHost`: each call gets a
+    :class:`~agent.toolbox.ToolBox` on these stores and models, and is recorded in the turn
+    log as ``Agent.run_tool`` records it (route, model, tokens, its time). The store opens
+    first, so the embedder loads in the background while the model loads.
+    """
+
+    def __init__(self, settings: Settings):
+        super().__init__(settings)
+        from agent.llm.pool import ModelPool  # llama.cpp: only for the commands that need it
+        from agent.turnlog import TurnLog
+
+        self.models = ModelPool(settings)
+        self.log = TurnLog(settings.home / "agent.sqlite", settings.database_url)
+        self._box: Any = None
+
+    def _toolbox(self, name: str) -> Any:
+        if self._box is None:
+            from agent.toolbox import ToolBox
+
+            memory, documents = self._open()
+            llm = self.models.llm_for(name)
+            self._box = ToolBox(self.settings, llm, memory.store, documents, models=self.models)
+        return self._box
+
+    def run_tool(self, name: str, work: Callable[[Any], T]) -> T:
+        """Run ``work`` on the tool box and record the call.
+
+        Raises:
+            LorebookError: what the tool raised (also recorded in the turn log).
+        """
+        from agent.llm import CancelToken
+
+        box = self._toolbox(name)
+        start = time.perf_counter()
+        model = self.models.llm_for(name)
+        try:
+            result, used = box.call(name, lambda: work(box), CancelToken())
+        except LorebookError as exc:
+            self.log.record("-", "-", route=name, model=model.model_name, error=str(exc))
+            raise
+        self.log.record(
+            "-",
+            "-",
+            route=name,
+            model=model.model_name,
+            prompt_tokens=used.prompt_tokens,
+            completion_tokens=used.completion_tokens,
+            finish_reason="stop",
+            timings={name: (time.perf_counter() - start) * 1000},
+        )
+        return result
+
+    def accept_translation(self, translation: Any) -> int:
+        """Keep an accepted translation in the translation memory (``translate --accept``)."""
+        return int(self._toolbox("translate").accept_translation(translation))
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            super().__exit__(*exc)
+        finally:
+            self.log.close()
+            self.models.close()
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -78,3 +79,53 @@ def test_the_library_opens_and_answers_without_a_word_on_stderr(
     assert out.returncode == 0, out.stderr
     assert "Rex" in out.stdout.splitlines()[0]
     assert out.stderr == ""
+
+
+def test_tool_commands_run_without_the_turn_graph_and_are_logged(home: Path) -> None:
+    """A tool command loads the model and the stores, not LangGraph (a third of `lorebook
+    code`'s start-up), and its call is in the turn log as the Agent records one."""
+    code = (
+        "import json, sys\n"
+        "from agent.cli import main\n"
+        "assert main(['translate', 'Good', 'morning', '--to', 'fr']) == 0\n"
+        "print(sorted(m for m in ('langgraph', 'agent.api') if m in sys.modules))\n"
+        "assert main(['logs', '-n', '1', '--json']) == 0\n"
+    )
+    env = {**os.environ, "LOREBOOK_BACKEND": "fake", "LOREBOOK_EMBEDDER": "hash"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    *_, loaded, logged = out.stdout.splitlines()
+    assert loaded == "[]", out.stdout
+    record = json.loads(logged)
+    assert record["route"] == "translate" and record["error"] is None
+    assert set(record["timings"]) == {"translate"} and record["model"]
+
+
+def test_deleting_a_thread_opens_no_model_and_leaves_no_checkpoint(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    from agent.cli import build_parser, open_agent, settings_from_args
+
+    monkeypatch.setenv("LOREBOOK_BACKEND", "fake")
+    monkeypatch.setenv("LOREBOOK_EMBEDDER", "hash")
+    settings = settings_from_args(build_parser().parse_args(["threads"]))
+    with open_agent(settings) as agent:
+        agent.chat("My dog is called Rex", thread="pets", user="me")
+        agent.chat("hello", thread="other", user="me")
+
+    def checkpointed() -> set[str]:
+        with sqlite3.connect(home / "threads.sqlite") as conn:
+            return {r[0] for r in conn.execute("SELECT DISTINCT thread_id FROM checkpoints")}
+
+    assert checkpointed() == {"me/pets", "me/other"}
+    monkeypatch.setenv("LOREBOOK_BACKEND", "llama_cpp")
+    monkeypatch.setenv("LOREBOOK_MODEL", str(home / "no-such-model.gguf"))
+    assert main(["threads", "--delete", "pets"]) == 0
+    assert capsys.readouterr().out.startswith("deleted thread 'pets'")
+    assert checkpointed() == {"me/other"}
+    assert main(["threads"]) == 0
+    assert capsys.readouterr().out.startswith("other ")
