@@ -3,7 +3,8 @@
 # `llama-bench` (the speed reference) -- from the llama.cpp that the installed llama-cpp-python
 # vendors, with the same CMake flags the wheel was built with: one llama.cpp, two front ends.
 # Prints the folder holding both binaries on its last line. Cached in
-# ~/.cache/lorebook/llama-tools/<version>-<flags hash>/ (a fresh clone on this machine reuses it).
+# ~/.cache/lorebook/llama-tools/<version>-<flags hash>/ ($XDG_CACHE_HOME/lorebook/... where that
+# is set; a fresh clone on this machine reuses it).
 #
 #   LLAMA_FLAGS  override the CMake flags (default: the CUDA flags when nvcc and a GPU are
 #                there, else those recorded by scripts/setup.sh for the wheel)
@@ -30,7 +31,7 @@ else
   flags=$(cat "$VENV/.llama-flags")
 fi
 key=$(echo "$version $flags" | sha256sum | cut -c1-12)
-dest="${LLAMA_TOOLS_CACHE:-$HOME/.cache/lorebook/llama-tools}/$version-$key"
+dest="${LLAMA_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lorebook/llama-tools}/$version-$key"
 if [[ -x "$dest/llama-server" && -x "$dest/llama-bench" ]]; then
   echo "$dest"
   exit 0

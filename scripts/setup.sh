@@ -5,8 +5,10 @@
 #   scripts/setup.sh --cuda   CUDA build plus the faiss GPU extra matching nvcc's CUDA major
 #
 # llama-cpp-python compiles llama.cpp from source (about 5 minutes on 2 cores). The wheel is kept
-# in ~/.cache/lorebook/wheels/<version>-<flags hash>/, so the next setup on this machine, a fresh
-# clone included, installs it in seconds; wheels built with other flags (CUDA) never get mixed up.
+# in ~/.cache/lorebook/wheels/<version>-<flags hash>/ ($XDG_CACHE_HOME/lorebook/... where that is
+# set, as pip's own cache), so the next setup on this machine, a fresh clone included, installs
+# it in seconds; wheels built with other flags (CUDA) never get mixed up. The multimodal library
+# (mtmd: images and audio) is not built: lorebook never loads it, and it is a tenth of the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +20,7 @@ cuda=""
 llama_version=$(sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' pyproject.toml)
 flags=$("$PY" agent/buildflags.py $cuda)
 key="$llama_version-$("$PY" agent/buildflags.py $cuda --key)"
-wheels="${LOREBOOK_WHEEL_CACHE:-$HOME/.cache/lorebook/wheels}/$key"
+wheels="${LOREBOOK_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lorebook/wheels}/$key"
 
 [[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV"
 pip() { "$VENV/bin/python" -m pip --disable-pip-version-check "$@"; }
@@ -27,7 +29,7 @@ if ! compgen -G "$wheels/llama_cpp_python-*.whl" >/dev/null; then
   echo "setup: building llama-cpp-python $llama_version once for this machine (~5 min on 2 cores)"
   echo "setup: CMAKE_ARGS=$flags"
   rm -rf "$wheels.tmp"
-  CMAKE_ARGS="$flags" pip wheel -q --no-cache-dir --no-deps --no-binary llama-cpp-python \
+  CMAKE_ARGS="$flags -DLLAVA_BUILD=OFF" pip wheel -q --no-cache-dir --no-deps --no-binary llama-cpp-python \
     -w "$wheels.tmp" "llama-cpp-python==$llama_version"
   mv "$wheels.tmp" "$wheels"
 fi

@@ -2,8 +2,9 @@
 
 The binary is built by ``make llama-server`` (``scripts/build_llama_tools.sh``) from the
 llama.cpp that llama-cpp-python vendors, with the wheel's flags (CUDA where available), and kept
-in ``~/.cache/lorebook/llama-tools/<version>-<flags hash>/``. :func:`find_server_binary` looks
-there, then at ``$LOREBOOK_LLAMA_SERVER`` and ``PATH``.
+in ``~/.cache/lorebook/llama-tools/<version>-<flags hash>/`` (``$XDG_CACHE_HOME/lorebook/...``
+where that is set, as the build script does). :func:`find_server_binary` looks there, then at
+``$LOREBOOK_LLAMA_SERVER`` and ``PATH``.
 
 :class:`LocalServer` runs one server as a child process: it picks a free port when none is
 given, waits for ``/health``, and stops the process (SIGTERM, then SIGKILL) on exit. The CLI,
@@ -24,15 +25,22 @@ from typing import IO, Any
 
 from agent.errors import ConfigError, ServerUnavailableError
 
-TOOLS_CACHE = Path.home() / ".cache" / "lorebook" / "llama-tools"
+
+def tools_cache() -> Path:
+    """Where ``make llama-server`` keeps its builds: ``$LLAMA_TOOLS_CACHE``, else
+    ``$XDG_CACHE_HOME/lorebook/llama-tools``, else ``~/.cache/lorebook/llama-tools``."""
+    if os.environ.get("LLAMA_TOOLS_CACHE"):
+        return Path(os.environ["LLAMA_TOOLS_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "lorebook" / "llama-tools"
 
 
 def find_server_binary(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The ``llama-server`` to run.
 
     Order: ``explicit``, ``$LOREBOOK_LLAMA_SERVER``, the newest build in
-    ``~/.cache/lorebook/llama-tools`` (``$LLAMA_TOOLS_CACHE``) for the installed
-    llama-cpp-python version, ``llama-server`` on ``PATH``.
+    :func:`tools_cache` for the installed llama-cpp-python version, ``llama-server`` on
+    ``PATH``.
 
     Raises:
         ConfigError: none found (the message says how to build one).
@@ -44,7 +52,7 @@ def find_server_binary(explicit: str | os.PathLike[str] | None = None) -> Path:
             if not (path.is_file() and os.access(path, os.X_OK)):
                 raise ConfigError(f"{path} is not an executable llama-server")
             return path
-    cache = Path(os.environ.get("LLAMA_TOOLS_CACHE") or TOOLS_CACHE)
+    cache = tools_cache()
     version = _llama_cpp_version()
     if cache.is_dir():
         builds = [p / "llama-server" for p in cache.iterdir() if p.name.startswith(f"{version}-")]

@@ -37,6 +37,32 @@ def test_urls_are_parsed_and_bad_ones_refused() -> None:
         parse_urls("ftp://x:1")
 
 
+def test_the_server_binary_is_found_where_the_build_script_puts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scripts/build_llama_tools.sh keeps builds under $XDG_CACHE_HOME when that is set (a
+    fresh-machine run points it at an empty folder); the tests must look there too."""
+    from importlib.metadata import version
+
+    from agent.llm.serve import find_server_binary, tools_cache
+
+    for var in ("LLAMA_TOOLS_CACHE", "LOREBOOK_LLAMA_SERVER"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert tools_cache() == tmp_path / "cache" / "lorebook" / "llama-tools"
+    binary = tools_cache() / f"{version('llama-cpp-python')}-abc123" / "llama-server"
+    with pytest.raises(ConfigError, match="make llama-server"):
+        find_server_binary()
+    binary.parent.mkdir(parents=True)
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    assert find_server_binary() == binary
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert tools_cache() == tmp_path / "home" / ".cache" / "lorebook" / "llama-tools"
+
+
 def test_nobody_listening_is_a_clear_error() -> None:
     urls = [f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"]
     with pytest.raises(ServerUnavailableError) as info:
