@@ -38,6 +38,7 @@ if [[ -x "$dest/llama-server" && -x "$dest/llama-bench" ]]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+SECONDS=0
 src=${LLAMA_SRC:-}
 if [[ -z "$src" ]]; then
   echo "llama-tools: building llama-server and llama-bench $version once (~6 min on 2 cores)" >&2
@@ -58,4 +59,5 @@ mkdir -p "$dest.tmp"
 cp "$work/build/bin/llama-server" "$work/build/bin/llama-bench" "$dest.tmp/"
 echo "$flags" > "$dest.tmp/flags"
 rm -rf "$dest" && mv "$dest.tmp" "$dest"
+echo "llama-tools: built in $SECONDS s" >&2
 echo "$dest"

@@ -29,9 +29,11 @@ if ! compgen -G "$wheels/llama_cpp_python-*.whl" >/dev/null; then
   echo "setup: building llama-cpp-python $llama_version once for this machine (~5 min on 2 cores)"
   echo "setup: CMAKE_ARGS=$flags"
   rm -rf "$wheels.tmp"
+  SECONDS=0
   CMAKE_ARGS="$flags -DLLAVA_BUILD=OFF" pip wheel -q --no-cache-dir --no-deps --no-binary llama-cpp-python \
     -w "$wheels.tmp" "llama-cpp-python==$llama_version"
   mv "$wheels.tmp" "$wheels"
+  echo "setup: llama-cpp-python built in $SECONDS s, kept in $wheels"
 fi
 if [[ "$(cat "$VENV/.llama-key" 2>/dev/null)" != "$key" ]]; then
   pip install -q --force-reinstall --no-deps "$wheels"/llama_cpp_python-*.whl
@@ -44,5 +46,7 @@ if [[ -n "$cuda" ]]; then
   extras="dev,scale,gpu-cu$major"
   pip uninstall -q -y faiss-cpu || true
 fi
+SECONDS=0
 pip install -q -e ".[$extras]"
 echo "$flags" > "$VENV/.llama-flags"
+echo "setup: lorebook and its packages installed in $SECONDS s"
