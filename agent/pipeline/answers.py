@@ -24,7 +24,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent.llm import LLM, Message
-from agent.pipeline.evidence import GENERIC_WORDS, LEMMA, content_words, holds_answer
+from agent.pipeline.evidence import (
+    GENERIC_WORDS,
+    LEMMA,
+    SAME_IDEA,
+    content_words,
+    holds_answer,
+)
 from memory._slots import (
     KIN_WORDS,
     NOT_NAMES,
@@ -478,6 +484,9 @@ def _of_expected_type(question: str, text: str) -> bool:
     if re.search(r"\bwhen did i (?:tell|say|mention)|\bwhen did you (?:learn|hear)", q):
         return True  # answered by the date it was said
     kind = re.match(r"^\s*(?:and\s+)?(?:which|what)\s+([a-z]+)\b", q)
+    if kind and kind.group(1) in ("day", "date", "time", "month", "year"):
+        # "what day did I shop there?" is answered by a day or a date, not "thank you for…"
+        return bool(_TIME_VALUE.search(text) or re.search(r"\b\d{1,4}[./-]\d{1,2}\b", text))
     if kind and kind.group(1) in _NAMED_KINDS and kind.group(1)[:4] not in text.lower():
         # "which hospital does Beatriz work at?" is answered by a name, not "Beatriz is a nurse"
         return bool(names)
@@ -661,7 +670,8 @@ _MEASURE = re.compile(
     re.I,
 )
 _TYPED = re.compile(
-    r"^\s*(?:and\s+)?(?:how (?:much|many|long|old|often)|when|where|who)\b|" + _MEASURE.pattern,
+    r"^\s*(?:and\s+)?(?:how (?:much|many|long|old|often)|when|where|who|"
+    r"(?:what|which) (?:day|date|time|month|year)\b)\b|" + _MEASURE.pattern,
     re.I,
 )
 
@@ -966,6 +976,7 @@ def _stems(text: str) -> set[str]:
         if w in _DOC_WORDS or w in GENERIC_WORDS or len(w) < 2:
             continue  # "does" is not "doe" once its s is cut
         w = LEMMA.get(w, w)
+        w = SAME_IDEA.get(w, w)  # "a year" meets "annual", "apartment" meets "flat"
         w = w[:-1] if len(w) > 3 and w.endswith("s") else w
         out.add(w[:5])
     return out - _GENERIC_STEMS
@@ -1011,6 +1022,7 @@ def best_sentence(
             sim = meaning.get(m.group(0).strip(), 0.0)
             if score:
                 score += _MEANING_WEIGHT * sim  # among sentences sharing words, the closest
+
             if not score or (best is not None and (score, -rank) <= (best[0], best[1])):
                 continue
             lo = m.start() + len(m.group(0)) - len(m.group(0).lstrip())

@@ -68,6 +68,13 @@ SAME_IDEA = {
         "dog": "dog dogs puppy puppies pup",
         "manager": "boss manager supervisor",
         "work": "work job career occupation profession",
+        "year": "year years yearly annual annually",
+        "date": "date dated day",
+        "month": "month months monthly",
+        "price": "cost costs price prices premium premiums fee fees charge charges",
+        "serve": "serve serves serving servings feed feeds portion portions",
+        "notice": "notice notify notifies inform tell",
+        "allowed": "allowed permitted allow allows permit permits",
     }.items()
     for word in words.split()
 }

@@ -532,3 +532,15 @@ def test_the_date_what_was_told_today_and_greetings_need_no_model(tmp_path: Path
         assert "anything yesterday" in bot.chat("What did I tell you yesterday?", thread="b").text
     with _bot(tmp_path / "i", reply="Hi! How can I help?", instruct=True) as bot:
         assert bot.chat("Hello!").text == "Hi! How can I help?"  # an instruct model replies
+
+
+def test_a_passage_in_other_everyday_words_is_found() -> None:
+    def chunk(text: str) -> dict[str, Any]:
+        return {"n": 1, "quote": text, "start": 0, "source": "d", "path": "d", "page": None}
+
+    policy = chunk("Cover starts on signing. The annual premium is 240 euros. Claims go online.")
+    found = agent.pipeline.answers.best_sentence("What does the policy cost a year?", [policy])
+    assert found is not None and "240" in found["sentence"]
+    receipt = chunk("Thanks for visiting Leafy Garden Centre! Date 03.02.2026 Till 4")
+    found = agent.pipeline.answers.best_sentence("What day did I shop at Leafy?", [receipt])
+    assert found is not None and "03.02.2026" in found["sentence"]
