@@ -31,26 +31,16 @@ from typing import Any
 
 import numpy as np
 
+from agent.capabilities import TOOLS
 from agent.errors import LorebookError
 from agent.llm.prompts import Message
 from agent.pipeline.facts import is_correction, is_statement, stated_sentences
 
-ROUTES = (
-    "chat",
-    "ask_memory",
-    "ask_documents",
-    "remember",
-    "forget",
-    "translate",
-    "summarize",
-    "code",
-    "review",
-)
-TOOL_ROUTES = ("translate", "summarize", "code", "review")
+TOOL_ROUTES = TOOLS
+"""The tools of the capability registry: a new tool's declaration gives it its route."""
+ROUTES = ("chat", "ask_memory", "ask_documents", "remember", "forget", *TOOL_ROUTES)
 
-_SLASH = re.compile(
-    r"^/(remember|forget|translate|summarize|code|review|ask|chat)\b\s*(.*)$", re.S | re.I
-)
+_SLASH = re.compile(rf"^/(remember|forget|{'|'.join(TOOL_ROUTES)}|ask|chat)\b\s*(.*)$", re.S | re.I)
 _POLITE = (
     r"^\s*(?:(?:please|pls|hey|ok|okay|now|and|also|actually|oh|so|well|btw|but|hmm+|wait|"
     r"sorry|one more thing|on second thoughts?|come to think of it|kindly|just|right)[,.!]?\s+)*"
