@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.capabilities import CAPABILITIES
+from agent.capabilities import CAPABILITIES, TOOLS
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Command:
         return f"/{self.name} {self.args}".rstrip()
 
 
-BY_TURN = frozenset({"remember", "forget", "ask", "translate", "summarize", "code", "review"})
+BY_TURN = frozenset({"remember", "forget", "ask", *TOOLS})
 """The capabilities the turn pipeline's router takes as slash commands
 (``agent/pipeline/routing.py``): their replies are turns, with provenance. The app runs the
 others itself (``/recall``, ``/search``; ``/ingest`` with its progress)."""
