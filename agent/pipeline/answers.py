@@ -1198,10 +1198,10 @@ def model_document_answer(llm: LLM, question: str, found: dict[str, Any], cancel
 
 
 #: "what's the date today?", "what day is it?", "what time is it?": the clock answers, not memory
-_CLOCK = re.compile(
-    r"\b(?:what(?:'s|\s+is)\s+(?:the\s+|today's\s+)?(?:date|day|time)(?:\s+(?:today|now|it))?|"
-    r"what\s+(?:date|day|time)\s+is\s+it|which\s+day\s+is\s+(?:it|today)|"
-    r"what(?:'s|\s+is)\s+today)\s*(?:today|now|right now)?\s*\??\s*$",
+_ASKS_CLOCK = re.compile(
+    r"\bwhat(?:'s|\s+is)\s+(?:the\s+|today's\s+)?(?:date|day|time)(?:\s+(?:today|now|right now))?"
+    r"(?=\s*(?:[?,.!;]|$))|\bwhat\s+(?:date|day|time)\s+is\s+(?:it|today)\b|"
+    r"\bwhich\s+day\s+is\s+(?:it|today)\b",
     re.I,
 )
 
@@ -1215,10 +1215,12 @@ def clock_reply(question: str, now: dt.datetime) -> str | None:
         'Today is Thursday, 3 December 2026.'
         >>> clock_reply("what time is it?", at)
         "It's 08:05 on Thursday, 3 December 2026."
+        >>> clock_reply("and what day is it today, I've lost track", at)
+        'Today is Thursday, 3 December 2026.'
         >>> clock_reply("What's the date of my dentist appointment?", at) is None
         True
     """
-    m = _CLOCK.search(question)
+    m = _ASKS_CLOCK.search(question)
     if m is None:
         return None
     day = f"{now:%A}, {now.day} {now:%B %Y}"

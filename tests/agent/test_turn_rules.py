@@ -544,3 +544,16 @@ def test_a_passage_in_other_everyday_words_is_found() -> None:
     receipt = chunk("Thanks for visiting Leafy Garden Centre! Date 03.02.2026 Till 4")
     found = agent.pipeline.answers.best_sentence("What day did I shop at Leafy?", [receipt])
     assert found is not None and "03.02.2026" in found["sentence"]
+
+
+def test_a_time_question_still_wants_a_clock_time() -> None:
+    chunk = {
+        "n": 1,
+        "quote": "The pool opens in May. Lanes open at 06:30 on weekdays.",
+        "start": 0,
+        "source": "pool.txt",
+        "path": "pool.txt",
+        "page": None,
+    }
+    found = agent.pipeline.answers.best_sentence("What time do the lanes open?", [chunk])
+    assert found is not None and "06:30" in found["sentence"]
