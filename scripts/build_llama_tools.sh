@@ -42,8 +42,13 @@ SECONDS=0
 src=${LLAMA_SRC:-}
 if [[ -z "$src" ]]; then
   echo "llama-tools: building llama-server and llama-bench $version once (~6 min on 2 cores)" >&2
-  "$PY" -m pip download -q --no-deps --no-binary :all: "llama-cpp-python==$version" -d "$work" >&2
-  tar xzf "$work"/llama_cpp_python-*.tar.gz -C "$work"
+  # The source scripts/setup.sh kept when it built the wheel, else downloaded now.
+  sdist="${XDG_CACHE_HOME:-$HOME/.cache}/lorebook/sdist/llama_cpp_python-$version.tar.gz"
+  if [[ ! -f "$sdist" ]]; then
+    "$PY" -m pip download -q --no-deps --no-binary :all: "llama-cpp-python==$version" -d "$work" >&2
+    sdist=$(echo "$work"/llama_cpp_python-*.tar.gz)
+  fi
+  tar xzf "$sdist" -C "$work"
   src=$(echo "$work"/llama_cpp_python-*/)
 fi
 echo "llama-tools: CMake flags $flags" >&2

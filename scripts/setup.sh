@@ -21,6 +21,9 @@ llama_version=$(sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' pyproject.to
 flags=$("$PY" agent/buildflags.py $cuda)
 key="$llama_version-$("$PY" agent/buildflags.py $cuda --key)"
 wheels="${LOREBOOK_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lorebook/wheels}/$key"
+# The source is kept too: `make llama-server` builds from it (a 76 MB download, 2 min here).
+sdists="${XDG_CACHE_HOME:-$HOME/.cache}/lorebook/sdist"
+sdist="$sdists/llama_cpp_python-$llama_version.tar.gz"
 
 [[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV"
 pip() { "$VENV/bin/python" -m pip --disable-pip-version-check "$@"; }
@@ -30,8 +33,12 @@ if ! compgen -G "$wheels/llama_cpp_python-*.whl" >/dev/null; then
   echo "setup: CMAKE_ARGS=$flags"
   rm -rf "$wheels.tmp"
   SECONDS=0
-  CMAKE_ARGS="$flags -DLLAVA_BUILD=OFF" pip wheel -q --no-cache-dir --no-deps --no-binary llama-cpp-python \
-    -w "$wheels.tmp" "llama-cpp-python==$llama_version"
+  if [[ ! -f "$sdist" ]]; then
+    rm -rf "$sdists.tmp.$$"
+    pip download -q --no-deps --no-binary :all: "llama-cpp-python==$llama_version" -d "$sdists.tmp.$$"
+    mkdir -p "$sdists" && mv "$sdists.tmp.$$"/llama_cpp_python-*.tar.gz "$sdist" && rm -rf "$sdists.tmp.$$"
+  fi
+  CMAKE_ARGS="$flags -DLLAVA_BUILD=OFF" pip wheel -q --no-cache-dir --no-deps -w "$wheels.tmp" "$sdist"
   mv "$wheels.tmp" "$wheels"
   echo "setup: llama-cpp-python built in $SECONDS s, kept in $wheels"
 fi
