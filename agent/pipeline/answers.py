@@ -1005,9 +1005,13 @@ def best_sentence(
     for rank, c in enumerate(chunks):
         found = _sentences(c)
         carry = 0.0  # the words a heading or an FAQ's question shares, lent to what follows
+        # "what do I season uncle Bram's stew with?": the title's words name the document,
+        # they do not point at the sentence that answers
+        title = _stems(c["quote"].lstrip().split("\n", 1)[0]) if c.get("start") == 0 else set()
         for i, m in enumerate(found):
             lead = _is_lead(m.group(0))
-            shared = float(len(asked & _stems(m.group(0))))
+            have = asked & _stems(m.group(0))
+            shared = len(have - title) + _TITLE_WEIGHT * len(have & title)
             if lead:
                 carry = shared
                 continue  # a heading or a question is not an answer; it points to one
@@ -1057,6 +1061,8 @@ _PLANTED = re.compile(
 )
 
 
+_TITLE_WEIGHT = 0.2
+"""What a question word found in the document's title line counts for, against 1."""
 _MEANING_WEIGHT = 3.0
 """How much the question's embedding similarity to a sentence weighs against one shared word."""
 

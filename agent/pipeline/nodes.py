@@ -59,6 +59,7 @@ from agent.pipeline.services import (
     date,
     instruct,
     previous_question,
+    previous_quoted_documents,
     previous_reply,
     previous_route,
     previous_user,
@@ -80,6 +81,10 @@ __all__ = [
     "unknown",
 ]
 
+DOCUMENT_FOLLOW_UP = "rule: a follow-up about the document just quoted"
+_POINTS_BACK = re.compile(
+    r"\b(?:it|its|they|them|their|that|this|those|these|he|she|her|him)\b", re.I
+)
 _DOC_RELEVANT = 0.45
 """A document sentence less similar than this, sharing under half the question's words, does
 not answer it (MiniLM cosine)."""
@@ -98,6 +103,15 @@ def route(s: Services, state: TurnState) -> dict[str, Any]:
             # "and 'thank you very much'?" after a translation: the same tool again
             decision = follow_up(state["message"], before, previous_user(state)) or decision
         if (
+            decision.route in ("chat", "ask_memory")
+            and is_question(state["message"])
+            and previous_quoted_documents(state)
+            and _POINTS_BACK.search(state["message"])
+        ):
+            # "how long does it have to cook altogether?" after a quote from the recipe: the
+            # same document, where only it may answer (a base model invented "10 minutes")
+            decision = Decision("ask_documents", DOCUMENT_FOLLOW_UP, decision.payload)
+        elif (
             decision.route == "chat"
             and is_question(state["message"])
             and before in ("ask_memory", "remember")
@@ -193,7 +207,10 @@ def retrieve(s: Services, state: TurnState) -> dict[str, Any]:
     """The document excerpts for the message, each with its citation."""
     if s.documents is None:
         return {"chunks": []}
-    hits = s.documents.search(state["message"], k=s.retrieve_k)
+    query = state["message"]
+    if state.get("route_reason") == DOCUMENT_FOLLOW_UP:
+        query = f"{previous_user(state) or ''} {query}"  # "it" is what was asked about before
+    hits = s.documents.search(query, k=s.retrieve_k)
     chunks = []
     for h in hits:
         c = h.citation
@@ -365,6 +382,8 @@ def finish(s: Services, state: TurnState) -> dict[str, Any]:
         {"role": "user", "content": state["message"]},
         {"role": "assistant", "content": reply, "route": state["route"]},
     ]
+    if state.get("chunks") and not state.get("prompt") and "[1]" in reply:
+        turn[1]["documents"] = "1"  # a quote from the documents: "it" in a follow-up is there
     if flag:  # kept in the thread for the user, never again in a prompt
         turn[1]["flag"] = flag
     elif not state.get("prompt"):

@@ -106,6 +106,14 @@ def previous_route(state: TurnState) -> str | None:
     return None
 
 
+def previous_quoted_documents(state: TurnState) -> bool:
+    """True when the last reply quoted the user's documents (and cited them)."""
+    for h in reversed(state.get("history", [])):
+        if h["role"] == "assistant":
+            return bool(h.get("documents"))
+    return False
+
+
 def previous_user(state: TurnState) -> str | None:
     """The user's last message."""
     for h in reversed(state.get("history", [])):

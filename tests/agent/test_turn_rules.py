@@ -557,3 +557,20 @@ def test_a_time_question_still_wants_a_clock_time() -> None:
     }
     found = agent.pipeline.answers.best_sentence("What time do the lanes open?", [chunk])
     assert found is not None and "06:30" in found["sentence"]
+
+
+def test_a_pronoun_after_a_document_quote_stays_with_the_documents(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "stew.txt").write_text(
+        "Uncle Bram's lamb stew (serves 4)\n\nBrown the lamb, add onions and barley, then "
+        "simmer for two hours. Season with thyme and a bay leaf.\n"
+    )
+    with _bot(tmp_path / "home", reply="It takes 10 minutes.") as bot:
+        bot.ingest([docs])
+        first = bot.chat("what do I season uncle Bram's lamb stew with?")
+        assert "thyme" in first.text
+        turn = bot.chat("how long does it have to simmer?")
+        assert turn.route == "ask_documents" and "10 minutes" not in turn.text
+        assert "two hours" in turn.text
+        assert bot.chat("What is the capital of Italy?", thread="b").route == "chat"
