@@ -205,7 +205,9 @@ class StoreDamagedError(MemoryStoreError):
         self.fix = fix or (
             "Run `lorebook doctor --repair` to restore it from the newest automatic backup "
             f"(in {self.path.parent / 'backups'}) or recover what is readable; the damaged file "
-            "is kept aside, never deleted. Or restore the file from your own backup."
+            "is kept aside, never deleted. Or restore the file from your own backup, after "
+            f"moving {self.path.name}-wal and {self.path.name}-shm out of the way (SQLite would "
+            "replay the damaged file's log onto it)."
         )
         super().__init__(f"database {self.path} is damaged: {problem}. {self.fix}")
 

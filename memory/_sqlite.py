@@ -263,7 +263,7 @@ def _connect(path: Path, check: bool, guard: bool) -> sqlite3.Connection:
         conn.close()
         raise
     if isinstance(conn, GuardedConnection):
-        conn.opened = True
+        conn.opened_as()
     return conn
 
 
@@ -401,7 +401,13 @@ class Database:
         """
         reported = bool(self.conn.damaged)
         try:
-            if not reported:
+            if self.conn.replaced:
+                # Empty the WAL into the old, unlinked file this connection still has open:
+                # left beside the new file, its frames would be replayed onto it at the next
+                # open. (The session's writes are in the old file either way.)
+                with contextlib.suppress(sqlite3.Error):
+                    sqlite3.Connection.execute(self.conn, "PRAGMA wal_checkpoint(TRUNCATE)")
+            elif not reported:
                 try:
                     problem = retrying(self.path, self.check_on_disk)
                 except sqlite3.DatabaseError as exc:

@@ -103,11 +103,21 @@ class GuardedConnection(sqlite3.Connection):
         opened: False during the checks at open (the message then does not say the file was
             damaged while open).
         damaged: what went wrong, once a statement met a damaged file (None before).
+        identity: the file's (device, inode) when it was opened, set by :meth:`opened_as`.
+        replaced: another file was moved into :attr:`path` (see :meth:`verify_header`).
     """
 
     path: Path
     opened = False
     damaged: str | None = None
+    identity: tuple[int, int] | None = None
+    replaced = False
+
+    def opened_as(self) -> None:
+        """Mark the checks at open done and note which file this connection has open."""
+        st = os.stat(self.path)
+        self.identity = (st.st_dev, st.st_ino)
+        self.opened = True
 
     def cursor(self, factory: Any = GuardedCursor) -> Any:
         return super().cursor(factory)
@@ -131,19 +141,23 @@ class GuardedConnection(sqlite3.Connection):
             raise _damaged(self, exc) from None
 
     def verify_header(self) -> None:
-        """Raise :class:`~agent.errors.StoreDamagedError` unless the file on disk still opens
-        with SQLite's 16-byte magic string (one small read).
+        """Raise :class:`~agent.errors.StoreDamagedError` unless the file at :attr:`path` is
+        still the one opened and still begins with SQLite's 16-byte magic string (an open, a
+        ``fstat`` and one small read).
 
         In WAL mode SQLite trusts its page cache as long as the WAL is unchanged, so a file
         another program overwrote or emptied would otherwise be noticed only when a page not
-        in the cache is read, perhaps not before close. Damage past the header (a file cut
-        short) is still met when such a page is read, or at the latest by the check at close.
+        in the cache is read, perhaps not before close; and a file moved over it (a restore
+        by hand) would never be: this session's writes would go on into the old, unlinked one.
+        Damage past the header (a file cut short) is still met when such a page is read, or at
+        the latest by the check at close.
         """
         if self.damaged:
             raise StoreDamagedError(self.path, self.damaged)
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO put there: no hang
             try:
+                st = os.fstat(fd)
                 head = os.read(fd, len(_MAGIC))
             finally:
                 os.close(fd)
@@ -151,6 +165,18 @@ class GuardedConnection(sqlite3.Connection):
             head, why = b"", f"it cannot be read any more ({exc.strerror})"
         else:
             why = "it is empty now" if not head else "its header is no longer SQLite's"
+            if self.identity is not None and (st.st_dev, st.st_ino) != self.identity:
+                self.replaced = True
+                self.damaged = (
+                    "another file was moved into its place while lorebook had it open, so this "
+                    "session's writes would go to the old one"
+                )
+                raise StoreDamagedError(
+                    self.path,
+                    self.damaged,
+                    "Close this session and start lorebook again to use the new file "
+                    "(`lorebook doctor` checks it).",
+                )
         if head != _MAGIC:
             self.damaged = f"{why}{WHILE_OPEN}"
             raise StoreDamagedError(self.path, self.damaged)

@@ -316,3 +316,23 @@ def test_a_database_damaged_while_open_is_reported_not_raised_raw(home: Path, ho
 
     assert repair_store(make_settings(home)) == 0
     assert _texts(home) == set(FACTS)
+
+
+def test_a_file_moved_over_the_open_database_stops_the_session(home: Path) -> None:
+    """A restore by hand (``mv backup.db memory.db``) under a running session: its writes would
+    go on into the old, unlinked file, lost at close; they are refused instead."""
+    _fill(home)
+    db = home / "memory.db"
+    mem = Memory.open(make_settings(home))
+    mem.add("Note 8: the brass key is in the porch", user="me", kind="turn")  # in the WAL
+    newest = _backup.list_backups(db)[0]
+    shutil.copy(newest, home / "restored.db")
+    os.replace(home / "restored.db", db)
+    with pytest.raises(StoreDamagedError, match="another file was moved into its place") as e:
+        mem.add("Note 9: the tin key is in the boot", user="me", kind="turn")
+    assert "start lorebook again to use the new file" in str(e.value)
+    mem.close()
+    # the new file is used from the next open on, and the old file's WAL was not replayed
+    # onto it (its frames went into the old file at close)
+    assert diagnose(db) is None
+    assert _texts(home) == set(FACTS)
