@@ -116,7 +116,8 @@ _TOOL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "review",
         re.compile(
-            _POLITE + r"(?:review|check|audit)\s+(?:this|the following|my|the|these)?\s*"
+            _POLITE + r"(?:review|check|audit|look (?:at|over)|go over|(?:have|take) a look at)"
+            r"\s+(?:this|the following|my|the|these)?\s*(?:\w+\s+){0,2}?"
             r"(?:contract|clause|clauses|agreement|lease|terms|nda|policy|document|text|"
             r"licen[cs]e)\b",
             re.I,
@@ -125,9 +126,14 @@ _TOOL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "code",
         re.compile(
-            _POLITE + r"(?:write|generate|implement|create|code|make|give me)\s+(?:me\s+)?"
+            _POLITE + r"(?:(?:write|generate|implement|create|code|make|give me)\s+(?:me\s+)?"
             r"(?:a|an|the|some)?\s*(?:\w+\s+){0,3}?(?:function|code|script|program|class|"
-            r"method|regex|regular expression|sql query|unit tests?|snippet|algorithm)\b",
+            r"method|regex|regular expression|sql query|unit tests?|snippet|algorithm)\b|"
+            # "I need an SQL query that counts…": a request, not a fact about the user ("I need
+            # a new code for the alarm" is one)
+            r"(?:i (?:need|want)|i(?:'d| would) like|can i (?:get|have))\s+(?:a|an|some)\s+"
+            r"(?:\w+\s+){0,3}?(?:function|script|regex|regular expression|(?:sql|database) query|"
+            r"unit tests?|code snippet|algorithm)\b(?=\s+(?:that|which|to|for|in|using)\b))",
             re.I,
         ),
     ),

@@ -148,10 +148,25 @@ def parse_code(payload: str, languages: tuple[str, ...]) -> tuple[str, str]:
     Example:
         >>> parse_code("bash: count lines in a file", ("python", "bash"))
         ('count lines in a file', 'bash')
+        >>> parse_code("write a JavaScript function that sums a list", ("python", "javascript"))[1]
+        'javascript'
+        >>> parse_code("reverse a string in Python", ("python", "javascript"))[1]
+        'python'
     """
     text = payload.strip()
     first, sep, rest = text.partition(" ")
     word = first.rstrip(":").lower()
     if word in languages and rest.strip():
         return rest.strip(), word
+    # "write a JavaScript function that…", "a bash script to…": the language named in it
+    named = {"js": "javascript", "node": "javascript", "shell": "bash", "sh": "bash"}
+    for w in re.findall(r"[a-z]+", text.lower()):
+        lang = named.get(w, w)
+        if lang in languages and re.search(
+            rf"\b{w}\s+(?:\w+\s+)?(?:function|script|code|program|snippet|class|one-liner)\b|"
+            rf"\bin\s+{w}\b",
+            text,
+            re.I,
+        ):
+            return text, lang
     return text, "python"

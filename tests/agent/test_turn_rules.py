@@ -574,3 +574,18 @@ def test_a_pronoun_after_a_document_quote_stays_with_the_documents(tmp_path: Pat
         assert turn.route == "ask_documents" and "10 minutes" not in turn.text
         assert "two hours" in turn.text
         assert bot.chat("What is the capital of Italy?", thread="b").route == "chat"
+
+
+@pytest.mark.parametrize(
+    "message, route",
+    [
+        ("I need an SQL query that lists customers without orders.", "code"),
+        ("I want a function to parse ISO dates in Python.", "code"),
+        ("I need a new code for the garage door.", "remember"),
+        ("I want a class for beginners in pottery.", "remember"),
+        ("Could you look at this clause from my lease and say if it's fair? 'No pets.'", "review"),
+    ],
+)
+def test_requests_in_the_first_person_reach_their_tool(message: str, route: str) -> None:
+    decision = Router(None).route(message)
+    assert decision.route == route, decision
