@@ -48,7 +48,7 @@ def test_memory_tasks_share_the_data_directory_in_file_order(env: Path, tmp_path
             {"id": "r1", "task": "remember", "text": "My sister is called Ana"},
             {"id": "q1", "task": "recall", "query": "sister", "k": 3, "expect": ["Ana"]},
             {"id": "i1", "task": "ingest", "paths": ["notes.txt"]},  # next to the tasks file
-            {"id": "c1", "task": "chat", "message": "hello there", "thread": "t"},
+            {"id": "c1", "task": "chat", "message": "what makes a good story", "thread": "t"},
             {"id": "a1", "task": "ask", "message": "hello again", "expect": "hello again"},
             {"id": "f1", "task": "forget", "query": "sister"},
             {"id": "q2", "task": "recall", "query": "sister"},
@@ -61,7 +61,7 @@ def test_memory_tasks_share_the_data_directory_in_file_order(env: Path, tmp_path
     assert recs["r1"]["result"]["action"] == "added"
     assert "Ana" in recs["q1"]["result"][0]["record"]["text"]
     assert recs["i1"]["result"]["added"] == [str(doc)]
-    assert recs["c1"]["result"]["text"] == "(fake model) you said: hello there"
+    assert recs["c1"]["result"]["text"] == "(fake model) you said: what makes a good story"
     assert recs["c1"]["result"]["thread"] == "t"
     assert recs["f1"]["result"]["forgotten"] == [recs["r1"]["result"]["record"]["id"]]
     assert recs["q2"]["result"] == []  # forgotten in task f1, gone for task q2
