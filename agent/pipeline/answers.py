@@ -484,7 +484,7 @@ def _of_expected_type(question: str, text: str) -> bool:
     if re.search(r"\bwhen did i (?:tell|say|mention)|\bwhen did you (?:learn|hear)", q):
         return True  # answered by the date it was said
     kind = re.match(r"^\s*(?:and\s+)?(?:which|what)\s+([a-z]+)\b", q)
-    if kind and kind.group(1) in ("day", "date", "time", "month", "year"):
+    if kind and kind.group(1) in ("day", "date", "time"):
         # "what day did I shop there?" is answered by a day or a date, not "thank you for…"
         return bool(_TIME_VALUE.search(text) or re.search(r"\b\d{1,4}[./-]\d{1,2}\b", text))
     if kind and kind.group(1) in _NAMED_KINDS and kind.group(1)[:4] not in text.lower():
@@ -671,7 +671,7 @@ _MEASURE = re.compile(
 )
 _TYPED = re.compile(
     r"^\s*(?:and\s+)?(?:how (?:much|many|long|old|often)|when|where|who|"
-    r"(?:what|which) (?:day|date|time|month|year)\b)\b|" + _MEASURE.pattern,
+    r"(?:what|which) (?:day|date|time)\b)\b|" + _MEASURE.pattern,
     re.I,
 )
 
@@ -1013,7 +1013,9 @@ def best_sentence(
             have = asked & _stems(m.group(0))
             shared = len(have - title) + _TITLE_WEIGHT * len(have & title)
             if lead:
-                carry = shared
+                # a title lends its words in full when it is all the question asks about
+                # ("what's on my packing list for Iceland?" / "Packing list for Iceland:")
+                carry = float(len(have)) if have and asked <= title else shared
                 continue  # a heading or a question is not an answer; it points to one
             if typed and not _of_expected_type(question, m.group(0)):
                 carry = 0.0
