@@ -162,7 +162,7 @@ def test_memory_commands_logs_and_graph(
     assert "added #1: My cat is called Miso" in capsys.readouterr().out
     assert main(["recall", "cat"]) == 0
     assert "My cat is called Miso" in capsys.readouterr().out
-    assert main(["ask", "hello there"]) == 0
+    assert main(["ask", "what makes a good story"]) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith("(fake model) you said:") and "route chat" in captured.err
     assert main(["forget", "Miso"]) == 0
