@@ -245,6 +245,9 @@ def test_cli_serve_model_then_ask_through_it(home: Path, real_model_path: Path) 
         [*lorebook, "serve-model", "--port", "0", "--n-ctx", "1024", "--threads", "1",
          "--parallel", "1"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # Ctrl-C as in a terminal, even when the tests run in a background job, which starts
+        # with SIGINT ignored and passes that on (the child would then never see the signal).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         assert serve.stdout is not None
