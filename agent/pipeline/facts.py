@@ -62,6 +62,8 @@ _NOT_A_FACT = re.compile(
     r"i (?:think|wonder|guess|suppose|was wondering|want to know|would like to know)|"
     r"i (?:hope|trust) (?:you|you're|all)|hope you|glad to|nice to (?:meet|see|talk)|"
     r"i'?m (?:just )?(?:curious|wondering|asking)|"
+    # asking the assistant to go on is not an answer: "Please continue." is not a name
+    r"(?:please\s+)?(?:continue|go on|carry on|keep going|tell me more|more please|and\?)|"
     # announcing what comes next in the chat is not a fact: "I'm going to give you my policy"
     r"(?:i'?m|i am) (?:going to|gonna|about to) (?:give|send|show|paste|share|upload|read|"
     r"tell|ask) you\b|i'?ll (?:give|send|show|paste|share|upload) you\b|"

@@ -589,3 +589,10 @@ def test_a_pronoun_after_a_document_quote_stays_with_the_documents(tmp_path: Pat
 def test_requests_in_the_first_person_reach_their_tool(message: str, route: str) -> None:
     decision = Router(None).route(message)
     assert decision.route == route, decision
+
+
+def test_go_on_after_a_question_is_not_an_answer(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="What is your name?") as bot:
+        bot.chat("tell me a story")
+        for asked in ("Please continue.", "go on", "Tell me more"):
+            assert not [f for f in bot.chat(asked).facts if f["action"] != "rejected"], asked
