@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -384,25 +383,8 @@ class Agent:
             LorebookError: what the tool raised (also recorded in the turn log).
         """
         with self._lock:
-            start = time.perf_counter()
-            model = self.models.llm_for(name)
             self.services.cancel = CancelToken()
-            try:
-                result, used = self.tools.call(name, lambda: work(self.tools), self.services.cancel)
-            except LorebookError as exc:
-                self.log.record("-", "-", route=name, model=model.model_name, error=str(exc))
-                raise
-            self.log.record(
-                "-",
-                "-",
-                route=name,
-                model=model.model_name,
-                prompt_tokens=used.prompt_tokens,
-                completion_tokens=used.completion_tokens,
-                finish_reason="stop",
-                timings={name: (time.perf_counter() - start) * 1000},
-            )
-            return result
+            return self.tools.logged_call(name, work, self.services.cancel, self.log)
 
     def translate(
         self,

@@ -13,13 +13,14 @@ cancel token stops it, and measures its tokens.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.capabilities import Capability
-from agent.errors import CancelledError, ConfigError, ToolInputError
+from agent.errors import CancelledError, ConfigError, LorebookError, ToolInputError
 from agent.llm import LLM, CancelToken, UsageTotals
 from memory.translations import TranslationMemory
 
@@ -142,6 +143,34 @@ class ToolBox:
         if cancel.cancelled:
             raise CancelledError(name)
         return result, llm.totals.since(before)
+
+    def logged_call(
+        self, name: str, work: Callable[[ToolBox], T], cancel: CancelToken, log: Any
+    ) -> T:
+        """:meth:`call` ``work`` on this box and record it in the turn log ``log``: the tool's
+        model, its tokens and time, or the error (the Agent's and the CLI's ``run_tool``).
+
+        Raises:
+            LorebookError: what the tool raised (also recorded in the turn log).
+        """
+        start = time.perf_counter()
+        model = self.llm_for(name).model_name
+        try:
+            result, used = self.call(name, lambda: work(self), cancel)
+        except LorebookError as exc:
+            log.record("-", "-", route=name, model=model, error=str(exc))
+            raise
+        log.record(
+            "-",
+            "-",
+            route=name,
+            model=model,
+            prompt_tokens=used.prompt_tokens,
+            completion_tokens=used.completion_tokens,
+            finish_reason="stop",
+            timings={name: (time.perf_counter() - start) * 1000},
+        )
+        return result
 
     def run_tool(self, name: str, work: Callable[[ToolBox], T]) -> T:
         """Hand ``work`` this box (:class:`agent.capabilities.ToolHost`): inside a turn, whose

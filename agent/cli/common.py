@@ -18,13 +18,11 @@ import json
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from typing import Any, TextIO, TypeVar
 
 from agent.capabilities import jsonable
-from agent.errors import LorebookError
 from agent.settings import Settings, field_docs, load_settings
 
 T = TypeVar("T")
@@ -177,25 +175,7 @@ class ToolsHost(StoresHost):
         """
         from agent.llm import CancelToken
 
-        box = self._toolbox(name)
-        start = time.perf_counter()
-        model = self.models.llm_for(name)
-        try:
-            result, used = box.call(name, lambda: work(box), CancelToken())
-        except LorebookError as exc:
-            self.log.record("-", "-", route=name, model=model.model_name, error=str(exc))
-            raise
-        self.log.record(
-            "-",
-            "-",
-            route=name,
-            model=model.model_name,
-            prompt_tokens=used.prompt_tokens,
-            completion_tokens=used.completion_tokens,
-            finish_reason="stop",
-            timings={name: (time.perf_counter() - start) * 1000},
-        )
-        return result
+        return self._toolbox(name).logged_call(name, work, CancelToken(), self.log)
 
     def accept_translation(self, translation: Any) -> int:
         """Keep an accepted translation in the translation memory (``translate --accept``)."""
