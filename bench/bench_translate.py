@@ -1,30 +1,37 @@
 """Translation quality: chrF of ``tools.translate`` against the copy-the-source baseline.
 
-Run: ``nice -n 10 .venv/bin/python bench/bench_translate.py`` (writes
-``bench/results/translate.txt``); ``--n 200 --langs fr,de,es --split test`` are the defaults.
+Run: ``nice -n 10 .venv/bin/python bench/bench_translate.py --out bench/results/translate.txt``;
+``--n 200 --langs fr,de,es --sources django,mailman --split test`` are the defaults.
 
-Data: Django's gettext catalogs (``pip install django``; real translations by Django's
-translators, not written by us). English msgid -> translated msgstr, singular entries only,
-not fuzzy, at least 4 words, one line, deduplicated; a fixed seeded sample of ``--n`` per
-language.
+Held-out sources (``bench`` extra; real translations by each project's translators, not written
+by us, and never in the example bank, see ``bench/data/build_translate_bank.py``). English
+msgid -> translated msgstr, singular entries only, not fuzzy, at least 4 words, deduplicated;
+a fixed seeded sample of ``--n`` per source and language:
 
-- **test** (reported): every catalog except ``contrib/admin`` (core ``conf/locale`` plus auth,
-  admindocs, postgres, gis, flatpages, humanize, ...).
-- **dev**: ``contrib/admin`` only. The built-in examples were written before any run and were
-  only compared on dev (``--split dev``); nothing was chosen by looking at test figures.
+- **django** — web-application UI strings: Django's gettext catalogs, one line only.
+  **test** (reported): every catalog except ``contrib/admin``; **dev**: ``contrib/admin`` only.
+- **mailman** — command-line help and e-mail notices: GNU Mailman 3's catalog (command
+  descriptions and option help, error messages, the texts of the notices it mails to list
+  members). Entries with one paragraph; the help text's line breaks and indentation are
+  collapsed to single spaces on both sides. Nothing was tuned on it (no dev split).
 
-Figures per language: corpus chrF (sacrebleu, default chrF2, character 6-grams) of lorebook and
-of the copy baseline (the English source as the "translation": it scores on shared names,
-numbers and placeholders), placeholder survival (share of the source's placeholders —
-``%s``, ``%(name)s``, ``{x}`` — found in the output; for the baseline it is trivially 100 %),
-the segments lorebook flagged with a violation, and seconds per segment. ``--ablation`` also
-translates the placeholder-bearing segments with a plain few-shot prompt without sentinels
-(same model, same built-in examples), to show what the protection buys.
+Each segment is translated twice: **before**, with only the five generic built-in examples
+(``bank_examples=0``, what lorebook did until the bank), and **after**, with the default
+prompt (the bank's most similar pairs added). Figures per source and language: corpus chrF
+(sacrebleu, default chrF2, character 6-grams) of the copy baseline (the English source as the
+"translation": it scores on shared names, numbers and placeholders), of before and of after;
+for after, placeholder survival (share of the source's placeholders — ``%s``, ``%(name)s``,
+``{x}``, ``${x}`` — found in the output), the segments flagged with a violation, and seconds
+per segment. ``--ablation`` also translates the placeholder-bearing segments with a plain
+few-shot prompt without sentinels (same model, built-in examples), to show what the protection
+buys.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import json
 import os
 import random
 import statistics
@@ -42,7 +49,36 @@ from agent.llm.llama_cpp import LlamaCppLLM  # noqa: E402
 from agent.llm.prompts import TranscriptChatFormat  # noqa: E402
 from tools._translate_languages import LANGUAGES, builtin_pairs  # noqa: E402
 from tools._translate_protect import spans  # noqa: E402
-from tools.translate import translate  # noqa: E402
+from tools.translate import BANK_EXAMPLES, translate  # noqa: E402
+
+
+def _oneline(text: str) -> str:
+    return " ".join(text.split())
+
+
+def load_mailman(lang: str) -> list[tuple[str, str]]:
+    """(msgid, msgstr) pairs of Mailman's catalog for ``lang``: one paragraph, collapsed."""
+    import mailman
+    import polib
+
+    path = Path(mailman.__file__).parent / "messages" / lang / "LC_MESSAGES" / "mailman.po"
+    seen: dict[str, str] = {}
+    for entry in polib.pofile(str(path)):
+        src, tgt = entry.msgid.strip(), entry.msgstr.strip()
+        if entry.msgid_plural or entry.fuzzy or entry.obsolete or not tgt:
+            continue
+        if "\n\n" in src or "\n\n" in tgt or len(src.split()) < 4:
+            continue
+        seen.setdefault(_oneline(src), _oneline(tgt))
+    return sorted(seen.items())
+
+
+def load_source(source: str, lang: str, split: str) -> list[tuple[str, str]]:
+    if source == "django":
+        return load_pairs(lang, split)
+    if source == "mailman":
+        return load_mailman(lang)
+    raise SystemExit(f"unknown source {source!r}: django or mailman")
 
 
 def load_pairs(lang: str, split: str) -> list[tuple[str, str]]:
@@ -88,13 +124,15 @@ def main() -> None:
     import sacrebleu
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=200, help="segments per language")
+    ap.add_argument("--n", type=int, default=200, help="segments per source and language")
     ap.add_argument("--langs", default="fr,de,es")
+    ap.add_argument("--sources", default="django,mailman", help="held-out catalogs")
     ap.add_argument("--split", choices=("dev", "test"), default="test")
     ap.add_argument("--seed", type=int, default=20261126)
     ap.add_argument("--ablation", action="store_true", help="also run the no-sentinel prompt")
     ap.add_argument("--model", type=Path, help="GGUF file (default: the packaged model)")
     ap.add_argument("--out", type=Path, help="where to save the table")
+    ap.add_argument("--dump", type=Path, help="where to save every segment's outputs (JSON)")
     ap.add_argument(
         "--threads",
         type=int,
@@ -115,62 +153,95 @@ def main() -> None:
         chat_format=TranscriptChatFormat(),
         verbose=False,
     )
+    versions = ", ".join(
+        f"{name} {importlib.metadata.version(name)}" for name in args.sources.split(",")
+    )
     lines = [
         f"machine: {cpu_name()}, {os.cpu_count()} cores; load average at start "
         f"{os.getloadavg()[0]:.2f}",
         f"model: {llm.model_name} (llama.cpp, n_ctx 2048, {args.threads} thread(s), greedy); "
-        f"data: Django {__import__('django').__version__} gettext catalogs, split {args.split}, "
-        f"seed {args.seed}",
+        f"held-out catalogs: {versions}; django split {args.split}, seed {args.seed}",
         "",
-        f"{'pair':7} {'n':>4} {'chrF lorebook':>13} {'chrF copy':>9} {'placeholders kept':>17} "
-        f"{'flagged':>7} {'s/segment':>9}"
-        + (f" {'no-sentinel kept':>16}" if args.ablation else ""),
+        f"{'source':8} {'pair':6} {'n':>4} {'chrF copy':>9} {'before':>6} {'after':>6} "
+        f"{'after-copy':>10} {'placeholders kept':>17} {'flagged':>7} {'s/seg before':>12} "
+        f"{'s/seg after':>11}" + (f" {'no-sentinel kept':>16}" if args.ablation else ""),
     ]
     print("\n".join(lines), flush=True)
-    for lang in args.langs.split(","):
-        pairs = load_pairs(lang, args.split)
-        sample = random.Random(f"{args.seed}-{lang}").sample(pairs, min(args.n, len(pairs)))
-        outs, secs, flagged, kept, total = [], [], 0, 0, 0
-        for i, (src, _) in enumerate(sample):
-            if i % 25 == 0:
-                print(f"  en-{lang} {i}/{len(sample)}", file=sys.stderr, flush=True)
-            start = time.perf_counter()
-            result = translate(src, lang, source="en", llm=llm)
-            secs.append(time.perf_counter() - start)
-            outs.append(result.text)
-            flagged += bool(result.violations)
-            k, t = survived(src, result.text)
-            kept, total = kept + k, total + t
-        refs = [[tgt for _, tgt in sample]]
-        ours = sacrebleu.corpus_chrf(outs, refs).score
-        copy = sacrebleu.corpus_chrf([src for src, _ in sample], refs).score
-        row = (
-            f"en-{lang:4} {len(sample):>4} {ours:>13.1f} {copy:>9.1f} "
-            f"{f'{kept}/{total} ({100 * kept / max(total, 1):.0f}%)':>17} {flagged:>7} "
-            f"{statistics.median(secs):>9.2f}"
-        )
-        if args.ablation:
-            subset = [src for src, _ in sample if placeholders(src)]
-            raw = [survived(src, raw_translate(llm, src, lang)) for src in subset]
-            rk, rt = sum(k for k, _ in raw), sum(t for _, t in raw)
-            row += f" {f'{rk}/{rt} ({100 * rk / max(rt, 1):.0f}%)':>16}"
-        lines.append(row)
-        print(row, flush=True)
+    dump: list[dict[str, str]] = []
+    for source in args.sources.split(","):
+        for lang in args.langs.split(","):
+            pairs = load_source(source, lang, args.split)
+            rng = random.Random(
+                f"{args.seed}-{lang}" if source == "django" else f"{args.seed}-{source}-{lang}"
+            )
+            sample = rng.sample(pairs, min(args.n, len(pairs)))
+            runs = {}
+            for label, bank in (("before", 0), ("after", BANK_EXAMPLES)):
+                outs, secs, flagged, kept, total = [], [], 0, 0, 0
+                for i, (src, _) in enumerate(sample):
+                    if i % 25 == 0:
+                        print(
+                            f"  {source} en-{lang} {label} {i}/{len(sample)}",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                    start = time.perf_counter()
+                    result = translate(src, lang, source="en", llm=llm, bank_examples=bank)
+                    secs.append(time.perf_counter() - start)
+                    outs.append(result.text)
+                    flagged += bool(result.violations)
+                    k, t = survived(src, result.text)
+                    kept, total = kept + k, total + t
+                runs[label] = (outs, statistics.median(secs), flagged, kept, total)
+            refs = [[tgt for _, tgt in sample]]
+            copy = sacrebleu.corpus_chrf([src for src, _ in sample], refs).score
+            before = sacrebleu.corpus_chrf(runs["before"][0], refs).score
+            outs, sec, flagged, kept, total = runs["after"]
+            after = sacrebleu.corpus_chrf(outs, refs).score
+            row = (
+                f"{source:8} en-{lang:3} {len(sample):>4} {copy:>9.1f} {before:>6.1f} "
+                f"{after:>6.1f} {after - copy:>+10.1f} "
+                f"{f'{kept}/{total} ({100 * kept / max(total, 1):.0f}%)':>17} {flagged:>7} "
+                f"{runs['before'][1]:>12.2f} {sec:>11.2f}"
+            )
+            if args.ablation:
+                subset = [src for src, _ in sample if placeholders(src)]
+                raw = [survived(src, raw_translate(llm, src, lang)) for src in subset]
+                rk, rt = sum(k for k, _ in raw), sum(t for _, t in raw)
+                row += f" {f'{rk}/{rt} ({100 * rk / max(rt, 1):.0f}%)':>16}"
+            lines.append(row)
+            print(row, flush=True)
+            for (src, ref), b, a in zip(sample, runs["before"][0], outs, strict=True):
+                dump.append(
+                    {
+                        "source": source,
+                        "lang": lang,
+                        "en": src,
+                        "reference": ref,
+                        "before": b,
+                        "after": a,
+                    }
+                )
     lines += [
         "",
-        "chrF: sacrebleu corpus chrF2 against Django's translations; copy: the English source "
-        "as the output;",
-        "placeholders kept: the source's placeholders found in the output; flagged: segments "
-        "with a reported violation;",
+        "chrF: sacrebleu corpus chrF2 against the project's own translations; copy: the English "
+        "source as the output;",
+        "before: only the five generic built-in examples (bank_examples=0); after: the default "
+        f"prompt, plus the {BANK_EXAMPLES} most similar pairs of the built-in bank;",
+        "placeholders kept (after): the source's placeholders found in the output; flagged "
+        "(after): segments with a reported violation;",
         "no-sentinel kept: the same, for a plain few-shot prompt without protection or retry "
         "(--ablation).",
-        f"load average at end {os.getloadavg()[0]:.2f}; s/segment is the median wall time of "
+        f"load average at end {os.getloadavg()[0]:.2f}; s/seg is the median wall time of "
         "one translate() call (shared 2-core machine)",
     ]
-    print("\n".join(lines[-4:]))
+    print("\n".join(lines[-6:]))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("\n".join(lines) + "\n")
+    if args.dump:
+        args.dump.parent.mkdir(parents=True, exist_ok=True)
+        args.dump.write_text(json.dumps(dump, ensure_ascii=False, indent=1) + "\n")
 
 
 if __name__ == "__main__":

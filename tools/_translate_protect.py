@@ -9,7 +9,7 @@ sentinels the model lost or duplicated. Protected items:
 - ``url``: ``http(s)://``, ``ftp://``, ``www.`` links and e-mail addresses;
 - ``markup``: HTML/XML tags (``<b>``, ``</a>``, ``<a href="...">``, ``<br/>``) and entities;
 - ``placeholder``: printf (``%s``, ``%d``, ``%(name)s``, ``%1$s``, ``%.2f``, ``%%``), brace
-  (``{0}``, ``{name}``, ``{name:>8}``, ``{{x}}``), ``${var}``.
+  (``{0}``, ``{name}``, ``{name:>8}``, ``{{x}}``), ``${var}``, Qt/KDE positional (``%1``).
 
 Why ``⟦n⟧``: on a 30-sentence probe (en→fr/de/es, five sentinel styles, the built-in examples
 showing the style) the 270M model kept ``⟦n⟧`` and ``{n}`` best (39 and 40 of 42) against
@@ -38,7 +38,8 @@ _PATTERNS = (
     (
         "placeholder",
         r"%(?:\([^()\s]+\))?(?:\d+\$)?[-+#0]*\d*(?:\.\d+)?[sdifuxXeEgGcr]|%%"
-        r"|\{\{[^{}\n]*\}\}|\$\{[^{}\n]*\}|\{[\w.\[\]]*(?:![rsa])?(?::[^{}\s]*)?\}",
+        r"|\{\{[^{}\n]*\}\}|\$\{[^{}\n]*\}|\{[\w.\[\]]*(?:![rsa])?(?::[^{}\s]*)?\}"
+        r"|%[1-9]\d?(?![\w$])",
     ),
 )
 _ITEM = re.compile("|".join(f"(?P<k{i}>{p})" for i, (_, p) in enumerate(_PATTERNS)))

@@ -12,6 +12,8 @@
 
        English: <built-in example>          five, aligned for every language pair
        French: <its translation>
+       English: <bank example>              up to four, the most similar last
+       French: <its translation>
        English: <translation-memory hit>    up to three, most similar last (nearest the query)
        French: <the accepted translation>
        English: invoice                     glossary terms that occur in the unit
@@ -19,8 +21,10 @@
        English: <the unit>
        French:
 
-   Built-in examples come first and memory hits last, because a base model copies most from the
-   examples nearest the query, and accepted translations are the user's own style.
+   Bank examples are real translated strings (web UI, documentation tools, application help)
+   chosen by word overlap with the unit (:mod:`tools._translate_bank`; en, fr, de, es). The
+   generic built-in examples come first and memory hits last, because a base model copies most
+   from the examples nearest the query, and accepted translations are the user's own style.
 4. Every sentinel must come back exactly once, every glossary term that occurs must be in
    the output, and the words before the first protected item must not be dropped (the 270M
    model turns "Hello ⟦1⟧, ..." into "⟦1⟧, ..."). If not, one retry: glossary terms are
@@ -46,6 +50,7 @@ from typing import TYPE_CHECKING
 from agent.errors import ToolInputError
 from agent.llm import few_shot
 from tools._common import Result, Span, load_text
+from tools._translate_bank import similar
 from tools._translate_languages import LANGUAGES, builtin_pairs, detect, resolve
 from tools._translate_notes import Trace, explain_notes, quality_notes
 from tools._translate_protect import (
@@ -77,6 +82,8 @@ __all__ = [
 
 MAX_CHARS = 100_000
 """Default input limit (characters): about 1,000 sentences, several minutes on a laptop CPU."""
+BANK_EXAMPLES = 4
+"""Pairs from the built-in bank offered to each prompt (the most similar ones)."""
 TM_EXAMPLES = 3
 """Translation-memory entries offered to each prompt as examples."""
 TM_MIN_SCORE = 0.4
@@ -161,6 +168,7 @@ class _Run:
     context: str | None
     glossary: Mapping[str, str]
     memory: TranslationMemory | None
+    bank: int = BANK_EXAMPLES
     trace: Trace = field(default_factory=Trace)
 
 
@@ -175,6 +183,7 @@ def translate(
     llm: LLM,
     memory: TranslationMemory | None = None,
     max_chars: int = MAX_CHARS,
+    bank_examples: int = BANK_EXAMPLES,
 ) -> Translation:
     """Translate ``text`` into ``target``, keeping placeholders, markup and code intact.
 
@@ -189,6 +198,8 @@ def translate(
         llm: the model.
         memory: a translation memory for examples and exact reuse.
         max_chars: the input size limit.
+        bank_examples: how many of the most similar pairs of the built-in bank each prompt
+            shows (0: only the five generic built-in sentences).
 
     Returns:
         A :class:`Translation`: the text (same paragraphs, lines and spacing as the input),
@@ -222,7 +233,7 @@ def translate(
         return Translation(
             body, source_lang, target_lang, detected, segs, (), (*notes, note), 0, model
         )
-    run = _Run(llm, source_lang, target_lang, context, terms, memory)
+    run = _Run(llm, source_lang, target_lang, context, terms, memory, max(0, bank_examples))
     segments: list[Segment] = []
     violations: list[Violation] = []
     for index, unit in enumerate(found):
@@ -344,6 +355,8 @@ def _translate_unit(run: _Run, index: int, unit: Span) -> tuple[Segment, list[Vi
     if not any(ch.isalpha() for ch in _strip_sentinels(masked)):
         return Segment(unit.text, unit.text, unit.start, unit.end, "copy"), []
     examples = builtin_pairs(run.source, run.target)
+    bank = similar(unit.text, run.source, run.target, run.bank)
+    examples += [protect_pair(s, t) for s, t in bank if (s, t) not in examples]
     tm = [h for h in hits if h.score >= TM_MIN_SCORE][::-1]
     examples += [protect_pair(h.source, h.target) for h in tm]
     run.trace.tm_ids.update(h.id for h in tm)
@@ -410,6 +423,7 @@ def _attempt(
     text = done.text.strip()
     if not text:
         text = masked  # nothing came back: keep the source rather than lose the sentence
+    text = _final_period(masked, text)
     for name, token in shown_as.items():
         if len(re.findall(rf"(?<!\w){name}(?!\w)", text)) == 1:
             text = re.sub(rf"(?<!\w){name}(?!\w)", token, text)
@@ -460,6 +474,20 @@ def _dropped_lead(source: str, output: str, items: list[Protected]) -> tuple[str
     ):
         return before.strip(), first.original
     return None
+
+
+def _final_period(source: str, output: str) -> str:
+    """``output`` ending in a full stop exactly when ``source`` does.
+
+    Bank examples are often labels without one ("Save file"), sentences have one; the model
+    drops or adds it by the examples, not by the source.
+    """
+    ends = source.endswith(".") and not source.endswith("..")
+    if ends and re.search(r"[\w)\]\"'»”⟧]$", output):
+        return output + "."
+    if not ends and re.search(r"[\w⟧]$", source) and re.search(r"[\w⟧]\.$", output):
+        return output[:-1]
+    return output
 
 
 def _strip_sentinels(text: str) -> str:
