@@ -339,7 +339,9 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
 #: me a new work number", "Turnip is actually five, not three", "these days I'm more into…"
 _CHANGE = re.compile(
     r"\b(?:actually|instead|now|new|these days|nowadays|any ?more|no longer|moved|changed|"
-    r"switched|swapped|replaced|taken over|(?:mis|re)(?:counted|scheduled|booked)|postponed|"
+    r"switched|swapped|replaced|taken over|(?:mis|re)(?:counted|scheduled|booked|located)|"
+    r"postponed|relocated|transferred|promoted|upgraded|downgraded|heads up|change of plans?|"
+    r"turns out|ended up|in the end|going forward|from now on|as of|"
     r"brought forward|scratch that|correction|updated?|not \w+ (?:any ?more|after all))\b",
     re.I,
 )

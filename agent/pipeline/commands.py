@@ -15,7 +15,7 @@ from typing import Any
 from agent.capabilities import Capability
 from agent.errors import CancelledError, ToolError
 from agent.pipeline.facts import correction, extract_facts
-from agent.pipeline.forgetting import clean_phrase, matching
+from agent.pipeline.forgetting import clean_phrase, matching, refers_back, said_in
 from agent.pipeline.services import Services, previous_reply, previous_user, store_facts
 from agent.pipeline.state import TurnState
 from memory._slots import second_person, slot
@@ -47,11 +47,18 @@ def remember(s: Services, state: TurnState) -> dict[str, Any]:
 
 def forget(s: Services, state: TurnState) -> dict[str, Any]:
     """Delete the user's memories the payload names, everywhere; say what was forgotten."""
-    phrase = clean_phrase(state.get("payload", ""))
-    if s.memory is None or not phrase:
+    payload = state.get("payload", "")
+    earlier = previous_user(state) if refers_back(payload) else None
+    phrase = clean_phrase(payload)
+    if s.memory is None or not (phrase or earlier):
         return {"reply": 'Tell me what to forget, e.g. "forget that I live in Paris".'}
     records = s.memory.list(state["user"], kinds=["fact"], include_history=True)
-    found = matching(phrase, records)
+    if earlier:  # "erase that": what the user's last message told
+        phrase = "what you said last"
+        said = [h["content"] for h in state.get("history", []) if h["role"] == "assistant"]
+        found = said_in(earlier, records) or said_in(said[-1] if said else "", records)
+    else:
+        found = matching(phrase, records)
     if not found:
         near = [
             h.record.text

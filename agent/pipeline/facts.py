@@ -34,13 +34,22 @@ _SENTENCE_SPLIT = re.compile(
 _LEAD = re.compile(
     r"^\s*(?:(?:oh|ok|okay|so|well|also|btw|by the way|anyway|fyi|just so you know|hey|hi|"
     r"hello|and|but|actually|oh and|by the by|right|anyhow|haha+|hah|lol|lmao|ha|hmm+|"
-    r"yeah|yep|yes|alright|fine|welp|ugh|argh|wow|omg|random thing but|get this)\b[,:!.]?\s*)+",
+    r"yeah|yep|yes|alright|fine|welp|ugh|argh|wow|omg|random thing but|get this|"
+    r"change of plans?|heads up|quick (?:update|one|thing)|update|news|small update|"
+    r"good news|bad news|guess what)\b\s*[,:!.—–-]?\s*)+",
     re.I,
 )
 _TRAIL = re.compile(r"\s*,?\s*(?:by the way|btw|too|as well|lol|haha)\s*([.!]?)\s*$", re.I)
 _QUESTION_START = re.compile(
     r"^\s*(what|who|whom|whose|where|when|which|how|why|do|does|did|is|are|am|was|were|can|"
     r"could|would|should|will|shall|have|has|had|may|might)\b",
+    re.I,
+)
+#: A request to the assistant after a comma or "so" ("I'm bored, say something fun")
+_LATER_REQUEST = re.compile(
+    r"(?:,|\bso|\band)\s+(?:now\s+|just\s+)?(?:please\s+)?(?:say|tell me|give me|show me|"
+    r"recommend|suggest|help me|make me|cheer me up|entertain me|surprise me|talk to me|sing|"
+    r"write me|teach me|explain|amuse me|distract me)\b",
     re.I,
 )
 _REQUEST = re.compile(
@@ -67,7 +76,11 @@ _NOT_A_FACT = re.compile(
     # announcing what comes next in the chat is not a fact: "I'm going to give you my policy"
     r"(?:i'?m|i am) (?:going to|gonna|about to) (?:give|send|show|paste|share|upload|read|"
     r"tell|ask) you\b|i'?ll (?:give|send|show|paste|share|upload) you\b|"
-    r"let me (?:give|send|show|paste|share|ask)\b)\b",
+    r"let me (?:give|send|show|paste|share|ask)\b|"
+    # asides that carry no fact: "Change of plan, …", "Chaos, but the good kind."
+    r"chaos\b|long story(?: short)?|fun times|good times|not ideal|no big deal|"
+    r"just saying|fair enough|whatever|typical|classic|lucky me|oh well|so yeah|"
+    r"such is life)\b",
     re.I,
 )
 #: Leaving or coming back is conversation, not a fact: "I'm off to bed."
@@ -139,9 +152,28 @@ def _is_statement(s: str) -> bool:
         return False
     if _QUESTION_START.match(s) or _REQUEST.match(s) or _NOT_A_FACT.match(s):
         return False
+    if _LATER_REQUEST.search(s):
+        return False  # "I'm bored, say something fun": a request with its reason
     if _LEAVING.match(s):
         return False
     return True
+
+
+#: "The whole team …", "the landlord …": people and things of the user's own life
+_PERSONAL_WORLD = re.compile(
+    r"^\s*the\s+(?:whole\s+|entire\s+|new\s+|old\s+)?(?:team|office|boss|manager|club|"
+    r"book club|class|landlord|landlady|neighbours?|neighbors?|kids|children|twins|school|gym|"
+    r"band|choir|project|meeting|appointment|wedding|party|trip|holiday|flight|dentist|doctor|"
+    r"vet|nursery|allotment|flat|house|garden|car|family|in-laws|wedding|surgery|landlords?)\b",
+    re.I,
+)
+#: A time of the user's own week: "last week", "this month", "on Monday", "tomorrow"
+_PERSONAL_TIME = re.compile(
+    r"\b(?:yesterday|today|tonight|tomorrow|(?:last|this|next)\s+(?:week|month|year|weekend|"
+    r"night|monday|tuesday|wednesday|thursday|friday|saturday|sunday|spring|summer|autumn|fall|"
+    r"winter)|on\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?)\b",
+    re.I,
+)
 
 
 def _about_someone(s: str) -> bool:
@@ -159,10 +191,8 @@ def _about_someone(s: str) -> bool:
         return True  # "Katie at number 31 gives piano lessons"
     words = s.split()
     # "There's also Marc, who runs the IT helpdesk": a name further in
-    return any(
-        w[0].isupper() and w.strip(",.!'s") not in _NOT_NAMES and w.strip(",.!").isalpha()
-        for w in words[1:]
-    )
+    bare = (re.sub(r"['’]s$", "", w.strip(",.!;:")) for w in words[1:])  # "Harriet's"
+    return any(w[:1].isupper() and w not in _NOT_NAMES and w.isalpha() for w in bare)
 
 
 def _holds_secret(sentence: str) -> bool:
@@ -254,6 +284,28 @@ def _agreeing(pronoun: str, subject: str | None, context: str) -> str | None:
     return None
 
 
+_HEAD_NOUN = re.compile(
+    r"^(?:(?:my|our|your|his|her|their)\s+(?:[\w-]+'s\s+)?|[A-ZÀ-ÖØ-Þ][\w-]*'s\s+)"
+    r"(?P<noun>[a-z][\w-]*(?:\s+[a-z][\w-]*)?)\s+(?:is|are|was|were)\b",
+    re.I,
+)
+_ELIDED = re.compile(r"^((?:(?:my|our|his|her|their)\s+)?[\w-]+'s)\s+(is|are|was|were)\b", re.I)
+
+
+def _restore_head(part: str, before: str) -> str:
+    """"… and my mother-in-law's is on the 12th": the noun the clause leaves out, from the
+    clause before ("my mum's birthday is …").
+
+    Example:
+        >>> _restore_head("my wife's is blue", "My car is red")
+        "my wife's car is blue"
+    """
+    head = _HEAD_NOUN.match(before)
+    if head is None or not _ELIDED.match(part):
+        return part
+    return _ELIDED.sub(lambda m: f"{m.group(1)} {head.group('noun')} {m.group(2)}", part, count=1)
+
+
 def _split(sentence: str) -> list[str]:
     """Split a compound statement into clauses that each have a subject.
 
@@ -280,6 +332,7 @@ def _split(sentence: str) -> list[str]:
             out.append(part)
             subject = _subject_of(part)
             continue
+        part = _restore_head(part, out[-1])
         if len(out) == 1 and len(out[0].split()) <= 2 and glue.strip() == "and":
             out[0] = f"{out[0]}{glue}{part}"  # "Marco and I broke up"
             subject = _subject_of(out[0]) or _subject_of(part)
@@ -412,7 +465,13 @@ def stated_sentences(message: str) -> list[str]:
                 # "I pick it up every second Friday" says nothing without the sentence before
                 out[-1] = f"{out[-1]} {_finish(clause)}"
                 kept = True
-            elif _about_someone(clause) or _holds_secret(s):
+            elif (
+                _about_someone(clause)
+                or _holds_secret(s)
+                # "the whole team got moved up to the 11th floor last week"
+                or _PERSONAL_WORLD.match(clause)
+                or _PERSONAL_TIME.search(clause)
+            ):
                 out.append(_finish(clause))
                 kept = True
         last = out[-1].rstrip(".!") if kept else ""

@@ -27,7 +27,7 @@ from agent.pipeline.evidence import content_words
 from memory._slots import NOT_NAMES as _NOT_NAMES
 from memory._slots import phrase_slot, slot
 
-__all__ = ["clean_phrase", "matching", "mentions", "REDACTED"]
+__all__ = ["clean_phrase", "matching", "mentions", "refers_back", "said_in", "REDACTED"]
 
 REDACTED = "[forgotten]"
 _PREAMBLE = re.compile(
@@ -64,7 +64,7 @@ _TOPICS = {w: set(g.split()) for g in _GROUPS for w in g.split()}
 
 
 _TAIL = re.compile(
-    r"\s*(?:,|[.!?;]\s|\bfrom (?:your|my|the) (?:memory|memories|notes|records|list|files|"
+    r"\s*(?:,|[.!?;]\s|\s[—–-]\s|[—–]|\bfrom (?:your|my|the) (?:memory|memories|notes|records|list|files|"
     r"database|brain|head|system|storage)\b|\bfrom memory\b|\bplease\b|\bfor good\b|"
     r"\bi (?:don't|do not) want\b|\bit's\b|\bit is\b|\bi shouldn't\b).*$",
     re.I | re.S,
@@ -98,6 +98,48 @@ def clean_phrase(payload: str) -> str:
         'the door code'
     """
     return _TAIL.sub("", _PREAMBLE.sub("", payload.strip())).strip(" .!?")
+
+
+_ANAPHOR = re.compile(
+    r"\s*(?:about\s+)?(?:(?:all\s+(?:of\s+)?)?(?:it|that|this|those|these)|"
+    r"what i (?:just |last )?(?:said|told you|wrote|mentioned)|"
+    r"(?:the|that|my) last (?:thing|bit|part|one|message|fact|sentence)"
+    r"(?: i (?:said|told you|wrote|mentioned))?)"
+    r"(?:\s*$|\s*[.,;:!?—–-]|\s+(?:from|please|now|too|for|then|as|out|off|altogether|"
+    r"entirely|completely|i|you)\b)",
+    re.I,
+)
+
+
+def refers_back(payload: str) -> bool:
+    """True when a forget request names no memory but points back at the user's last message
+    ("remove that from your memory", "erase what I just said", "forget the last thing").
+
+    Example:
+        >>> refers_back("that from your memory. I'm not ready to have it written down")
+        True
+        >>> refers_back("that gate code, security would kill me")
+        False
+    """
+    return bool(_ANAPHOR.match(payload))
+
+
+def said_in(message: str, records: Iterable[Any]) -> list[Any]:
+    """The records whose text came from ``message``: most of their content words are in it.
+
+    Example:
+        >>> from types import SimpleNamespace as R
+        >>> rs = [R(id=1, text="The gate code at work is 1942."), R(id=2, text="I live in Oslo.")]
+        >>> [r.id for r in said_in("The gate code at work is 1942, press hash after.", rs)]
+        [1]
+    """
+    have = content_words(message)
+    out = []
+    for r in records:
+        words = content_words(r.text)
+        if words and len(words & have) / len(words) >= 0.75:
+            out.append(r)
+    return out
 
 
 def matching(phrase: str, records: Iterable[Any]) -> list[Any]:

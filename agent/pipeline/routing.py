@@ -61,7 +61,7 @@ _PLAIN = (
             # "ok that's embarrassing, stop remembering the nickname": after a lead-in too
             r"^(?:[^.!?,;]{0,40}[.!?,;]\s+){0,3}?"
             + _POLITE.removeprefix("^")
-            + r"(?:forget|erase|(?:delete|remove|drop|wipe|scrap|scratch|strike|cross out|"
+            + r"(?P<verb>forget|erase|(?:delete|remove|drop|wipe|scrap|scratch|strike|cross out|"
             r"cross off|clear|purge|get rid of|bin|lose|ditch)"
             r"(?=\s+(?:what|everything|all|my|our|the|that|those|this|about|any)\b)|"
             r"stop remembering|don't (?:remember|store|keep)|do not (?:remember|store|keep)|"
@@ -73,7 +73,24 @@ _PLAIN = (
         ),
     ),
 )
-_PLAIN_START = re.compile(r"^\s*(?:please\s+)?(?:forget|erase|delete|remove)\b", re.I)
+#: "forget it" / "forget that" with nothing after the pronoun: a command only after a lead-in
+#: of discourse words ("Hmm, on second thought, forget that"), not inside a story ("I told her,
+#: forget it, we are done")
+_BARE_PRONOUN = re.compile(
+    r"\s*(?:about\s+)?(?:it|him|her|them|that|this)(?:\s*$|\s*[.,;:!?—–-]|\s+(?:from|please|"
+    r"now|too|for|then|ok|as|out|off|altogether|entirely|completely|i|you)\b)",
+    re.I,
+)
+_LEAD_IN = re.compile(
+    r"(?:\s*(?:please|pls|hey|ok|okay|now|and|also|actually|oh|so|well|btw|but|hmm+|um+|uh+|"
+    r"wait|sorry|no|nah|never ?mind|on second thoughts?|come to think of it|kindly|just|"
+    r"right|ugh|oops|scratch that|you know what|can you|could you|would you|will you)"
+    r"[\s,.!—–-]*)*",
+    re.I,
+)
+_MEMORY_WORDS = re.compile(
+    r"\b(?:memory|memories|notes?|records?|stored|store|written down|saved|remember)\b", re.I
+)
 _OBJECT = (  # what the task acts on: quoted text, "this …", "my notes", or a few words
     r"(?:\s*[:\"'“‘«]|\s+(?:this|that|the following|these|those|it|my|the|a|an|our)\b|"
     r"\s+\S+(?:\s+\S+){2,})"
@@ -238,13 +255,13 @@ def explicit_route(message: str, command: str | None = None) -> Decision | None:
         if (
             m
             and route == "forget"
-            and re.fullmatch(
-                r"(?:about\s+)?(?:it|him|her|them|that|this)\b.*",
-                m.group("text").strip(),
-                re.I | re.S,
+            and m.group("verb").lower() == "forget"
+            and _BARE_PRONOUN.match(m.group("text"))
+            and (
+                not _LEAD_IN.fullmatch(message[: m.start("verb")])
+                or re.match(r"\s*it\b", m.group("text"), re.I)  # "oh well, forget it"
             )
-            and m.start("text") > 12
-            and not _PLAIN_START.match(message)
+            and not _MEMORY_WORDS.search(m.group("text"))
         ):
             continue  # "I told her, forget it, we are done": no memory named
         if m:

@@ -442,6 +442,25 @@ def test_forget_after_several_lead_ins_and_in_other_words(tmp_path: Path) -> Non
     assert explicit_route("I told him, forget it, it's fine") is None
 
 
+def test_forget_that_removes_what_the_last_message_told(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat("My locker number at the pool is 318.")
+        bot.chat("I'm thinking of buying my brother a kayak for his fortieth.")
+        said = bot.chat("Wait, on second thoughts, delete that from your memory. He snoops.")
+        assert said.route == "forget" and "1 memory" in said.text
+        left = [m.text for m in bot.memory.list(user="me")]
+        assert not any("kayak" in t for t in left) and any("318" in t for t in left)
+        assert "kayak" not in bot.chat("What am I buying my brother?", thread="b").text
+        # a question answered from memory, then "erase that": the fact the answer gave
+        bot.chat("What's my locker number?")
+        assert bot.chat("Actually erase that — it's private.").route == "forget"
+        assert not bot.memory.list(user="me")
+    assert explicit_route("never mind, stop remembering that locker code, ok?").payload.startswith(
+        "that locker code"
+    )
+    assert explicit_route("Oh well, forget it.") is None  # a shrug, not a request
+
+
 def test_who_is_a_named_person_is_answered_from_what_was_told(tmp_path: Path) -> None:
     with _bot(tmp_path, reply="She is a famous singer.") as bot:
         bot.chat("My neighbour Ingrid teaches the cello at the conservatoire.")
