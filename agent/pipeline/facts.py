@@ -293,7 +293,7 @@ _ELIDED = re.compile(r"^((?:(?:my|our|his|her|their)\s+)?[\w-]+'s)\s+(is|are|was
 
 
 def _restore_head(part: str, before: str) -> str:
-    """"… and my mother-in-law's is on the 12th": the noun the clause leaves out, from the
+    """ "… and my mother-in-law's is on the 12th": the noun the clause leaves out, from the
     clause before ("my mum's birthday is …").
 
     Example:
