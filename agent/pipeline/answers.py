@@ -968,7 +968,7 @@ _DOC_WORDS = frozenset(
     "document documents doc docs file files note notes lease contract policy manual pdf report "
     "say says said according mention mentions mentioned".split()
 )
-DOES_NOT_SAY = "Your documents do not say."
+DOES_NOT_SAY = "I don't know: your documents do not mention it."
 _GENERIC_STEMS = frozenset(w[:5] for w in GENERIC_WORDS)
 
 

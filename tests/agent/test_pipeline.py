@@ -15,6 +15,7 @@ from agent.errors import GenerationError
 from agent.llm import GenerationSettings
 from agent.llm.fake import FakeLLM
 from agent.llm.prompts import TranscriptChatFormat
+from agent.pipeline.answers import DOES_NOT_SAY
 from agent.pipeline.graph import UNKNOWN_REPLY
 
 SNAPSHOT = Path(__file__).with_name("snapshots") / "graph.mmd"
@@ -293,7 +294,7 @@ def test_a_document_question_nothing_answers_says_so(
     doc.write_text("The rent is 950 euros a month.")
     bot.ingest([doc], progress=False)
     turn = bot.chat("What does the lease say about the garden shed?")
-    assert turn.text == "Your documents do not say." and turn.citations == ()
+    assert turn.text == DOES_NOT_SAY and turn.citations == ()
 
 
 def test_cancel_stops_the_reply(tmp_path: Path) -> None:
