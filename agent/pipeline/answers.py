@@ -433,6 +433,9 @@ _NAMED_KINDS = frozenset(
     "airport church clinic pharmacy office building neighbourhood neighborhood area hotel "
     "surgery practice agency venue theatre cinema museum".split()
 )
+_PLACE_KINDS = frozenset(
+    "city town village country street road neighbourhood neighborhood area".split()
+)
 _MONTHS_DAYS = frozenset(
     "january february march april may june july august september october november december "
     "monday tuesday wednesday thursday friday saturday sunday".split()
@@ -490,7 +493,14 @@ def _of_expected_type(question: str, text: str) -> bool:
         # "what day did I shop there?" is answered by a day or a date, not "thank you for…"
         return bool(_TIME_VALUE.search(text) or re.search(r"\b\d{1,4}[./-]\d{1,2}\b", text))
     if kind and kind.group(1) in _NAMED_KINDS and kind.group(1)[:4] not in text.lower():
-        # "which hospital does Beatriz work at?" is answered by a name, not "Beatriz is a nurse"
+        # "which hospital does Beatriz work at?" is answered by a name, not "Beatriz is a nurse";
+        # "which airline am I flying with?" not by where to ("flying to Montreal")
+        if kind.group(1) not in _PLACE_KINDS:
+            names = [
+                n
+                for n in names
+                if not re.search(rf"\b(?:to|in|into|from|via)\s+(?:\w+\s+)?{re.escape(n)}", text)
+            ]
         return bool(names)
     if re.match(r"^\s*(?:and\s+)?what\s+colou?r\b", q):
         return bool(_COLOUR.search(text))  # "what colour is my bike?" is not "I bought a Brompton"
