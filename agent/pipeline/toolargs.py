@@ -131,9 +131,21 @@ def parse_summarize(payload: str) -> SummarizeArgs:
             max_words, text = int(first), rest
         else:
             break
-    lead = re.match(r"^[^:\n]{0,40}:\s*(?=\S)", text)
+    lead = re.match(r"^[^:\n]{0,120}:\s*(?=\S)", text)
     if lead and len(text) - lead.end() > 80:
-        text = text[lead.end() :]  # "one too pls: <the text>"
+        # "one too pls: <the text>", "this email from my manager in two bullet points: '…'"
+        asked = text[: lead.end()]
+        text = text[lead.end() :]
+        if re.search(r"\bbullet(?:ed)?(?:\s+points?)?s?\b|\bbullets\b|\bpoints\b", asked, re.I):
+            style = "bullets"
+        words = re.search(r"\b(\d+)\s+words\b", asked)
+        if words:
+            max_words = int(words.group(1))
+        elif re.search(r"\b(?:one|a single)\s+(?:sentence|line)\b", asked, re.I):
+            max_words = 25
+        quoted = re.fullmatch(r"\s*[\"'“‘«](.+)[\"'”’»]\s*[.!]?\s*", text, re.S)
+        if quoted:
+            text = quoted.group(1)
     return SummarizeArgs(text.strip(), style, max_words)
 
 

@@ -63,6 +63,9 @@ def test_summarize_and_code_arguments() -> None:
     assert parse_summarize("extractive 40 notes.md") == parse_summarize("40 extractive notes.md")
     s = parse_summarize("Summarize this: some text here")
     assert (s.source, s.style, s.max_words) == ("some text here", "abstractive", None)
+    asked = parse_summarize(f"this note from the society in two bullet points: '{ARTICLE}'")
+    assert (asked.source, asked.style) == (ARTICLE, "bullets")  # the request is not the text
+    assert parse_summarize(f"this in one sentence please: {ARTICLE}").max_words == 25
     assert parse_code("python: reverse a list", ("python", "bash")) == ("reverse a list", "python")
     assert parse_code("reverse a list", ("python",)) == ("reverse a list", "python")
 
