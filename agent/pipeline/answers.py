@@ -767,7 +767,10 @@ def _subject_matches(subject: str, text: str, attribute: str = "") -> bool:
         )
     noun = subject.removeprefix("my ")
     spelled = KIN_WORDS.get(noun, [noun])  # "my mother" is also "my mum"
-    return any(re.search(rf"\b{re.escape(n)}", low) for n in spelled)
+    # …and "my kids" are "my twins"
+    return any(re.search(rf"\b{re.escape(n)}", low) for n in spelled) or bool(
+        content_words(noun) & content_words(low)
+    )
 
 
 def _when(date: str) -> str:

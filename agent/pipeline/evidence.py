@@ -53,7 +53,13 @@ SAME_IDEA = {
         "learn": "learning learn learns learnt learned studying study studies lessons lesson "
         "classes class course",
         "teach": "teaches teach teaching tutor tutors tutoring taught",
-        "kid": "kid kids children child",
+        "kid": "kid kids children child twins twin triplets",
+        # a kind and its everyday members: "any nut I must avoid?" / "allergic to hazelnuts"
+        "nut": "nut nuts hazelnut hazelnuts peanut peanuts almond almonds walnut walnuts "
+        "cashew cashews pecan pecans pistachio pistachios",
+        "plant": "plant plants houseplant houseplants fig ficus fern ferns cactus cacti orchid "
+        "orchids monstera succulent succulents bonsai",
+        "allergy": "allergy allergies allergic intolerant intolerance",
         "mother": "mum mom mother mam",
         "father": "dad father",
         "home": "flat apartment house home",

@@ -461,6 +461,27 @@ def test_forget_that_removes_what_the_last_message_told(tmp_path: Path) -> None:
     assert explicit_route("Oh well, forget it.") is None  # a shrug, not a request
 
 
+def test_a_kind_meets_its_members_and_a_destination_is_not_an_airline(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat("Heads up, I'm allergic to cashews, keep it in mind for recipes.")
+        bot.chat("We have triplets, Ines, Hugo and Lola, born in May.")
+        bot.chat("I keep an orchid on the windowsill that I named Duchess.")
+        bot.chat("Our project team sits on the 4th floor of the Arden building.")
+        bot.chat("Quick update: they relocated all of us to the 7th floor on Friday.")
+        bot.chat("I'm taking the train to Porto next week for a wedding.")
+        assert "cashew" in bot.chat("Is there a nut I must avoid?", thread="b").text
+        assert "Lola" in bot.chat("What are my kids called?", thread="b").text
+        assert "Duchess" in bot.chat("What's the name of my plant?", thread="b").text
+        floor = bot.chat("Which floor is our team on?", thread="b").text
+        assert "7th" in floor and "4th" not in floor
+        line = bot.chat("Which train company am I travelling with?", thread="b").text
+        assert line.startswith("I don't know")
+        assert not bot.chat("I'm bored, say something fun.", thread="c").facts
+        birthdays = "My dad's birthday is on 3 May and my stepmum's is on the 20th of May."
+        bot.chat(birthdays)
+        assert "20th" in bot.chat("When is my stepmum's birthday?", thread="b").text
+
+
 def test_who_is_a_named_person_is_answered_from_what_was_told(tmp_path: Path) -> None:
     with _bot(tmp_path, reply="She is a famous singer.") as bot:
         bot.chat("My neighbour Ingrid teaches the cello at the conservatoire.")
