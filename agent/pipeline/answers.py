@@ -332,7 +332,7 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
     # related facts: the one naming exactly what was asked first ("Cocoa" is not "Coco")
     exact = _exact(question)
     related.sort(key=lambda m: (-len(exact & _exact(m["text"])), -m.get("similarity", 0.0)))
-    return _changes_first(question, same + related)
+    return _changes_first(question, same + related, memories)
 
 
 #: Words by which a user says a value changed: "they've moved me to Friday instead", "IT gave
@@ -347,9 +347,14 @@ _CHANGE = re.compile(
 )
 
 
-def _changes_first(question: str, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _changes_first(
+    question: str, found: list[dict[str, Any]], recalled: Sequence[dict[str, Any]] = ()
+) -> list[dict[str, Any]]:
     """A later fact that says it changes the first one's value comes first: both answer the
-    question, and the user's latest word on it is the current one.
+    question, and the user's latest word on it is the current one. The later fact may be one
+    recalled that shares nothing with the question but much with the first fact ("The book club
+    meets at Harriet's" / "Change of plan, we're meeting at the Crooked Spoon instead because
+    Harriet's boiler broke").
 
     Example:
         >>> [m["id"] for m in _changes_first("When's my dentist appointment?", [
@@ -357,9 +362,20 @@ def _changes_first(question: str, found: list[dict[str, Any]]) -> list[dict[str,
         ...     {"id": 2, "text": "The dentist rang, they've moved me to Friday instead."}])]
         [2, 1]
     """
-    if len(found) < 2 or asks_history(question):
+    if not found or asks_history(question):
         return found
     first = found[0]
+    known = {m.get("id") for m in found}
+    told = content_words(first["text"])
+    found = found + [
+        m
+        for m in recalled
+        if m.get("id") not in known
+        and len(told & content_words(m["text"])) >= 2
+        and slot(m["text"]) is None  # one of a known slot was judged by it ("a new job")
+    ]
+    if len(found) < 2:
+        return found
     names = _asked_names(question) - NOT_NAMES
     # both are already evidence; the later one must share what the question is about
     topic = (content_words(question) - content_words(" ".join(names))) & content_words(
@@ -371,7 +387,12 @@ def _changes_first(question: str, found: list[dict[str, Any]]) -> list[dict[str,
         if m.get("current", True)
         and m.get("id", 0) > first.get("id", 0)
         and _CHANGE.search(m["text"])
-        and (topic & content_words(m["text"]) or any(n in m["text"] for n in names))
+        and _of_expected_type(question, m["text"])  # "Ana has a new job" is not where she lives
+        and (
+            topic & content_words(m["text"])
+            or any(n in m["text"] for n in names)
+            or len(told & content_words(m["text"])) >= 2
+        )
     ]
     if not later:
         return found
