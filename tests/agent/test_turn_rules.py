@@ -480,8 +480,9 @@ def test_a_kind_meets_its_members_and_a_destination_is_not_an_airline(tmp_path: 
         birthdays = "My dad's birthday is on 3 May and my stepmum's is on the 20th of May."
         bot.chat(birthdays)
         assert "20th" in bot.chat("When is my stepmum's birthday?", thread="b").text
+    with _bot(tmp_path / "other") as bot:
         bot.chat("The choir is rehearsing at Mabel's house this week.")
-        bot.chat("Change of plan, we're rehearsing at St Olave's hall instead, Mabel has flu.")
+        bot.chat("Change of plan, we're rehearsing at St Olave's instead because Mabel has flu.")
         assert "Olave" in bot.chat("Where is choir this week?", thread="d").text
         bot.chat("My brother Teodor lives in Vigo.")
         bot.chat("My brother Teodor has a new job at the harbour now.")
