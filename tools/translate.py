@@ -354,18 +354,21 @@ def _translate_unit(run: _Run, index: int, unit: Span) -> tuple[Segment, list[Vi
         run.trace.kinds[item.kind] = run.trace.kinds.get(item.kind, 0) + 1
     if not any(ch.isalpha() for ch in _strip_sentinels(masked)):
         return Segment(unit.text, unit.text, unit.start, unit.end, "copy"), []
-    examples = builtin_pairs(run.source, run.target)
-    bank = similar(unit.text, run.source, run.target, run.bank)
-    examples += [protect_pair(s, t) for s, t in bank if (s, t) not in examples]
+    builtin = builtin_pairs(run.source, run.target)
+    bank = [protect_pair(s, t) for s, t in similar(unit.text, run.source, run.target, run.bank)]
     tm = [h for h in hits if h.score >= TM_MIN_SCORE][::-1]
-    examples += [protect_pair(h.source, h.target) for h in tm]
+    own = [protect_pair(h.source, h.target) for h in tm]
+    examples = builtin + bank + own
     run.trace.tm_ids.update(h.id for h in tm)
     first = _attempt(run, masked, items, examples, terms)
     problems = _check(index, first[0], first[1], terms, unit.text, items)
     if problems:
         run.trace.retried.append(index)
         forced, extra = force_terms(masked, terms, len(items) + 1)
-        moved = [e for e in examples if "⟦" not in e[0]] + [e for e in examples if "⟦" in e[0]]
+        # The retry leaves the bank out: a near match ("Select all" for "Select all %(n)s
+        # %(things)s") is what makes the model drop or reorder protected items.
+        plain = builtin + own
+        moved = [e for e in plain if "⟦" not in e[0]] + [e for e in plain if "⟦" in e[0]]
         # A sentinel right after a sentence's first words ("Hello ⟦1⟧, ...") makes the model
         # drop those words; a name in its place does not ("Bonjour Alice, ..."). So when the
         # lead was lost, the retry shows placeholders as names and maps the names back.
