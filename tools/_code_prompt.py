@@ -18,11 +18,11 @@ from __future__ import annotations
 import ast
 import re
 
-LANGUAGES = {"python": "Python", "javascript": "JavaScript", "bash": "Bash"}
+LANGUAGES = {"python": "Python", "javascript": "JavaScript", "bash": "Bash", "sql": "SQL"}
 """Languages the tool writes (name -> label in the prompt). Only Python is executed."""
 ALIASES = {"py": "python", "python3": "python", "js": "javascript", "node": "javascript",
            "sh": "bash", "shell": "bash"}  # fmt: skip
-FENCE = {"python": "python", "javascript": "javascript", "bash": "bash"}
+FENCE = {"python": "python", "javascript": "javascript", "bash": "bash", "sql": "sql"}
 
 COMPLETION_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\n@", "\n```")
 FEW_SHOT_STOPS = ("```", "\nTask:")
@@ -60,6 +60,13 @@ _EXAMPLES: dict[str, list[tuple[str, str]]] = {
         (
             "Make a directory called backup and copy every .txt file into it.",
             "mkdir -p backup\ncp -- *.txt backup/",
+        ),
+    ],
+    "sql": [
+        ("Count the rows of the table people.", "SELECT COUNT(*) FROM people;"),
+        (
+            "List each city of the table shops with how many shops it has, most first.",
+            "SELECT city, COUNT(*) AS shops\nFROM shops\nGROUP BY city\nORDER BY shops DESC;",
         ),
     ],
 }

@@ -175,7 +175,8 @@ def parse_code(payload: str, languages: tuple[str, ...]) -> tuple[str, str]:
     for w in re.findall(r"[a-z]+", text.lower()):
         lang = named.get(w, w)
         if lang in languages and re.search(
-            rf"\b{w}\s+(?:\w+\s+)?(?:function|script|code|program|snippet|class|one-liner)\b|"
+            rf"\b{w}\s+(?:\w+\s+)?(?:function|script|code|program|snippet|class|one-liner|"
+            rf"query|queries|statement)\b|"
             rf"\bin\s+{w}\b",
             text,
             re.I,

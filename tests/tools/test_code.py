@@ -10,6 +10,7 @@ import pytest
 import tools.sandbox
 from agent.errors import ToolInputError
 from agent.llm.fake import FakeLLM
+from agent.pipeline.toolargs import parse_code
 from tools._code_prompt import completion_code, is_completion_prompt, salvage
 from tools._code_tests import Case, docstring_cases
 from tools.code import code, supported_languages
@@ -117,6 +118,15 @@ def test_other_languages_are_written_not_run() -> None:
     assert llm.calls[0].prompt.endswith("```javascript\n")
 
 
+def test_an_sql_request_gets_an_sql_query() -> None:
+    llm = FakeLLM(["SELECT author, COUNT(*) AS books\nFROM books\nGROUP BY author;\n```"])
+    request = "I need an SQL query that counts the books per author in the table books."
+    text, language = parse_code(request, tuple(supported_languages()))
+    r = code(text, language=language, llm=llm)
+    assert r.language == "sql" and "GROUP BY" in r.code
+    assert llm.calls[0].prompt.endswith("```sql\n")
+
+
 def test_no_tests_and_no_examples_means_one_unrun_candidate() -> None:
     llm = FakeLLM(default="    return a + b\n")
     r = code('def add(a, b):\n    """Add them."""\n', samples=3, llm=llm)
@@ -140,7 +150,7 @@ def test_unknown_language_lists_the_valid_ones(language: str) -> None:
     with pytest.raises(ToolInputError, match="python") as info:
         code(ADD, language=language, llm=FakeLLM())
     assert info.value.reason == "bad-argument"
-    assert supported_languages() == ["bash", "javascript", "python"]
+    assert supported_languages() == ["bash", "javascript", "python", "sql"]
 
 
 def test_aliases_are_accepted() -> None:
