@@ -19,6 +19,7 @@ screen, "How old is my daughter?" got "My daughter is 20 years old." (sampling a
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -47,6 +48,7 @@ __all__ = [
     "DOES_NOT_SAY",
     "asks_history",
     "best_sentence",
+    "beyond_title",
     "extractive_document_answer",
     "model_document_answer",
     "supported",
@@ -1034,26 +1036,35 @@ def best_sentence(
     """
     asked = _stems(question)
     wants = _wanted_amount(question)
-    typed = bool(_TYPED.match(without_lead_context(question)))
+    # "until what time on a Sunday…?" asks for a time as "what time…?" does
+    kind = _LEAD_PREPOSITION.sub("", without_lead_context(question))
+    typed = bool(_TYPED.match(kind))
     numbers = set(re.findall(r"\b\d+\b", question))
     best: tuple[float, int, dict[str, Any]] | None = None
     meaning = _meanings(question, chunks, similar)
+    split = [_sentences(c) for c in chunks]
+    weight = _rarity(asked, [_stems(m.group(0)) for found in split for m in found])
+    # "what do I season uncle Bram's stew with?": the title's words name the document,
+    # they do not point at the sentence that answers, in any of its excerpts
+    titles = {
+        c.get("path"): _stems(c["quote"].lstrip().split("\n", 1)[0])
+        for c in chunks
+        if c.get("start") == 0
+    }
     for rank, c in enumerate(chunks):
-        found = _sentences(c)
+        found = split[rank]
         carry = 0.0  # the words a heading or an FAQ's question shares, lent to what follows
-        # "what do I season uncle Bram's stew with?": the title's words name the document,
-        # they do not point at the sentence that answers
-        title = _stems(c["quote"].lstrip().split("\n", 1)[0]) if c.get("start") == 0 else set()
+        title = titles.get(c.get("path"), set())
         for i, m in enumerate(found):
             lead = _is_lead(m.group(0))
             have = asked & _stems(m.group(0))
-            shared = len(have - title) + _TITLE_WEIGHT * len(have & title)
+            shared = sum(weight[w] for w in have - title) + _TITLE_WEIGHT * len(have & title)
             if lead:
                 # a title lends its words in full when it is all the question asks about
                 # ("what's on my packing list for Iceland?" / "Packing list for Iceland:")
                 carry = float(len(have)) if have and asked <= title else shared
                 continue  # a heading or a question is not an answer; it points to one
-            if typed and not _of_expected_type(question, m.group(0)):
+            if typed and not _of_expected_type(kind, m.group(0)):
                 carry = 0.0
                 continue  # "who is the new treasurer?" is not answered by a sentence with no name
             score, carry = shared + (0.5 * carry if shared or carry >= 2 else 0.0), 0.0
@@ -1084,6 +1095,7 @@ def best_sentence(
                     "similarity": round(sim, 4) if meaning else None,
                     # the sentences around it, for a question its neighbours set the scene of
                     "context": " ".join(f.group(0).strip() for f in found[max(0, i - 1) : i + 2]),
+                    "title_words": sorted(title),
                 },
             )
     return best[2] if best else None
@@ -1099,10 +1111,40 @@ _PLANTED = re.compile(
 )
 
 
+#: "until what time…?", "by which date…?": the preposition does not change what is asked
+_LEAD_PREPOSITION = re.compile(
+    r"^\s*(?:until|till|from|by|at|since|before|after|on)\s+(?=(?:what|which)\s+"
+    r"(?:time|day|date)\b)",
+    re.I,
+)
 _TITLE_WEIGHT = 0.2
 """What a question word found in the document's title line counts for, against 1."""
 _MEANING_WEIGHT = 3.0
 """How much the question's embedding similarity to a sentence weighs against one shared word."""
+
+
+def _rarity(asked: set[str], sentences: Sequence[set[str]]) -> dict[str, float]:
+    """What each asked word counts for in choosing a sentence: 1 for a word few of the
+    candidate sentences hold, down to :data:`_COMMON_WEIGHT` for one most of them hold.
+
+    A word every excerpt repeats names the document ("dishwasher" in its manual, "ROT" in
+    the ROT FAQ); the rarer word ("Eco") points at the sentence.
+
+    Example:
+        >>> r = _rarity({"dishw", "eco"}, [{"dishw"}, {"dishw", "eco"}, {"dishw"}, {"salt"}])
+        >>> r["eco"] > r["dishw"]
+        True
+    """
+    n = len(sentences)
+    if n < 4:
+        return dict.fromkeys(asked, 1.0)
+    df = {w: sum(w in s for s in sentences) for w in asked}
+    top = math.log((n + 1) / 2)
+    return {w: min(1.0, max(_COMMON_WEIGHT, math.log((n + 1) / (df[w] + 1)) / top)) for w in asked}
+
+
+_COMMON_WEIGHT = 0.3
+"""What a question word that most candidate sentences hold counts for, against 1."""
 
 
 def _sentences(chunk: dict[str, Any]) -> list[re.Match[str]]:
@@ -1214,6 +1256,27 @@ def supported(answer: str, sentence: str, question: str) -> bool:
     if content_words(answer) - content_words(sentence) - content_words(question) - _SPEECH:
         return False  # "Slugs should be eaten by humans": words the sentence does not have
     return bool(_stems(answer) & _stems(sentence))
+
+
+def beyond_title(question: str, found: dict[str, Any]) -> bool:
+    """The chosen sentence, or the sentences around it, holds a word of the question that is
+    not only in the document's title: "What is BuildMart's phone number?" is not answered by
+    "BUILDMART HOME & GARDEN", nor "How many pets…in Birchwood Court?" by "Adopted by the
+    Birchwood Court residents' association".
+
+    Example:
+        >>> found = {"sentence": "Adopted by the Birchwood Court association.",
+        ...          "context": "", "title_words": ["birch", "court"]}
+        >>> beyond_title("How many pets may a flat in Birchwood Court have?", found)
+        False
+        >>> beyond_title("What are the Birchwood Court rules?", {**found, "title_words": ["birch",
+        ...              "court", "rule"]})
+        True
+    """
+    asked = _stems(question) - set(found.get("title_words", ()))
+    if not asked:
+        return True  # "what's on my packing list for Iceland?": the whole document is asked for
+    return bool(asked & (_stems(found["sentence"]) | _stems(found.get("context", ""))))
 
 
 def extractive_document_answer(found: dict[str, Any] | None) -> str:

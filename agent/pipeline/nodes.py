@@ -26,6 +26,7 @@ from agent.pipeline.answers import (
     asks_history,
     asks_when,
     best_sentence,
+    beyond_title,
     clock_reply,
     closest_told,
     evidence,
@@ -86,6 +87,9 @@ _POINTS_BACK = re.compile(
     r"\b(?:it|its|they|them|their|that|this|those|these|he|she|her|him)\b", re.I
 )
 _DOC_RELEVANT = 0.45
+_DOC_SURE = 0.6
+"""A document sentence this similar answers the question even in none of its words (MiniLM
+cosine)."""
 """A document sentence less similar than this, sharing under half the question's words, does
 not answer it (MiniLM cosine)."""
 
@@ -339,6 +343,12 @@ def cite(s: Services, state: TurnState) -> dict[str, Any]:
         and not named_in(question, found["sentence"])
     ):
         found = None  # it shares a word but is about something else: the documents don't say
+    if (
+        found is not None
+        and (found.get("similarity") or 1.0) < _DOC_SURE
+        and not beyond_title(question, found)
+    ):
+        found = None  # it shares only the document's name with the question
     reply = ""
     if found is not None and instruct(s.llm):
         reply = model_document_answer(s.llm, question, found, s.cancel)
