@@ -47,6 +47,7 @@ __all__ = [
     "UNKNOWN_REPLY",
     "DOES_NOT_SAY",
     "asks_history",
+    "answers_question",
     "best_sentence",
     "beyond_title",
     "extractive_document_answer",
@@ -1004,6 +1005,10 @@ _DOC_WORDS = frozenset(
     "document documents doc docs file files note notes lease contract policy manual pdf report "
     "say says said according mention mentions mentioned".split()
 )
+#: Words that point at no passage ("picked up", "if I want to", "is it OK to")
+_FUNCTION_WORDS = frozenset(
+    "if up out into onto by want wants wanted just ok okay really actually also ever".split()
+)
 DOES_NOT_SAY = "I don't know: your documents do not mention it."
 _GENERIC_STEMS = frozenset(w[:5] for w in GENERIC_WORDS)
 
@@ -1011,11 +1016,11 @@ _GENERIC_STEMS = frozenset(w[:5] for w in GENERIC_WORDS)
 def _stems(text: str) -> set[str]:
     out = set()
     for w in re.findall(r"[a-z0-9]+", text.lower()):
-        if w in _DOC_WORDS or w in GENERIC_WORDS or len(w) < 2:
+        if w in _DOC_WORDS or w in GENERIC_WORDS or w in _FUNCTION_WORDS or len(w) < 2:
             continue  # "does" is not "doe" once its s is cut
         w = LEMMA.get(w, w)
         w = SAME_IDEA.get(w, w)  # "a year" meets "annual", "apartment" meets "flat"
-        w = w[:-1] if len(w) > 3 and w.endswith("s") else w
+        w = w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
         out.add(w[:5])
     return out - _GENERIC_STEMS
 
@@ -1051,8 +1056,11 @@ def best_sentence(
         for c in chunks
         if c.get("start") == 0
     }
+    elsewhere = _named_elsewhere(question, chunks)
     for rank, c in enumerate(chunks):
         found = split[rank]
+        if c.get("path") in elsewhere:
+            continue  # "what day did I shop at BuildMart?": not the house rules, the receipt
         carry = 0.0  # the words a heading or an FAQ's question shares, lent to what follows
         title = titles.get(c.get("path"), set())
         for i, m in enumerate(found):
@@ -1064,14 +1072,24 @@ def best_sentence(
                 # ("what's on my packing list for Iceland?" / "Packing list for Iceland:")
                 carry = float(len(have)) if have and asked <= title else shared
                 continue  # a heading or a question is not an answer; it points to one
-            if typed and not _of_expected_type(kind, m.group(0)):
+            if _opposes(question, m.group(0)):
+                carry = 0.0
+                continue  # "when does the first bus leave?" is not "the last bus leaves at 22:00"
+            if typed and not _of_expected_type(kind, _MODAL_MAY.sub("can", m.group(0))):
                 carry = 0.0
                 continue  # "who is the new treasurer?" is not answered by a sentence with no name
             score, carry = shared + (0.5 * carry if shared or carry >= 2 else 0.0), 0.0
             if score and numbers and numbers & set(re.findall(r"\b\d+\b", m.group(0))):
                 score += 1.5  # "what's planned for day 3?" is "Day 3: …", not "Day 4: …"
-            if score and wants is not None and wants.search(m.group(0)):
+            valued = _QUESTION_NUMBER.sub(
+                lambda n: " " if n.group(0) in numbers else n.group(0), m.group(0)
+            )  # "how much extra … on the 42?" is not answered by "line 42"
+            valued = _MODAL_MAY.sub("can", valued)  # "Visitors may use…" names no month
+            holds_value = wants is not None and bool(wants.search(valued))
+            if score and holds_value:
                 score += 1.5  # "how much…?" is answered by the sentence with the amount
+                if _value_beside(asked - title, valued):
+                    score += _BESIDE_WEIGHT  # "Serves 4.", "- 1.2 litres vegetable stock"
             sim = meaning.get(m.group(0).strip(), 0.0)
             if score:
                 score += _MEANING_WEIGHT * sim  # among sentences sharing words, the closest
@@ -1096,6 +1114,8 @@ def best_sentence(
                     # the sentences around it, for a question its neighbours set the scene of
                     "context": " ".join(f.group(0).strip() for f in found[max(0, i - 1) : i + 2]),
                     "title_words": sorted(title),
+                    "under": _heading_over(found, i),
+                    "holds_value": holds_value,
                 },
             )
     return best[2] if best else None
@@ -1121,6 +1141,118 @@ _TITLE_WEIGHT = 0.2
 """What a question word found in the document's title line counts for, against 1."""
 _MEANING_WEIGHT = 3.0
 """How much the question's embedding similarity to a sentence weighs against one shared word."""
+
+
+#: Words of opposite meaning a question and a sentence may share a topic by: one side each
+_OPPOSITES = [
+    (
+        frozenset("first earliest".split()),
+        frozenset("last latest final".split()),
+    ),
+    (
+        frozenset("start starts started begin begins began beginning open opens opened".split()),
+        frozenset("end ends ended ending finish finishes finished expire expires".split()),
+    ),
+    (
+        frozenset("minimum min least lowest smallest".split()),
+        frozenset("maximum max most highest largest".split()),
+    ),
+    (frozenset("buy buys bought buying".split()), frozenset("sell sells sold selling".split())),
+]
+
+
+def _value_beside(words: set[str], sentence: str) -> bool:
+    """A number in ``sentence`` stands within three words of one of ``words`` (stems): the
+    value is about what was asked ("Serves 4." for "how many people does it feed?", "1.2 litres
+    vegetable stock" for "how much stock…?").
+
+    Example:
+        >>> _value_beside({"stock"}, "- 1.2 litres vegetable stock")
+        True
+        >>> _value_beside({"stock"}, "Add the stock, bring to the boil and simmer for 25 minutes")
+        False
+    """
+    tokens = re.findall(r"[\w.,:]+", sentence.lower())
+    at = [i for i, t in enumerate(tokens) if _stems(t) & words]
+    values = [i for i, t in enumerate(tokens) if any(ch.isdigit() for ch in t)]
+    return any(abs(i - j) <= 3 for i in at for j in values)
+
+
+#: "may" the verb, not the month: "Visitors may use…", "it may not be…"
+_MODAL_MAY = re.compile(
+    r"(?<!\d\s)(?<!\b(?:in|of|on|to|by)\s)(?<!until\s)(?<!since\s)(?<!from\s)(?<!till\s)"
+    r"(?<!early\s)(?<!late\s)(?<!mid\s)(?<!mid-)\bmay\b(?!\s+\d)",
+    re.I,
+)
+_BESIDE_WEIGHT = 1.0
+"""What a value next to an asked word adds, against one shared word."""
+_QUESTION_NUMBER = re.compile(r"\b\d+\b")
+
+
+def _named_elsewhere(question: str, chunks: Sequence[dict[str, Any]]) -> set[str]:
+    """The documents among ``chunks`` that lack a name (or a number such as a bus line) the
+    question gives while another retrieved document holds it: "How often does the 42 run on
+    Saturdays?" is about the timetable, not the house rules' quiet hours.
+
+    Example:
+        >>> bus = {"path": "bus.md", "quote": "Line 42 runs every 30 minutes."}
+        >>> rules = {"path": "rules.md", "quote": "Quiet hours run from 22:00."}
+        >>> sorted(_named_elsewhere("How often does the 42 run?", [bus, rules]))
+        ['rules.md']
+    """
+    names = {
+        w.lower()
+        for w in re.findall(r"(?<!^)\b[A-Z][\w]{2,}\b|\b\d{2,}\b", question.strip())
+        if w not in NOT_NAMES
+    }
+    if not names:
+        return set()
+    texts: dict[str, str] = {}
+    for c in chunks:
+        texts[c.get("path", "")] = texts.get(c.get("path", ""), "") + " " + c["quote"].lower()
+    holds = {
+        path: {n for n in names if re.search(rf"(?<![\w]){re.escape(n)}(?![\w])", text)}
+        for path, text in texts.items()
+    }
+    anywhere = set().union(*holds.values())
+    return {path for path, have in holds.items() if anywhere - have}
+
+
+def _heading_over(found: Sequence[re.Match[str]], i: int) -> str:
+    """The heading a list item or a table row ``found[i]`` stands under in its excerpt ("## What
+    is not covered" over "- Flooding…"), without its marks; "" for a sentence of running text
+    or when the excerpt does not show the heading."""
+    item = found[i].group(0).strip()
+    if not _ITEM.match(item):
+        return ""
+    for m in reversed(found[:i]):
+        line = m.group(0).strip()
+        if line.startswith("#") or (line.endswith(":") and len(line.split()) <= 8):
+            return line.lstrip("#").strip().rstrip(":")
+    return ""
+
+
+def _opposes(question: str, sentence: str) -> bool:
+    """The sentence says the opposite of what the question asks about: one of the question's
+    words has its opposite in the sentence, and the sentence does not also hold the word
+    ("when does the beta end?" / "The beta opened on 3 March.").
+
+    Example:
+        >>> _opposes("When does the first bus leave?", "The last bus leaves at 22:00.")
+        True
+        >>> _opposes("When is the last bus?", "The first bus is at 5:40, the last at 22:00.")
+        False
+    """
+    asked = set(_WORDS.findall(question.lower()))
+    have = set(_WORDS.findall(sentence.lower()))
+    for one, other in _OPPOSITES:
+        for mine, theirs in ((one, other), (other, one)):
+            if asked & mine and have & theirs and not have & mine:
+                return True
+    return False
+
+
+_WORDS = re.compile(r"[a-z]+")
 
 
 def _rarity(asked: set[str], sentences: Sequence[set[str]]) -> dict[str, float]:
@@ -1231,8 +1363,14 @@ def named_in(question: str, sentence: str) -> bool:
 
 def _is_heading(sentence: str) -> bool:
     s = sentence.strip()
+    if _ITEM.match(s):
+        return False  # "- 250 g red lentils" is an item of a list, not the heading over the next
     # a line that ends in a value ("TOTAL PAID ..... 53.50") is an answer, not a heading
     return bool(s) and s[-1] not in ".!?" and len(s.split()) <= 8 and not s[-1].isdigit()
+
+
+#: A list item or a table row
+_ITEM = re.compile(r"(?:[-*\u2022]|\d{1,2}[.)]|\|)\s")
 
 
 def supported(answer: str, sentence: str, question: str) -> bool:
@@ -1258,6 +1396,53 @@ def supported(answer: str, sentence: str, question: str) -> bool:
     return bool(_stems(answer) & _stems(sentence))
 
 
+def answers_question(question: str, found: dict[str, Any]) -> bool:
+    """The relevance test a sentence :func:`best_sentence` chose must pass to be quoted;
+    failing it, the documents do not say.
+
+    It passes when it holds a word of the question beyond the document's title (or means the
+    same, :data:`DOC_SURE`), and then when it means nearly the same (:data:`DOC_RELEVANT`),
+    holds half the question's words, with the sentences around it or alone, or names whom
+    the question names. The similarity is None without an embedder: then words decide.
+
+    Example:
+        >>> found = {"sentence": "Rent is 950 euros a month.", "context": "",
+        ...          "title_words": ["lease"], "similarity": 0.3}
+        >>> answers_question("How much is the rent?", found)
+        True
+        >>> answers_question("How much is the parking spot in the courtyard?", found)
+        False
+    """
+    sim = found.get("similarity")
+    sim = 1.0 if sim is None else sim
+    if sim < DOC_SURE and not beyond_title(question, found):
+        return False  # it shares only the document's name with the question
+    title = set(found.get("title_words", ()))
+    asked = (_stems(question) - title) or _stems(question)
+    around = " ".join((found.get("under", ""), found.get("context", "")))
+    key = len(asked & _stems(found["sentence"])) / len(asked) if asked else 0.0
+    near = len(asked & _stems(around)) / len(asked) if asked else 0.0
+    return (
+        sim >= DOC_RELEVANT
+        or key >= 0.5
+        # "How much money does Mila need for the museum trip?": the sentence before says
+        # which trip "8 euros for the entry fee" is for
+        or near > 0.5
+        or named_in(question, found["sentence"])
+        # "how much did I spend at BuildMart altogether?" / "TOTAL EUR 95.96": the asked
+        # value beside an asked word
+        or (found.get("holds_value", False) and key > 0 and near >= 0.5)
+    )
+
+
+DOC_RELEVANT = 0.45
+"""A document sentence less similar than this, sharing under half the question's words, does
+not answer it (MiniLM cosine)."""
+DOC_SURE = 0.6
+"""A document sentence this similar answers the question even in none of its words (MiniLM
+cosine)."""
+
+
 def beyond_title(question: str, found: dict[str, Any]) -> bool:
     """The chosen sentence, or the sentences around it, holds a word of the question that is
     not only in the document's title: "What is BuildMart's phone number?" is not answered by
@@ -1280,10 +1465,18 @@ def beyond_title(question: str, found: dict[str, Any]) -> bool:
 
 
 def extractive_document_answer(found: dict[str, Any] | None) -> str:
-    """The sentence that holds the answer, quoted with its citation number."""
+    """The sentence that holds the answer, quoted with its citation number; a list item or a
+    table row with the heading it stands under, which its meaning hangs on ("What is not
+    covered" over "- Flooding caused by rising groundwater").
+
+    Example:
+        >>> extractive_document_answer({"sentence": "- Flooding", "n": 1, "under": "Not covered"})
+        'Your documents say, under \u201cNot covered\u201d: \u201c- Flooding\u201d [1]'
+    """
     if found is None:
         return DOES_NOT_SAY
-    return f"Your documents say: \u201c{found['sentence']}\u201d [{found['n']}]"
+    under = f", under \u201c{found['under']}\u201d" if found.get("under") else ""
+    return f"Your documents say{under}: \u201c{found['sentence']}\u201d [{found['n']}]"
 
 
 def model_document_answer(llm: LLM, question: str, found: dict[str, Any], cancel: Any) -> str:

@@ -53,7 +53,7 @@ SAME_IDEA = {
         "learn": "learning learn learns learnt learned studying study studies lessons lesson "
         "classes class course",
         "teach": "teaches teach teaching tutor tutors tutoring taught",
-        "kid": "kid kids children child twins twin triplets",
+        "kid": "kid kids children child twins twin triplets toddler toddlers",
         # a kind and its everyday members: "any nut I must avoid?" / "allergic to hazelnuts"
         "nut": "nut nuts hazelnut hazelnuts peanut peanuts almond almonds walnut walnuts "
         "cashew cashews pecan pecans pistachio pistachios",
@@ -66,7 +66,6 @@ SAME_IDEA = {
         "film": "film films movie movies",
         "holiday": "holiday holidays vacation trip",
         "doctor": "doctor gp physician",
-        "start": "start started starting began begin begun",
         "stop": "stop stopped quit quitting",
         "phone": "phone mobile cell",
         "car": "car vehicle",
@@ -81,6 +80,13 @@ SAME_IDEA = {
         "serve": "serve serves serving servings feed feeds portion portions",
         "notice": "notice notify notifies inform tell",
         "allowed": "allowed permitted allow allows permit permits",
+        "start": "start starts started starting began begin begins beginning begun",
+        "bike": "bike bikes bicycle bicycles",
+        "grill": "grill grills barbecue barbecues bbq",
+        "mail": "email emails mail",
+        "total": "total altogether overall",
+        "extra": "extra additional supplement surcharge",
+        "alcohol": "alcohol alcoholic beer beers wine wines spirits",
     }.items()
     for word in words.split()
 }

@@ -23,10 +23,10 @@ from langgraph.config import get_stream_writer
 from agent.pipeline.answers import (
     UNKNOWN_REPLY,
     about_the_same,
+    answers_question,
     asks_history,
     asks_when,
     best_sentence,
-    beyond_title,
     clock_reply,
     closest_told,
     evidence,
@@ -35,10 +35,8 @@ from agent.pipeline.answers import (
     grounded,
     model_answer,
     model_document_answer,
-    named_in,
     names_what_user_told,
     related_reply,
-    sentence_cover,
     small_talk_reply,
     supported,
     told_reply,
@@ -86,12 +84,6 @@ DOCUMENT_FOLLOW_UP = "rule: a follow-up about the document just quoted"
 _POINTS_BACK = re.compile(
     r"\b(?:it|its|they|them|their|that|this|those|these|he|she|her|him)\b", re.I
 )
-_DOC_RELEVANT = 0.45
-_DOC_SURE = 0.6
-"""A document sentence this similar answers the question even in none of its words (MiniLM
-cosine)."""
-"""A document sentence less similar than this, sharing under half the question's words, does
-not answer it (MiniLM cosine)."""
 
 
 def route(s: Services, state: TurnState) -> dict[str, Any]:
@@ -333,22 +325,8 @@ def cite(s: Services, state: TurnState) -> dict[str, Any]:
         for i, c in enumerate(state.get("chunks", []))
     ]
     found = best_sentence(question, chunks, meaning)
-    if (
-        found is not None
-        and (found.get("similarity") or 1.0) < _DOC_RELEVANT
-        and sentence_cover(question, found["sentence"]) < 0.5
-        # "How much money does Mila need for the museum trip?": the sentence before says
-        # which trip "8 euros for the entry fee" is for
-        and sentence_cover(question, found.get("context", "")) <= 0.5
-        and not named_in(question, found["sentence"])
-    ):
+    if found is not None and not answers_question(question, found):
         found = None  # it shares a word but is about something else: the documents don't say
-    if (
-        found is not None
-        and (found.get("similarity") or 1.0) < _DOC_SURE
-        and not beyond_title(question, found)
-    ):
-        found = None  # it shares only the document's name with the question
     reply = ""
     if found is not None and instruct(s.llm):
         reply = model_document_answer(s.llm, question, found, s.cancel)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.pipeline.answers import best_sentence, beyond_title
+from agent.pipeline.answers import (
+    answers_question,
+    best_sentence,
+    beyond_title,
+    extractive_document_answer,
+)
 
 
 def _chunk(text: str, start: int = 0, path: str = "doc.md", n: int = 1) -> dict[str, Any]:
@@ -56,3 +61,93 @@ def test_a_sentence_that_shares_only_the_documents_name_does_not_answer() -> Non
     assert beyond_title("Who adopted the Oakridge Tennis Club rules?", found)
     # a question about the whole document ("what's on my packing list?") is answered by it
     assert beyond_title("What's in the Oakridge Tennis Club?", found)
+
+
+def test_a_sentence_saying_the_opposite_does_not_answer() -> None:
+    timetable = _chunk(
+        "Ferry to Holm Island\n\nThe last ferry from the harbour leaves at 23:10. "
+        "The first ferry from the harbour leaves at 06:15."
+    )
+    found = best_sentence("When does the first ferry leave the harbour?", [timetable])
+    assert found is not None and "06:15" in found["sentence"]
+    note = _chunk("Choir notes\n\nThe spring term opened on 3 March with twelve singers.")
+    assert best_sentence("When does the choir's spring term end?", [note]) is None
+
+
+def test_everyday_words_for_one_thing_meet() -> None:
+    policy = _chunk(
+        "Cover summary\n\nYour belongings are covered up to 30,000 euros in total. "
+        "Theft of a bicycle is covered up to 800 euros when it was locked."
+    )
+    found = best_sentence("Is my bike covered if someone steals it?", [policy])
+    assert found is not None and "800" in found["sentence"]
+    manual = _chunk(
+        "Oven manual\n\nThe display shows the time. To lock the buttons, press and hold the "
+        "light button. Clean the door with a soft cloth."
+    )
+    found = best_sentence("How do I stop my toddler pressing the oven buttons?", [manual])
+    assert found is not None and "hold the light button" in found["sentence"]
+
+
+def test_a_list_item_is_quoted_with_the_heading_it_stands_under() -> None:
+    summary = _chunk(
+        "# Bike insurance\n\n## What is not covered\n\n- Wear and tear\n- Theft from an "
+        "unlocked shed\n\n## Claims\n\nCall us within 7 days."
+    )
+    found = best_sentence("Does the bike insurance pay for theft from an unlocked shed?", [summary])
+    assert found is not None and found["sentence"] == "- Theft from an unlocked shed"
+    assert found["under"] == "What is not covered"
+    reply = extractive_document_answer(found)
+    assert "\u201cWhat is not covered\u201d" in reply and "unlocked shed" in reply
+
+
+def test_a_list_item_is_not_a_heading_over_the_next_item() -> None:
+    recipe = _chunk("Plum cake\n\nMakes 12 slices.\n\n## You need\n\n- 500 g plums\n- 3 eggs\n")
+    found = best_sentence("How many plums go into the plum cake?", [recipe])
+    assert found is not None and found["sentence"] == "- 500 g plums"
+
+
+def test_the_value_beside_the_asked_word_is_the_answer() -> None:
+    recipe = _chunk(
+        "# Barley broth\n\nServes 6.\n\n- 2 litres chicken stock\n- 200 g barley\n\n"
+        "Pour in the stock, cover and cook for 40 minutes until the barley is soft."
+    )
+    found = best_sentence("How much stock goes into the barley broth?", [recipe])
+    assert found is not None and "2 litres" in found["sentence"]
+
+
+def test_a_number_the_question_gives_is_not_its_answer() -> None:
+    fares = _chunk(
+        "Tram fares\n\nDay passes for tram 7 are valid on every ride into the harbour zone. "
+        "Rides into the harbour zone cost an extra 1.20 euros."
+    )
+    question = "How much extra is a ride on the 7 into the harbour zone?"
+    found = best_sentence(question, [fares])
+    assert found is not None and "1.20" in found["sentence"]
+
+
+def test_a_name_the_question_gives_points_at_its_document() -> None:
+    receipt = _chunk("GARDENCO\nThank you!\nDate 03.02.2026", path="receipt.txt", n=2)
+    rules = _chunk("House rules\n\nShop deliveries arrive every Tuesday.", path="rules.md")
+    found = best_sentence("What day did I shop at Gardenco?", [rules, receipt])
+    assert found is not None and found["path"] == "receipt.txt"
+
+
+def test_may_the_verb_is_not_a_month() -> None:
+    rules = _chunk("Garage rules\n\nGuests may use the garage for a day. Cleaning is every Monday.")
+    found = best_sentence("Which day is the garage cleaned?", [rules])
+    assert found is not None and "Monday" in found["sentence"]
+
+
+def test_the_relevance_test_counts_the_words_beyond_the_title() -> None:
+    found = {
+        "sentence": "TOTAL EUR 95.96",
+        "context": "TOTAL EUR 95.96 Paid by card 95.96",
+        "title_words": ["build", "garde", "home"],
+        "similarity": 0.23,
+        "holds_value": True,
+    }
+    assert answers_question("How much did I spend at BuildMart altogether?", found)
+    assert not answers_question(
+        "What is BuildMart's phone number?", {**found, "holds_value": False}
+    )
