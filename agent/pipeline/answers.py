@@ -1086,9 +1086,10 @@ def best_sentence(
             )  # "how much extra … on the 42?" is not answered by "line 42"
             valued = _MODAL_MAY.sub("can", valued)  # "Visitors may use…" names no month
             holds_value = wants is not None and bool(wants.search(valued))
+            beside = holds_value and _value_beside(asked - title, valued)
             if score and holds_value:
                 score += 1.5  # "how much…?" is answered by the sentence with the amount
-                if _value_beside(asked - title, valued):
+                if beside:
                     score += _BESIDE_WEIGHT  # "Serves 4.", "- 1.2 litres vegetable stock"
             sim = meaning.get(m.group(0).strip(), 0.0)
             if score:
@@ -1116,6 +1117,7 @@ def best_sentence(
                     "title_words": sorted(title),
                     "under": _heading_over(found, i),
                     "holds_value": holds_value,
+                    "value_beside": beside,
                 },
             )
     return best[2] if best else None
@@ -1430,8 +1432,8 @@ def answers_question(question: str, found: dict[str, Any]) -> bool:
         or near > 0.5
         or named_in(question, found["sentence"])
         # "how much did I spend at BuildMart altogether?" / "TOTAL EUR 95.96": the asked
-        # value beside an asked word
-        or (found.get("holds_value", False) and key > 0 and near >= 0.5)
+        # kind of value beside an asked word
+        or bool(found.get("value_beside"))
     )
 
 

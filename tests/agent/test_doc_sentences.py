@@ -145,9 +145,22 @@ def test_the_relevance_test_counts_the_words_beyond_the_title() -> None:
         "context": "TOTAL EUR 95.96 Paid by card 95.96",
         "title_words": ["build", "garde", "home"],
         "similarity": 0.23,
-        "holds_value": True,
+        "value_beside": True,
     }
     assert answers_question("How much did I spend at BuildMart altogether?", found)
     assert not answers_question(
-        "What is BuildMart's phone number?", {**found, "holds_value": False}
+        "What is BuildMart's phone number?", {**found, "value_beside": False}
     )
+
+
+def test_a_time_beside_the_asked_day_passes_the_relevance_test() -> None:
+    table = _chunk(
+        "# Line 9 timetable\n\n## From the harbour\n\n| Day | Departures |\n|---|---|\n"
+        "| Monday to Friday | 05:40, 06:10, then every 20 minutes |\n"
+        "| Sunday | every hour from 08:00 |\n"
+    )
+    question = "What time is the first line 9 bus from the harbour on a Monday morning?"
+    found = best_sentence(question, [table])
+    assert found is not None and "05:40" in found["sentence"] and found["value_beside"]
+    assert answers_question(question, {**found, "similarity": 0.4})
+    assert not answers_question(question, {**found, "similarity": 0.4, "value_beside": False})
