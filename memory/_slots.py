@@ -340,7 +340,7 @@ def _my_subject(text: str, question: bool = False) -> tuple[str, str | None, str
     words: list[str] = []
     name = None
     pos = 0
-    for tok in re.finditer(r"[A-Za-z][A-Za-z'-]*|[^\sA-Za-z]", rest):
+    for tok in re.finditer(r"[A-Za-zÀ-ÖØ-öø-ÿ][A-Za-zÀ-ÖØ-öø-ÿ'-]*|[^\sA-Za-zÀ-ÖØ-öø-ÿ]", rest):
         w = tok.group(0)
         low = w.lower()
         if w[0].isupper() and words:

@@ -79,7 +79,25 @@ _HISTORY = re.compile(
     r"(?:my|the|an?) old)\b",
     re.I,
 )
-_WHEN = re.compile(r"^\s*(?:and\s+)?when\b|\bwhat (?:day|date|time)\b|\bhow long ago\b", re.I)
+_WHEN = re.compile(
+    r"^\s*(?:and\s+)?(?:since\s+)?when\b|\bwhat (?:day|date|time)\b|\bhow long ago\b", re.I
+)
+#: "When did I mention Ruairí?", "how long ago did I tell you…", "since when do you know about
+#: Zeppelin?": the answer is the day it was told, whatever the fact's own words
+_ASKS_TOLD_DAY = re.compile(
+    r"^\s*(?:and\s+)?(?:(?:since\s+)?when|what (?:day|date)|how long ago|on what (?:day|date))\b"
+    r".*\b(?:did|have)\s+(?:i|we)\s+(?:first\s+)?(?:tell|told|mention|mentioned|say|said|bring|"
+    r"brought|talk|talked|write|wrote|share|shared)\b|"
+    r"^\s*(?:and\s+)?(?:since\s+)?when\b.*\b(?:did|do|have)\s+you\s+(?:first\s+)?(?:know|"
+    r"known|learn|learnt|learned|hear|heard|find out|found out)\b",
+    re.I,
+)
+_TOLD_WORDS = frozenset(
+    w[:4]
+    for w in "tell told mention mentioned say said bring brought talk talked write wrote "
+    "share shared know known learn learnt learned hear heard find found first ago long since "
+    "day date".split()
+)
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9'-]*|\d[\d.,:/-]*\w*")
 _DONT_KNOW = re.compile(
     r"\b(don't|do not|dont) know\b|\bno idea\b|\bnot (?:sure|mentioned)\b", re.I
@@ -292,6 +310,16 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
         ]
         if told:
             return sorted(told, key=lambda m: -m.get("similarity", 0.0))
+    if _ASKS_TOLD_DAY.search(question):
+        about = content_words(question) - _TOLD_WORDS
+        dated = [
+            (len(about & content_words(m["text"])), m)
+            for m in memories
+            if m.get("current", True) and about & content_words(m["text"])
+        ]
+        if dated:
+            dated.sort(key=lambda t: (-t[0], -t[1].get("similarity", 0.0)))
+            return [m for _, m in dated]
     asked = question_slot(question)
     # "which of my flatmates never washes up?": the answer is a person, the fact about them
     who = bool(re.match(r"^\s*(?:and\s+)?(?:who|whom|which of)\b", question, re.I))
@@ -344,7 +372,8 @@ _CHANGE = re.compile(
     r"\b(?:actually|instead|now|new|these days|nowadays|any ?more|no longer|moved|changed|"
     r"switched|swapped|replaced|taken over|(?:mis|re)(?:counted|scheduled|booked|located)|"
     r"postponed|relocated|transferred|promoted|upgraded|downgraded|heads up|change of plans?|"
-    r"turns out|ended up|in the end|going forward|from now on|as of|"
+    r"turns out|ended up|in the end|going forward|from now on|as of|typo|my mistake|i meant|"
+    r"(?<=,)\s*not\s+\w+|"
     r"brought forward|scratch that|correction|updated?|not \w+ (?:any ?more|after all))\b",
     re.I,
 )

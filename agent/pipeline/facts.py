@@ -36,7 +36,8 @@ _LEAD = re.compile(
     r"hello|and|but|actually|oh and|by the by|right|anyhow|haha+|hah|lol|lmao|ha|hmm+|"
     r"yeah|yep|yes|alright|fine|welp|ugh|argh|wow|omg|random thing but|get this|"
     r"change of plans?|heads up|quick (?:update|one|thing)|update|news|small update|"
-    r"good news|bad news|guess what)\b\s*[,:!.—–-]?\s*)+",
+    r"good news|bad news|big news|great news|some news|exciting news|guess what|sorry|typo|"
+    r"my bad|oops|correction|scratch that|no wait)\b\s*[,:!.—–-]?\s*)+",
     re.I,
 )
 _TRAIL = re.compile(r"\s*,?\s*(?:by the way|btw|too|as well|lol|haha)\s*([.!]?)\s*$", re.I)
@@ -69,6 +70,7 @@ _NOT_A_FACT = re.compile(
     r"haha|sorry|never ?mind|i see|got it|i don't know|i dont know|no idea|not sure|"
     r"i'?m (?:fine|good|ok|okay|well|great|alright|doing (?:well|fine|good|great|ok))|"
     r"i (?:think|wonder|guess|suppose|was wondering|want to know|would like to know)|"
+    r"i (?:always |just |kind of |kinda )?(?:want|wanted) to say\b|"
     r"i (?:hope|trust) (?:you|you're|all)|hope you|glad to|nice to (?:meet|see|talk)|"
     r"i'?m (?:just )?(?:curious|wondering|asking)|"
     # asking the assistant to go on is not an answer: "Please continue." is not a name
@@ -80,7 +82,10 @@ _NOT_A_FACT = re.compile(
     # asides that carry no fact: "Change of plan, …", "Chaos, but the good kind."
     r"chaos\b|long story(?: short)?|fun times|good times|not ideal|no big deal|"
     r"just saying|fair enough|whatever|typical|classic|lucky me|oh well|so yeah|"
-    r"such is life)\b",
+    r"such is life|"
+    # "Random pub quiz question incoming."
+    r"(?:(?:a|one|random|quick|another|little|pub|quiz|trivia)\s+)*(?:question|riddle|one)s?\s+"
+    r"(?:incoming|for you|coming(?: up)?))\b",
     re.I,
 )
 #: Leaving or coming back is conversation, not a fact: "I'm off to bed."
@@ -140,6 +145,8 @@ def _clean(sentence: str) -> str:
 
 
 def _finish(s: str) -> str:
+    # "Dagný is 34, not 31": the value corrected away is not part of the fact
+    s = re.sub(r",\s*not\s+[^,.;!]+(?=[.!]?\s*$)", "", s.strip())
     s = s.strip().strip(",;: ")
     if not s:
         return s
@@ -164,7 +171,8 @@ _PERSONAL_WORLD = re.compile(
     r"^\s*the\s+(?:whole\s+|entire\s+|new\s+|old\s+)?(?:team|office|boss|manager|club|"
     r"book club|class|landlord|landlady|neighbours?|neighbors?|kids|children|twins|school|gym|"
     r"band|choir|project|meeting|appointment|wedding|party|trip|holiday|flight|dentist|doctor|"
-    r"vet|nursery|allotment|flat|house|garden|car|family|in-laws|wedding|surgery|landlords?)\b",
+    r"vet|nursery|allotment|flat|house|garden|car|family|in-laws|surgery|landlords?|clinic|"
+    r"salon|garage|practice|council|agency|hotel|airline|hospital|gp)\b",
     re.I,
 )
 #: A time of the user's own week: "last week", "this month", "on Monday", "tomorrow"
@@ -176,8 +184,18 @@ _PERSONAL_TIME = re.compile(
 )
 
 
+_KIN_AND = re.compile(r"^(?i:my|our)\s+(?:[a-z-]+\s+)?[a-z-]+(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+){0,2}$")
+#: "Benedikt's favourite cake is carrot cake"
+_NAME_POSSESSIVE = re.compile(
+    r"^([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)['’]s\s+[a-z-]+(?:\s+[a-z-]+)?\s+(?:is|are|was|were|has|have)\b"
+)
+
+
 def _about_someone(s: str) -> bool:
     """The clause says something about the user, or about a person or thing they name."""
+    possessive = _NAME_POSSESSIVE.match(s)
+    if possessive and possessive.group(1) not in _NOT_NAMES:
+        return True
     if _SUBJECT_START.match(s):
         return len(s.split()) >= 2
     if _FIRST_PERSON.search(s):
@@ -333,7 +351,15 @@ def _split(sentence: str) -> list[str]:
             subject = _subject_of(part)
             continue
         part = _restore_head(part, out[-1])
-        if len(out) == 1 and len(out[0].split()) <= 2 and glue.strip() == "and":
+        if (
+            len(out) == 1
+            and glue.strip() == "and"
+            and (
+                len(out[0].split()) <= 2
+                # "My husband Wojtek and I got married in 2019"
+                or (_KIN_AND.match(out[0]) and re.match(r"(?:i|we)\b", part, re.I))
+            )
+        ):
             out[0] = f"{out[0]}{glue}{part}"  # "Marco and I broke up"
             subject = _subject_of(out[0]) or _subject_of(part)
             continue
@@ -439,8 +465,11 @@ def stated_sentences(message: str) -> list[str]:
     for raw in _SENTENCE_SPLIT.split(_asides(message.strip())):
         s = _clean(_label(_clean(raw)))
         if s.endswith("?") and "," in s:
-            # "I'm allergic to peanuts, anyway what's a good snack?": keep the statement part
+            # "I'm allergic to peanuts, anyway what's a good snack?": keep the statement part,
+            # when it is the user's ("At sea level, what temperature…?" holds none)
             s = _clean(s.rsplit(",", 1)[0])
+            if not _FIRST_PERSON.search(s):
+                s = ""
         if not _is_statement(s):
             subject = None
             continue
@@ -471,6 +500,7 @@ def stated_sentences(message: str) -> list[str]:
                 # "the whole team got moved up to the 11th floor last week"
                 or _PERSONAL_WORLD.match(clause)
                 or _PERSONAL_TIME.search(clause)
+                or _MOVED_IT.search(clause)  # "the clinic moved it to Wednesday"
             ):
                 out.append(_finish(clause))
                 kept = True
@@ -586,6 +616,42 @@ def extract_facts(message: str, previous: str | None = None) -> list[str]:
         if answered:
             return answered
     return stated_sentences(message)
+
+
+_MOVED_IT = re.compile(
+    r"\b(?:moved|changed|rescheduled|postponed|cancelled|canceled|pushed|brought|shifted|"
+    r"switched|swapped|put|bumped)\s+(?:it|that|them)\b",
+    re.I,
+)
+_SUBJECT_THING = re.compile(
+    r"^(?P<s>(?i:my|our)\s+[a-z][\w'-]*(?:\s+[a-z][\w'-]*)?)\s+(?:is|are|was|were|'s)\b"
+)
+
+
+def with_referent(facts: list[str], previous: str | None) -> list[str]:
+    """Facts that move "it" keep what "it" was, from the user's previous message: after "My
+    dentist appointment is on Thursday", "the surgery moved it to Friday" is stored as
+    "Re my dentist appointment: the surgery moved it to Friday." — recalled and read alone
+    later, it still says what moved.
+
+    Example:
+        >>> with_referent(["The surgery just rang and moved it to Friday."],
+        ...     "My dentist appointment is on Thursday at 3pm.")
+        ['Re my dentist appointment: the surgery just rang and moved it to Friday.']
+    """
+    if not previous:
+        return facts
+    told = [_SUBJECT_THING.match(f) for f in stated_sentences(previous)]
+    subject = next((m.group("s") for m in told if m), None)
+    if subject is None:
+        return facts
+    noun = subject.split()[-1].lower()
+    return [
+        f"Re {subject[0].lower()}{subject[1:]}: {f[0].lower()}{f[1:]}"
+        if _MOVED_IT.search(f) and noun not in f.lower()
+        else f
+        for f in facts
+    ]
 
 
 _CORRECTION = re.compile(

@@ -44,7 +44,7 @@ _NAME = re.compile(r"\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b")
 #: Words of a forget phrase that say nothing about which memory is meant ("which bank I use").
 _VERBS = frozenset(
     "use usi used have havi get gett got take taki took go goin went stuf thin info deta bit "
-    "bits".split()
+    "bits him her hers them thei his".split()
 )
 #: A phrase word also matches memories using a word of its topic ("my medication" → tablets).
 _GROUPS = (
@@ -59,6 +59,7 @@ _GROUPS = (
     "nick call",
     "sala earn inco wage pay paid",
     "inte appl hiri",
+    "mone cash debt owe owes owed owin lent lend borr loan",
 )
 _TOPICS = {w: set(g.split()) for g in _GROUPS for w in g.split()}
 
@@ -82,6 +83,8 @@ def _topic_words(text: str) -> set[str]:
         r"[£$€]\s?\d|\d[\d,.]*\s*k?\b.{0,20}\b(?:a|an|per)\s+(?:year|month|week|hour)\b", text, re.I
     ):
         words.add("sala")  # "I make 39,000 a year" is the salary to forget
+    if re.search(r"[£$€]\s?\d|\d\s?(?:quid|pounds|dollars|euros|bucks)\b", text, re.I):
+        words.add("mone")  # "I owe Kasimir £250" is the money to forget
     if re.search(r"\bcalls? me\b|\bknown as\b|\bgo by\b", text, re.I):
         words.add("nick")  # "my friends call me Biscuit" is the nickname to forget
     return words
@@ -107,7 +110,7 @@ _ANAPHOR = re.compile(
     r"(?:the|that|my) last (?:thing|bit|part|one|message|fact|sentence)"
     r"(?: i (?:said|told you|wrote|mentioned))?)"
     r"(?:\s*$|\s*[.,;:!?—–-]|\s+(?:from|please|now|too|for|then|as|out|off|altogether|"
-    r"entirely|completely|i|you)\b)",
+    r"entirely|completely)\b)",
     re.I,
 )
 

@@ -51,7 +51,7 @@ from agent.pipeline.compose import (
     taint,
 )
 from agent.pipeline.compose import compose as compose_prompt
-from agent.pipeline.facts import extract_facts
+from agent.pipeline.facts import extract_facts, with_referent
 from agent.pipeline.routing import Decision, explicit_route, follow_up, is_question
 from agent.pipeline.services import (
     Services,
@@ -294,7 +294,9 @@ def memorize(s: Services, state: TurnState) -> dict[str, Any]:
     # would otherwise block the user's own statement.
     context = [m["text"] for m in state.get("memories", [])]
     context += [c["quote"] for c in state.get("chunks", [])]
-    facts = extract_facts(state["message"], previous_reply(state))
+    facts = with_referent(
+        extract_facts(state["message"], previous_reply(state)), previous_user(state)
+    )
     return {"facts": store_facts(s, state, facts, context)}
 
 

@@ -51,7 +51,12 @@ _PLAIN = (
     (
         "remember",
         re.compile(
-            _POLITE + r"(?:remember|memori[sz]e|note|keep in mind)\s+(?:that\s+)?(?P<text>.+)$",
+            _POLITE + r"(?:remember|memori[sz]e|note|keep in mind|"
+            # "can you hang on to this for me: my locker combination is 8841"
+            r"(?:hang|hold) on to (?:this|that)(?: for me)?\s*[:,—–-]|"
+            r"(?:keep|save|store) (?:this|that)(?: safe)?(?: for me)?\s*[:,—–-]|"
+            r"make a note(?: of (?:this|that))?\s*[:,—–-]|(?:note|jot|write) (?:this|that) down"
+            r"\s*[:,—–-]?)\s*(?:that\s+)?(?P<text>.+)$",
             re.S | re.I,
         ),
     ),
@@ -61,6 +66,8 @@ _PLAIN = (
             # "ok that's embarrassing, stop remembering the nickname": after a lead-in too
             r"^(?:[^.!?,;]{0,40}[.!?,;]\s+){0,3}?"
             + _POLITE.removeprefix("^")
+            # "Kasimir and I are square now, so you can stop remembering that I owe him money"
+            + r"(?:(?:so|and)\s+)?(?:you can|you may|feel free to)?\s*"
             + r"(?P<verb>forget|erase|(?:delete|remove|drop|wipe|scrap|scratch|strike|cross out|"
             r"cross off|clear|purge|get rid of|bin|lose|ditch)"
             r"(?=\s+(?:what|everything|all|my|our|the|that|those|this|about|any)\b)|"
@@ -78,7 +85,7 @@ _PLAIN = (
 #: forget it, we are done")
 _BARE_PRONOUN = re.compile(
     r"\s*(?:about\s+)?(?:it|him|her|them|that|this)(?:\s*$|\s*[.,;:!?—–-]|\s+(?:from|please|"
-    r"now|too|for|then|ok|as|out|off|altogether|entirely|completely|i|you)\b)",
+    r"now|too|for|then|ok|as|out|off|altogether|entirely|completely)\b)",
     re.I,
 )
 _LEAD_IN = re.compile(
@@ -127,6 +134,14 @@ _TOOL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             _POLITE + r"(?:summari[sz]e|tl;?dr|give me (?:a|the) (?:summary|gist) of|"
             r"sum up|sum (?:this|it|that) up|condense|shorten)\b" + _OBJECT,
+            re.I | re.S,
+        ),
+    ),
+    (
+        # "Got this leaflet through the door, can you summarise it for me?\n\n<the leaflet>"
+        "summarize",
+        re.compile(
+            r"^[^\n]{0,200}\b(?:summari[sz]e|sum up|tl;?dr)\b[^\n]*\n\s*\S.{80,}",
             re.I | re.S,
         ),
     ),
@@ -252,6 +267,14 @@ def explicit_route(message: str, command: str | None = None) -> Decision | None:
         return Decision(route, f"slash command /{name}", slash.group(2).strip())
     for route, pattern in _PLAIN:
         m = pattern.match(message)
+        if (
+            m
+            and route == "forget"
+            and m.group("verb").lower() in ("scratch", "strike", "cross out")
+            and re.match(r"\s*that\s*[,;:—–-]\s*(?:\S+\s+){3,}", m.group("text"))
+            and not _MEMORY_WORDS.search(m.group("text"))
+        ):
+            continue  # "Scratch that, the surgery moved it to Friday": a correction, not a forget
         if (
             m
             and route == "forget"
@@ -416,10 +439,18 @@ class Router:
             return Decision("remember", "rule: a correction of what was just said", message)
         if is_statement(message) and stated_sentences(message):
             return Decision("remember", "rule: a statement of facts", message)
-        if is_question(message):
+        # "What's the capital of Australia? I always want to say Sydney.": the question decides
+        question = (
+            " ".join(
+                p for p in re.split(r"(?<=[.!?])\s+", message.strip()) if p.rstrip().endswith("?")
+            )
+            or message
+        )
+        # "sorry, who did I marry? joking, but tell me anyway" asks, whatever follows
+        if is_question(message) or (question is not message and is_question(question)):
             if _DOCUMENTS.search(message):
                 return Decision("ask_documents", "rule: a question naming documents", message)
-            if asks_about_user(message):
+            if asks_about_user(question):
                 return Decision("ask_memory", "rule: a question about the user", message)
         label, share = self.neighbours(message)
         if label in TOOL_ROUTES:
@@ -427,7 +458,7 @@ class Router:
             if not is_question(message) and re.search(r"[:\"“'«]", message):
                 return Decision(label, f"examples ({label}, {share:.0%} of votes)", message)
             label = "chat"
-        if label == "ask_memory" and not asks_about_user(message):
+        if label == "ask_memory" and not asks_about_user(question):
             label = "chat"
         if label == "ask_documents" and not is_question(message):
             label = "chat"  # only a question can be answered from documents
@@ -454,6 +485,14 @@ _SAY = re.compile(
 )
 
 
+_CHANGE_IT = re.compile(
+    r"^\s*(?:(?:ok|okay|nice|great|cool|perfect|thanks|cheers)[.!,]*\s*)*"
+    r"(?:(?:can|could|would|will) you\s+(?:please\s+)?|please\s+|now\s+)?(?:also\s+)?"
+    r"(?:make|have|get) (?:it|that|the function|the code)\s+(?:also\s+)?(?P<what>.+)$",
+    re.I | re.S,
+)
+
+
 def follow_up(
     message: str, previous_route: str | None, previous_message: str | None
 ) -> Decision | None:
@@ -475,6 +514,15 @@ def follow_up(
     """
     if previous_route not in ("translate", "code") or not previous_message:
         return None
+    change = _CHANGE_IT.match(message)
+    if previous_route == "code" and change is not None:
+        # "could you make it ignore spaces as well?": the same task, with the change
+        task = previous_message.strip().rstrip(".!?")
+        return Decision(
+            "code",
+            "rule: a change to the last code request",
+            f"{task}. It should also {change.group('what').strip(' ?!.')}.",
+        )
     text = re.sub(r"^\s*(?:ok|okay|nice|great|cool|perfect|thanks|cheers)[.!,]+\s*", "", message)
     m = _FOLLOW_UP.match(text)
     quoted = _QUOTE.search(text)

@@ -131,6 +131,14 @@ def parse_summarize(payload: str) -> SummarizeArgs:
             max_words, text = int(first), rest
         else:
             break
+    first, newline, body = text.partition("\n")
+    if newline and len(body.strip()) > 80 and re.search(r"summar|sum up|tl;?dr", first, re.I):
+        # "Got this leaflet, can you summarise it in a couple of lines?\n\n<the leaflet>"
+        if re.search(r"\b(?:couple of|few|two|2|one|a) (?:lines|sentences)\b|\bbriefly\b", first):
+            max_words = max_words or 30
+        if re.search(r"\bbullet", first, re.I):
+            style = "bullets"
+        return SummarizeArgs(body.strip(), style, max_words)
     lead = re.match(r"^[^:\n]{0,120}:\s*(?=\S)", text)
     if lead and len(text) - lead.end() > 80:
         # "one too pls: <the text>", "this email from my manager in two bullet points: '…'"

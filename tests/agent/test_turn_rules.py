@@ -489,6 +489,48 @@ def test_a_kind_meets_its_members_and_a_destination_is_not_an_airline(tmp_path: 
         assert "Vigo" in bot.chat("Where does my brother Teodor live?", thread="d").text
 
 
+def test_time_told_corrections_and_requests_in_passing(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat("My godson Eoghan starts an apprenticeship in March.")
+        for asked in ("When did I mention Eoghan?", "Since when do you know about Eoghan?",
+                      "How long ago did I tell you about Eoghan's apprenticeship?"):  # fmt: skip
+            assert bot.chat(asked, thread="b").text.startswith("You told me on "), asked
+        bot.chat("My physio session is on Monday at 9am.")
+        bot.chat("Scratch that, the clinic phoned and moved it to Wednesday at noon.")
+        assert "Wednesday" in bot.chat("When is my physio session?", thread="b").text
+        bot.chat("My cousin Søren is 27.")
+        bot.chat("Sorry, typo — Søren is 29, not 27.")
+        age = bot.chat("How old is Søren?", thread="b").text
+        assert "29" in age and "27" not in age
+        bot.chat("Big news — I've just moved to Ghent for the new job!")
+        assert "Ghent" in bot.chat("where am I living these days?", thread="b").text
+        bot.chat("I owe my flatmate Ilse £40 for the gas bill.")
+        said = bot.chat(
+            "Ilse and I are even now, so you can stop remembering that I owe her money."
+        )
+        assert said.route == "forget" and not any("£40" in m.text for m in bot.memory.list("me"))
+        assert "29" in bot.chat("How old is Søren?", thread="c").text  # nothing else went
+        bot.chat("Could you hold on to this for me: my bike lock code is 5530.")
+        assert "5530" in bot.chat("what's my bike lock code?", thread="c").text
+        bot.chat("Wiebke's favourite flower is the peony.")
+        assert "peony" in bot.chat("What flower does Wiebke like?", thread="c").text
+        general = bot.chat("What's the tallest mountain? I always want to say K2.", thread="d")
+        assert general.route == "chat" and not general.facts
+        assert not bot.chat("Morning! Quick trivia question incoming.", thread="d").facts
+        assert not bot.chat("In a vacuum, how fast does light travel?", thread="d").facts
+        assert bot.chat("sorry, who did I owe? kidding, tell me anyway").route == "ask_memory"
+    decision = Router(None).route(
+        "Found this note on the fridge, can you summarise it in a couple of lines?\n\n" + "x " * 60
+    )
+    assert decision.route == "summarize"
+    code = agent.pipeline.routing.follow_up(
+        "nice, could you make it skip blank lines too?",
+        "code",
+        "Write a Python function that counts lines.",
+    )
+    assert code is not None and code.payload.endswith("It should also skip blank lines too.")
+
+
 def test_who_is_a_named_person_is_answered_from_what_was_told(tmp_path: Path) -> None:
     with _bot(tmp_path, reply="She is a famous singer.") as bot:
         bot.chat("My neighbour Ingrid teaches the cello at the conservatoire.")
