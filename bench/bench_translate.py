@@ -107,6 +107,10 @@ def placeholders(text: str) -> list[str]:
     return [text[a:b] for a, b, kind in spans(text) if kind == "placeholder"]
 
 
+def _share(kept: int, total: int) -> str:
+    return f"{kept}/{total}" if total else "-"
+
+
 def survived(source: str, output: str) -> tuple[int, int]:
     need = placeholders(source)
     return sum(output.count(p) >= 1 for p in need), len(need)
@@ -209,7 +213,8 @@ def main() -> None:
         f"held-out catalogs: {versions}; django split {args.split}, seed {args.seed}",
         "",
         f"{'source':8} {'pair':6} {'n':>4} {'chrF copy':>9} {'before':>6} {'after':>6} "
-        f"{'after-copy':>10} {'placeholders kept':>17} {'flagged':>7} {'s/seg before':>12} "
+        f"{'after-copy':>10} {'kept before':>11} {'kept after':>11} {'flagged':>7} "
+        f"{'s/seg before':>12} "
         f"{'s/seg after':>11}" + (f" {'no-sentinel kept':>16}" if args.ablation else ""),
     ]
     print("\n".join(lines), flush=True)
@@ -250,7 +255,7 @@ def main() -> None:
             row = (
                 f"{source:8} en-{lang:3} {len(sample):>4} {copy:>9.1f} {before:>6.1f} "
                 f"{after:>6.1f} {after - copy:>+10.1f} "
-                f"{f'{kept}/{total} ({100 * kept / max(total, 1):.0f}%)':>17} {flagged:>7} "
+                f"{_share(*runs['before'][3:]):>11} {_share(kept, total):>11} {flagged:>7} "
                 f"{runs['before'][1]:>12.2f} {sec:>11.2f}"
             )
             if args.ablation:
@@ -277,8 +282,8 @@ def main() -> None:
         "source as the output;",
         "before: only the five generic built-in examples (bank_examples=0); after: the default "
         f"prompt, plus the {args.bank} most similar pairs of the built-in bank;",
-        "placeholders kept (after): the source's placeholders found in the output; flagged "
-        "(after): segments with a reported violation;",
+        "kept: the source's placeholders found in the output; flagged (after): segments with a "
+        "reported violation;",
         "no-sentinel kept: the same, for a plain few-shot prompt without protection or retry "
         "(--ablation).",
         f"load average at end {os.getloadavg()[0]:.2f}; s/seg is the median wall time of "
