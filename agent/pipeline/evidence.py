@@ -60,6 +60,7 @@ SAME_IDEA = {
         "plant": "plant plants houseplant houseplants fig ficus fern ferns cactus cacti orchid "
         "orchids monstera succulent succulents bonsai",
         "allergy": "allergy allergies allergic intolerant intolerance",
+        "school": "school schools primary secondary academy kindergarten nursery",
         "mother": "mum mom mother mam",
         "father": "dad father",
         "home": "flat apartment house home",

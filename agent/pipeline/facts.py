@@ -191,10 +191,13 @@ _NAME_POSSESSIVE = re.compile(
 )
 
 
-def _about_someone(s: str) -> bool:
-    """The clause says something about the user, or about a person or thing they name."""
-    possessive = _NAME_POSSESSIVE.match(s)
-    if possessive and possessive.group(1) not in _NOT_NAMES:
+def _about_someone(s: str, possessive: bool = False) -> bool:
+    """The clause says something about the user, or about a person or thing they name; with
+    ``possessive``, also a sentence about a named person's thing ("Benedikt's favourite cake
+    is …"), which as a clause after a comma stays with the one before ("… got a new phone, her
+    number is …")."""
+    whose = _NAME_POSSESSIVE.match(s) if possessive else None
+    if whose and whose.group(1) not in _NOT_NAMES:
         return True
     if _SUBJECT_START.match(s):
         return len(s.split()) >= 2
@@ -374,6 +377,13 @@ def _split(sentence: str) -> list[str]:
             continue
         pron = _PRONOUN_START.match(part)
         who = _agreeing(pron.group(1), subject, sentence) if pron else subject
+        if (
+            pron
+            and pron.group(1).lower() == "it"
+            and re.search(r"(?:^|[.!?]\s+)(?i:it)\b[^.!?]*$", out[-1])
+        ):
+            out[-1] = f"{out[-1]}{glue}{part}"  # "It's in Lyon and it's called …": the same "it"
+            continue
         if pron and who is not None and who not in ("I", "We"):
             subject = who
             word, rest = pron.group(1).lower(), part[pron.end() :]
@@ -495,7 +505,7 @@ def stated_sentences(message: str) -> list[str]:
                 out[-1] = f"{out[-1]} {_finish(clause)}"
                 kept = True
             elif (
-                _about_someone(clause)
+                _about_someone(clause, possessive=True)
                 or _holds_secret(s)
                 # "the whole team got moved up to the 11th floor last week"
                 or _PERSONAL_WORLD.match(clause)
@@ -542,7 +552,9 @@ def _asides(message: str) -> str:
             return f", {inner},"
         return ""
 
-    return re.sub(r"\s*\(([^()]{0,80})\)", aside, message)
+    message = re.sub(r"\s*\(([^()]{0,80})\)", aside, message)
+    # "my other friend Anna — two n's — lives in Gdańsk": a dashed aside likewise
+    return re.sub(r"\s+[—–]\s+([^—–.!?]{1,60}?)\s+[—–]\s+", lambda m: aside(m) + " ", message)
 
 
 def _label(sentence: str) -> str:
@@ -628,6 +640,44 @@ _SUBJECT_THING = re.compile(
 )
 
 
+_KIN_FIRST = re.compile(r"^(?i:my|our)\s+([a-z-]+)\b")
+_FEMALE = frozenset(
+    "mother mum mom sister daughter wife girlfriend aunt niece grandmother grandma gran nan "
+    "stepmum stepmom stepdaughter goddaughter fiancee".split()
+)
+_MALE = frozenset(
+    "father dad brother son husband boyfriend uncle nephew grandfather grandpa grandad "
+    "stepdad stepson godson fiance".split()
+)
+
+
+def _resolve_pronoun(fact: str, previous: str) -> str:
+    """ "Her teacher is Mrs Fairweather" after "My daughter goes to St Brendan's": the
+    daughter's teacher, when the user's previous message was about one relation it agrees with.
+
+    Example:
+        >>> _resolve_pronoun("Her teacher is Mrs Fairweather.", "My daughter goes to St Ives.")
+        "My daughter's teacher is Mrs Fairweather."
+        >>> _resolve_pronoun("He is a chef.", "My daughter goes to St Ives.")
+        'He is a chef.'
+    """
+    m = re.match(r"^(She|He|Her|His)\b\s*", fact)
+    if m is None:
+        return fact
+    kin = [_KIN_FIRST.match(f) for f in stated_sentences(previous)]
+    whom = {k.group(0) for k in kin if k}
+    if len(whom) != 1:
+        return fact
+    subject = whom.pop()
+    noun = subject.split()[-1].lower()
+    female = m.group(1) in ("She", "Her")
+    if noun not in (_FEMALE if female else _MALE):
+        return fact
+    rest = fact[m.end() :]
+    owner = subject[0].upper() + subject[1:]
+    return f"{owner} {rest}" if m.group(1) in ("She", "He") else f"{owner}'s {rest}"
+
+
 def with_referent(facts: list[str], previous: str | None) -> list[str]:
     """Facts that move "it" keep what "it" was, from the user's previous message: after "My
     dentist appointment is on Thursday", "the surgery moved it to Friday" is stored as
@@ -641,6 +691,7 @@ def with_referent(facts: list[str], previous: str | None) -> list[str]:
     """
     if not previous:
         return facts
+    facts = [_resolve_pronoun(f, previous) for f in facts]
     told = [_SUBJECT_THING.match(f) for f in stated_sentences(previous)]
     subject = next((m.group("s") for m in told if m), None)
     if subject is None:

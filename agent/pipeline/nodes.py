@@ -112,17 +112,24 @@ def route(s: Services, state: TurnState) -> dict[str, Any]:
             and is_question(state["message"])
             and before in ("ask_memory", "remember")
             and re.search(r"\b(?:he|she|his|her|him|they|their|them)\b", state["message"], re.I)
+        ) or (
+            # "and which city is it in?" after "what did my cousin call his bakery?"
+            decision.route == "chat"
+            and is_question(state["message"])
+            and before == "ask_memory"
+            and re.match(r"^\s*(?:and|so|ok)\b.*\b(?:it|its|there)\b", state["message"], re.I)
         ):
             # "and which city is his workshop in?" after a question about the user's
             # sister's husband: about the user's world, where only memories may answer
-            decision = Decision(
-                "ask_memory", "rule: a follow-up about who was just discussed", decision.payload
-            )
+            decision = Decision("ask_memory", FOLLOW_UP_ABOUT, decision.payload)
     return {
         "route": decision.route,
         "route_reason": decision.reason,
         "payload": decision.payload,
     }
+
+
+FOLLOW_UP_ABOUT = "rule: a follow-up about who or what was just discussed"
 
 
 def _direct(s: Services, state: TurnState) -> str:
@@ -157,6 +164,8 @@ def recall(s: Services, state: TurnState) -> dict[str, Any]:
     message = state["message"]
     if is_question(message):
         message = with_antecedent(message, previous_question(state))
+        if state.get("route_reason") == FOLLOW_UP_ABOUT and message == state["message"]:
+            message = f"{previous_question(state) or ''} {message}".strip()
     history = is_question(message) and (asks_history(message) or asks_when(message))
     hits = s.memory.search(message, user=state["user"], k=s.recall_k, include_history=history)
     asked = question_slot(message) if is_question(message) else None

@@ -531,6 +531,19 @@ def test_time_told_corrections_and_requests_in_passing(tmp_path: Path) -> None:
     assert code is not None and code.payload.endswith("It should also skip blank lines too.")
 
 
+def test_pronouns_and_asides_across_and_within_messages(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat("My son goes to Hillcrest Academy.")
+        bot.chat("His football coach is Mr Osei.")
+        assert "Osei" in bot.chat("Who is my son's football coach?", thread="b").text
+        assert "Hillcrest" in bot.chat("Which school does my son go to?", thread="b").text
+        bot.chat("My neighbour Mia — with one i — runs the corner shop on Elm Street.")
+        assert "corner shop" in bot.chat("What does Mia do?", thread="b").text
+        bot.chat("My aunt Odile opened a tea room! It's in Arles and it's called La Théière.")
+        assert "Théière" in bot.chat("remind me, what did my aunt call her tea room?").text
+        assert "Arles" in bot.chat("and which town is it in?").text
+
+
 def test_who_is_a_named_person_is_answered_from_what_was_told(tmp_path: Path) -> None:
     with _bot(tmp_path, reply="She is a famous singer.") as bot:
         bot.chat("My neighbour Ingrid teaches the cello at the conservatoire.")
