@@ -172,7 +172,10 @@ _TOOL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 _DOCUMENTS = re.compile(
     r"\b(documents?|docs|files?|my notes|the notes|pdfs?|report|contract|lease|"
-    r"according to|in my (?:notes|files|documents)|the manual|the policy|meeting notes?)\b",
+    r"according to|in my (?:notes|files|documents)|the manual|the policy|meeting notes?|"
+    # "how many people does the recipe serve?": a thing only the user's documents hold
+    r"the (?:recipe|guide|quick guide|user guide|handbook|booklet|leaflet|newsletter|minutes|"
+    r"invoice|receipt|warranty|timetable|itinerary|agenda|brochure|datasheet|spec sheet))\b",
     re.I,
 )
 _QUESTION = re.compile(
