@@ -308,6 +308,13 @@ def _attribute(text: str, subject: str) -> str | None:
     plain = _AT_WORK.sub(" ", text)
     for name, pattern in _ATTRIBUTE_VERBS:
         if pattern.search(plain):
+            if (
+                subject == "i"
+                and name in ("birthday", "phone", "email")
+                and re.search(rf"\b(?:her|his|their|your)\s+{name}\b", plain, re.I)
+                and not re.search(rf"\bmy\s+{name}\b|\bborn\b", plain, re.I)
+            ):
+                continue  # "a pottery class for her birthday" is not the user's birthday
             return name
     if subject != "i" and re.search(rf"\b(?:is|are|'s)\s+(?:now\s+)?{_NUM}\b", text, re.I):
         return "age"  # "my daughter is seven"

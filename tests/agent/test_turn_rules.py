@@ -521,6 +521,10 @@ def test_time_told_corrections_and_requests_in_passing(tmp_path: Path) -> None:
         assert not bot.chat("Morning! Quick trivia question incoming.", thread="d").facts
         assert not bot.chat("In a vacuum, how fast does light travel?", thread="d").facts
         assert bot.chat("sorry, who did I owe? kidding, tell me anyway").route == "ask_memory"
+    with _bot(tmp_path / "gift") as bot:
+        bot.chat("My birthday is on the 9th of May.")
+        bot.chat("I'm getting my husband a cookery class for his birthday.")
+        assert "9th of May" in bot.chat("When is my birthday?", thread="b").text  # not replaced
     decision = Router(None).route(
         "Found this note on the fridge, can you summarise it in a couple of lines?\n\n" + "x " * 60
     )
