@@ -374,7 +374,7 @@ def asks_about_user(message: str) -> bool:
         return False
     if _HELP_REQUEST.match(message):
         return False  # "can you help me pick a name for my new tortoise?" asks for ideas
-    if _ABOUT_PERSON.search(message):
+    if _ABOUT_PERSON.search(message) or _ANYTHING_ABOUT.search(message):
         return True
     text = re.sub(
         r"\b(?:can|could|would|will) you (?:please )?(?:tell|show|give|help) me\b",
@@ -383,6 +383,14 @@ def asks_about_user(message: str) -> bool:
         flags=re.I,
     )
     return bool(_ABOUT_USER.search(text))
+
+
+#: "is there anything about a pottery class?", "do you have anything on my boiler?"
+_ANYTHING_ABOUT = re.compile(
+    r"^\s*(?:and\s+|so\s+)?(?:is there|do you have|have you got|did i (?:say|tell you|mention)|"
+    r"do you know|have i told you)\s+(?:anything|something|much)\s+(?:about|on|regarding|re)\b",
+    re.I,
+)
 
 
 class Router:

@@ -59,6 +59,7 @@ def _bot(home: Path, reply: str = "Sure.", instruct: bool = False, **kw: Any) ->
         ("Do you remember where I parked?", "ask_memory"),
         ("Tell me my passport number.", "ask_memory"),
         ("how many people does the recipe serve?", "ask_documents"),
+        ("Is there anything about a pottery class?", "ask_memory"),
         ("What does the warranty say about water damage?", "ask_documents"),
         ("What does Priya teach?", "ask_memory"),
         ("What does the lease say about pets?", "ask_documents"),
