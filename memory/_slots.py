@@ -621,7 +621,13 @@ def question_slot(question: str) -> Slot | None:
 def _question_slot(question: str) -> Slot | None:
     # "what's my line of work?" is the job; "who's my boss again?" is "who's my boss?"
     question = re.sub(r"\bline of work\b", "job", question, flags=re.I)
-    question = re.sub(r"\s+(?:again|then|please|pls)\s*(?=\??\s*$)", "", question, flags=re.I)
+    question = re.sub(
+        r"\s+(?:again|then|please|pls|these days|nowadays|at the moment|currently|right now|now|"
+        r"at present|any ?more)\s*(?=\??\s*$)",
+        "",
+        question,
+        flags=re.I,
+    )
     # "my ex-girlfriend", "my old boss": the same slot, asked about in the past
     q = re.sub(
         r"\b(my|our)\s+(?:ex-|ex\s+|former\s+|old\s+|previous\s+)",

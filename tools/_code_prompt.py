@@ -18,11 +18,23 @@ from __future__ import annotations
 import ast
 import re
 
-LANGUAGES = {"python": "Python", "javascript": "JavaScript", "bash": "Bash", "sql": "SQL"}
+LANGUAGES = {
+    "python": "Python",
+    "javascript": "JavaScript",
+    "bash": "Bash",
+    "sql": "SQL",
+    "rust": "Rust",
+}
 """Languages the tool writes (name -> label in the prompt). Only Python is executed."""
 ALIASES = {"py": "python", "python3": "python", "js": "javascript", "node": "javascript",
            "sh": "bash", "shell": "bash"}  # fmt: skip
-FENCE = {"python": "python", "javascript": "javascript", "bash": "bash", "sql": "sql"}
+FENCE = {
+    "python": "python",
+    "javascript": "javascript",
+    "bash": "bash",
+    "sql": "sql",
+    "rust": "rust",
+}
 
 COMPLETION_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\n@", "\n```")
 FEW_SHOT_STOPS = ("```", "\nTask:")
@@ -60,6 +72,17 @@ _EXAMPLES: dict[str, list[tuple[str, str]]] = {
         (
             "Make a directory called backup and copy every .txt file into it.",
             "mkdir -p backup\ncp -- *.txt backup/",
+        ),
+    ],
+    "rust": [
+        (
+            "Write a function that returns the largest of three numbers.",
+            "fn largest(a: i64, b: i64, c: i64) -> i64 {\n    a.max(b).max(c)\n}",
+        ),
+        (
+            "Write a function that counts the vowels in a string.",
+            "fn count_vowels(text: &str) -> usize {\n"
+            '    text.chars().filter(|c| "aeiouAEIOU".contains(*c)).count()\n}',
         ),
     ],
     "sql": [

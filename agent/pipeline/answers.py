@@ -86,8 +86,9 @@ _WHEN = re.compile(
 #: Zeppelin?": the answer is the day it was told, whatever the fact's own words
 _ASKS_TOLD_DAY = re.compile(
     r"^\s*(?:and\s+)?(?:(?:since\s+)?when|what (?:day|date)|how long ago|on what (?:day|date))\b"
-    r".*\b(?:did|have)\s+(?:i|we)\s+(?:first\s+)?(?:tell|told|mention|mentioned|say|said|bring|"
-    r"brought|talk|talked|write|wrote|share|shared)\b|"
+    r".*\b(?:(?:did|have)\s+(?:i|we)\s+(?:first\s+)?(?:tell|told|mention|mentioned|say|said|"
+    r"bring|brought|talk|talked|write|wrote|share|shared)|(?:i|we)\s+(?:first\s+)?(?:told|"
+    r"mentioned|said|brought up|talked about|wrote|shared))\b|"
     r"^\s*(?:and\s+)?(?:since\s+)?when\b.*\b(?:did|do|have)\s+you\s+(?:first\s+)?(?:know|"
     r"known|learn|learnt|learned|hear|heard|find out|found out)\b",
     re.I,
@@ -214,12 +215,17 @@ def asks_whom(question: str) -> bool:
     return m.group(1) is None or m.group(1).lower().rstrip("s") in RELATIONS
 
 
-def related_reply(related: Sequence[dict[str, Any]]) -> str:
-    """ "I don't know" that says what the user did tell about whom the question names."""
+def related_reply(related: Sequence[dict[str, Any]], question: str = "") -> str:
+    """ "I don't know" that says what the user did tell about whom the question names (of a
+    fact about several, the part about whom it names: "Bramley is your mum's horse", not the
+    dog Bramble). A full name asked ("Kat Ferris") keeps only the facts that name it."""
+    full = re.findall(r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)+", question)
+    exact = [m for m in related if any(n in m["text"] for n in full)]
+    related = exact or related
     told = "; ".join(
-        f"{second_person(m['text'].rstrip('.!'))} ({_when(m['date'])})"
+        f"{second_person(part_about(question, m['text']).rstrip('.!'))} ({_when(m['date'])})"
         if m.get("date")
-        else second_person(m["text"].rstrip(".!"))
+        else second_person(part_about(question, m["text"]).rstrip(".!"))
         for m in related
     )
     return f"I don't know for sure: you haven't told me that in those words. The nearest: {told}."
@@ -363,7 +369,19 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
     # related facts: the one naming exactly what was asked first ("Cocoa" is not "Coco")
     exact = _exact(question)
     related.sort(key=lambda m: (-len(exact & _exact(m["text"])), -m.get("similarity", 0.0)))
-    return _changes_first(question, same + related, memories)
+    found = same + related
+    # "which unit does Jo Marr run?": with a fact naming Jo Marr, not one about Jo Marsh
+    full = re.findall(r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)+", question)
+    if full and any(n in m["text"] for n in full for m in memories):
+
+        def named_right(m: dict[str, Any]) -> bool:
+            return any(n in m["text"] for n in full) or not any(
+                re.search(rf"\b{re.escape(n.split()[0])}\b", m["text"]) for n in full
+            )
+
+        found = [m for m in found if named_right(m)]
+        memories = [m for m in memories if named_right(m)]
+    return _changes_first(question, found, memories)
 
 
 #: Words by which a user says a value changed: "they've moved me to Friday instead", "IT gave
@@ -373,6 +391,8 @@ _CHANGE = re.compile(
     r"switched|swapped|replaced|taken over|(?:mis|re)(?:counted|scheduled|booked|located)|"
     r"postponed|relocated|transferred|promoted|upgraded|downgraded|heads up|change of plans?|"
     r"turns out|ended up|in the end|going forward|from now on|as of|typo|my mistake|i meant|"
+    r"put (?:it|the \w+|\w+) (?:up|down)|(?:gone|went|goes) (?:up|down)|raised|increased|"
+    r"decreased|lowered|gone (?:right )?off|"
     r"(?<=,)\s*not\s+\w+|"
     r"brought forward|scratch that|correction|updated?|not \w+ (?:any ?more|after all))\b",
     re.I,
@@ -559,9 +579,20 @@ def _of_expected_type(question: str, text: str) -> bool:
         return bool(_COLOUR.search(text))  # "what colour is my bike?" is not "I bought a Brompton"
     if re.match(r"^\s*(?:and\s+)?what\s+breed\b", q):
         return bool(_BREED.search(text))  # "what breed is Truffle?" is not "she's called Truffle"
+    options = re.search(r"\b(\w+)\s+or\s+(\w+)\s*\??\s*$", q)
+    if options and "," in q:
+        # "which knee was it, left or right?": one of the two, or it does not say
+        return any(re.search(rf"\b{re.escape(o)}", text, re.I) for o in options.groups())
     if re.match(r"^\s*(?:and\s+)?whose\b", q):
-        # "whose dog is Bramble?": an owner, "my mum's", "Kate's", "ours"
-        return bool(names) or bool(re.search(r"\b(?:my|our|mine|ours)\b|\w's\b", text, re.I))
+        # "whose dog is Bramble?": an owner, "my mum's", "Kate's", "ours"; not where the
+        # wedding is ("flying to Montréal for a wedding")
+        owners = [
+            n
+            for n in names
+            if not re.search(rf"\b(?:to|in|at|from)\s+{re.escape(n)}", text)
+            and not text.lstrip().startswith(n)  # "Flying to Montréal…" names no one first
+        ]
+        return bool(owners) or bool(re.search(r"\b(?:my|our|mine|ours)\b|\w's\b", text, re.I))
     if _MEASURE.match(q):
         return bool(numbers)  # "what's the wattage of the kettle?" needs a number
     unit = _asked_unit(q)

@@ -37,7 +37,10 @@ _LEAD = re.compile(
     r"yeah|yep|yes|alright|fine|welp|ugh|argh|wow|omg|random thing but|get this|"
     r"change of plans?|heads up|quick (?:update|one|thing)|update|news|small update|"
     r"good news|bad news|big news|great news|some news|exciting news|guess what|sorry|typo|"
-    r"my bad|oops|correction|scratch that|no wait)\b\s*[,:!.—–-]?\s*)+",
+    r"my bad|oops|correction|scratch that|no wait|starting (?:on\s+)?(?:monday|tuesday|"
+    r"wednesday|thursday|friday|saturday|sunday|today|tomorrow|next week|next month)|"
+    r"from (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|next week))"
+    r"\b\s*[,:!.—–-]?\s*)+",
     re.I,
 )
 _TRAIL = re.compile(r"\s*,?\s*(?:by the way|btw|too|as well|lol|haha)\s*([.!]?)\s*$", re.I)
@@ -336,7 +339,7 @@ def _split(sentence: str) -> list[str]:
     pronoun that cannot be resolved) stays joined to the one before: a fact is never dropped
     for being hard to split.
     """
-    pieces = re.split(r"(\s*(?:,\s*and|;|,\s*but|\band\b|\bbut\b|,)\s+)", sentence)
+    pieces = re.split(r"(\s*(?:,\s*and|;|,\s*but|\band\b|\bbut\b|,|\s[—–])\s+)", sentence)
     if len(pieces) == 1:
         return [sentence]
     out: list[str] = []
@@ -365,6 +368,9 @@ def _split(sentence: str) -> list[str]:
         ):
             out[0] = f"{out[0]}{glue}{part}"  # "Marco and I broke up"
             subject = _subject_of(out[0]) or _subject_of(part)
+            continue
+        if glue.strip() in ("—", "–") and _PRONOUN_START.match(part):
+            out[-1] = f"{out[-1]}{glue}{part}"  # "Bramley is my mum's horse — she keeps him…"
             continue
         comma_only = glue.strip() == ","
         # "…, but honestly most folks call me Dee": the user is its object, so it has a

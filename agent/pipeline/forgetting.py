@@ -31,7 +31,9 @@ __all__ = ["clean_phrase", "matching", "mentions", "refers_back", "said_in", "RE
 
 REDACTED = "[forgotten]"
 _PREAMBLE = re.compile(
-    r"^\s*(?:(?:everything|all|anything)\s+(?:(?:that\s+)?i\s+(?:told|said to)\s+you\s+)?"
+    r"^\s*(?:whatever\s+(?:you(?:'ve| have)? (?:got|know|have|stored|kept)|i (?:told|said to) "
+    r"you)\s+(?:about|on|regarding)\s+|"
+    r"(?:everything|all|anything)\s+(?:(?:that\s+)?i\s+(?:told|said to)\s+you\s+)?"
     r"(?:about|on|regarding)\s+|what\s+i\s+(?:told\s+you|said|mentioned)\s+(?:about|on|"
     r"regarding)\s+|(?:the\s+)?(?:memory|memories|fact|facts|note|notes)\s+(?:about|on)\s+|"
     r"(?:the\s+)?(?:bit|part|thing|stuff|info|information|details?|line|one)\s+(?:about|on|"

@@ -51,6 +51,7 @@ from agent.pipeline.compose import (
     taint,
 )
 from agent.pipeline.compose import compose as compose_prompt
+from agent.pipeline.evidence import content_words
 from agent.pipeline.facts import extract_facts, with_referent
 from agent.pipeline.routing import Decision, explicit_route, follow_up, is_question
 from agent.pipeline.services import (
@@ -113,11 +114,16 @@ def route(s: Services, state: TurnState) -> dict[str, Any]:
             and before in ("ask_memory", "remember")
             and re.search(r"\b(?:he|she|his|her|him|they|their|them)\b", state["message"], re.I)
         ) or (
-            # "and which city is it in?" after "what did my cousin call his bakery?"
+            # "and which city is it in?" after "what did my cousin call his bakery?"; "which
+            # knee was it, left or right?" after "I've got physio for my knee…"
             decision.route == "chat"
             and is_question(state["message"])
-            and before == "ask_memory"
-            and re.match(r"^\s*(?:and|so|ok)\b.*\b(?:it|its|there)\b", state["message"], re.I)
+            and before in ("ask_memory", "remember")
+            and re.search(r"\b(?:it|its|there)\b", state["message"], re.I)
+            and (
+                (before == "ask_memory" and re.match(r"^\s*(?:and|so|ok)\b", state["message"]))
+                or bool(content_words(state["message"]) & content_words(previous_user(state) or ""))
+            )
         ):
             # "and which city is his workshop in?" after a question about the user's
             # sister's husband: about the user's world, where only memories may answer
@@ -361,7 +367,7 @@ def cite(s: Services, state: TurnState) -> dict[str, Any]:
 def unknown(s: Services, state: TurnState) -> dict[str, Any]:
     """A question about the user that nothing answers: "I don't know", with what is known."""
     related = state.get("related") or []
-    reply = related_reply(related) if related else UNKNOWN_REPLY
+    reply = related_reply(related, state["message"]) if related else UNKNOWN_REPLY
     return {"reply": reply, "finish_reason": "unknown"}
 
 

@@ -70,7 +70,7 @@ _PLAIN = (
             + r"(?:(?:so|and)\s+)?(?:you can|you may|feel free to)?\s*"
             + r"(?P<verb>forget|erase|(?:delete|remove|drop|wipe|scrap|scratch|strike|cross out|"
             r"cross off|clear|purge|get rid of|bin|lose|ditch)"
-            r"(?=\s+(?:what|everything|all|my|our|the|that|those|this|about|any)\b)|"
+            r"(?=\s+(?:what|whatever|everything|all|my|our|the|that|those|this|about|any)\b)|"
             r"stop remembering|don't (?:remember|store|keep)|do not (?:remember|store|keep)|"
             # "I'd rather you didn't keep anything about my ex"
             r"i(?:'d| would) (?:rather|prefer(?: it if)?) you (?:didn't|did not|don't) "
@@ -277,7 +277,12 @@ def explicit_route(message: str, command: str | None = None) -> Decision | None:
             and re.match(r"\s*that\s*[,;:—–-]\s*(?:\S+\s+){3,}", m.group("text"))
             and not _MEMORY_WORDS.search(m.group("text"))
         ):
-            continue  # "Scratch that, the surgery moved it to Friday": a correction, not a forget
+            # "scratch that — forget the security phrase": the request after it decides;
+            # "Scratch that, the surgery moved it to Friday": a correction, not a forget
+            rest = re.sub(r"^\s*that\s*[,;:—–-]\s*", "", m.group("text"))
+            if re.match(r"(?:please\s+)?(?:forget|erase|delete|remove|wipe)\b", rest, re.I):
+                return explicit_route(rest)
+            continue
         if (
             m
             and route == "forget"
@@ -457,6 +462,10 @@ class Router:
             )
             or message
         )
+        # "quick q, settling an argument with my nephew — how many legs does a spider have?"
+        asked_after = re.split(r"\s[—–]\s|:\s", question)[-1]
+        if asked_after is not question and _QUESTION.search(asked_after.strip()):
+            question = asked_after
         # "sorry, who did I marry? joking, but tell me anyway" asks, whatever follows
         if is_question(message) or (question is not message and is_question(question)):
             if _DOCUMENTS.search(message):

@@ -551,6 +551,35 @@ def test_pronouns_and_asides_across_and_within_messages(tmp_path: Path) -> None:
         assert "Arles" in bot.chat("and which town is it in?").text
 
 
+def test_rises_new_jobs_options_and_the_person_asked(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat("My gym membership is 35 a month.")
+        bot.chat("ugh, the gym's just put the price up to 42 a month.")
+        fee = bot.chat("how much is my gym membership now?", thread="b").text
+        assert "42" in fee and "35" not in fee
+        bot.chat("I work as a barista at a café in Ghent.")
+        bot.chat("News!! I've quit the café — starting Monday I'm a tram driver in Antwerp.")
+        assert "tram driver" in bot.chat("what's my job these days?", thread="b").text
+        bot.chat("I've got a check-up for my ear every Friday now.")
+        said = bot.chat("which ear was it, left or right?").text
+        assert said.startswith("I don't know")
+        bot.chat("We have two Jos at the lab: Jo Marsh runs the cryo unit and Jo Marr runs stores.")
+        lab = bot.chat("which unit does Jo Marr run?", thread="c").text
+        assert "stores" in lab and "cryo" not in lab
+        bot.chat(
+            "Willow is my cat, a grey tabby. Wilma is my aunt's goat — she keeps her on a farm."
+        )
+        goat = bot.chat("what kind of animal is Wilma?", thread="c").text
+        assert "goat" in goat and "tabby" not in goat
+        said = bot.chat("Actually, wipe whatever you've got about Willow.")
+        assert said.route == "forget"
+        assert "tabby" not in bot.chat("Is Willow a cat?", thread="d").text
+        assert bot.chat("scratch that — forget my gym membership, please").route == "forget"
+    assert Router(None).route(
+        "quick q for a bet with my dad — how far away is the moon?"
+    ).route == ("chat")
+
+
 def test_who_is_a_named_person_is_answered_from_what_was_told(tmp_path: Path) -> None:
     with _bot(tmp_path, reply="She is a famous singer.") as bot:
         bot.chat("My neighbour Ingrid teaches the cello at the conservatoire.")

@@ -127,6 +127,14 @@ def test_an_sql_request_gets_an_sql_query() -> None:
     assert llm.calls[0].prompt.endswith("```sql\n")
 
 
+def test_a_rust_request_gets_rust() -> None:
+    llm = FakeLLM(["fn is_even(n: i64) -> bool {\n    n % 2 == 0\n}\n```"])
+    request = "could you write me a small Rust function that tells whether a number is even?"
+    text, language = parse_code(request, tuple(supported_languages()))
+    r = code(text, language=language, llm=llm)
+    assert r.language == "rust" and r.code.startswith("fn is_even")
+
+
 def test_no_tests_and_no_examples_means_one_unrun_candidate() -> None:
     llm = FakeLLM(default="    return a + b\n")
     r = code('def add(a, b):\n    """Add them."""\n', samples=3, llm=llm)
@@ -150,7 +158,7 @@ def test_unknown_language_lists_the_valid_ones(language: str) -> None:
     with pytest.raises(ToolInputError, match="python") as info:
         code(ADD, language=language, llm=FakeLLM())
     assert info.value.reason == "bad-argument"
-    assert supported_languages() == ["bash", "javascript", "python", "sql"]
+    assert supported_languages() == ["bash", "javascript", "python", "rust", "sql"]
 
 
 def test_aliases_are_accepted() -> None:
