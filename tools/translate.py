@@ -12,7 +12,7 @@
 
        English: <built-in example>          five, aligned for every language pair
        French: <its translation>
-       English: <bank example>              up to four, the most similar last
+       English: <bank example>              up to eight, the most similar last
        French: <its translation>
        English: <translation-memory hit>    up to three, most similar last (nearest the query)
        French: <the accepted translation>
@@ -82,7 +82,7 @@ __all__ = [
 
 MAX_CHARS = 100_000
 """Default input limit (characters): about 1,000 sentences, several minutes on a laptop CPU."""
-BANK_EXAMPLES = 4
+BANK_EXAMPLES = 8
 """Pairs from the built-in bank offered to each prompt (the most similar ones)."""
 TM_EXAMPLES = 3
 """Translation-memory entries offered to each prompt as examples."""

@@ -373,7 +373,7 @@ def test_similar_memory_entries_are_examples_nearest_the_query(tm: TranslationMe
     example = "English: Save the report ⟦1⟧ as a file.\nFrench: Enregistrez le rapport ⟦1⟧."
     assert example in prompt
     assert prompt.index(example) > prompt.index("train station")
-    assert result.examples_used == 10  # five built-in, four from the bank, one from memory
+    assert result.examples_used == 14  # five built-in, eight from the bank, one from memory
 
 
 def test_accepting_a_translation_stores_its_segments(tm: TranslationMemory) -> None:
