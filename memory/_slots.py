@@ -621,6 +621,19 @@ def question_slot(question: str) -> Slot | None:
 def _question_slot(question: str) -> Slot | None:
     # "what's my line of work?" is the job; "who's my boss again?" is "who's my boss?"
     question = re.sub(r"\bline of work\b", "job", question, flags=re.I)
+    # "what does Dervla do for a living, do you remember?", "do you remember what Dervla does?"
+    question = re.sub(
+        r",?\s*(?:do you (?:remember|know|recall)|remember|any idea|if you know)\s*(?=\??\s*$)",
+        "",
+        question,
+        flags=re.I,
+    )
+    question = re.sub(
+        r"^\s*(?:do you (?:remember|know|recall)|can you remind me|remind me|any idea)\s*,?\s*",
+        "",
+        question,
+        flags=re.I,
+    )
     question = re.sub(
         r"\s+(?:again|then|please|pls|these days|nowadays|at the moment|currently|right now|now|"
         r"at present|any ?more)\s*(?=\??\s*$)",

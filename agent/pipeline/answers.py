@@ -615,7 +615,7 @@ def _of_expected_type(question: str, text: str) -> bool:
             )
         )
     if re.match(r"^\s*(?:and\s+)?(?:who|whom|whose)\b", q) or re.search(
-        r"\b(?:name|named|called|calling|call)\b", q
+        r"\b(?:name|named|naming|names|called|calling|call)\b", q
     ):
         return bool(names)
     if re.match(r"^\s*(?:and\s+)?where\b", q):
@@ -754,7 +754,12 @@ def _close_enough(question: str, memory: dict[str, Any]) -> bool:
     """Half the question's content words are in the memory, or a few are and the two mean
     nearly the same ("who plays the drums in my band?" / "My flatmate Oskar is on drums.")."""
     cover = coverage(question, memory["text"])
-    return cover >= 0.5 or (cover > 0 and memory.get("similarity", 0.0) >= 0.55)
+    return (
+        cover >= 0.5
+        or (cover > 0 and memory.get("similarity", 0.0) >= 0.55)
+        # "how much did I pay for the replacement bike?" / "… a green Brompton. Cost me £1,450"
+        or (cover > 0 and holds_asked_value(question, memory["text"]))
+    )
 
 
 #: "what's the wattage of the kettle?": a quantity, answered by a number

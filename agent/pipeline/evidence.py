@@ -77,7 +77,7 @@ SAME_IDEA = {
         "year": "year years yearly annual annually",
         "date": "date dated day",
         "month": "month months monthly",
-        "price": "cost costs price prices premium premiums fee fees charge charges",
+        "price": "cost costs price prices premium premiums fee fees charge charges pay paid",
         "serve": "serve serves serving servings feed feeds portion portions",
         "notice": "notice notify notifies inform tell",
         "allowed": "allowed permitted allow allows permit permits",

@@ -599,8 +599,10 @@ def _starts_with_name(clause: str) -> bool:
 
 def _needs_context(clause: str) -> bool:
     """A sentence that says nothing alone: it points back ("I pick it up every Friday"), or
-    it has no subject of its own ("Plot 17 at the Fenwick Road gardens")."""
+    it has no subject of its own ("Plot 17 at the Fenwick Road gardens", "Cost me £1,450")."""
     if _POINTS_BACK.search(clause) or _PRONOUN_START.match(clause):
+        return True
+    if re.match(r"(?i:cost|costs|took|set|gave|left|got|saved|charged)\s+(?:me|us)\b", clause):
         return True
     return not (
         _starts_with_name(clause)  # "Katie at no. 31"

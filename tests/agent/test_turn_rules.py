@@ -580,6 +580,20 @@ def test_rises_new_jobs_options_and_the_person_asked(tmp_path: Path) -> None:
     ).route == ("chat")
 
 
+def test_subjectless_costs_naming_and_do_you_remember_tails(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat("my laptop died last week")
+        bot.chat("so I gave in and bought a new one, a silver ThinkPad. Cost me £980, ouch.")
+        assert "980" in bot.chat("how much did I pay for the new laptop?", thread="b").text
+        bot.chat("we adopted a rabbit on Sunday! the kids insisted on calling him Clementine")
+        said = bot.chat("what did the kids end up naming the rabbit?", thread="b").text
+        assert "Clementine" in said
+    assert memory._slots.question_slot("what does Oona do for a living, do you remember?") == (
+        "oona",
+        "work",
+    )
+
+
 def test_who_is_a_named_person_is_answered_from_what_was_told(tmp_path: Path) -> None:
     with _bot(tmp_path, reply="She is a famous singer.") as bot:
         bot.chat("My neighbour Ingrid teaches the cello at the conservatoire.")
