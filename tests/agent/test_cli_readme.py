@@ -158,7 +158,9 @@ def test_the_readme_tool_examples_run_on_the_default_model(
     write_pdf(user_home / "lease.pdf", lease)
     out = {argv[0]: _run(argv, user_home, capsys) for argv in steps}
     french = out["translate"]
-    assert "%s" in french and "facture" in french and "Bonjour" in french, french
+    # "Hello" is translated, not dropped: the bank's nearest examples make it "Salut" at times
+    assert "%s" in french and "facture" in french, french
+    assert "Bonjour" in french or "Salut" in french, french
     assert sum(line.startswith("- ") for line in out["summarize"].splitlines()) >= 2
     assert "def largest" in out["code"] and "tests passed" in out["code"], out["code"]
     review = json.loads(out["review"])
