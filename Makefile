@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.lorebook-setup
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/setup.sh agent/buildflags.py
+$(STAMP): pyproject.toml scripts/setup.sh scripts/build_llama.sh agent/buildflags.py
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup.sh
 	touch $@
 
@@ -36,11 +36,11 @@ doctor: setup
 bench: setup llama-server
 	$(BIN)/python bench/bench_llm.py
 
-# llama.cpp's own llama-server and llama-bench from the llama.cpp llama-cpp-python vendors, with
-# the wheel's flags, with CUDA where nvcc and a GPU are there (CUDA=1 / CUDA=0 force it); built
-# once per machine into ~/.cache/lorebook/llama-tools.
+# llama.cpp's own llama-server and llama-bench, built in the same CMake build tree as the
+# libraries setup installed (only the tools' own code is compiled), or with CUDA where nvcc and
+# a GPU are there (CUDA=1 / CUDA=0 force it); once per machine into ~/.cache/lorebook/llama-tools.
 llama-server: setup
-	LOREBOOK_CUDA=$(CUDA) VENV=$(VENV) scripts/build_llama_tools.sh
+	LOREBOOK_CUDA=$(CUDA) VENV=$(VENV) PYTHON=$(PYTHON) scripts/build_llama_tools.sh
 
 # The tools' quality benchmarks need data packages the tests do not (Django's catalogs,
 # HumanEval, licence texts); then run bench/bench_{translate,summarize,code,review,batch}.py.
@@ -54,7 +54,8 @@ demo: setup
 	$(BIN)/lorebook --home $(DEMO)/home batch examples/tasks.jsonl -o $(DEMO)/results.jsonl || true
 	$(BIN)/lorebook eval $(DEMO)/results.jsonl
 
-# Rebuild llama-cpp-python with CUDA and install the faiss GPU extra (needs nvcc and a GPU).
+# Build llama.cpp's libraries with CUDA for llama-cpp-python and install the faiss GPU extra
+# (needs nvcc and a GPU).
 gpu:
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup.sh --cuda
 	touch $(STAMP)
