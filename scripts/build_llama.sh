@@ -101,6 +101,19 @@ if done_already; then
   exit 0
 fi
 SECONDS=0
+# The compiler's output goes to a log (thousands of lines, warnings included); a failure shows
+# its end. LLAMA_BUILD_VERBOSE=1 shows it all as it comes.
+log="$top/build.log"
+echo "== $mode, $(date '+%F %T')" >> "$log"
+logged() {
+  if [[ "${LLAMA_BUILD_VERBOSE:-0}" == 1 ]]; then
+    "$@" >&2
+  elif ! "$@" >> "$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "llama.cpp: the build failed; its log: $log" >&2
+    exit 1
+  fi
+}
 
 # The source: the sdist scripts/setup.sh keeps (pip's build of the Python package uses it too).
 src="$top/src/llama.cpp"
@@ -132,13 +145,13 @@ if [[ ! -f "$build/CMakeCache.txt" || "$(cat "$build/.lorebook-flags" 2>/dev/nul
   # any library folder outside the tree, e.g. CUDA's, as that build has). No web UI (it would be
   # fetched from a model hub; the API is what lorebook uses), no curl/OpenSSL (no downloads).
   # shellcheck disable=SC2086  # $flags is a list of -D options
-  cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
+  logged cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
     -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON '-DCMAKE_INSTALL_RPATH=$ORIGIN' \
     -DCMAKE_INSTALL_RPATH_USE_LINK_PATH=ON \
     -DLLAMA_BUILD_COMMON=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
     -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
-    $flags >&2
+    $flags
   echo "$flags" > "$build/.lorebook-flags"
 fi
 
@@ -154,16 +167,18 @@ copy_libs() {
 }
 
 if [[ "$mode" == libs ]]; then
-  echo "llama.cpp: building libllama and libggml $version once for this machine" >&2
-  cmake --build "$build" --target llama ggml -j"$(nproc)" >&2
+  echo "llama.cpp: building libllama and libggml $version once for this machine" \
+    "(about 5 min of CPU time; log: $log)" >&2
+  logged cmake --build "$build" --target llama ggml -j"$(nproc)"
   rm -rf "$libs.tmp" && mkdir -p "$libs.tmp"
   copy_libs "$libs.tmp" 'libllama.so*' 'libggml*.so*'
   echo "$flags" > "$libs.tmp/flags"
   rm -rf "$libs" && mv "$libs.tmp" "$libs"
   echo "llama.cpp: libraries built in $SECONDS s, kept in $libs" >&2
 else
-  echo "llama.cpp: building llama-server and llama-bench $version once for this machine" >&2
-  cmake --build "$build" --target llama-server llama-bench -j"$(nproc)" >&2
+  echo "llama.cpp: building llama-server and llama-bench $version once for this machine" \
+    "(about 10 min of CPU time; log: $log)" >&2
+  logged cmake --build "$build" --target llama-server llama-bench -j"$(nproc)"
   rm -rf "$tools.tmp" && mkdir -p "$tools.tmp"
   cp "$build/bin/llama-server" "$build/bin/llama-bench" "$tools.tmp/"
   copy_libs "$tools.tmp" '*.so*'  # libllama, libggml*, and the tools' own (common, mtmd)
