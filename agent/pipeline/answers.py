@@ -215,11 +215,15 @@ def asks_whom(question: str) -> bool:
     return m.group(1) is None or m.group(1).lower().rstrip("s") in RELATIONS
 
 
+#: A full name asked about: "Kat Ferris", "Jo Marr"
+_FULL_NAME = re.compile(r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)+")
+
+
 def related_reply(related: Sequence[dict[str, Any]], question: str = "") -> str:
     """ "I don't know" that says what the user did tell about whom the question names (of a
     fact about several, the part about whom it names: "Bramley is your mum's horse", not the
     dog Bramble). A full name asked ("Kat Ferris") keeps only the facts that name it."""
-    full = re.findall(r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)+", question)
+    full = _FULL_NAME.findall(question)
     exact = [m for m in related if any(n in m["text"] for n in full)]
     related = exact or related
     told = "; ".join(
@@ -371,7 +375,7 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
     related.sort(key=lambda m: (-len(exact & _exact(m["text"])), -m.get("similarity", 0.0)))
     found = same + related
     # "which unit does Jo Marr run?": with a fact naming Jo Marr, not one about Jo Marsh
-    full = re.findall(r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)+", question)
+    full = _FULL_NAME.findall(question)
     if full and any(n in m["text"] for n in full for m in memories):
 
         def named_right(m: dict[str, Any]) -> bool:

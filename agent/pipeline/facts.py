@@ -659,20 +659,20 @@ _MALE = frozenset(
 )
 
 
-def _resolve_pronoun(fact: str, previous: str) -> str:
+def _resolve_pronoun(fact: str, told: list[str]) -> str:
     """ "Her teacher is Mrs Fairweather" after "My daughter goes to St Brendan's": the
     daughter's teacher, when the user's previous message was about one relation it agrees with.
 
     Example:
-        >>> _resolve_pronoun("Her teacher is Mrs Fairweather.", "My daughter goes to St Ives.")
+        >>> _resolve_pronoun("Her teacher is Mrs Fairweather.", ["My daughter goes to St Ives."])
         "My daughter's teacher is Mrs Fairweather."
-        >>> _resolve_pronoun("He is a chef.", "My daughter goes to St Ives.")
+        >>> _resolve_pronoun("He is a chef.", ["My daughter goes to St Ives."])
         'He is a chef.'
     """
     m = re.match(r"^(She|He|Her|His)\b\s*", fact)
     if m is None:
         return fact
-    kin = [_KIN_FIRST.match(f) for f in stated_sentences(previous)]
+    kin = [_KIN_FIRST.match(f) for f in told]
     whom = {k.group(0) for k in kin if k}
     if len(whom) != 1:
         return fact
@@ -697,11 +697,12 @@ def with_referent(facts: list[str], previous: str | None) -> list[str]:
         ...     "My dentist appointment is on Thursday at 3pm.")
         ['Re my dentist appointment: the surgery just rang and moved it to Friday.']
     """
-    if not previous:
+    if not previous or not facts:
         return facts
-    facts = [_resolve_pronoun(f, previous) for f in facts]
-    told = [_SUBJECT_THING.match(f) for f in stated_sentences(previous)]
-    subject = next((m.group("s") for m in told if m), None)
+    told = stated_sentences(previous)
+    facts = [_resolve_pronoun(f, told) for f in facts]
+    things = (_SUBJECT_THING.match(f) for f in told)
+    subject = next((m.group("s") for m in things if m), None)
     if subject is None:
         return facts
     noun = subject.split()[-1].lower()

@@ -118,21 +118,32 @@ def test_other_languages_are_written_not_run() -> None:
     assert llm.calls[0].prompt.endswith("```javascript\n")
 
 
-def test_an_sql_request_gets_an_sql_query() -> None:
-    llm = FakeLLM(["SELECT author, COUNT(*) AS books\nFROM books\nGROUP BY author;\n```"])
-    request = "I need an SQL query that counts the books per author in the table books."
-    text, language = parse_code(request, tuple(supported_languages()))
-    r = code(text, language=language, llm=llm)
-    assert r.language == "sql" and "GROUP BY" in r.code
-    assert llm.calls[0].prompt.endswith("```sql\n")
-
-
-def test_a_rust_request_gets_rust() -> None:
-    llm = FakeLLM(["fn is_even(n: i64) -> bool {\n    n % 2 == 0\n}\n```"])
-    request = "could you write me a small Rust function that tells whether a number is even?"
-    text, language = parse_code(request, tuple(supported_languages()))
-    r = code(text, language=language, llm=llm)
-    assert r.language == "rust" and r.code.startswith("fn is_even")
+@pytest.mark.parametrize(
+    "request_text, reply, language, start",
+    [
+        (
+            "I need an SQL query that counts the books per author in the table books.",
+            "SELECT author, COUNT(*) AS books\nFROM books\nGROUP BY author;\n```",
+            "sql",
+            "SELECT author",
+        ),
+        (
+            "could you write me a small Rust function that tells whether a number is even?",
+            "fn is_even(n: i64) -> bool {\n    n % 2 == 0\n}\n```",
+            "rust",
+            "fn is_even",
+        ),
+    ],
+)
+def test_a_request_naming_sql_or_rust_gets_that_language(
+    request_text: str, reply: str, language: str, start: str
+) -> None:
+    llm = FakeLLM([reply])
+    text, asked = parse_code(request_text, tuple(supported_languages()))
+    r = code(text, language=asked, llm=llm)
+    assert r.language == language and r.code.startswith(start)
+    assert r.code.strip() == reply.removesuffix("```").strip()  # the whole query / function
+    assert llm.calls[0].prompt.endswith(f"```{language}\n")
 
 
 def test_no_tests_and_no_examples_means_one_unrun_candidate() -> None:
