@@ -441,7 +441,7 @@ def _parse_code(text: str) -> dict[str, Any]:
 
 
 def _parse_review(text: str) -> dict[str, Any]:
-    return {"source": toolargs.strip_verb(text)}
+    return {"source": toolargs.review_source(text)}
 
 
 # -- rendering ---------------------------------------------------------------------------------

@@ -938,6 +938,9 @@ def part_about(question: str, text: str) -> str:
         >>> part_about("What breed is Brisket?",
         ...     "We have two dogs: Biscuit, a greyhound, and Brisket, a stubborn dachshund.")
         'Brisket, a stubborn dachshund.'
+        >>> part_about("What do I owe Martina?", "Marta owes me 40 euros. My cousin Martina "
+        ...     "owes me nothing. I owe her a dinner.")
+        'My cousin Martina owes me nothing. I owe her a dinner.'
         >>> part_about("Where do I live?", "I live in Leeds; my sister lives in York.")
         'I live in Leeds; my sister lives in York.'
     """
@@ -945,7 +948,18 @@ def part_about(question: str, text: str) -> str:
     if not names:
         return text
     parts = [p for p in _PARTS.split(text) if p.strip()]
-    about = [p for p in parts if any(re.search(rf"\b{re.escape(n)}\b", p) for n in names)]
+    named = [any(re.search(rf"\b{re.escape(n)}\b", p) for n in names) for p in parts]
+    # "…Martina doesn't owe me anything. I owe her a dinner": a part that points back at
+    # whom the one before named, and names no one else, is about them too
+    for i in range(1, len(parts)):
+        if (
+            named[i - 1]
+            and not named[i]
+            and re.search(r"\b(?:she|he|her|him|his|hers)\b", parts[i], re.I)
+            and not (_asked_names(parts[i]) - NOT_NAMES)
+        ):
+            named[i] = True
+    about = [p for p, n in zip(parts, named, strict=True) if n]
     if not about or len(about) == len(parts):
         return text
     return " ".join(about)
@@ -1094,6 +1108,13 @@ def _stems(text: str) -> set[str]:
     return out - _GENERIC_STEMS
 
 
+#: What "how long / often / far / old / big" asks besides its subject, and fillers ("anyway",
+#: "again", "exactly", "though"); 5-letter stems
+_HOW_WORDS = frozenset(
+    {"long", "often", "far", "old", "big", "large", "early", "late", "anywa", "again", "exact", "thoug"}
+)
+
+
 def best_sentence(
     question: str,
     chunks: Sequence[dict[str, Any]],
@@ -1156,6 +1177,10 @@ def best_sentence(
             valued = _MODAL_MAY.sub("can", valued)  # "Visitors may use…" names no month
             holds_value = wants is not None and bool(wants.search(valued))
             beside = holds_value and _value_beside(asked - title, valued)
+            if not score and holds_value and asked & title and not asked - title - _HOW_WORDS:
+                # "how long is the warranty?" of "Kestrel K2 Grinder - Limited Warranty": the
+                # whole document is about what is asked; the answer is a sentence with the value
+                score = 1.0
             if score and holds_value:
                 score += 1.5  # "how much…?" is answered by the sentence with the amount
                 if beside:
@@ -1572,7 +1597,10 @@ def model_document_answer(llm: LLM, question: str, found: dict[str, Any], cancel
 _ASKS_CLOCK = re.compile(
     r"\bwhat(?:'s|\s+is)\s+(?:the\s+|today's\s+)?(?:date|day|time)(?:\s+(?:today|now|right now))?"
     r"(?=\s*(?:[?,.!;]|$))|\bwhat\s+(?:date|day|time)\s+is\s+(?:it|today)\b|"
-    r"\bwhich\s+day\s+is\s+(?:it|today)\b",
+    r"\bwhich\s+day\s+is\s+(?:it|today)\b|"
+    # "can you tell me today's date pls", "do you know the date?"
+    r"\b(?:tell me|give me|know|remind me of)\s+(?:the\s+|today's\s+)(?:date|day)"
+    r"(?:\s+(?:today|now))?(?=\s*(?:[?,.!;]|$|pls\b|please\b))",
     re.I,
 )
 
@@ -1588,7 +1616,11 @@ def clock_reply(question: str, now: dt.datetime) -> str | None:
         "It's 08:05 on Thursday, 3 December 2026."
         >>> clock_reply("and what day is it today, I've lost track", at)
         'Today is Thursday, 3 December 2026.'
+        >>> clock_reply("can you tell me today's date pls, I've lost track", at)
+        'Today is Thursday, 3 December 2026.'
         >>> clock_reply("What's the date of my dentist appointment?", at) is None
+        True
+        >>> clock_reply("Can you tell me the date of the party?", at) is None
         True
     """
     m = _ASKS_CLOCK.search(question)

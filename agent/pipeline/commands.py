@@ -14,7 +14,7 @@ from typing import Any
 
 from agent.capabilities import Capability
 from agent.errors import CancelledError, ToolError
-from agent.pipeline.facts import correction, extract_facts, with_referent
+from agent.pipeline.facts import correction, facts_in
 from agent.pipeline.forgetting import clean_phrase, matching, refers_back, said_in
 from agent.pipeline.services import Services, previous_reply, previous_user, store_facts
 from agent.pipeline.state import TurnState
@@ -29,7 +29,7 @@ def remember(s: Services, state: TurnState) -> dict[str, Any]:
     if s.memory is None or not text:
         return {"reply": 'Tell me what to remember, e.g. "remember that my sister is Ana".'}
     explicit = not state.get("route_reason", "").startswith("rule")
-    facts = with_referent(extract_facts(text, previous_reply(state)), previous_user(state))
+    facts = facts_in(text, previous_reply(state), previous_user(state))
     fix = correction(text, previous_user(state))
     if fix is not None and s.memorize:
         # "sorry, I meant 2985": the wrong value was never true, so it leaves no history

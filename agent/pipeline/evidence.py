@@ -70,8 +70,13 @@ SAME_IDEA = {
         "stop": "stop stopped quit quitting",
         "phone": "phone mobile cell",
         "car": "car vehicle",
-        "cat": "cat cats kitten kittens kitty tabby moggy",
-        "dog": "dog dogs puppy puppies pup",
+        "cat": "cat cats kitten kittens kitty tabby moggy siamese",
+        # a breed names the kind: "what's my dog called?" / "that corgi chewed my cable"
+        "dog": "dog dogs puppy puppies pup corgi corgis labrador labradors lab poodle poodles "
+        "beagle beagles terrier terriers spaniel spaniels collie collies retriever retrievers "
+        "dachshund dachshunds husky huskies pug pugs greyhound greyhounds whippet whippets "
+        "schnauzer schnauzers chihuahua chihuahuas dalmatian dalmatians labradoodle "
+        "cockapoo cockapoos",
         "manager": "boss manager supervisor",
         "work": "work job career occupation profession",
         "year": "year years yearly annual annually",
@@ -82,7 +87,7 @@ SAME_IDEA = {
         "notice": "notice notify notifies inform tell",
         "allowed": "allowed permitted allow allows permit permits",
         "start": "start starts started starting began begin begins beginning begun",
-        "bike": "bike bikes bicycle bicycles",
+        "bike": "bike bikes bicycle bicycles cycle cycles cycling cyclist",
         "grill": "grill grills barbecue barbecues bbq",
         "mail": "email emails mail",
         "total": "total altogether overall",

@@ -22,9 +22,17 @@ import difflib
 import re
 
 from memory._slots import NOT_NAMES as _NOT_NAMES
-from memory._slots import secret_slot
+from memory._slots import RELATIONS, secret_slot
 
-__all__ = ["correction", "extract_facts", "is_correction", "is_statement", "stated_sentences"]
+__all__ = [
+    "correction",
+    "extract_facts",
+    "facts_in",
+    "is_correction",
+    "is_statement",
+    "said_of_someone_before",
+    "stated_sentences",
+]
 
 # a sentence ends at . ! ? before a space, except after a title or an initial ("Dr. Okonkwo")
 _SENTENCE_SPLIT = re.compile(
@@ -36,6 +44,8 @@ _LEAD = re.compile(
     r"hello|and|but|actually|oh and|by the by|right|anyhow|haha+|hah|lol|lmao|ha|hmm+|"
     r"yeah|yep|yes|alright|fine|welp|ugh|argh|wow|omg|random thing but|get this|"
     r"change of plans?|heads up|quick (?:update|one|thing)|update|news|small update|"
+    r"(?:(?:a\s+)?(?:quick|short|brief|little)\s+)?intro(?:duction)?(?:\s+so\s+you\s+know\s+"
+    r"(?:me|who i am))?|about me|"
     r"good news|bad news|big news|great news|some news|exciting news|guess what|sorry|typo|"
     r"my bad|oops|correction|scratch that|no wait|starting (?:on\s+)?(?:monday|tuesday|"
     r"wednesday|thursday|friday|saturday|sunday|today|tomorrow|next week|next month)|"
@@ -76,6 +86,12 @@ _NOT_A_FACT = re.compile(
     r"i (?:always |just |kind of |kinda )?(?:want|wanted) to say\b|"
     r"i (?:hope|trust) (?:you|you're|all)|hope you|glad to|nice to (?:meet|see|talk)|"
     r"i'?m (?:just )?(?:curious|wondering|asking)|"
+    # the user's memory of the moment, said before a question: "I forgot, what's my …?"
+    r"i(?:'ve| have)? (?:totally |completely |clean |just |kind of |kinda )?(?:forgot|forgotten|"
+    r"forget|can't remember|cannot remember|don't remember|do not remember|can't recall|"
+    r"blanked)(?=\s*(?:[,.!?;:—–-]|$|(?:again|sorry|though|but|so|what|where|when|which|who|"
+    r"how)\b))|i(?:'ve| have)? (?:totally |completely |just )?lost track of (?:the )?(?:time|days?|"
+    r"dates?|weeks?)|i'?m (?:confused|lost|blanking|drawing a blank)|"
     # asking the assistant to go on is not an answer: "Please continue." is not a name
     r"(?:please\s+)?(?:continue|go on|carry on|keep going|tell me more|more please|and\?)|"
     # announcing what comes next in the chat is not a fact: "I'm going to give you my policy"
@@ -107,7 +123,7 @@ _NAME_START = re.compile(
 # "me" and "us" are left out: they mark requests ("tell me a story"), not statements; but a
 # third party doing something to the user is about them ("they've moved me onto earlies")
 _DONE_TO_ME = re.compile(
-    r"^(?:they|they've|they're|he|he's|she|she's|the [a-z]+|[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b"
+    r"^(?:they|they've|they're|he|he's|she|she's|(?:the|that|this) [a-z]+|[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b"
     r".*\b(?:me|us)\b"
 )
 _NAME_IS = re.compile(
@@ -330,6 +346,26 @@ def _restore_head(part: str, before: str) -> str:
     return _ELIDED.sub(lambda m: f"{m.group(1)} {head.group('noun')} {m.group(2)}", part, count=1)
 
 
+#: A clause that opens with a plural noun and its verb: "hazelnuts make my throat swell",
+#: "the kids love it" — it has a subject of its own
+_OWN_SUBJECT = re.compile(
+    r"^(?:the\s+|my\s+|our\s+)?[a-z][a-z-]+\s+(?:make|makes|made|are|were|is|was|have|has|had|"
+    r"give|gives|gave|do|does|did|can|can't|cannot|could|will|won't|would|keep|keeps|kept|"
+    r"cost|costs|take|takes|took|get|gets|got|seem|seems|seemed|look|looks|looked|go|goes|went|"
+    r"drive|drives|drove|love|loves|loved|hate|hates|hated|need|needs|needed|start|starts|"
+    r"started|run|runs|ran)\b",
+    re.I,
+)
+
+
+def _is_person(who: str) -> bool:
+    """A subject that is a person: a name ("Tobiah") or a relation ("my son")."""
+    words = who.split()
+    if any(w[:1].isupper() and w.lower() not in ("my", "our") for w in words):
+        return True
+    return any(w.lower().removesuffix("'s") in RELATIONS for w in words)
+
+
 def _split(sentence: str) -> list[str]:
     """Split a compound statement into clauses that each have a subject.
 
@@ -373,6 +409,15 @@ def _split(sentence: str) -> list[str]:
             out[-1] = f"{out[-1]}{glue}{part}"  # "Bramley is my mum's horse — she keeps him…"
             continue
         comma_only = glue.strip() == ","
+        if (
+            glue.strip() in ("and", ", and")
+            and len(part.split()) <= 2
+            and part[0].islower()
+            and not _PRONOUN_START.match(part)
+            and not _SUBJECT_START.match(part)
+        ):
+            out[-1] = f"{out[-1]}{glue}{part}"  # "… mostly deadlifts and squats"
+            continue
         # "…, but honestly most folks call me Dee": the user is its object, so it has a
         # subject of its own
         standalone = bool(_CLAUSE_START.match(part)) or bool(
@@ -390,6 +435,13 @@ def _split(sentence: str) -> list[str]:
         ):
             out[-1] = f"{out[-1]}{glue}{part}"  # "It's in Lyon and it's called …": the same "it"
             continue
+        if (
+            pron
+            and pron.group(1).lower() in ("it", "its")
+            and who is not None
+            and _is_person(who)
+        ):
+            who = None  # "… renamed her Juniper and it stuck": "it" is the name, not the son
         if pron and who is not None and who not in ("I", "We"):
             subject = who
             word, rest = pron.group(1).lower(), part[pron.end() :]
@@ -404,6 +456,8 @@ def _split(sentence: str) -> list[str]:
             and part[0].islower()
             and part.split()[0] not in _NOT_VERBS
             and glue.strip() in ("and", ", and", "but", ", but")
+            # "… and peanuts make me itch": a subject of its own, before its verb
+            and not _OWN_SUBJECT.match(part)
         ):
             part = f"{subject} {part}"  # "… and work as a nurse", "… and bought a Yaris"
         if (
@@ -479,7 +533,7 @@ def stated_sentences(message: str) -> list[str]:
         message = message[named.end() :]
     subject: str | None = None  # the subject a "She …" of the next sentence refers to
     for raw in _SENTENCE_SPLIT.split(_asides(message.strip())):
-        s = _clean(_label(_clean(raw)))
+        s = _own_thing(_clean(_label(_clean(raw))))
         if s.endswith("?") and "," in s:
             # "I'm allergic to peanuts, anyway what's a good snack?": keep the statement part,
             # when it is the user's ("At sea level, what temperature…?" holds none)
@@ -558,6 +612,14 @@ def _asides(message: str) -> str:
             return f", {inner},"
         return ""
 
+    # "Marisol (my wife) turns 40": the relation goes before the name, where facts keep it
+    message = re.sub(
+        r"\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\s*\(\s*((?:my|our)\s+(?:[a-z-]+\s+)?[a-z-]+)\s*\)",
+        lambda m: f"{m.group(2)} {m.group(1)}"
+        if m.group(2).split()[-1].lower() in RELATIONS
+        else m.group(0),
+        message,
+    )
     message = re.sub(r"\s*\(([^()]{0,80})\)", aside, message)
     # "my other friend Anna — two n's — lives in Gdańsk": a dashed aside likewise
     return re.sub(r"\s+[—–]\s+([^—–.!?]{1,60}?)\s+[—–]\s+", lambda m: aside(m) + " ", message)
@@ -579,9 +641,33 @@ _PAST_VERB = re.compile(
 )
 
 
+#: Things of the user's own that casual speech names without "my": "rent's due on the 1st",
+#: "passport runs out in 2031", "tax return has to be in by January"
+_OWN_THING = re.compile(
+    r"^(?:name|rent|mortgage|passport|visa|salary|pay|lease|tax return|taxes|insurance|"
+    r"car insurance|phone bill|bills|birthday|flight|train|appointment|shift|shifts|commute|"
+    r"deadline|password|pin|budget|savings|blood type|blood group|allergy|diet)"
+    r"(?:'s|\s+(?:is|are|was|were|has|have|runs|run|expires|expire|comes|starts|ends|"
+    r"leaves|lands|goes|went|costs|cost)\b)",
+    re.I,
+)
+
+
+def _own_thing(sentence: str) -> str:
+    """ "rent's due on the 1st" → "My rent is due on the 1st" (see :data:`_OWN_THING`)."""
+    if not _OWN_THING.match(sentence):
+        return sentence
+    head, _, rest = sentence.partition(" ")
+    if head.lower().endswith("'s"):
+        return f"My {head[:-2].lower()} is {rest}"
+    return f"My {sentence[0].lower()}{sentence[1:]}"
+
+
 def _implied_i(sentence: str) -> str:
     """'started volunteering at the care home today' → 'I started volunteering…': casual
-    speech drops the "I" before a past-tense verb."""
+    speech drops the "I" before a past-tense verb; "rent's due on the 1st" → "My rent is
+    due on the 1st" (and "name's Oskar" → "My name is Oskar")."""
+    sentence = _own_thing(sentence)
     if _PAST_VERB.match(sentence) and not _NOT_A_FACT.match(sentence):
         return "I " + sentence[0].lower() + sentence[1:]
     return sentence
@@ -602,6 +688,8 @@ def _needs_context(clause: str) -> bool:
     it has no subject of its own ("Plot 17 at the Fenwick Road gardens", "Cost me £1,450")."""
     if _POINTS_BACK.search(clause) or _PRONOUN_START.match(clause):
         return True
+    if re.match(r"(?i:that|this|those|these)\s+[a-z]+\b", clause):
+        return True  # "… AGAIN. That corgi is going to bankrupt me": the one just named
     if re.match(r"(?i:cost|costs|took|set|gave|left|got|saved|charged)\s+(?:me|us)\b", clause):
         return True
     return not (
@@ -712,6 +800,56 @@ def with_referent(facts: list[str], previous: str | None) -> list[str]:
         else f
         for f in facts
     ]
+
+
+_HE_SHE = re.compile(r"^(?:he|she)(?:'s|\s+(?:is|was|has|had|works|lives|teaches|runs|"
+    r"plays|does|studies|drives|owns|keeps|loves|hates|just|also|still|now|[a-z]+s|[a-z]+ed)\b)",
+    re.I,
+)
+
+
+def said_of_someone_before(message: str, previous: str | None) -> list[str]:
+    """ "he's a sound engineer at a theatre there", after a message about "my brother
+    Tobiah": the fact about him, named (or nothing when no one agrees).
+
+    Example:
+        >>> said_of_someone_before("he's a sound engineer at a theatre there",
+        ...     "My brother Tobiah moved to Galway over the summer.")
+        ['My brother Tobiah is a sound engineer at a theatre there.']
+        >>> said_of_someone_before("she's lovely", "My brother Tobiah moved to Galway.")
+        []
+    """
+    text = _clean(message)
+    if not previous or not _HE_SHE.match(text) or not _is_statement(text) or "?" in text:
+        return []
+    if len(_SENTENCE_SPLIT.split(text.strip())) > 1 or len(text.split()) < 3:
+        return []
+    told = stated_sentences(previous)
+    pronoun = text.split()[0].lower().removesuffix("'s")
+    for fact in reversed(told):
+        subject = _subject_of(_split(fact.rstrip(".!"))[0])
+        if subject is None or subject in ("I", "We") or not _is_person(subject):
+            continue
+        who = _agreeing(pronoun, subject, fact)
+        if who is None or _gender(who, fact) is None:
+            return []  # "he" of someone whose gender the user never said: not guessed
+        rest = text.split(None, 1)[1] if " " in text else ""
+        if text.lower().startswith(f"{pronoun}'s"):
+            rest = text[len(pronoun) + 2 :].strip()
+            return [_finish(f"{who} is {rest}")]
+        return [_finish(f"{who} {rest}")]
+    return []
+
+
+def facts_in(message: str, previous_reply: str | None, previous_user: str | None) -> list[str]:
+    """The facts of a user's message in its conversation: its own statements
+    (:func:`extract_facts`, the assistant's last message completing a short answer), else a
+    "he …"/"she …" about whom the user's last message named; "it" kept with what it was
+    (:func:`with_referent`)."""
+    facts = extract_facts(message, previous_reply) or said_of_someone_before(
+        message, previous_user
+    )
+    return with_referent(facts, previous_user)
 
 
 _CORRECTION = re.compile(

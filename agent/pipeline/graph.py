@@ -4,12 +4,15 @@
 START → route ─┬─ remember (statements and "remember …") ───────────────────────┐
                ├─ forget ("forget my passport number") ─────────────────────────┤
                ├─ translate | summarize | code | review (the registry's tools) ─┤
-               └─ recall → retrieve ─┬─ answer (a question memory answers) ──────┤
-                                     ├─ cite (a question documents answer) ─────┤
-                                     ├─ unknown ("I don't know") ───────────────┤
-                                     └─ compose → generate → memorize ──────────┤
+               └─ recall → retrieve ─┬─ answer (a question memory answers) ─┐    │
+                                     ├─ cite (a question documents answer) ─┤    │
+                                     ├─ unknown ("I don't know") ───────────┤    │
+                                     └─ compose → generate ─────────────────┴─ memorize
                                                                         finish ─┴→ END
 ```
+
+Every conversational turn ends in ``memorize``: what a message states besides its question
+("fyi my passport runs out in 2031. btw, what's the date?") is kept whichever node answered.
 
 The nodes are module-level functions taking the :class:`Services` first
 (:mod:`agent.pipeline.nodes`; remember, forget and the tools in :mod:`agent.pipeline.commands`),
@@ -101,7 +104,11 @@ def build_graph(services: Services, checkpointer: Any = None) -> Any:
     g.add_conditional_edges("retrieve", partial(route_after_retrieve, s), list(AFTER_RETRIEVE))
     g.add_edge("compose", "generate")
     g.add_edge("generate", "memorize")
-    for name in ("memorize", "remember", "forget", "answer", "cite", "unknown", *TOOLS):
+    # "fyi my passport runs out in 2031. btw what's the date?": what a question's message
+    # also states is kept, whatever answers the question
+    for name in ("answer", "cite", "unknown"):
+        g.add_edge(name, "memorize")
+    for name in ("memorize", "remember", "forget", *TOOLS):
         g.add_edge(name, "finish")
     g.add_edge("finish", END)
     return g.compile(checkpointer=checkpointer)

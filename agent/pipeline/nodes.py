@@ -52,7 +52,7 @@ from agent.pipeline.compose import (
 )
 from agent.pipeline.compose import compose as compose_prompt
 from agent.pipeline.evidence import content_words
-from agent.pipeline.facts import extract_facts, with_referent
+from agent.pipeline.facts import facts_in, said_of_someone_before
 from agent.pipeline.routing import Decision, explicit_route, follow_up, is_question
 from agent.pipeline.services import (
     Services,
@@ -99,7 +99,13 @@ def route(s: Services, state: TurnState) -> dict[str, Any]:
         if decision.route in ("chat", "ask_memory", "ask_documents"):
             # "and 'thank you very much'?" after a translation: the same tool again
             decision = follow_up(state["message"], before, previous_user(state)) or decision
-        if (
+        if decision.route == "chat" and said_of_someone_before(
+            state["message"], previous_user(state)
+        ):
+            # "he's a sound engineer at a theatre there" after a message about the user's
+            # brother: a fact about him, not small talk
+            decision = Decision("remember", SAID_OF_SOMEONE, decision.payload)
+        elif (
             decision.route in ("chat", "ask_memory")
             and is_question(state["message"])
             and previous_quoted_documents(state)
@@ -113,6 +119,11 @@ def route(s: Services, state: TurnState) -> dict[str, Any]:
             and is_question(state["message"])
             and before in ("ask_memory", "remember")
             and re.search(r"\b(?:he|she|his|her|him|they|their|them)\b", state["message"], re.I)
+        ) or (
+            # "what time?" after "when's my dentist appointment?": the same thing, one detail
+            decision.route == "chat"
+            and before == "ask_memory"
+            and _ELLIPTIC.match(state["message"])
         ) or (
             # "and which city is it in?" after "what did my cousin call his bakery?"; "which
             # knee was it, left or right?" after "I've got physio for my knee…"
@@ -136,6 +147,15 @@ def route(s: Services, state: TurnState) -> dict[str, Any]:
 
 
 FOLLOW_UP_ABOUT = "rule: a follow-up about who or what was just discussed"
+#: A question of one detail with no subject of its own: "what time?", "and where?", "how much?"
+_ELLIPTIC = re.compile(
+    r"^\s*(?:(?:and|so|ok|okay|oh)[,\s]+)?(?:(?:what|which|how)\s+(?:time|day|date|much|many|"
+    r"long|often|colou?r|size|number|year|month|city|town|country|street|floor|room|kind|sort|"
+    r"type|brand|model|name)|when|where|who|whose|why|how much|how many|how long|what about "
+    r"(?:it|that|him|her|them))(?:\s+(?:again|exactly|then|though))?\s*\?+\s*$",
+    re.I,
+)
+SAID_OF_SOMEONE = "rule: a statement about whom the user just named"
 
 
 def _direct(s: Services, state: TurnState) -> str:
@@ -309,9 +329,7 @@ def memorize(s: Services, state: TurnState) -> dict[str, Any]:
     # would otherwise block the user's own statement.
     context = [m["text"] for m in state.get("memories", [])]
     context += [c["quote"] for c in state.get("chunks", [])]
-    facts = with_referent(
-        extract_facts(state["message"], previous_reply(state)), previous_user(state)
-    )
+    facts = facts_in(state["message"], previous_reply(state), previous_user(state))
     return {"facts": store_facts(s, state, facts, context)}
 
 

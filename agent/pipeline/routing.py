@@ -156,6 +156,18 @@ _TOOL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     (
+        # "I'm about to sign a freelance contract and this clause worries me, can you review
+        # it? 'The Client may terminate …'": the request after its reason, the text quoted
+        "review",
+        re.compile(
+            r"^(?=[^\n]*\b(?:contract|clause|agreement|lease|terms|nda|licen[cs]e)\b)"
+            r"[^\n]{0,200}?\b(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:review|check|"
+            r"look over|go over|(?:have|take) a look at)\s+(?:it|this|that|them|these)\b"
+            r"[^\n\"'“‘«]{0,40}[\"'“‘«]\s*\S.{40,}",
+            re.I | re.S,
+        ),
+    ),
+    (
         "code",
         re.compile(
             _POLITE + r"(?:(?:write|generate|implement|create|code|make|give me)\s+(?:me\s+)?"

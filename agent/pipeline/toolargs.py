@@ -162,6 +162,22 @@ def strip_verb(payload: str) -> str:
     return _VERB.sub("", payload.strip()).strip()
 
 
+def review_source(payload: str) -> str:
+    """What a review request asks to review: the quoted passage of a request that gives its
+    reason first ("this clause worries me, can you review it? 'The Client may …'"), else the
+    payload without its verb.
+
+    Example:
+        >>> review_source("This clause worries me, can you review it? 'The Client may end "
+        ...               "this Agreement at any time without notice.'")
+        'The Client may end this Agreement at any time without notice.'
+    """
+    quoted = [q for q in _QUOTED.findall(payload) if len(q.split()) >= 8]
+    if quoted:
+        return max(quoted, key=len).strip()
+    return strip_verb(payload)
+
+
 def parse_code(payload: str, languages: tuple[str, ...]) -> tuple[str, str]:
     """``(prompt, language)``: a leading ``python:`` / ``bash`` word picks the language.
 

@@ -255,7 +255,7 @@ def test_stream_events_in_order(bot: Agent, tmp_path: Path) -> None:
     assert isinstance(events[0], NodeStart) and events[0].node == "route"
     assert isinstance(events[-1], DoneEvent)
     nodes = [e.node for e in events if isinstance(e, NodeEnd)]
-    assert nodes == ["route", "recall", "retrieve", "cite", "finish"]
+    assert nodes == ["route", "recall", "retrieve", "cite", "memorize", "finish"]
     text = "".join(e.text for e in events if isinstance(e, TokenEvent))
     quoted = "Your documents say: \u201cThe lease allows pets with written consent.\u201d [1]"
     assert text == events[-1].turn.text == quoted

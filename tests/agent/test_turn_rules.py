@@ -15,6 +15,7 @@ import agent.pipeline.answers
 import agent.pipeline.facts
 import agent.pipeline.forgetting
 import agent.pipeline.routing
+import agent.pipeline.toolargs
 import memory._slots
 from agent.api import Agent
 from agent.llm.fake import FakeLLM
@@ -748,3 +749,88 @@ def test_go_on_after_a_question_is_not_an_answer(tmp_path: Path) -> None:
         bot.chat("tell me a story")
         for asked in ("Please continue.", "go on", "Tell me more"):
             assert not [f for f in bot.chat(asked).facts if f["action"] != "rejected"], asked
+
+
+@pytest.mark.parametrize(
+    "message, facts",
+    [
+        # a noun with its own verb after "and" borrows no subject
+        (
+            "I teach maths in Bergen, and shellfish give me hives",
+            ["I teach maths in Bergen, and shellfish give me hives."],
+        ),
+        # a one- or two-word list item stays in its list
+        ("I swim twice a week, mostly crawl and backstroke", [
+            "I swim twice a week, mostly crawl and backstroke."]),
+        # "it" is not the person named before it
+        (
+            "my son renamed the hamster Biscuit and it stuck",
+            ["My son renamed the hamster Biscuit and it stuck."],
+        ),
+        # "Name (my relation)": the relation stays with the name
+        ("Ilse (my aunt) moved to Graz in May", ["My aunt Ilse moved to Graz in May."]),
+        # the user's own things said without "my"
+        ("mortgage is due on the 5th, 1200 a month", ["My mortgage is due on the 5th, 1200 a month."]),
+        ("name's Rafa, I fix bikes in Seville", ["My name is Rafa.", "I fix bikes in Seville."]),
+        ("short intro so you know me: I'm Kemal, I farm olives",
+         ["I'm Kemal.", "I farm olives."]),
+        # a demonstrative points at what the sentence before named
+        ("Pepper ate my sandwich again. That spaniel is a menace.",
+         ["Pepper ate my sandwich again. That spaniel is a menace."]),
+        # the user's memory of the moment is not a fact
+        ("I forgot, what's my gate code?", []),
+        ("I've lost track of the days, what's today?", []),
+        ("I forgot my umbrella at the office", ["I forgot my umbrella at the office."]),
+    ],
+)
+def test_facts_keep_their_subjects_and_lists(message: str, facts: list[str]) -> None:
+    assert agent.pipeline.facts.extract_facts(message) == facts
+
+
+def test_a_statement_beside_a_question_is_kept(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="It is sunny.") as bot:
+        turn = bot.chat("fyi my visa runs out in 2029, just so you know. btw what's the date?")
+        assert turn.text.startswith("Today is ")
+        assert [f["text"] for f in turn.facts] == ["My visa runs out in 2029, just so you know."]
+        assert "2029" in bot.chat("when does my visa run out?", thread="b").text
+
+
+def test_he_or_she_after_a_named_person_is_a_fact_about_them(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="Nice!") as bot:
+        bot.chat("My sister Ines moved to Porto last spring.")
+        turn = bot.chat("she's a pharmacist at the big hospital there")
+        assert turn.route == "remember"
+        assert [f["text"] for f in turn.facts] == [
+            "My sister Ines is a pharmacist at the big hospital there."
+        ]
+        # a pronoun that does not agree is not guessed
+        bot.chat("My uncle Kasper lives in Aarhus.")
+        assert not bot.chat("she's lovely").facts
+
+
+def test_a_bare_detail_question_follows_the_one_before(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="At 10:30 a.m.") as bot:
+        bot.chat("My physio appointment is on Tuesday at 8:15 at the Elm Street clinic.")
+        assert "Tuesday" in bot.chat("when is my physio appointment?", thread="b").text
+        turn = bot.chat("what time?", thread="b")
+        assert turn.route == "ask_memory" and "8:15" in turn.text and "10:30" not in turn.text
+
+
+def test_a_review_asked_for_after_its_reason_reviews_the_quoted_clause() -> None:
+    message = (
+        "My landlord sent a new lease and one clause bothers me, could you check it? "
+        "'The Tenant shall pay all repair costs of the building, whatever their cause.'"
+    )
+    decision = Router(None).route(message)
+    assert decision.route == "review"
+    assert agent.pipeline.toolargs.review_source(decision.payload).startswith("The Tenant shall")
+
+
+def test_how_long_of_a_document_about_it_is_the_sentence_with_the_value() -> None:
+    note = (
+        "Brightline Kettle - Guarantee\n\nThe kettle is guaranteed for three years from "
+        "delivery. The guarantee excludes limescale damage. Send claims to the shop."
+    )
+    chunk = {"n": 1, "quote": note, "start": 0, "source": "k.txt", "path": "k.txt", "page": None}
+    found = agent.pipeline.answers.best_sentence("how long is the guarantee?", [chunk])
+    assert found is not None and "three years" in found["sentence"]
