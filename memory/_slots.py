@@ -34,6 +34,10 @@ _OWN_ATTRIBUTES = {
     "profession": "work",
     "employer": "work",
     "career": "work",
+    "job title": "work",
+    "title at work": "work",
+    "position": "work",
+    "line of work": "work",
     "home": "residence",
     "address": "residence",
     "home address": "residence",
@@ -470,6 +474,8 @@ def slot(text: str) -> Slot | None:
         ('i', 'name')
         >>> slot("I have a dog named Rex")  # the dog's name, not the user's
         ('my dog', 'name')
+        >>> slot("We have a rescue greyhound called Pixel, she's 4.") is None
+        True
         >>> slot("I used to work at Hollander Logistics")
         ('i', 'past work')
     """
@@ -494,6 +500,9 @@ def _slot(text: str) -> Slot | None:
     pet = (named.group(1) or named.group(2)).lower() if named else ""
     if pet in _RELATIONS and pet not in _PARTNERS:
         return (f"my {pet}", "name")  # "we adopted a kitten and named her…"
+    if named and pet and _I.match(t) and not _I_NAME.match(t):
+        # "We have a rescue greyhound called Pixel": the greyhound's name, not the user's
+        return None
     if re.search(r"\bmy\s+(?:new\s+|current\s+|all-time\s+)?favou?rite\b", t, re.I) and fav:
         return ("i", f"favourite {fav.group(1).lower()}")
     if re.match(r"^(?:i|my)\b", t, re.I) and fav and not re.match(r"^my\s+\w+\s+\w+'s", t, re.I):
@@ -506,7 +515,11 @@ def _slot(text: str) -> Slot | None:
     if _I.match(t):
         if _CAR.search(t):
             return ("i", "car")  # "I drive a little red Fiat Panda", "I bought a Toyota Yaris"
-        if re.match(r"^i\s+(?:have|had|own|got)\s+(?:a|an|two|three|\d+)\b", t, re.I):
+        if re.match(
+            r"^(?:i|we)(?:'ve)?\s+(?:have|had|own|got|have got)\s+(?:a|an|two|three|\d+)\b",
+            t,
+            re.I,
+        ):
             return None  # "I have a dog named Rex": the dog's name, not the user's
         if re.match(r"^(?:i'm|i am|im)\s+from\b", t, re.I):
             return ("i", "hometown")

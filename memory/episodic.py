@@ -39,7 +39,7 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -346,12 +346,15 @@ class Memory:
         metadata: dict[str, Any] | None = None,
         created: TimeLike | None = None,
         context: Iterable[str] = (),
+        keep: Collection[int] = (),
     ) -> AddResult:
         """Store ``text`` for ``user`` subject to the write filter (see the module docstring).
 
         Args:
             context: texts the user did *not* state (recalled memories, retrieved document
                 text, model replies); a fact found inside one of them is refused.
+            keep: ids of facts this one must not supersede, whatever its slot (the other
+                facts of the same message: "my partner Luca is a chef, he runs a trattoria").
 
         Returns:
             :class:`AddResult`; ``rejected`` carries the reason.
@@ -385,6 +388,7 @@ class Memory:
             # both leave a current fact for the same slot.
             if kind == "fact":
                 superseded, same = self._same_slot(conn, user, text)
+                superseded = [i for i in superseded if i not in keep]
             if same is not None:
                 self._bump(conn, same, now)
             else:

@@ -58,6 +58,7 @@ __all__ = [
     "names_what_user_told",
     "points_at",
     "salient",
+    "says_change",
     "sentence_cover",
     "with_antecedent",
     "coverage",
@@ -284,7 +285,52 @@ def with_antecedent(question: str, previous: str | None) -> str:
         before = re.search(rf"\b{re.escape(was[0])}\b", previous, re.I)
         if before is not None:
             return previous[: before.start()] + other.group(1) + previous[before.end() :]
-    return question
+    return _pronoun_named(question, previous)
+
+
+_PETS = frozenset(
+    "dog cat horse pony rabbit bunny hamster parrot budgie tortoise turtle snake lizard "
+    "guinea pig ferret goldfish fish chicken hen goat".split()
+)
+_HE_SHE = re.compile(r"\b(he|she|him|her|his)\b", re.I)
+
+
+def _pronoun_named(question: str, previous: str | None) -> str:
+    """ "what does he do?" after "where does Tobiah live?": "what does Tobiah do?"; "what
+    colour is she?" after "what's my cat's name?": "what colour is my cat?" — when the
+    previous question named one person or pet, and the question names no one itself.
+
+    Example:
+        >>> _pronoun_named("what does he do?", "where does Tobiah live?")
+        'what does Tobiah do?'
+        >>> _pronoun_named("and what's her job?", "where does my sister live?")
+        "and what's my sister's job?"
+        >>> _pronoun_named("what does he do?", "where do Tom and Ada live?")
+        'what does he do?'
+    """
+    found = _HE_SHE.search(question)
+    if not previous or found is None or _asked_names(question) - NOT_NAMES:
+        return question
+    names = _asked_names(previous) - NOT_NAMES
+    kin = [
+        m.group(0)
+        for m in re.finditer(r"\b(?:my|our)\s+([a-z-]+)", previous, re.I)
+        if m.group(1).lower() in RELATIONS or m.group(1).lower() in _PETS
+    ]
+    if len(names) == 1 and not kin:
+        who = names.pop()
+    elif len(kin) == 1 and not names:
+        who = kin[0]
+    else:
+        return question
+    word = found.group(1).lower()
+    after = question[found.end() :]
+    possessive = word == "his" or (
+        word == "her"
+        and re.match(r"\s+(?!(?:to|for|from|with|at|in|on|about|again|up)\b)[a-z]", after)
+    )
+    said = f"{who}'s" if possessive else who
+    return question[: found.start()] + said + after
 
 
 _FILLER = frozenset({"and", "so", "then", "also", "ok", "okay"})
@@ -401,6 +447,16 @@ _CHANGE = re.compile(
     r"brought forward|scratch that|correction|updated?|not \w+ (?:any ?more|after all))\b",
     re.I,
 )
+
+
+def says_change(text: str) -> bool:
+    """The text says a value changed ("he moved to Galway", "it's actually 9:30 now").
+
+    Example:
+        >>> says_change("he moved to Galway over the summer"), says_change("he runs a bar")
+        (True, False)
+    """
+    return bool(_CHANGE.search(text)) or bool(re.search(r"\b(?:no wait|old info)\b", text, re.I))
 
 
 def _changes_first(
@@ -912,6 +968,14 @@ def extractive_answer(question: str, found: Sequence[dict[str, Any]]) -> str:
     asked = question_slot(question)
     named = asked is not None and (asked[1] == "name" or asked == ("i", "partner"))
     value = _name_value(best["text"]) if named else None
+    if value is None and named and asked is not None and asked[0].startswith("my "):
+        # "what's my partner's name?" of "My partner Luca runs a trattoria": the name beside
+        whose = re.search(
+            rf"\b(?:my|our)\s+{re.escape(asked[0].split()[-1])}\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b",
+            best["text"],
+            re.I,
+        )
+        value = whose.group(1) if whose and whose.group(1) not in NOT_NAMES else None
     if value is not None and asked is not None and asked[0].startswith("my "):
         said = f"Your {asked[0].removeprefix('my ')} is called {value}"  # not the old name too
     elif value is not None and asked == ("i", "partner"):
@@ -955,7 +1019,11 @@ def part_about(question: str, text: str) -> str:
         if (
             named[i - 1]
             and not named[i]
-            and re.search(r"\b(?:she|he|her|him|his|hers)\b", parts[i], re.I)
+            and (
+                re.search(r"\b(?:she|he|her|him|his|hers)\b", parts[i], re.I)
+                # "Biscuit chewed my cable again. That corgi will bankrupt me."
+                or re.match(r"(?:that|this)\s+[a-z]+\b", parts[i], re.I)
+            )
             and not (_asked_names(parts[i]) - NOT_NAMES)
         ):
             named[i] = True
@@ -1111,7 +1179,8 @@ def _stems(text: str) -> set[str]:
 #: What "how long / often / far / old / big" asks besides its subject, and fillers ("anyway",
 #: "again", "exactly", "though"); 5-letter stems
 _HOW_WORDS = frozenset(
-    {"long", "often", "far", "old", "big", "large", "early", "late", "anywa", "again", "exact", "thoug"}
+    {"long", "often", "far", "old", "big", "large", "early", "late"}
+    | {"anywa", "again", "exact", "thoug"}
 )
 
 

@@ -123,7 +123,8 @@ _NAME_START = re.compile(
 # "me" and "us" are left out: they mark requests ("tell me a story"), not statements; but a
 # third party doing something to the user is about them ("they've moved me onto earlies")
 _DONE_TO_ME = re.compile(
-    r"^(?:they|they've|they're|he|he's|she|she's|(?:the|that|this) [a-z]+|[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b"
+    r"^(?:they|they've|they're|he|he's|she|she's|(?:the|that|this) [a-z]+|"
+    r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b"
     r".*\b(?:me|us)\b"
 )
 _NAME_IS = re.compile(
@@ -435,12 +436,7 @@ def _split(sentence: str) -> list[str]:
         ):
             out[-1] = f"{out[-1]}{glue}{part}"  # "It's in Lyon and it's called …": the same "it"
             continue
-        if (
-            pron
-            and pron.group(1).lower() in ("it", "its")
-            and who is not None
-            and _is_person(who)
-        ):
+        if pron and pron.group(1).lower() in ("it", "its") and who is not None and _is_person(who):
             who = None  # "… renamed her Juniper and it stuck": "it" is the name, not the son
         if pron and who is not None and who not in ("I", "We"):
             subject = who
@@ -505,7 +501,7 @@ def is_statement(message: str) -> bool:
         >>> is_statement("I'm allergic to peanuts. What's a good snack?")
         False
     """
-    sentences = [_clean(s) for s in _SENTENCE_SPLIT.split(message.strip()) if s.strip()]
+    sentences = [_own_thing(_clean(s)) for s in _SENTENCE_SPLIT.split(message.strip()) if s.strip()]
     return bool(sentences) and all(_is_statement(s) for s in sentences if len(s) > 1)
 
 
@@ -559,7 +555,12 @@ def stated_sentences(message: str) -> list[str]:
             if (
                 out
                 and len(clause.split()) >= 3
-                and (_needs_context(clause) if i == 0 else bool(_POINTS_BACK.search(clause)))
+                and (
+                    _needs_context(clause)
+                    if i == 0
+                    # "… and hazelnuts make my throat swell so I avoid them": "them" is its own
+                    else bool(_POINTS_BACK.search(clause)) and not _OWN_SUBJECT.match(clause)
+                )
             ):
                 # "I pick it up every second Friday" says nothing without the sentence before
                 out[-1] = f"{out[-1]} {_finish(clause)}"
@@ -615,9 +616,11 @@ def _asides(message: str) -> str:
     # "Marisol (my wife) turns 40": the relation goes before the name, where facts keep it
     message = re.sub(
         r"\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\s*\(\s*((?:my|our)\s+(?:[a-z-]+\s+)?[a-z-]+)\s*\)",
-        lambda m: f"{m.group(2)} {m.group(1)}"
-        if m.group(2).split()[-1].lower() in RELATIONS
-        else m.group(0),
+        lambda m: (
+            f"{m.group(2)} {m.group(1)}"
+            if m.group(2).split()[-1].lower() in RELATIONS
+            else m.group(0)
+        ),
         message,
     )
     message = re.sub(r"\s*\(([^()]{0,80})\)", aside, message)
@@ -802,7 +805,8 @@ def with_referent(facts: list[str], previous: str | None) -> list[str]:
     ]
 
 
-_HE_SHE = re.compile(r"^(?:he|she)(?:'s|\s+(?:is|was|has|had|works|lives|teaches|runs|"
+_HE_SHE = re.compile(
+    r"^(?:he|she)(?:'s|\s+(?:is|was|has|had|works|lives|teaches|runs|"
     r"plays|does|studies|drives|owns|keeps|loves|hates|just|also|still|now|[a-z]+s|[a-z]+ed)\b)",
     re.I,
 )
@@ -846,9 +850,7 @@ def facts_in(message: str, previous_reply: str | None, previous_user: str | None
     (:func:`extract_facts`, the assistant's last message completing a short answer), else a
     "he …"/"she …" about whom the user's last message named; "it" kept with what it was
     (:func:`with_referent`)."""
-    facts = extract_facts(message, previous_reply) or said_of_someone_before(
-        message, previous_user
-    )
+    facts = extract_facts(message, previous_reply) or said_of_someone_before(message, previous_user)
     return with_referent(facts, previous_user)
 
 

@@ -43,6 +43,7 @@ from agent.pipeline.answers import (
     told_window,
     with_antecedent,
 )
+from agent.pipeline.arithmetic import arithmetic_reply
 from agent.pipeline.compose import (
     blank_injections,
     clean_history,
@@ -115,25 +116,31 @@ def route(s: Services, state: TurnState) -> dict[str, Any]:
             # same document, where only it may answer (a base model invented "10 minutes")
             decision = Decision("ask_documents", DOCUMENT_FOLLOW_UP, decision.payload)
         elif (
-            decision.route == "chat"
-            and is_question(state["message"])
-            and before in ("ask_memory", "remember")
-            and re.search(r"\b(?:he|she|his|her|him|they|their|them)\b", state["message"], re.I)
-        ) or (
-            # "what time?" after "when's my dentist appointment?": the same thing, one detail
-            decision.route == "chat"
-            and before == "ask_memory"
-            and _ELLIPTIC.match(state["message"])
-        ) or (
-            # "and which city is it in?" after "what did my cousin call his bakery?"; "which
-            # knee was it, left or right?" after "I've got physio for my knee…"
-            decision.route == "chat"
-            and is_question(state["message"])
-            and before in ("ask_memory", "remember")
-            and re.search(r"\b(?:it|its|there)\b", state["message"], re.I)
-            and (
-                (before == "ask_memory" and re.match(r"^\s*(?:and|so|ok)\b", state["message"]))
-                or bool(content_words(state["message"]) & content_words(previous_user(state) or ""))
+            (
+                decision.route == "chat"
+                and is_question(state["message"])
+                and before in ("ask_memory", "remember")
+                and re.search(r"\b(?:he|she|his|her|him|they|their|them)\b", state["message"], re.I)
+            )
+            or (
+                # "what time?" after "when's my dentist appointment?": the same thing, one detail
+                decision.route == "chat"
+                and before == "ask_memory"
+                and _ELLIPTIC.match(state["message"])
+            )
+            or (
+                # "and which city is it in?" after "what did my cousin call his bakery?"; "which
+                # knee was it, left or right?" after "I've got physio for my knee…"
+                decision.route == "chat"
+                and is_question(state["message"])
+                and before in ("ask_memory", "remember")
+                and re.search(r"\b(?:it|its|there)\b", state["message"], re.I)
+                and (
+                    (before == "ask_memory" and re.match(r"^\s*(?:and|so|ok)\b", state["message"]))
+                    or bool(
+                        content_words(state["message"]) & content_words(previous_user(state) or "")
+                    )
+                )
             )
         ):
             # "and which city is his workshop in?" after a question about the user's
@@ -149,7 +156,8 @@ def route(s: Services, state: TurnState) -> dict[str, Any]:
 FOLLOW_UP_ABOUT = "rule: a follow-up about who or what was just discussed"
 #: A question of one detail with no subject of its own: "what time?", "and where?", "how much?"
 _ELLIPTIC = re.compile(
-    r"^\s*(?:(?:and|so|ok|okay|oh)[,\s]+)?(?:(?:what|which|how)\s+(?:time|day|date|much|many|"
+    r"^\s*(?:(?:and|so|ok|okay|oh)[,\s]+)?(?:(?:in|at|on|from|to|for)\s+)?"
+    r"(?:(?:what|which|how)\s+(?:time|day|date|much|many|"
     r"long|often|colou?r|size|number|year|month|city|town|country|street|floor|room|kind|sort|"
     r"type|brand|model|name)|when|where|who|whose|why|how much|how many|how long|what about "
     r"(?:it|that|him|her|them))(?:\s+(?:again|exactly|then|though))?\s*\?+\s*$",
@@ -165,6 +173,9 @@ def _direct(s: Services, state: TurnState) -> str:
     message = state["message"]
     if state.get("route_reason") == "rule: small talk" and not instruct(s.llm):
         return small_talk_reply(message)
+    summed = arithmetic_reply(message)
+    if summed is not None:
+        return summed  # "what's 12 times 12?": worked out, not guessed ("= 120")
     now = dt.datetime.now().astimezone()
     clock = clock_reply(message, now)
     if clock is not None:
@@ -223,6 +234,11 @@ def recall(s: Services, state: TurnState) -> dict[str, Any]:
     if is_question(message):
         # evidence only: a memory that does not answer the question stays out of view
         found = evidence(message, items)
+        before = previous_question(state)
+        if not found and state.get("route_reason") == FOLLOW_UP_ABOUT and before:
+            # "and in which city?" after "what do I do for work?": the fact that answered
+            # the question before holds the detail, or nothing does
+            found = evidence(before, items)
         related = [] if found else about_the_same(message, items)
     else:
         found = [m for m in items if m["similarity"] >= s.min_similarity][: s.recall_k]

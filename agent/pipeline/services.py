@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from agent.llm import LLM, CancelToken
+from agent.pipeline.answers import says_change
 from agent.pipeline.routing import Router, is_question
 from agent.pipeline.state import TurnState
 
@@ -135,15 +136,25 @@ def store_facts(
 ) -> list[dict[str, Any]]:
     """Store each fact for the turn's user (or hold it for the inbox); what became of each."""
     out: list[dict[str, Any]] = []
+    said: list[int] = []  # the facts this message added
     for fact in facts:
         if s.inbox:  # the user accepts or rejects it first (Agent.accept_fact)
             out.append(
                 {"text": fact, "action": "pending", "reason": None, "id": None, "superseded": []}
             )
             continue
+        # facts of one message complete each other ("my partner Luca is a chef, he runs a
+        # trattoria"); one replaces another only when it says so ("… no wait, he moved")
         added = s.memory.add(
-            fact, user=state["user"], thread=state["thread"], source="user", context=context
+            fact,
+            user=state["user"],
+            thread=state["thread"],
+            source="user",
+            context=context,
+            keep=() if says_change(fact) else said,
         )
+        if added.action == "added" and added.record is not None:
+            said.append(added.record.id)
         out.append(
             {
                 "text": fact,

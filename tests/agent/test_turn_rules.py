@@ -760,8 +760,10 @@ def test_go_on_after_a_question_is_not_an_answer(tmp_path: Path) -> None:
             ["I teach maths in Bergen, and shellfish give me hives."],
         ),
         # a one- or two-word list item stays in its list
-        ("I swim twice a week, mostly crawl and backstroke", [
-            "I swim twice a week, mostly crawl and backstroke."]),
+        (
+            "I swim twice a week, mostly crawl and backstroke",
+            ["I swim twice a week, mostly crawl and backstroke."],
+        ),
         # "it" is not the person named before it
         (
             "my son renamed the hamster Biscuit and it stuck",
@@ -770,13 +772,17 @@ def test_go_on_after_a_question_is_not_an_answer(tmp_path: Path) -> None:
         # "Name (my relation)": the relation stays with the name
         ("Ilse (my aunt) moved to Graz in May", ["My aunt Ilse moved to Graz in May."]),
         # the user's own things said without "my"
-        ("mortgage is due on the 5th, 1200 a month", ["My mortgage is due on the 5th, 1200 a month."]),
+        (
+            "mortgage is due on the 5th, 1200 a month",
+            ["My mortgage is due on the 5th, 1200 a month."],
+        ),
         ("name's Rafa, I fix bikes in Seville", ["My name is Rafa.", "I fix bikes in Seville."]),
-        ("short intro so you know me: I'm Kemal, I farm olives",
-         ["I'm Kemal.", "I farm olives."]),
+        ("short intro so you know me: I'm Kemal, I farm olives", ["I'm Kemal.", "I farm olives."]),
         # a demonstrative points at what the sentence before named
-        ("Pepper ate my sandwich again. That spaniel is a menace.",
-         ["Pepper ate my sandwich again. That spaniel is a menace."]),
+        (
+            "Pepper ate my sandwich again. That spaniel is a menace.",
+            ["Pepper ate my sandwich again. That spaniel is a menace."],
+        ),
         # the user's memory of the moment is not a fact
         ("I forgot, what's my gate code?", []),
         ("I've lost track of the days, what's today?", []),
@@ -834,3 +840,44 @@ def test_how_long_of_a_document_about_it_is_the_sentence_with_the_value() -> Non
     chunk = {"n": 1, "quote": note, "start": 0, "source": "k.txt", "path": "k.txt", "page": None}
     found = agent.pipeline.answers.best_sentence("how long is the guarantee?", [chunk])
     assert found is not None and "three years" in found["sentence"]
+
+
+def test_facts_of_one_message_do_not_replace_each_other(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="Nice!") as bot:
+        bot.chat("I'm Ayodele, I teach chemistry in Leeds.")
+        turn = bot.chat("my husband Emeka is a pilot, he flies cargo planes out of Manchester")
+        assert [f["superseded"] for f in turn.facts] == [[], []]
+        # a pet's name is the pet's, never the user's
+        assert not bot.chat("we have an old tabby cat called Ginger").facts[0]["superseded"]
+        assert "Ayodele" in bot.chat("what's my name?", thread="b").text
+        assert "Emeka" in bot.chat("what's my husband's name?", thread="b").text
+        # within one message, a fact that says it changes the one before replaces it
+        turn = bot.chat("My sister Noor lives in Derby - no wait, she moved to Bath in June.")
+        assert turn.facts[1]["superseded"] == [turn.facts[0]["id"]]
+
+
+def test_he_and_she_in_a_question_are_whom_the_question_before_named(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="He is a dentist.") as bot:
+        bot.chat("My cousin Bartek lives in Gdansk.")
+        bot.chat("My cousin Bartek is a carpenter.")
+        bot.chat("My dog is called Fudge.")
+        bot.chat("My dog Fudge is a brown labrador.")
+        assert "Gdansk" in bot.chat("where does Bartek live?", thread="b").text
+        assert "carpenter" in bot.chat("what does he do?", thread="b").text
+        assert "Fudge" in bot.chat("what's my dog's name?", thread="c").text
+        assert "brown" in bot.chat("what colour is he?", thread="c").text
+
+
+def test_a_follow_up_detail_comes_from_the_fact_that_answered(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="In Rome.") as bot:
+        bot.chat("I repair violins in Cremona for a living.")
+        assert "violins" in bot.chat("what do I do for work?", thread="b").text
+        turn = bot.chat("and in which city?", thread="b")
+        assert "Cremona" in turn.text and "Rome" not in turn.text
+
+
+def test_a_sum_is_worked_out_not_guessed(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="12 times 12 = 120.") as bot:
+        assert bot.chat("quick one, what's 12 times 12?").text == "12 × 12 = 144."
+        assert bot.chat("what is 20% of 35?").text == "20% of 35 = 7."
+        assert bot.chat("I ran 12 km in 60 minutes").route == "remember"
