@@ -505,6 +505,14 @@ def is_statement(message: str) -> bool:
     return bool(sentences) and all(_is_statement(s) for s in sentences if len(s) > 1)
 
 
+#: A clause that only sets up a question: "If I want to move out, …?", "When I retire, …?"
+_SUBORDINATE = re.compile(
+    r"^(?:if|when|whenever|once|because|since|while|although|though|before|after|unless|"
+    r"until|in case|as soon as|whether|say|suppose|supposing|assuming|let's say)\b",
+    re.I,
+)
+
+
 def stated_sentences(message: str) -> list[str]:
     """The message's statements about the user or someone they name, split into clauses.
 
@@ -516,6 +524,8 @@ def stated_sentences(message: str) -> list[str]:
         >>> stated_sentences("I live in Paris and work as a nurse. What's the weather?")
         ['I live in Paris.', 'I work as a nurse.']
         >>> stated_sentences("Thanks! How are you?")
+        []
+        >>> stated_sentences("If I move out early, do I lose my deposit?")
         []
         >>> stated_sentences("started volunteering at the care home today, shattered")
         ['I started volunteering at the care home today, shattered.']
@@ -534,8 +544,8 @@ def stated_sentences(message: str) -> list[str]:
             # "I'm allergic to peanuts, anyway what's a good snack?": keep the statement part,
             # when it is the user's ("At sea level, what temperature…?" holds none)
             s = _clean(s.rsplit(",", 1)[0])
-            if not _FIRST_PERSON.search(s):
-                s = ""
+            if not _FIRST_PERSON.search(s) or _SUBORDINATE.match(s):
+                s = ""  # "If I want to move out, how much notice…?" states nothing
         if not _is_statement(s):
             subject = None
             continue
