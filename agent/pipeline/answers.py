@@ -971,9 +971,8 @@ def extractive_answer(question: str, found: Sequence[dict[str, Any]]) -> str:
     if value is None and named and asked is not None and asked[0].startswith("my "):
         # "what's my partner's name?" of "My partner Luca runs a trattoria": the name beside
         whose = re.search(
-            rf"\b(?:my|our)\s+{re.escape(asked[0].split()[-1])}\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b",
+            rf"\b(?i:my|our)\s+(?i:{re.escape(asked[0].split()[-1])})\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b",
             best["text"],
-            re.I,
         )
         value = whose.group(1) if whose and whose.group(1) not in NOT_NAMES else None
     if value is not None and asked is not None and asked[0].startswith("my "):
@@ -1017,12 +1016,11 @@ def part_about(question: str, text: str) -> str:
     # whom the one before named, and names no one else, is about them too
     for i in range(1, len(parts)):
         if (
-            named[i - 1]
-            and not named[i]
+            not named[i]
             and (
-                re.search(r"\b(?:she|he|her|him|his|hers)\b", parts[i], re.I)
-                # "Biscuit chewed my cable again. That corgi will bankrupt me."
-                or re.match(r"(?:that|this)\s+[a-z]+\b", parts[i], re.I)
+                (named[i - 1] and re.search(r"\b(?:she|he|her|him|his|hers)\b", parts[i], re.I))
+                # "Biscuit chewed my cable again. Third one. That corgi will bankrupt me."
+                or (any(named[:i]) and re.match(r"(?:that|this)\s+[a-z]+\b", parts[i], re.I))
             )
             and not (_asked_names(parts[i]) - NOT_NAMES)
         ):

@@ -65,6 +65,9 @@ def route_after_retrieve(s: Services, state: TurnState) -> AfterRetrieve:
             or (doc_cover > 0 and holds_asked_value(message, doc["sentence"]))
             # "what's the excess on my contents insurance?": a sentence that means it
             or (doc.get("similarity") or 0.0) >= _DOC_MEANS
+            # "do I need to bring my own crampons?" with nothing told of them and a packing
+            # list that says "(crampons are provided by the guide)": the documents answer
+            or (not memories and doc_cover > 0 and (doc.get("similarity") or 0.0) >= _DOC_ABOUT)
         ):
             return "cite"
         return "unknown"
