@@ -881,3 +881,25 @@ def test_a_sum_is_worked_out_not_guessed(tmp_path: Path) -> None:
         assert bot.chat("quick one, what's 12 times 12?").text == "12 × 12 = 144."
         assert bot.chat("what is 20% of 35?").text == "20% of 35 = 7."
         assert bot.chat("I ran 12 km in 60 minutes").route == "remember"
+
+
+@pytest.mark.integration
+def test_a_question_about_the_user_that_a_document_answers_is_cited(tmp_path: Path) -> None:
+    # the real embedder: the rule needs the sentence to mean what is asked
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "kit.txt").write_text(
+        "Kit list for the Dolomites\n\n- two fleece layers\n- helmet (harnesses are lent by "
+        "the climbing school)\n- water bottle\n"
+    )
+    llm = FakeLLM(default="Yes, bring one.", chat_format=TranscriptChatFormat())
+    with Agent.open(tmp_path / "home", llm=llm, embedder="minilm") as bot:
+        bot.ingest([docs])
+        turn = bot.chat("do I need to bring my own harness?")
+        assert "lent by the climbing school" in turn.text and turn.citations
+
+
+def test_the_name_beside_a_relation_is_a_name() -> None:
+    found = [{"text": "My manager at the depot is Ruth Abara.", "date": "2026-12-03", "slot": True}]
+    reply = agent.pipeline.answers.extractive_answer("who's my manager?", found)
+    assert "called at" not in reply and "Ruth Abara" in reply
