@@ -1595,6 +1595,8 @@ def answers_question(question: str, found: dict[str, Any]) -> bool:
         # "how much did I spend at BuildMart altogether?" / "TOTAL EUR 95.96": the asked
         # kind of value beside an asked word
         or bool(found.get("value_beside"))
+        # "how long is the warranty?" of the warranty: the sentence with a duration
+        or (bool(found.get("holds_value")) and not asked - _HOW_WORDS)
     )
 
 
@@ -1621,7 +1623,7 @@ def beyond_title(question: str, found: dict[str, Any]) -> bool:
         ...              "court", "rule"]})
         True
     """
-    asked = _stems(question) - set(found.get("title_words", ()))
+    asked = _stems(question) - set(found.get("title_words", ())) - _HOW_WORDS
     if not asked:
         return True  # "what's on my packing list for Iceland?": the whole document is asked for
     return bool(asked & (_stems(found["sentence"]) | _stems(found.get("context", ""))))

@@ -903,3 +903,15 @@ def test_the_name_beside_a_relation_is_a_name() -> None:
     found = [{"text": "My manager at the depot is Ruth Abara.", "date": "2026-12-03", "slot": True}]
     reply = agent.pipeline.answers.extractive_answer("who's my manager?", found)
     assert "called at" not in reply and "Ruth Abara" in reply
+
+
+def test_how_long_of_the_document_itself_is_answered(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "kettle.txt").write_text(
+        "Brightline Kettle - Guarantee\n\nThe kettle is guaranteed for three years from "
+        "delivery. The guarantee excludes limescale damage. Send claims to the shop.\n"
+    )
+    with _bot(tmp_path / "home") as bot:
+        bot.ingest([docs])
+        assert "three years" in bot.chat("how long is the guarantee anyway?").text
