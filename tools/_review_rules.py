@@ -1,5 +1,9 @@
 """The review taxonomy: clause categories, their weighted cue patterns and prototype sentences.
 
+The contract and licence categories are here; the terms-of-service ones (licence to your
+content, licence to you, ownership, acceptable use, changes to the terms, termination by you
+and by the provider) are in ``tools._review_terms`` and follow them in :data:`TAXONOMY`.
+
 Each category has
 
 - cues: ``(regex, weight)`` pairs; a span's rule score is the sum of the weights of the cues it
@@ -17,33 +21,17 @@ on its own, 0.5 = needs a second cue); the threshold was checked on the dev spli
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from tools._review_category import Category
+from tools._review_category import cues as _c
+from tools._review_terms import TERMS_TAXONOMY
 
 RULE_THRESHOLD = 1.0
 """A span whose summed cue weights reach this is a rules finding."""
 
 
-@dataclass(frozen=True)
-class Category:
-    """One clause type of the taxonomy."""
-
-    id: str
-    label: str
-    cues: tuple[tuple[re.Pattern[str], float], ...]
-    prototypes: tuple[str, ...]
-
-
-def _c(*pairs: tuple[str, float]) -> tuple[tuple[re.Pattern[str], float], ...]:
-    # Licence texts are hard-wrapped: a space in a cue matches any run of whitespace.
-    return tuple(
-        (re.compile(p.replace(" ", r"\s+"), re.IGNORECASE | re.DOTALL), w) for p, w in pairs
-    )
-
-
 _PARTY_ROLE = r"(licensor|licensee|customer|supplier|vendor|provider|company|client|user|you)"
 
-TAXONOMY: tuple[Category, ...] = (
+_CONTRACT_TAXONOMY: tuple[Category, ...] = (
     Category(
         "parties",
         "Parties",
@@ -350,6 +338,9 @@ TAXONOMY: tuple[Category, ...] = (
         ),
     ),
 )
+
+TAXONOMY: tuple[Category, ...] = _CONTRACT_TAXONOMY + TERMS_TAXONOMY
+"""Every category, contracts' first, in report order."""
 
 CATEGORIES: tuple[str, ...] = tuple(c.id for c in TAXONOMY)
 """The taxonomy's snake_case ids, in report order."""

@@ -1,7 +1,7 @@
 """tools.review with fakes: rules, the hash embedder, and a scripted model.
 
 The contract below was written for these tests (the evaluation uses real texts, see
-bench/bench_review.py); it has one clear sentence per category and one risk per flag.
+bench/bench_review.py); it has a clear sentence for every category and one risk per flag.
 """
 
 from __future__ import annotations
@@ -49,6 +49,16 @@ This Agreement is effective as of January 5, 2024.
 12. Law. This Agreement is governed by the laws of the State of New York.
 
 13. Disputes. The parties submit to the exclusive jurisdiction of the courts of New York.
+
+14. Customer Data. Licensee grants Licensor a licence to host the files Licensee uploads.
+
+15. Ownership. Licensor retains all intellectual property rights in the Software.
+
+16. Use Restrictions. Licensee must not use the Software to send spam or distribute malware.
+
+17. Changes. Licensor may amend these terms on thirty days' notice.
+
+18. Cancellation. Licensee may cancel the subscription by written notice.
 """  # noqa: E501
 
 
@@ -135,7 +145,9 @@ def test_no_risk_in_a_neutral_text() -> None:
 
 def test_summary_names_kind_parties_and_risks() -> None:
     s = review(CONTRACT).summary
-    assert s.startswith("A licence agreement with 15 of 15 clause types")
+    assert s.startswith(
+        f"A licence agreement with {len(CATEGORIES)} of {len(CATEGORIES)} clause types"
+    )
     assert "Acme Widgets Inc." in s
     assert "New York" in s
     assert "Watch:" in s
