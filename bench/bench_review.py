@@ -159,10 +159,12 @@ def main() -> int:
     ap.add_argument("--calls", type=int, default=4, help="model calls per document (--model)")
     ap.add_argument("--tos", action="store_true", help="long terms of service (review_tos)")
     ap.add_argument("--split", choices=["dev", "test", "all"], default="all", help="(--tos)")
+    ap.add_argument("--note", default="", help="(--tos) a line for the report's header")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     if args.tos:
-        return tos_main(args.split, args.out or ROOT / "bench" / "results" / "review_tos.txt")
+        out = args.out or ROOT / "bench" / "results" / "review_tos.txt"
+        return tos_main(args.split, out, args.note)
     if args.model:
         return model_main(args.calls, args.out or ROOT / "bench" / "results" / "review_model.txt")
     args.out = args.out or ROOT / "bench" / "results" / "review.txt"
@@ -356,7 +358,7 @@ def tos_table(title: str, cats: list[str], grades: dict[str, list[dict[str, str]
     return lines
 
 
-def tos_main(split: str, out_path: Path) -> int:
+def tos_main(split: str, out_path: Path, note: str = "") -> int:
     """Review each long ToS document as a file, with the product's embedder; write the report."""
     from memory.embeddings import MiniLMEmbedder
     from tools._review_rules import LABELS as NAMES
@@ -377,6 +379,7 @@ def tos_main(split: str, out_path: Path) -> int:
         "grounded: a category is found on a document only when a finding of it overlaps a "
         "labelled quote; a finding on other sentences is a false positive (and the category "
         "stays missed). present: any finding counts.",
+        *([f"note: {note}"] if note else []),
         "",
     ]
     modes: dict[str, Callable[[Path], object]] = {

@@ -33,7 +33,7 @@ from tools._review_category import Category, cues
 # The user of the service, however the terms name them.
 _USER = r"(?:you|customer|developer|licensee|subscriber|member|participant)"
 # Words that end something, and the things a user holds that can be ended.
-_END = r"(?:terminat\w*|suspend\w*|cancel\w*|close|disable|block|revoke|deny|discontinue|delete|end|bar|ban|refuse|cut off)"
+_END = r"(?:terminat\w*|suspend\w*|cancel\w*|close|disable|block|revoke|deny|discontinue|delete|end(?![- ]users?\b)|bar|ban|refuse|cut off)"
 _HELD = r"(?:accounts?|access|licen[cs]es?|subscriptions?|memberships?|rights?|agreement|terms|plans?|users?|members?|customers?)"
 # Conduct that acceptable-use clauses forbid.
 _BAD = (
@@ -83,7 +83,12 @@ TERMS_TAXONOMY: tuple[Category, ...] = (
                 r".{0,40}\b(?:content|material|posts?|photos?|works?|submissions?) (?:that )?you (?:post|submit|upload|share|provide|publish)",
                 1.0,
             ),
-            (r"\bfeedback\b", 0.5),
+            (r"\b(?:feedback|suggestions?)\b", 0.5),
+            (
+                r"\b(?:entitled to|free to|may|can|will|right to|licen[cs]e to) (?:fully )?(?:use|exploit|"
+                r"implement|incorporate|exercise)\b.{0,80}\b(?:feedback|suggestions|ideas)\b",
+                0.75,
+            ),
             (
                 r"\b(?:feedback|suggestions?|ideas|comments)\b.{0,80}\b(?:may|can|will) (?:be )?"
                 r"(?:used|use|exploit\w*|implement\w*)\b",
@@ -134,6 +139,12 @@ TERMS_TAXONOMY: tuple[Category, ...] = (
             ),
             (rf"\b{_USER} (?:are|is) (?:free|permitted|welcome) to\b", 0.25),
             (r"\b(?:is|are) (?:hereby |made )?(?:licen[cs]ed|available) (?:to you )?under\b", 0.75),
+            (r"\bma(?:de|ke|kes|king) (?:\w+ ){0,6}available under\b", 0.5),
+            (
+                r"\b(?:pursuant to which|subject to (?:these|this|the) (?:terms|agreement)|in accordance "
+                r"with (?:these|this) (?:terms|agreement)|solely for the purposes?|for the sole purpose)\b",
+                0.25,
+            ),
             (rf"\b{_USER} (?:receives?|gets?|obtains?) a\b.{{0,60}}\blicen[cs]e\b", 1.0),
             (
                 r"\b(?:licen[cs]ed|available) under (?:the |a |an )?(?:creative commons|cc[ -]by|cc0|"
@@ -146,6 +157,12 @@ TERMS_TAXONOMY: tuple[Category, ...] = (
             (
                 r"\b(?:non-?exclusive|non-?transferable|revocable|limited|personal|royalty-free)\b",
                 0.25,
+            ),
+            # a grant that is denied is no grant
+            (
+                r"\bgrants? (?:\w+ )?no (?:rights?|licen[cs]es?)\b|\b(?:does|do|will) not grant\b|"
+                r"\bdon['’]t grant\b|\bnothing in (?:this|these) (?:agreement|terms) (?:gives|grants)\b",
+                -1.0,
             ),
             # the user granting is the other direction; "your content is licensed" too
             (rf"\b{_USER}s? (?:also |hereby )*(?:grants?|gives?) (?:to )?(?:us|\w+)\b", -1.0),
@@ -223,7 +240,7 @@ TERMS_TAXONOMY: tuple[Category, ...] = (
         cues(
             (r"\b(?:agrees?|promises?|undertakes?) (?:not|never) to\b", 0.75),
             (
-                rf"\b(?:{_USER}|users?) (?:may|must|shall|will|should) not\b.{{0,60}}\b(?:use|post|"
+                rf"\b(?:{_USER}|users?) (?:may|must|shall|will|should) not\b(?! be able).{{0,60}}\b(?:use|post|"
                 r"upload|transmit|share|access|attempt|engage|create|distribute|publish|violate|"
                 r"impersonate|intimidate|harass|interfere|repackage|resell|send|collect)",
                 1.0,
@@ -255,6 +272,11 @@ TERMS_TAXONOMY: tuple[Category, ...] = (
                 r"^\W*(?:\d+\.\s*)*(?:to )?(?:transmit|upload|post|send|harvest|stalk|impersonate|"
                 r"interfere|circumvent|publish|disclose|distribute|use any robot)\b",
                 0.5,
+            ),
+            # not breaching the terms by a required disclosure is no restriction
+            (
+                r"\bwill not (?:be in )?(?:violate|breach)\b.{0,80}\bif (?:you|customer|developer) (?:are|is) required\b",
+                -1.0,
             ),
             # disclaimers mention viruses and unauthorised access too
             (r"\b(?:liable|liability|warrant\w*|damages)\b", -0.75),

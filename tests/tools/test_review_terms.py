@@ -31,6 +31,8 @@ POSITIVE = {
         "Your drawings stay yours, but you grant us the rights we need to run the gallery.",
         "In posting material, the Member licenses the Operator to reproduce and adapt it.",
         "We may use any photos you upload to promote the service.",
+        "We are free to use any feedback you give us, without owing you anything.",
+        "The company will be entitled to use your suggestions for any purpose.",
     ],
     "license_to_user": [
         "Subject to these terms, we grant you a revocable, non-exclusive licence to install the "
@@ -44,6 +46,8 @@ POSITIVE = {
         "Licensor grants Licensee a non-exclusive licence to run the Software on one server.",
         "The Service is licensed, not sold, to you.",
         "We authorise you to view and download the articles for personal use.",
+        "We have made the manual available under the MIT licence.",
+        "Customer may display the logos solely for the purpose of promoting its membership.",
     ],
     "ownership": [
         "You keep all intellectual property rights in the designs you upload.",
@@ -116,6 +120,8 @@ NEGATIVE = {
         "You may cancel your plan at any time.",
         "We may use your content to improve the service.",
         "Your uploads are hereby licensed under the Creative Commons Attribution licence.",
+        "Buying a plan grants you no right to use our trademarks.",
+        "Nothing in these terms grants you any licence to our patents.",
     ],
     "ownership": [
         "You are responsible for the content you own.",
@@ -129,6 +135,8 @@ NEGATIVE = {
         "You may not assign this agreement without our consent.",
         "You must not settle any claim without our written consent.",
         "You agree not to assert your moral rights against us.",
+        "If you lose your password, you may not be able to access your files.",
+        "You will not breach this agreement if you are required by law to disclose it.",
     ],
     "changes_to_terms": [
         "We may change our prices with 30 days' notice.",
@@ -148,6 +156,7 @@ NEGATIVE = {
         "We may remove posts that break the law.",
         "Termination does not affect rights that accrued before it.",
         "Your posts will be deleted after 30 days in the bin.",
+        "Partners will protect the rights and accounts of all end users.",
     ],
 }
 
