@@ -166,12 +166,12 @@ def test_cancel_during_prompt_evaluation(llm: Any) -> None:
 def test_concurrent_callers_queue_and_get_their_own_answers(llm: Any) -> None:
     prompts = [f"{n} plus {n} equals" for n in range(1, 5)]
     expected = {p: llm.complete(p, GREEDY, max_tokens=8).text for p in prompts}
-    results: dict[str, str] = {}
+    results: dict[str, list[str]] = {p: [] for p in prompts}
     errors: list[BaseException] = []
 
     def run(p: str) -> None:
         try:
-            results[p] = llm.complete(p, GREEDY, max_tokens=8).text
+            results[p].append(llm.complete(p, GREEDY, max_tokens=8).text)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -180,7 +180,20 @@ def test_concurrent_callers_queue_and_get_their_own_answers(llm: Any) -> None:
         t.start()
     for t in threads:
         t.join(timeout=120)
-    assert not errors and results == expected
+    assert not errors and all(len(got) == 2 for got in results.values())
+    if llm.backend_name == "llama_cpp":
+        # in process, callers queue: each gets exactly what it would have got alone
+        assert results == {p: [expected[p]] * 2 for p in prompts}
+        return
+    # llama-server decodes its two slots in one batch, and a batch's arithmetic differs from a
+    # lone request's in the last bits: a near-tie may fall the other way (" 12." alone, " 10."
+    # batched, after "4 plus 4 equals", seen once in a fresh-machine run). What must hold is
+    # that no caller gets another caller's answer, and most get exactly their own.
+    for p, got in results.items():
+        others = {expected[q] for q in prompts if q != p} - {expected[p]}
+        assert not others & set(got), (p, got)
+    same = sum(g == expected[p] for p, got in results.items() for g in got)
+    assert same >= len(prompts), results
 
 
 def test_overflow_policies(real_model_path: Path) -> None:
