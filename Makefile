@@ -15,13 +15,12 @@ $(STAMP): pyproject.toml scripts/setup.sh scripts/build_llama.sh agent/buildflag
 run: setup
 	$(BIN)/lorebook chat
 
-# The tests start their own llama-server and a private PostgreSQL cluster on loopback: this
-# builds the one and installs Debian's package of the other when it is missing.
-test: setup llama-server
-	bash scripts/ensure_postgres.sh
-	$(BIN)/ruff check agent memory tools tui tests bench
-	$(BIN)/mypy
-	LOREBOOK_REQUIRE_LLAMA_SERVER=1 $(BIN)/python -m pytest tests
+# The tests start their own llama-server and a private PostgreSQL cluster on loopback:
+# scripts/test.sh builds the one (as `make llama-server` does) in the background while ruff,
+# mypy and the tests that do not need it run, then runs those that do; it installs Debian's
+# package of the other when it is missing.
+test: setup
+	LOREBOOK_CUDA=$(CUDA) VENV=$(VENV) PYTHON=$(PYTHON) scripts/test.sh
 
 unit: setup
 	$(BIN)/python -m pytest tests -m "not integration"

@@ -1,4 +1,8 @@
-"""Shared fixtures: a tiny synthetic GGUF for fast file tests, and the real default model."""
+"""Shared fixtures: a tiny synthetic GGUF for fast file tests, and the real default model.
+
+Also marks every test that needs the built llama-server ``llama_server``, so that
+``scripts/test.sh`` (``make test``) runs the rest while the binary is still being built.
+"""
 
 from __future__ import annotations
 
@@ -96,3 +100,42 @@ def pg_url(pg_server: object) -> str:
 
     assert isinstance(pg_server, PgServer)
     return pg_server.new_database()
+
+
+# -- which tests need the built llama-server --------------------------------------------------
+
+#: How a test gets the built binary (tests/agent/conftest.py): the session's server, or a
+#: helper that finds the binary or starts a server of its own, called by the test or a fixture.
+_SERVER_FIXTURE = "llama_server"
+_SERVER_HELPERS = frozenset({"server_binary", "start_server"})
+
+
+def _needs_llama_server(item: pytest.Item) -> bool:
+    if item.get_closest_marker("llama_server") is not None:
+        return True
+    fixtures = getattr(item, "fixturenames", ())  # the whole closure, fixtures of fixtures too
+    callspec = getattr(item, "callspec", None)
+    if _SERVER_FIXTURE in fixtures or (
+        callspec is not None and _SERVER_FIXTURE in callspec.params.values()  # a backend param
+    ):
+        return True
+    functions = [getattr(item, "function", None)]
+    info = getattr(item, "_fixtureinfo", None)
+    if info is not None:
+        functions += [d.func for name in fixtures for d in info.name2fixturedefs.get(name, ())]
+    return any(
+        _SERVER_HELPERS.intersection(code.co_names)
+        for code in (getattr(f, "__code__", None) for f in functions)
+        if code is not None
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``llama_server`` each test that needs the binary (``-m llama_server`` selects them).
+
+    A test that reaches the binary some other way (through a helper of its own) is caught by
+    ``server_binary()``, which fails it in the run without llama-server; mark it by hand.
+    """
+    for item in items:
+        if _needs_llama_server(item):
+            item.add_marker(pytest.mark.llama_server)

@@ -1,8 +1,9 @@
 """Fixtures for the agent tests: a real llama-server on the default model.
 
-``make test`` builds llama-server (``make llama-server``) and sets
-``LOREBOOK_REQUIRE_LLAMA_SERVER=1`` so that a missing binary fails the run; a bare ``pytest``
-without the binary skips these tests.
+``make test`` (scripts/test.sh) sets ``LOREBOOK_REQUIRE_LLAMA_SERVER=1`` so that a missing
+binary fails the run; a bare ``pytest`` without the binary skips these tests. It runs the tests
+marked ``llama_server`` (tests/conftest.py marks them) after building the binary, and the others
+before, with ``LOREBOOK_TEST_LLAMA_SERVER=pending``: then a test that gets here unmarked fails.
 """
 
 from __future__ import annotations
@@ -19,16 +20,26 @@ from agent.errors import ConfigError
 #: The GPU check sets this: on a GPU, greedy replies repeat exactly only in deterministic mode
 #: (no prompt-cache reuse, one reply at a time per server); on a CPU they repeat either way.
 SERVER_DETERMINISTIC = os.environ.get("LOREBOOK_TEST_SERVER_DETERMINISTIC") == "1"
+#: Read once, here: the ``home`` fixture clears every ``LOREBOOK_*`` variable for its test.
+_REQUIRE_SERVER = os.environ.get("LOREBOOK_REQUIRE_LLAMA_SERVER") == "1"
+_SERVER_PENDING = os.environ.get("LOREBOOK_TEST_LLAMA_SERVER") == "pending"
 
 
 def server_binary() -> Path:
     """The built llama-server, or a skip (a failure under ``make test``)."""
     from agent.llm.serve import find_server_binary
 
+    if _SERVER_PENDING:
+        pytest.fail(
+            "this test needs llama-server, which scripts/test.sh runs only after building it: "
+            "mark the test @pytest.mark.llama_server (tests/conftest.py marks those that take "
+            "the llama_server fixture or call server_binary() or start_server())",
+            pytrace=False,
+        )
     try:
         return find_server_binary()
     except ConfigError as exc:
-        if os.environ.get("LOREBOOK_REQUIRE_LLAMA_SERVER") == "1":
+        if _REQUIRE_SERVER:
             pytest.fail(str(exc))
         pytest.skip(str(exc))
 
