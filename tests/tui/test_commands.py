@@ -93,19 +93,23 @@ def test_recall_and_search_commands_show_what_they_found(app_factory: Any, tmp_p
     run(scenario)
 
 
-def test_ingest_command_and_its_errors(app_factory: Any, tmp_path: Path) -> None:
-    doc = tmp_path / "lease.md"
-    doc.write_text("# Lease\n\nThe monthly rent is 950 euros, due on the first day.\n")
+def test_ingest_command_and_its_errors(
+    app_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "lease.md").write_text(
+        "# Lease\n\nThe monthly rent is 950 euros, due on the first day.\n"
+    )
+    monkeypatch.chdir(tmp_path)  # short paths to type: each key is a screen update (~0.1 s)
     app = app_factory()
 
     async def scenario() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
             await ready(pilot)
-            await pilot.press(*f"/ingest {doc}", "enter")
+            await pilot.press(*"/ingest lease.md", "enter")
             await wait_for(pilot, lambda: app.noted("ingested", "information"))
             assert app.noted("1 new")
             assert app.session.agent.search("monthly rent")[0].citation.path.endswith("lease.md")
-            await pilot.press(*f"/ingest {tmp_path / 'missing.pdf'}", "enter")
+            await pilot.press(*"/ingest missing.pdf", "enter")
             await wait_for(pilot, lambda: any(s == "error" for _, s in app.notes))
             await pilot.press(*"/ingest", "enter")
             assert app.noted("usage: /ingest <path>", "warning")
