@@ -8,8 +8,8 @@
 #
 # Writes DIR/make-test.log: every line of make's output with the seconds since the start, then
 # /usr/bin/time -v's report; then prints the stages (setup's llama.cpp libraries and package
-# install, llama-server and llama-bench, PostgreSQL, ruff, mypy, the tests) with their wall times
-# and the load.
+# install, PostgreSQL, llama-server and llama-bench, ruff, mypy, the two test runs) with their
+# wall times and the load.
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-/tmp/lorebook-fresh}
@@ -30,28 +30,38 @@ HOME="$dir/home" XDG_CACHE_HOME="$dir/home/.cache" PYTEST_ADDOPTS="--durations=2
 status=${PIPESTATUS[0]}
 echo "# exit $status after $(($(date +%s) - start)) s; load $(cut -d' ' -f1-3 /proc/loadavg)" >> "$log"
 
-# The stages, from the lines that start them (make echoes each command it runs).
+# The stages, from the lines that start and end them (setup's and scripts/test.sh's, and make
+# echoing the commands it runs). Some run side by side: the packages beside llama.cpp's
+# libraries, the llama-server build beside ruff, mypy and the tests that do not need it.
 at() { grep -m1 -E "$1" "$log" | awk '{print $1}'; }
-t_wheel=$(at 'setup: llama.cpp .* for this machine')
+t_libs=$(at 'setup: llama.cpp .* for this machine')
 t_built=$(at 'setup: llama.cpp libraries ready')
+t_pkgs=$(at 'setup: lorebook and its packages installed')
 t_setup=$(at 'touch .venv/.lorebook-setup')
-t_tools=$(at 'build_llama_tools.sh')
-t_pg=$(at 'bash scripts/ensure_postgres.sh')
-t_ruff=$(at 'ruff check')
-t_mypy=$(at 'bin/mypy')
-t_tests=$(at 'python -m pytest tests')
+t_pg=$(at 'test: PostgreSQL')
+t_tools=$(at 'test: building llama-server')
+t_ruff=$(at 'test: ruff')
+t_mypy=$(at 'test: mypy')
+t_tests=$(at 'test: pytest, the tests that do not')
+t_wait=$(at 'test: waiting for the llama-server build')
+t_ready=$(at 'test: llama-server ready')
+t_server_tests=$(at 'test: pytest, the tests that need')
 t_end=$(($(date +%s) - start))
-span() { [[ -n "$2" && -n "$3" ]] && printf '  %-40s %5d s (%4.1f min)\n' "$1" $(($3 - $2)) "$(echo "($3 - $2) / 60" | bc -l)"; }
+later() { echo $(( ${1:-0} > ${2:-0} ? ${1:-0} : ${2:-0} )); }
+span() { [[ -n "$2" && -n "$3" ]] && printf '  %-46s %5d s (%4.1f min)\n' "$1" $(($3 - $2)) "$(echo "($3 - $2) / 60" | bc -l)"; }
 {
-  echo "stages of \`make test\` from nothing (wall):"
-  span "venv and sdist, before the llama.cpp build" 0 "$t_wheel"
-  span "llama.cpp libraries (libllama, libggml)" "$t_wheel" "$t_built"
-  span "llama-cpp-python (Python only), packages" "$t_built" "$t_setup"
-  span "llama-server + llama-bench build" "$t_tools" "$t_pg"
-  span "PostgreSQL check/install" "$t_pg" "$t_ruff"
-  span "ruff" "$t_ruff" "$t_mypy"
-  span "mypy" "$t_mypy" "$t_tests"
-  span "pytest" "$t_tests" "$t_end"
+  echo "stages of \`make test\` from nothing (wall; indented ones overlap the one above):"
+  span "venv, sdist, llama-cpp-python's Python code" 0 "$t_libs"
+  span "llama.cpp libraries (libllama, libggml)" "$t_libs" "$t_built"
+  span "  packages, beside them" "$t_libs" "$t_pkgs"
+  span "rest of setup" "$(later "$t_built" "$t_pkgs")" "$t_setup"
+  span "PostgreSQL check/install" "$t_pg" "$t_tools"
+  span "llama-server + llama-bench build (background)" "$t_tools" "$t_ready"
+  span "  ruff" "$t_ruff" "$t_mypy"
+  span "  mypy" "$t_mypy" "$t_tests"
+  span "  pytest, the tests without llama-server" "$t_tests" "$t_wait"
+  span "  then waiting for the build" "$t_wait" "$t_ready"
+  span "pytest, the tests with llama-server" "$t_server_tests" "$t_end"
   span "all of make test" 0 "$t_end"
   echo "  exit status $status; the log: $log"
 } | tee -a "$log"
