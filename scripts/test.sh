@@ -4,9 +4,10 @@
 #
 # Building the tools takes about 10 min of CPU the first time on a machine (nothing once they
 # are in the cache), and most of the suite runs on one core, so the two overlap: the build
-# starts first, at a lower priority, with its output in a log; ruff, mypy and the tests that do
-# not need llama-server run beside it; then, once the build is done, the tests marked
-# `llama_server` (tests/conftest.py marks every test that needs the binary). In the first run
+# starts first, at a lower priority (normal again once the tests beside it are done), with its
+# output in a log; ruff, mypy and the tests that do not need llama-server run beside it; then,
+# once the build is done, the tests marked `llama_server` (tests/conftest.py marks every test
+# that needs the binary). In the first run
 # LOREBOOK_TEST_LLAMA_SERVER=pending makes a test that needs the binary but is not marked fail
 # (tests/agent/conftest.py), so none can pass or skip by finding, or not, a half-built tree.
 # The two runs together are exactly the suite; a failed build fails `make test` with the end of
@@ -51,6 +52,9 @@ status=0
 LOREBOOK_TEST_LLAMA_SERVER=pending "$BIN/python" -m pytest tests -m "not llama_server" || status=$?
 
 echo "test: waiting for the llama-server build"
+# Nothing of ours competes with it now: back to the normal priority, against other jobs on the
+# machine (raising a priority needs root; elsewhere it stays as it was).
+renice -n 0 -g "$build" >/dev/null 2>&1 || true
 if ! wait "$build"; then
   tail -n 30 "$log" >&2
   echo "test: building llama-server failed after $SECONDS s (the end of its log above, all of" \
