@@ -10,10 +10,9 @@
 # compiled twice. llama-cpp-python itself is installed without its own llama.cpp build
 # (-DLLAMA_BUILD=OFF: the Python package only, seconds) and the libraries are copied into its
 # llama_cpp/lib, where it loads them from; they find each other through their $ORIGIN run path,
-# so nothing needs an environment variable at run time. The other packages install while the
-# libraries compile. The sdist, that Python-only wheel and the libraries are kept in
-# ~/.cache/lorebook/ ($XDG_CACHE_HOME/lorebook/ where that is set), so the next setup on this
-# machine, a fresh clone included, compiles nothing.
+# so nothing needs an environment variable at run time. The sdist, that Python-only wheel and
+# the libraries are kept in ~/.cache/lorebook/ ($XDG_CACHE_HOME/lorebook/ where that is set), so
+# the next setup on this machine, a fresh clone included, compiles nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,9 +38,11 @@ if [[ ! -f "$sdist" ]]; then
   pip download -q --no-deps --no-binary :all: "llama-cpp-python==$llama_version" -d "$sdists.tmp.$$"
   mkdir -p "$sdists" && mv "$sdists.tmp.$$"/llama_cpp_python-*.tar.gz "$sdist" && rm -rf "$sdists.tmp.$$"
 fi
-# llama-cpp-python's Python code (a wheel without libraries, built once from the sdist) goes in
-# first, so that the install of lorebook and its packages below finds that pin satisfied and
-# never builds llama.cpp itself.
+# The libraries first (the long part; the line fresh_machine.sh times it by).
+echo "setup: llama.cpp $llama_version for this machine, CMake flags $flags"
+SECONDS=0
+libs=$(VENV=$VENV PYTHON=$PY scripts/build_llama.sh libs $cuda)
+echo "setup: llama.cpp libraries ready in $SECONDS s ($libs)"
 if ! compgen -G "$wheels/llama_cpp_python-*.whl" >/dev/null; then
   rm -rf "$wheels.tmp"
   CMAKE_ARGS="-DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF" \
@@ -60,41 +61,6 @@ pkg_lib() {
   "$VENV/bin/python" -c 'import importlib.util as u; s = u.find_spec("llama_cpp")
 print(s.submodule_search_locations[0] + "/lib" if s else "")'
 }
-if [[ "$(cat "$VENV/.llama-key" 2>/dev/null)" != "$key" || -z "$(pkg_lib)" ]]; then
-  rm -f "$VENV/.llama-key"  # written again once the libraries are in
-  pip install -q --force-reinstall --no-deps "$wheels"/llama_cpp_python-*.whl
-fi
-extras="dev,scale"
-if [[ -n "$cuda" ]]; then
-  major=$(nvcc --version | sed -n 's/.*release \([0-9]*\)\..*/\1/p')
-  extras="dev,scale,gpu-cu$major"
-  pip uninstall -q -y faiss-cpu || true
-fi
-
-# The packages (downloads, unpacking; 2.5 min of one core from nothing) install while
-# llama.cpp's libraries compile (the long part; the lines fresh_machine.sh times it by): the two
-# touch different files, and the libraries go into llama_cpp/lib once both are done. The install
-# runs in a process group of its own (set -m), so that a failed or interrupted setup stops it.
-set -m
-(
-  SECONDS=0
-  pip install -q -e ".[$extras]"
-  echo "setup: lorebook and its packages installed in $SECONDS s"
-) < /dev/null &
-packages=$!
-set +m
-trap 'kill -- "-$packages" 2>/dev/null || true' EXIT
-trap 'exit 130' INT TERM
-echo "setup: llama.cpp $llama_version for this machine, CMake flags $flags"
-SECONDS=0
-libs=$(VENV=$VENV PYTHON=$PY scripts/build_llama.sh libs $cuda)
-echo "setup: llama.cpp libraries ready in $SECONDS s ($libs)"
-if ! wait "$packages"; then
-  echo "setup: installing lorebook's packages failed (pip's error above)" >&2
-  exit 1
-fi
-trap - EXIT INT TERM
-echo "setup: packages done too, $SECONDS s after the libraries started"
 # The venv's llama_cpp/lib holds exactly these libraries, byte for byte.
 same_libs() {
   local lib=$1 f
@@ -103,12 +69,22 @@ same_libs() {
   for f in "$libs"/*; do cmp -s "$f" "$lib/${f##*/}" || return 1; done
 }
 if [[ "$(cat "$VENV/.llama-key" 2>/dev/null)" != "$key" ]] || ! same_libs "$(pkg_lib)"; then
+  pip install -q --force-reinstall --no-deps "$wheels"/llama_cpp_python-*.whl
   lib=$(pkg_lib)
   rm -rf "$lib" && mkdir -p "$lib"
   cp -P "$libs"/* "$lib/"
   echo "$key" > "$VENV/.llama-key"
 fi
+extras="dev,scale"
+if [[ -n "$cuda" ]]; then
+  major=$(nvcc --version | sed -n 's/.*release \([0-9]*\)\..*/\1/p')
+  extras="dev,scale,gpu-cu$major"
+  pip uninstall -q -y faiss-cpu || true
+fi
+SECONDS=0
+pip install -q -e ".[$extras]"
 echo "$flags" > "$VENV/.llama-flags"
+echo "setup: lorebook and its packages installed in $SECONDS s"
 # The libraries load from the package's folder, find each other, and run on this CPU.
 "$VENV/bin/python" -c 'import llama_cpp; llama_cpp.llama_backend_init()
 print("setup: llama_cpp loads", llama_cpp.llama_print_system_info().decode())'
