@@ -1,7 +1,7 @@
 """Shared fixtures: a tiny synthetic GGUF for fast file tests, and the real default model.
 
-Also marks every test that needs the built llama-server ``llama_server``, so that
-``scripts/test.sh`` (``make test``) runs the rest while the binary is still being built.
+Also marks ``llama_server`` every test that needs the built llama-server, so that
+``scripts/test.sh`` (``make test``) runs the others while the binary is still being built.
 """
 
 from __future__ import annotations
@@ -114,9 +114,9 @@ def _needs_llama_server(item: pytest.Item) -> bool:
     if item.get_closest_marker("llama_server") is not None:
         return True
     fixtures = getattr(item, "fixturenames", ())  # the whole closure, fixtures of fixtures too
-    callspec = getattr(item, "callspec", None)
-    if _SERVER_FIXTURE in fixtures or (
-        callspec is not None and _SERVER_FIXTURE in callspec.params.values()  # a backend param
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if _SERVER_FIXTURE in fixtures or any(  # a fixture parametrized by backend name
+        isinstance(value, str) and value == _SERVER_FIXTURE for value in params.values()
     ):
         return True
     functions = [getattr(item, "function", None)]
