@@ -8,8 +8,8 @@
 #
 # Writes DIR/make-test.log: every line of make's output with the seconds since the start, then
 # /usr/bin/time -v's report; then prints the stages (setup's llama.cpp libraries and package
-# install, PostgreSQL, llama-server and llama-bench, ruff, mypy, the two test runs) with their
-# wall times and the load.
+# install, PostgreSQL, llama-server and llama-bench beside ruff, mypy and the first test run,
+# the second test run) with their wall times and the load.
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-/tmp/lorebook-fresh}
@@ -31,12 +31,11 @@ status=${PIPESTATUS[0]}
 echo "# exit $status after $(($(date +%s) - start)) s; load $(cut -d' ' -f1-3 /proc/loadavg)" >> "$log"
 
 # The stages, from the lines that start and end them (setup's and scripts/test.sh's, and make
-# echoing the commands it runs). Some run side by side: the packages beside llama.cpp's
-# libraries, the llama-server build beside ruff, mypy and the tests that do not need it.
+# echoing the commands it runs). The llama-server build runs beside ruff, mypy and the tests that
+# do not need it.
 at() { grep -m1 -E "$1" "$log" | awk '{print $1}'; }
 t_libs=$(at 'setup: llama.cpp .* for this machine')
 t_built=$(at 'setup: llama.cpp libraries ready')
-t_pkgs=$(at 'setup: lorebook and its packages installed')
 t_setup=$(at 'touch .venv/.lorebook-setup')
 t_pg=$(at 'test: PostgreSQL')
 t_tools=$(at 'test: building llama-server')
@@ -47,14 +46,12 @@ t_wait=$(at 'test: waiting for the llama-server build')
 t_ready=$(at 'test: llama-server ready')
 t_server_tests=$(at 'test: pytest, the tests that need')
 t_end=$(($(date +%s) - start))
-later() { echo $(( ${1:-0} > ${2:-0} ? ${1:-0} : ${2:-0} )); }
 span() { [[ -n "$2" && -n "$3" ]] && printf '  %-46s %5d s (%4.1f min)\n' "$1" $(($3 - $2)) "$(echo "($3 - $2) / 60" | bc -l)"; }
 {
   echo "stages of \`make test\` from nothing (wall; indented ones overlap the one above):"
-  span "venv, sdist, llama-cpp-python's Python code" 0 "$t_libs"
+  span "venv and sdist, before the llama.cpp build" 0 "$t_libs"
   span "llama.cpp libraries (libllama, libggml)" "$t_libs" "$t_built"
-  span "  packages, beside them" "$t_libs" "$t_pkgs"
-  span "rest of setup" "$(later "$t_built" "$t_pkgs")" "$t_setup"
+  span "llama-cpp-python (Python only), packages" "$t_built" "$t_setup"
   span "PostgreSQL check/install" "$t_pg" "$t_tools"
   span "llama-server + llama-bench build (background)" "$t_tools" "$t_ready"
   span "  ruff" "$t_ruff" "$t_mypy"
