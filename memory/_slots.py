@@ -112,7 +112,7 @@ _NUMBER_WORDS = (
 ).split()
 _NUM = r"(?:\d+|" + "|".join(_NUMBER_WORDS) + r")"
 _OCCUPATION = re.compile(
-    r"\b(?:a|an)\s+(?:\w+\s+)?(nurse|teacher|doctor|engineer|lawyer|chef|cook|baker|developer|"
+    r"\b(?:a|an)\s+(?:[\w]+[\s-])?(nurse|teacher|doctor|engineer|lawyer|chef|cook|baker|developer|"
     r"designer|programmer|student|manager|accountant|pilot|farmer|writer|journalist|"
     r"architect|dentist|pharmacist|plumber|electrician|carpenter|mechanic|scientist|"
     r"researcher|professor|librarian|firefighter|paramedic|waiter|waitress|barista|"
@@ -141,6 +141,11 @@ _ATTRIBUTE_VERBS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(work|works|working|worked|job|employed|profession|career|employer|"
             r"hired|started at|for a living|first day at|new (?:job|role|employer)|line of work|"
+            # "started monday as a lab technician", "handed in my notice at the bistro"
+            r"started(?:\s+\w+){0,2}\s+as\s+(?:a|an)\s+(?:[\w-]+\s+)?(?:\w+(?:er|or|ist|ian|ant|"
+            r"ent|ess)|nurse|chef|cook|clerk|vet|tech|coach|tutor|nanny|carer|midwife|pilot)\b|"
+            r"handed in (?:my )?notice|"
+            r"(?:quit|left) (?:my|the) job|resigned from|"
             # "I do payroll for a logistics company"
             r"(?<=i )do \w+(?: \w+)? for (?:a|an|the) (?:\w+ )?(?:company|firm|business|agency|"
             r"council|charity|bank|school|hospital|studio|startup|shop)|"

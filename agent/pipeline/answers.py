@@ -1116,7 +1116,11 @@ def model_answer(llm: LLM, question: str, found: Sequence[dict[str, Any]], cance
 
 # punctuation followed by a non-space ("1.5 litres", "8.15") does not end a sentence
 # dot leaders ("TOTAL PAID ........ 53.50") and an ellipsis inside a line do not end a sentence
-_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?])|\.{2,}[ \t]*(?=[^\s.]))+(?:[.!?]+|(?=\n)|$)")
+# an abbreviation's point ("approx. 10 m²", "e.g. a fan") does not end one either
+_SENTENCE = re.compile(
+    r"(?:\b(?:approx|incl|excl|e\.g|i\.e|vs|cf|ca|Mr|Mrs|Ms|Dr|St|No|Nr)\.[ \t]+(?=\S)|"
+    r"[^.!?\n]|[.!?](?=[^\s.!?])|\.{2,}[ \t]*(?=[^\s.]))+(?:[.!?]+|(?=\n)|$)"
+)
 _MONEY = re.compile(r"[€$£]\s*\d|\d\s*(?:euros?|eur|dollars?|pounds?|usd|gbp|€|\$|£)", re.I)
 _CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s*(?:am|pm)\b|\bo'clock\b", re.I)
 _DATE = re.compile(
@@ -1449,7 +1453,7 @@ def _sentences(chunk: dict[str, Any]) -> list[re.Match[str]]:
     paragraph are one sentence (same length, so offsets still hold); a planted instruction is
     never one.
     """
-    text = _UNWRAP.sub(" ", chunk["quote"].replace(",\n", ", "))
+    text = unwrapped(chunk["quote"])
     return [
         m
         for m in _SENTENCE.finditer(text)
@@ -1478,8 +1482,39 @@ _MEANING_CHUNKS = 5
 _MEANING_SENTENCES = 80
 
 
-#: a line break inside a paragraph (a wrapped licence, a PDF line) does not end a sentence
-_UNWRAP = re.compile(r"(?<=[^\s.!?:;])\n(?=[ \t]*[a-z(])")
+def unwrapped(text: str) -> str:
+    """``text`` with the line breaks inside a paragraph made spaces (same length, so offsets
+    hold): a hard-wrapped licence or manual, a PDF's lines, a list wrapped over lines.
+
+    A break stays where the line ends a sentence (".", "!", "?", ":", ";"), where either line
+    is blank, a heading, a table row or the next one a list item, and after a short line (a
+    title, an address line) unless the next one carries on in lower case.
+
+    Example:
+        >>> text = "If any part is judged invalid under applicable law, then the" + chr(10)
+        >>> unwrapped(text + "Waiver holds." + chr(10) + "- an item").split(chr(10))
+        ['If any part is judged invalid under applicable law, then the Waiver holds.', '- an item']
+    """
+    lines = text.split("\n")
+    out = []
+    for line, nxt in zip(lines, lines[1:], strict=False):
+        here, there = line.strip(), nxt.strip()
+        join = (
+            bool(here and there)
+            and here[-1] not in ".!?:;|"
+            and not here.startswith(("#", "|"))
+            and not there.startswith(("#", "|"))
+            and not _ITEM.match(there)
+            and (here[-1] == "," or len(here) >= _WRAPPED or there[0].islower() or there[0] == "(")
+        )
+        out.append(line + (" " if join else "\n"))
+    out.append(lines[-1])
+    return "".join(out)
+
+
+_WRAPPED = 45
+"""A line at least this long that does not end a sentence was wrapped (prose is wrapped at
+60-80 characters; titles and address lines are shorter)."""
 
 
 def sentence_cover(question: str, sentence: str) -> float:
@@ -1641,7 +1676,8 @@ def extractive_document_answer(found: dict[str, Any] | None) -> str:
     if found is None:
         return DOES_NOT_SAY
     under = f", under \u201c{found['under']}\u201d" if found.get("under") else ""
-    return f"Your documents say{under}: \u201c{found['sentence']}\u201d [{found['n']}]"
+    said = " ".join(found["sentence"].split())  # a wrapped line's indent is not the text
+    return f"Your documents say{under}: \u201c{said}\u201d [{found['n']}]"
 
 
 def model_document_answer(llm: LLM, question: str, found: dict[str, Any], cancel: Any) -> str:

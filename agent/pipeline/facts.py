@@ -59,6 +59,13 @@ _QUESTION_START = re.compile(
     r"could|would|should|will|shall|have|has|had|may|might)\b",
     re.I,
 )
+#: A question typed fast, without its apostrophe ("whats the cat called again, I always
+#: forget"), or a statement a tag makes a question ("ugh mondays, am I right")
+QUESTION_TAG = re.compile(
+    r",\s*(?:am i right|right|isn'?t it|aren'?t they|don'?t you think|yeah)\s*[.!]*\s*$", re.I
+)
+SLURRED_QUESTION = re.compile(r"^\s*(?:whats|wheres|whos|hows|whens|whys|wats?|wots?)\s", re.I)
+QUESTION_SHAPE = re.compile(f"{SLURRED_QUESTION.pattern}|{QUESTION_TAG.pattern}", re.I)
 #: A request to the assistant after a comma or "so" ("I'm bored, say something fun")
 _LATER_REQUEST = re.compile(
     r"(?:,|\bso|\band)\s+(?:now\s+|just\s+)?(?:please\s+)?(?:say|tell me|give me|show me|"
@@ -178,6 +185,8 @@ def _is_statement(s: str) -> bool:
     if not s or s.rstrip().endswith("?"):
         return False
     if _QUESTION_START.match(s) or _REQUEST.match(s) or _NOT_A_FACT.match(s):
+        return False
+    if QUESTION_SHAPE.search(s):
         return False
     if _LATER_REQUEST.search(s):
         return False  # "I'm bored, say something fun": a request with its reason

@@ -34,7 +34,13 @@ import numpy as np
 from agent.capabilities import TOOLS
 from agent.errors import LorebookError
 from agent.llm.prompts import Message
-from agent.pipeline.facts import is_correction, is_statement, stated_sentences
+from agent.pipeline.facts import (
+    QUESTION_TAG,
+    SLURRED_QUESTION,
+    is_correction,
+    is_statement,
+    stated_sentences,
+)
 
 TOOL_ROUTES = TOOLS
 """The tools of the capability registry: a new tool's declaration gives it its route."""
@@ -71,7 +77,10 @@ _PLAIN = (
             + r"(?P<verb>forget|erase|(?:delete|remove|drop|wipe|scrap|scratch|strike|cross out|"
             r"cross off|clear|purge|get rid of|bin|lose|ditch)"
             r"(?=\s+(?:what|whatever|everything|all|my|our|the|that|those|this|about|any)\b)|"
-            r"stop remembering|don't (?:remember|store|keep)|do not (?:remember|store|keep)|"
+            r"stop remembering|(?:don't|do not) (?:remember|store|keep|hang on to|hold on to)|"
+            # "I don't want Declan anywhere in your memory"
+            r"i (?:don't|do not) want(?= .{1,60}\b(?:in your (?:memory|notes|records)|remembered|"
+            r"stored|kept)\b)|"
             # "I'd rather you didn't keep anything about my ex"
             r"i(?:'d| would) (?:rather|prefer(?: it if)?) you (?:didn't|did not|don't) "
             r"(?:remember|store|keep|hold on to)|"
@@ -332,8 +341,14 @@ def tool_route(message: str) -> Decision | None:
 
 
 def is_question(message: str) -> bool:
-    """True for a question (a question mark, or a question word first)."""
-    return bool(_QUESTION.search(message.strip()))
+    """True for a question (a question mark, or a question word first, its apostrophe left
+    out or not); a remark with a tag ("ugh mondays, am I right") asks nothing.
+
+    Example:
+        >>> is_question("whats my GP called again"), is_question("ugh mondays, am I right")
+        (True, False)
+    """
+    return bool(_QUESTION.search(message.strip()) or SLURRED_QUESTION.match(message))
 
 
 _SMALL_TALK = re.compile(
@@ -461,6 +476,8 @@ class Router:
             return tool
         if _SMALL_TALK.match(message):
             return Decision("chat", "rule: small talk", message)
+        if QUESTION_TAG.search(message) and not _ABOUT_USER.search(QUESTION_TAG.sub("", message)):
+            return Decision("chat", "rule: a remark with a tag", message)  # "mondays, am I right"
         if _ASK_REQUEST.match(message):
             return Decision("ask_memory", "rule: a request for what the user told", message)
         if is_correction(message):

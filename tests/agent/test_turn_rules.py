@@ -915,3 +915,40 @@ def test_how_long_of_the_document_itself_is_answered(tmp_path: Path) -> None:
     with _bot(tmp_path / "home") as bot:
         bot.ingest([docs])
         assert "three years" in bot.chat("how long is the guarantee anyway?").text
+
+
+def test_a_question_typed_without_its_apostrophe_is_asked_not_stored(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat("my neighbour's cat is called Pumpernickel")
+        turn = bot.chat("whats the cat called again, I always forget")
+        assert turn.route == "ask_memory" and "Pumpernickel" in turn.text
+        assert not [f for f in turn.facts or [] if f["action"] == "added"]
+        remark = bot.chat("ugh mondays, am I right")
+        assert remark.route == "chat" and not remark.facts
+
+
+def test_a_new_job_replaces_the_old_one(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat("I'm a sous-chef at Marrowbone Bistro, mostly on the brunch shifts")
+        bot.chat(
+            "news: I handed in my notice at the bistro! started monday as a lab technician "
+            "at Fennick Diagnostics",
+            thread="t2",
+        )
+        reply = bot.chat("where do I work these days?", thread="t3").text
+        assert "Fennick" in reply and "Marrowbone" not in reply
+    assert memory._slots.slot("I started yoga as a way to relax.") is None
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        "actually you know what, I don't want Declan anywhere in your memory. wipe him",
+        "hmm, don't hang on to anything about Declan please",
+    ],
+)
+def test_forget_requests_in_other_words(tmp_path: Path, request_: str) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat("my ex, Declan, still has my record player. I'm not chasing it")
+        assert bot.chat(request_).route == "forget"
+        assert "Declan" not in bot.chat("who's got my record player?", thread="t2").text
