@@ -418,7 +418,15 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
     )
     # related facts: the one naming exactly what was asked first ("Cocoa" is not "Coco")
     exact = _exact(question)
-    related.sort(key=lambda m: (-len(exact & _exact(m["text"])), -m.get("similarity", 0.0)))
+    # and what holds now before what it replaced, unless the question asks for before
+    before = asks_history(question)
+    related.sort(
+        key=lambda m: (
+            -len(exact & _exact(m["text"])),
+            (not m.get("current", True)) != before,
+            -m.get("similarity", 0.0),
+        )
+    )
     found = same + related
     # "which unit does Jo Marr run?": with a fact naming Jo Marr, not one about Jo Marsh
     full = _FULL_NAME.findall(question)

@@ -14,7 +14,7 @@ from typing import Any
 
 from agent.capabilities import Capability
 from agent.errors import CancelledError, ToolError
-from agent.pipeline.facts import correction, facts_in
+from agent.pipeline.facts import RESCHEDULE, correction, facts_in, rescheduled
 from agent.pipeline.forgetting import clean_phrase, matching, refers_back, said_in
 from agent.pipeline.services import Services, previous_reply, previous_user, store_facts
 from agent.pipeline.state import TurnState
@@ -37,11 +37,21 @@ def remember(s: Services, state: TurnState) -> dict[str, Any]:
         current = s.memory.list(state["user"], kinds=["fact"])
         s.memory.forget_ids([r.id for r in current if r.text == wrong])
         facts = [right, *facts]
+    moved = rescheduled(text, previous_user(state)) if fix is None else None
+    if moved is not None:
+        # "they pushed it back to the 23rd": the appointment told just before, on its new day
+        facts = [moved[1], *(f for f in facts if not RESCHEDULE.search(f))]
     if not facts and explicit:
         facts = [text]  # the user asked for these words to be kept
     if not s.memorize and not explicit:
         facts = []
     done = store_facts(s, state, facts, [])
+    if moved is not None and done and done[0]["id"] is not None:
+        before = [r for r in s.memory.list(state["user"], kinds=["fact"]) if r.text == moved[0]]
+        for r in before:
+            if r.id != done[0]["id"]:
+                s.memory.supersede(r.id, done[0]["id"])
+                done[0]["superseded"].append(r.id)
     return {"reply": _acknowledge(done), "facts": done, "finish_reason": "stop"}
 
 

@@ -907,7 +907,50 @@ def correction(message: str, previous: str | None) -> tuple[str, str] | None:
     m = _CORRECTION.match(message)
     if m is None or not previous:
         return None
-    value = m.group("v").strip()
+    return _with_value(m.group("v").strip(), previous)
+
+
+#: "they pushed it back to the 23rd of Feb", "the surgery moved my appointment to Friday"
+RESCHEDULE = re.compile(
+    r"\b(?:moved|pushed|put|rescheduled|changed|postponed|brought|shifted|bumped|switched)\s+"
+    r"(?:it|that|the (?:\w+ )?(?:appointment|meeting|session|booking|flight|trip|date|time|"
+    r"call|interview|lesson|class|party|dinner))\s+(?:back\s+|forward\s+|up\s+|over\s+)?"
+    r"(?:to|till|until|for)\s+(?P<v>[^.,;!?]{1,40}?)\s*(?:[.,;!?]|$)",
+    re.I,
+)
+
+
+def rescheduled(message: str, previous: str | None) -> tuple[str, str] | None:
+    """``(fact before, fact now)`` when ``message`` moves what the user's ``previous``
+    message set a date or time for, or None. Unlike a correction the old value was true: it
+    is superseded, kept in the history.
+
+    Example:
+        >>> before, now = rescheduled("ugh they just rang and pushed it back to the 23rd.",
+        ...     "my dentist appointment is on the 9th at 10:30")
+        >>> now
+        'My dentist appointment is on the 23rd at 10:30.'
+    """
+    m = RESCHEDULE.search(message)
+    if m is None or not previous or not _WHEN_LIKE.search(m.group("v")):
+        return None
+    found = _with_value(m.group("v").strip(), previous, alike=0.0)
+    return found if found is not None and _WHEN_LIKE.search(found[0]) else None
+
+
+#: A day, a date or a time: what a rescheduling moves
+_WHEN_LIKE = re.compile(
+    r"\b(?:\d{1,2}(?:st|nd|rd|th)|\d{1,2}[:.]\d{2}|\d{1,2}\s*(?:am|pm)|noon|midnight|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|tomorrow|next week|"
+    r"jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b",
+    re.I,
+)
+
+
+def _with_value(value: str, previous: str, alike: float = 0.3) -> tuple[str, str] | None:
+    """The fact of ``previous`` holding a value of the same kind as ``value`` (digits, a day,
+    a name) most like it, and that fact with ``value`` in its place. A correction replaces a
+    value at least ``alike`` like it (a typo, a swapped digit); a new date any date."""
     if value.lower().startswith(("the ", "a ", "an ")):
         value = value.split(" ", 1)[1]
     if re.fullmatch(r"\d[\d\s:./-]*", value):
@@ -926,7 +969,7 @@ def correction(message: str, previous: str | None) -> tuple[str, str] | None:
             score = difflib.SequenceMatcher(None, old.lower(), value.lower()).ratio()
             if best is None or score > best[0]:
                 best = (score, fact, old)
-    if best is None or best[0] < 0.3:
+    if best is None or best[0] < alike:
         return None
     _, fact, old = best
     return fact, re.sub(rf"\b{re.escape(old)}\b", value, fact, count=1)

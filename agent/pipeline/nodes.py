@@ -67,6 +67,12 @@ from agent.pipeline.services import (
     store_facts,
 )
 from agent.pipeline.state import TurnState
+from agent.pipeline.tool_followups import (
+    TEXT_TOOLS,
+    from_given_text,
+    last_reply,
+    review_advice,
+)
 from memory._slots import question_slot
 
 __all__ = [
@@ -124,7 +130,7 @@ def route(s: Services, state: TurnState) -> dict[str, Any]:
             )
             or (
                 # "what time?" after "when's my dentist appointment?": the same thing, one detail
-                decision.route == "chat"
+                decision.route in ("chat", "ask_documents")
                 and before == "ask_memory"
                 and _ELLIPTIC.match(state["message"])
             )
@@ -160,7 +166,8 @@ _ELLIPTIC = re.compile(
     r"(?:(?:what|which|how)\s+(?:time|day|date|much|many|"
     r"long|often|colou?r|size|number|year|month|city|town|country|street|floor|room|kind|sort|"
     r"type|brand|model|name)|when|where|who|whose|why|how much|how many|how long|what about "
-    r"(?:it|that|him|her|them))(?:\s+(?:again|exactly|then|though))?\s*\?+\s*$",
+    r"(?:it|that|him|her|them))(?:\s+(?:is|was|'s|will)\s+(?:it|that)(?:\s+be)?)?"
+    r"(?:\s+(?:again|exactly|then|though))?\s*\?+\s*$",
     re.I,
 )
 SAID_OF_SOMEONE = "rule: a statement about whom the user just named"
@@ -176,6 +183,15 @@ def _direct(s: Services, state: TurnState) -> str:
     summed = arithmetic_reply(message)
     if summed is not None:
         return summed  # "what's 12 times 12?": worked out, not guessed ("= 120")
+    before = previous_route(state)
+    if before in TEXT_TOOLS and is_question(message):
+        # "who do I talk to about the litter pick?" after "summarise this: …", "what would
+        # you push back on?" after a review: the text in the thread answers, not the model
+        advice = review_advice(message, last_reply(state.get("history", [])))
+        request = previous_user(state)
+        said = advice or (from_given_text(message, request, s.meaning) if request else None)
+        if said:
+            return said
     now = dt.datetime.now().astimezone()
     clock = clock_reply(message, now)
     if clock is not None:

@@ -181,7 +181,8 @@ _TOOL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             _POLITE + r"(?:(?:write|generate|implement|create|code|make|give me)\s+(?:me\s+)?"
             r"(?:a|an|the|some)?\s*(?:\w+\s+){0,3}?(?:function|code|script|program|class|"
-            r"method|regex|regular expression|sql query|unit tests?|snippet|algorithm)\b|"
+            r"method|regex|regular expression|sql query|unit tests?|snippet|algorithm|"
+            r"one-?\s?liner|(?:shell|bash|terminal) command)\b|"
             # "I need an SQL query that counts…": a request, not a fact about the user ("I need
             # a new code for the alarm" is one)
             r"(?:i (?:need|want)|i(?:'d| would) like|can i (?:get|have))\s+(?:a|an|some)\s+"
@@ -534,6 +535,9 @@ _SAY = re.compile(
 )
 
 
+_CODE_LANGUAGES = (
+    r"python|javascript|typescript|bash|shell|rust|golang|java|ruby|php|sql|powershell|c\+\+|c#"
+)
 _CHANGE_IT = re.compile(
     r"^\s*(?:(?:ok|okay|nice|great|cool|perfect|thanks|cheers)[.!,]*\s*)*"
     r"(?:(?:can|could|would|will) you\s+(?:please\s+)?|please\s+|now\s+)?(?:also\s+)?"
@@ -611,6 +615,22 @@ def follow_up(
             "rule: a follow-up of the last translation",
             f"translate '{phrase}' into {language}",
         )
+    version = re.match(
+        rf"^(?:(?:a|an|the)\s+)?(?:{_CODE_LANGUAGES})\s+(?:version|one)\b|^in\s+(?:{_CODE_LANGUAGES})\b",
+        rest,
+        re.I,
+    )
+    if version is not None:
+        # "and a python version of that?" after a bash one-liner: the same task, that language
+        wanted = re.search(_CODE_LANGUAGES, version.group(0), re.I)
+        assert wanted is not None
+        task = previous_message.strip().rstrip(".!?")
+        if re.search(rf"\b(?:{_CODE_LANGUAGES})\b", task, re.I):
+            task = re.sub(rf"\b(?:{_CODE_LANGUAGES})\b", wanted.group(0), task, count=1, flags=re.I)
+        else:
+            task = f"{task} in {wanted.group(0)}"
+        task = re.sub(r"\bone-?\s?liner\b", "script", task, flags=re.I)
+        return Decision("code", "rule: the last code request in another language", task)
     one = re.match(
         r"^(?:one|another(?: one)?|a function|something)\s+(?:that|which|to|for)\s+(.+)$",
         rest,

@@ -952,3 +952,47 @@ def test_forget_requests_in_other_words(tmp_path: Path, request_: str) -> None:
         bot.chat("my ex, Declan, still has my record player. I'm not chasing it")
         assert bot.chat(request_).route == "forget"
         assert "Declan" not in bot.chat("who's got my record player?", thread="t2").text
+
+
+def test_a_rescheduled_appointment_supersedes_the_day_and_keeps_the_time(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat("dentist appointment is on the 9th of February at 10:30, with Dr Okafor")
+        moved = bot.chat("ugh they just rang and pushed it back to the 23rd of Feb. same time tho")
+        assert [f["text"] for f in moved.facts or []] == [
+            "Dentist appointment is on the 23rd of Feb at 10:30, with Dr Okafor."
+        ]
+        assert moved.facts and moved.facts[0]["superseded"]
+        reply = bot.chat("when's my dentist appointment?", thread="t2").text
+        assert "23rd" in reply and "9th" not in reply
+        assert "10:30" in bot.chat("and what time was it?", thread="t2").text
+
+
+def test_questions_about_the_text_a_tool_was_given_are_answered_from_it(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="A short summary.") as bot:
+        bot.chat(
+            "summarise this for me: The residents met on Tuesday. The streetlight on Sparrow "
+            "Close is still broken. Volunteers for the litter-pick should contact Noreen at "
+            "number 12."
+        )
+        reply = bot.chat("who do I talk to if I want to help with the litter pick?").text
+        assert "Noreen" in reply and reply.startswith("The text you gave me says")
+        bot.chat(
+            'review this clause: "If no notice is received, this Agreement shall automatically '
+            'renew for a further term of 24 months."',
+            thread="t2",
+        )
+        advice = bot.chat("what would you push back on if you were me?", thread="t2").text
+        assert "renew" in advice and "24 months" in advice
+
+
+def test_a_code_request_in_another_language_keeps_its_task() -> None:
+    decision = agent.pipeline.routing.tool_route(
+        "write a bash one-liner that counts the lines in every .csv file"
+    )
+    assert decision is not None and decision.route == "code"
+    again = agent.pipeline.routing.follow_up(
+        "and a python version of that?", "code", decision.payload
+    )
+    assert again is not None and again.payload == (
+        "write a python script that counts the lines in every .csv file"
+    )
