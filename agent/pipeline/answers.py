@@ -1214,6 +1214,8 @@ def best_sentence(
     kind = _LEAD_PREPOSITION.sub("", without_lead_context(question))
     typed = bool(_TYPED.match(kind))
     numbers = set(re.findall(r"\b\d+\b", question))
+    # a code the question names ("flashing E4", "form P60", "gate B12") points at its line
+    codes = _codes(question)
     best: tuple[float, int, dict[str, Any]] | None = None
     meaning = _meanings(question, chunks, similar)
     split = [_sentences(c) for c in chunks]
@@ -1250,6 +1252,8 @@ def best_sentence(
             score, carry = shared + (0.5 * carry if shared or carry >= 2 else 0.0), 0.0
             if score and numbers and numbers & set(re.findall(r"\b\d+\b", m.group(0))):
                 score += 1.5  # "what's planned for day 3?" is "Day 3: …", not "Day 4: …"
+            if score and codes and codes & _codes(m.group(0)):
+                score += 1.5
             valued = _QUESTION_NUMBER.sub(
                 lambda n: " " if n.group(0) in numbers else n.group(0), m.group(0)
             )  # "how much extra … on the 42?" is not answered by "line 42"
@@ -1276,6 +1280,13 @@ def best_sentence(
                 hi = found[i + 1].end()  # a heading: its answer is what follows it
             sentence = c["quote"][lo:hi].strip()
             start = c["start"] + lo
+            # the line (a paragraph, once unwrapped) it stands in: "E4: Low system pressure.
+            # Top up through the filling loop…" holds what to do, its first sentence only what
+            text = unwrapped(c["quote"])
+            line_lo = text.rfind("\n", 0, lo) + 1
+            line_hi = text.find("\n", hi)
+            line_hi = len(text) if line_hi < 0 else line_hi
+            line = c["quote"][line_lo:line_hi].strip()
             best = (
                 score,
                 -rank,
@@ -1284,11 +1295,22 @@ def best_sentence(
                     "sentence": sentence,
                     "sentence_start": start,
                     "sentence_end": start + len(sentence),
+                    "line": line,
+                    "line_start": c["start"]
+                    + line_lo
+                    + (
+                        len(c["quote"][line_lo:line_hi]) - len(c["quote"][line_lo:line_hi].lstrip())
+                    ),
                     "similarity": round(sim, 4) if meaning else None,
                     # the sentences around it, for a question its neighbours set the scene of
                     "context": " ".join(f.group(0).strip() for f in found[max(0, i - 1) : i + 2]),
                     "title_words": sorted(title),
                     "under": _heading_over(found, i),
+                    # an FAQ's answer: the nearest heading or question above it asks one
+                    "faq": next(
+                        (f.group(0).strip() for f in reversed(found[:i]) if _is_lead(f.group(0))),
+                        "",
+                    ).endswith("?"),
                     "holds_value": holds_value,
                     "value_beside": beside,
                 },
@@ -1312,6 +1334,14 @@ _LEAD_PREPOSITION = re.compile(
     r"(?:time|day|date)\b)",
     re.I,
 )
+#: A code of letters and digits: "E4", "P60", "B12", "3B"
+_CODE = re.compile(r"\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z0-9]{2,6}\b")
+
+
+def _codes(text: str) -> set[str]:
+    return {c.lower() for c in _CODE.findall(text)}
+
+
 _TITLE_WEIGHT = 0.2
 """What a question word found in the document's title line counts for, against 1."""
 _MEANING_WEIGHT = 3.0
@@ -1635,6 +1665,8 @@ def answers_question(question: str, found: dict[str, Any]) -> bool:
         # which trip "8 euros for the entry fee" is for
         or near > 0.5
         or named_in(question, found["sentence"])
+        # "the boiler's flashing E4 - what do I do?" / "E4: Low system pressure."
+        or bool(_codes(question) & _codes(found["sentence"]))
         # "how much did I spend at BuildMart altogether?" / "TOTAL EUR 95.96": the asked
         # kind of value beside an asked word
         or bool(found.get("value_beside"))

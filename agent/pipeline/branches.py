@@ -16,7 +16,7 @@ from typing import Literal, get_args
 from agent.capabilities import TOOLS
 from agent.pipeline.answers import asks_whom, best_sentence, coverage, holds_asked_value, points_at
 from agent.pipeline.compose import relevant_chunks
-from agent.pipeline.routing import is_question
+from agent.pipeline.routing import asked_part, is_question
 from agent.pipeline.services import Services, instruct
 from agent.pipeline.state import TurnState
 
@@ -49,10 +49,15 @@ def route_after_retrieve(s: Services, state: TurnState) -> AfterRetrieve:
     chunks = state.get("chunks", [])
     meaning = s.meaning
     # a sentence must share a word with the question ("paid" meets "pay") to be chosen
-    doc = best_sentence(message, chunks, meaning) if chunks and is_question(message) else None
-    doc_cover = coverage(message, doc["sentence"]) if doc else 0.0
-    # how much of the question the best sentence's whole excerpt is about
-    chunk_cover = coverage(message, doc["quote"]) if doc else 0.0
+    # of the whole message, and of its question alone ("put my insurance in there. what's the
+    # excess?"): the one that covers more of what it was chosen for
+    doc, doc_cover, chunk_cover = None, 0.0, 0.0
+    for asked in dict.fromkeys((message, asked_part(message))):
+        found = best_sentence(asked, chunks, meaning) if chunks and is_question(message) else None
+        if found is not None and (doc is None or coverage(asked, found["sentence"]) > doc_cover):
+            doc, doc_cover = found, coverage(asked, found["sentence"])
+            # how much of the question the best sentence's whole excerpt is about
+            chunk_cover = coverage(asked, found["quote"])
     mem_cover = max((coverage(message, m["text"]) for m in memories), default=0.0)
     by_slot = any(m.get("slot") for m in memories)
     if route == "ask_memory":

@@ -105,6 +105,12 @@ _NOT_A_FACT = re.compile(
     r"(?:i'?m|i am) (?:going to|gonna|about to) (?:give|send|show|paste|share|upload|read|"
     r"tell|ask) you\b|i'?ll (?:give|send|show|paste|share|upload) you\b|"
     r"let me (?:give|send|show|paste|share|ask)\b|"
+    # handing documents over: "put my car insurance summary … in there", "dropped the book
+    # club notes in", "uploaded the lease": what ingest keeps, not a fact of the user's life
+    r"(?:i(?:'ve| have)?\s+(?:just\s+)?)?(?:put|dropped|popped|added|uploaded|ingested|attached|"
+    r"loaded|stuck|chucked|threw)\b[^.!?]{0,80}\b(?:notes?|docs?|documents?|files?|pdfs?|"
+    r"letters?|summary|minutes|manual|lease|contract|policy|receipts?|scans?)\b[^.!?]{0,20}?"
+    r"(?:\s+(?:in|in there|in here|up|into (?:the|your) \w+))?\s*[.!]*$|"
     # asides that carry no fact: "Change of plan, …", "Chaos, but the good kind."
     r"chaos\b|long story(?: short)?|fun times|good times|not ideal|no big deal|"
     r"just saying|fair enough|whatever|typical|classic|lucky me|oh well|so yeah|"

@@ -33,6 +33,7 @@ from agent.pipeline.answers import (
     extractive_answer,
     extractive_document_answer,
     grounded,
+    holds_asked_value,
     model_answer,
     model_document_answer,
     names_what_user_told,
@@ -54,7 +55,7 @@ from agent.pipeline.compose import (
 from agent.pipeline.compose import compose as compose_prompt
 from agent.pipeline.evidence import content_words
 from agent.pipeline.facts import facts_in, said_of_someone_before
-from agent.pipeline.routing import Decision, explicit_route, follow_up, is_question
+from agent.pipeline.routing import Decision, asked_part, explicit_route, follow_up, is_question
 from agent.pipeline.services import (
     Services,
     date,
@@ -381,6 +382,16 @@ def answer(s: Services, state: TurnState) -> dict[str, Any]:
     return {"reply": reply, "finish_reason": "stop"}
 
 
+LINE_QUOTED = 300
+"""A line or paragraph up to this many characters is quoted whole around its answer when the
+question asks what to do, or the value it asks for is beside the sentence."""
+_WHAT_TO_DO = re.compile(
+    r"\bwhat (?:do|should|can|must) (?:i|we) do\b|\bwhat now\b|\bhow do (?:i|we) (?:fix|stop|"
+    r"sort|deal with|reset|solve)\b|\bwhat happens\b",
+    re.I,
+)
+
+
 def cite(s: Services, state: TurnState) -> dict[str, Any]:
     """A question the documents answer: the sentence that holds the answer, cited; or that
     the documents do not say."""
@@ -391,15 +402,42 @@ def cite(s: Services, state: TurnState) -> dict[str, Any]:
         {**c, "n": i + 1, "quote": blank_injections(c["quote"])}
         for i, c in enumerate(state.get("chunks", []))
     ]
-    found = best_sentence(question, chunks, meaning)
-    if found is not None and not answers_question(question, found):
-        found = None  # it shares a word but is about something else: the documents don't say
+    # of the whole message, else of its question alone ("put my insurance in there. what's
+    # the excess?"); a sentence that shares a word but is about something else does not do:
+    # the documents don't say
+    found = None
+    for asked in dict.fromkeys((question, asked_part(question))):
+        found = best_sentence(asked, chunks, meaning)
+        if found is not None and answers_question(asked, found):
+            break
+        found = None
     reply = ""
     if found is not None and instruct(s.llm):
         reply = model_document_answer(s.llm, question, found, s.cancel)
         reply = f"{reply} [1]" if supported(reply, found["sentence"], question) else ""
     if found is not None:
-        # the citation is the sentence that holds the answer, with its own offsets
+        # the citation is the sentence that holds the answer, with its own offsets; a short
+        # paragraph or line it stands in is quoted whole (its other sentences say what to do,
+        # or whom the value is for)
+        whole = found.get("line", "")
+        if (
+            not reply
+            and found["sentence"] in whole
+            and len(whole) <= LINE_QUOTED
+            and (
+                _WHAT_TO_DO.search(question)  # "E4: Low system pressure. Top up through…"
+                # an FAQ's answer is the paragraph under its question
+                or found.get("faq")
+                # "… legal protection of 100,000-300,000 SEK. … Deductible 25%." for "what
+                # share do I pay?": the value asked for is in the line, not the sentence
+                or (
+                    holds_asked_value(question, whole)
+                    and not holds_asked_value(question, found["sentence"])
+                )
+            )
+        ):
+            found = {**found, "sentence": whole, "sentence_start": found["line_start"]}
+            found["sentence_end"] = found["sentence_start"] + len(whole)
         found = {
             **found,
             "n": 1,

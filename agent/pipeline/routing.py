@@ -352,6 +352,23 @@ def is_question(message: str) -> bool:
     return bool(_QUESTION.search(message.strip()) or SLURRED_QUESTION.match(message))
 
 
+def asked_part(message: str) -> str:
+    """The message from its first question on, when statements set it up: what a document
+    is searched and checked for.
+
+    Example:
+        >>> asked_part("put my car insurance in there. what's the excess on the car?")
+        "what's the excess on the car?"
+        >>> asked_part("How much is the rent?")
+        'How much is the rent?'
+    """
+    parts = [p for p in re.split(r"(?<=[.!])\s+", message.strip()) if p.strip()]
+    for i, part in enumerate(parts):
+        if is_question(part):
+            return " ".join(parts[i:]) if i else message
+    return message
+
+
 _SMALL_TALK = re.compile(
     r"^\s*(?:(?:hi|hello|hey|yo|morning|good (?:morning|afternoon|evening|night)|thanks?|"
     r"thank you|thx|cheers|ok(?:ay)?|cool|great|nice|awesome|perfect|sure|bye|goodbye|"
@@ -675,6 +692,7 @@ __all__ = [
     "classify",
     "explicit_route",
     "follow_up",
+    "asked_part",
     "is_question",
     "tool_route",
 ]

@@ -996,3 +996,26 @@ def test_a_code_request_in_another_language_keeps_its_task() -> None:
     assert again is not None and again.payload == (
         "write a python script that counts the lines in every .csv file"
     )
+
+
+def test_document_answers_set_up_by_a_statement_or_naming_a_code(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "car.txt").write_text(
+        "Wrenfield Motor Insurance - Policy summary\n\nVehicle: grey Skoda Fabia\n"
+        "Compulsory excess: £250. Voluntary excess: £100.\nCourtesy car: not included.\n"
+    )
+    (docs / "boiler.txt").write_text(
+        "Thermara Combi 28 - Fault codes\n\nE1: Ignition failure. Press reset once.\n"
+        "E4: Low system pressure. Top up through the filling loop to 1.5 bar.\n"
+        "E7: Flue blocked. Switch the boiler off and call an engineer.\n"
+    )
+    with _bot(tmp_path / "home") as bot:
+        bot.ingest([docs])
+        turn = bot.chat(
+            "put my car insurance summary in there. what's the compulsory excess on the car?"
+        )
+        assert "£250" in turn.text and turn.citations
+        assert not [f for f in turn.facts or [] if f["action"] == "added"]
+        # the code names the line; the line says what to do
+        assert "filling loop" in bot.chat("the boiler's flashing E4 - what do I do?").text
