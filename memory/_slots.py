@@ -339,6 +339,11 @@ _PARTNERS = frozenset(
 )
 
 
+def names_occupation(text: str) -> bool:
+    """The text names an occupation ("… is a midwife", "a lab technician")."""
+    return bool(_OCCUPATION.search(text))
+
+
 def _my_subject(text: str, question: bool = False) -> tuple[str, str | None, str] | None:
     """``(subject, attribute or None, rest)`` for a text starting with "my …", or None.
 
@@ -362,6 +367,14 @@ def _my_subject(text: str, question: bool = False) -> tuple[str, str | None, str
         if w[0].isupper() and words:
             name = w.removesuffix("'s")
             pos = tok.end()
+            theirs = re.match(
+                r"\s+(?:[a-z-]+\s+)?([a-z-]+)\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b", rest[pos:]
+            )
+            if w.endswith("'s") and theirs and theirs.group(1) in _RELATIONS:
+                # "my brother Theo's wife Thea is a midwife": about Thea, not Theo
+                name = theirs.group(2)
+                pos += theirs.end()
+                break
             surname = re.match(r"\s+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b", rest[pos:])
             if surname and not w.endswith("'s"):  # "my friend Sam Patel": the whole name
                 name = f"{name} {surname.group(1)}"
@@ -636,9 +649,25 @@ def question_slot(question: str) -> Slot | None:
     return _secret_named(_question_slot(question), question)
 
 
+#: "and Theo - what's his job?": the name before the dash is whom "his" means
+_NAMED_FIRST = re.compile(
+    r"^\s*(?:and\s+|so\s+|what about\s+)?([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\s*[-–—,:]\s*(.*)$", re.S
+)
+
+
 def _question_slot(question: str) -> Slot | None:
     # "what's my line of work?" is the job; "who's my boss again?" is "who's my boss?"
     question = re.sub(r"\bline of work\b", "job", question, flags=re.I)
+    named = _NAMED_FIRST.match(question)
+    if (
+        named
+        and named.group(1) not in _NOT_NAMES
+        and re.search(r"\b(?:his|her|their)\b", named.group(2), re.I)
+    ):
+        # "and Theo - what's his job?" is "what's Theo's job?"
+        question = re.sub(
+            r"\b(?:his|her|their)\b", f"{named.group(1)}'s", named.group(2), count=1, flags=re.I
+        )
     # "what does Dervla do for a living, do you remember?", "do you remember what Dervla does?"
     question = re.sub(
         r",?\s*(?:do you (?:remember|know|recall)|remember|any idea|if you know)\s*(?=\??\s*$)",

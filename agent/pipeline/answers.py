@@ -36,6 +36,7 @@ from memory._slots import (
     KIN_WORDS,
     NOT_NAMES,
     RELATIONS,
+    names_occupation,
     people,
     question_slot,
     same_secret,
@@ -413,6 +414,8 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
         key=lambda m: (
             -len(words & content_words(m["text"])),
             not m.get("current", True),
+            # "what does Thea do?": "… Thea is a midwife" before "Thea works in Cork"
+            not (asked is not None and asked[1] == "work" and names_occupation(m["text"])),
             -m.get("id", 0),  # the latest said first
         )
     )
@@ -938,6 +941,12 @@ def _when(date: str) -> str:
     return f"{d.day} {d.strftime('%b')} {d.year}"
 
 
+_SENTENCE_OPENERS = frozenset(
+    "you your my our the a an this that these those it its there they their we he she his her "
+    "i i'm i've".split()
+)
+
+
 def extractive_answer(question: str, found: Sequence[dict[str, Any]]) -> str:
     """The memories themselves, said back to the user with their dates.
 
@@ -954,7 +963,12 @@ def extractive_answer(question: str, found: Sequence[dict[str, Any]]) -> str:
     if asks_when(question):
         best = found[0]
         said = second_person(best["text"].rstrip(".!"))
-        return f"You told me on {_when(best['date'])}: {said[0].lower() + said[1:]}."
+        # "you just moved…", but "Martha is your physio" keeps its name's capital
+        first = said.split(" ", 1)[0]
+        keep = first[:1].isupper() and first.lower() not in _SENTENCE_OPENERS
+        return (
+            f"You told me on {_when(best['date'])}: {said if keep else said[0].lower() + said[1:]}."
+        )
     if asks_history(question):
         past = [m for m in found if not m.get("current", True)]
         now = [m for m in found if m.get("current", True)]

@@ -87,7 +87,8 @@ _NOT_A_FACT = re.compile(
     r"^\s*(thanks?|thank you|thx|cheers|hi|hello|hey|good (?:morning|evening|night|afternoon)|"
     r"bye|goodbye|see you|ok|okay|night|nighty|evening|morning|afternoon|cool|great|nice|"
     r"awesome|sure|yes|no|yeah|nope|hmm+|lol|"
-    r"haha|sorry|never ?mind|i see|got it|i don't know|i dont know|no idea|not sure|"
+    r"haha|sorry|never ?mind|i see(?=\s*(?:[,.!?;:]|$))|got it|i don't know|i dont know|"
+    r"no idea|not sure|"
     r"i'?m (?:fine|good|ok|okay|well|great|alright|doing (?:well|fine|good|great|ok))|"
     r"i (?:think|wonder|guess|suppose|was wondering|want to know|would like to know)|"
     r"i (?:always |just |kind of |kinda )?(?:want|wanted) to say\b|"
@@ -517,7 +518,16 @@ def is_statement(message: str) -> bool:
         False
     """
     sentences = [_own_thing(_clean(s)) for s in _SENTENCE_SPLIT.split(message.strip()) if s.strip()]
-    return bool(sentences) and all(_is_statement(s) for s in sentences if len(s) > 1)
+    sentences = [s for s in sentences if len(s) > 1]
+    # an aside that states nothing ("no more damp 🎉", "lol") does not make it a question
+    return any(_is_statement(s) for s in sentences) and all(
+        _is_statement(s) or _is_aside(s) for s in sentences
+    )
+
+
+def _is_aside(s: str) -> bool:
+    """An exclamation or aside beside a statement: "no more damp 🎉", "yay!", "lol"."""
+    return not s.rstrip().endswith("?") and bool(_NOT_A_FACT.match(s)) and len(s.split()) <= 5
 
 
 #: A clause that only sets up a question: "If I want to move out, …?", "When I retire, …?"
@@ -566,6 +576,12 @@ def stated_sentences(message: str) -> list[str]:
             continue
         s = _implied_i(s)
         pron = _PRONOUN_START.match(s)
+        if pron and subject is not None and pron.group(1).lower() in ("his", "her", "their"):
+            # "my brother Theo is a plumber. his wife Thea is a midwife": Theo's wife
+            who = _agreeing(pron.group(1), subject, " ".join(out[-2:]))
+            if who is not None and who not in ("I", "We") and s[pron.end() :][:1].islower():
+                s = f"{who}'s {s[pron.end() :]}"
+                pron = None
         if pron and subject is not None and pron.group(1).lower() in ("he", "she", "they"):
             who = _agreeing(pron.group(1), subject, " ".join(out[-2:]))
             if who is not None:
@@ -584,7 +600,11 @@ def stated_sentences(message: str) -> list[str]:
                     _needs_context(clause)
                     if i == 0
                     # "… and hazelnuts make my throat swell so I avoid them": "them" is its own
-                    else bool(_POINTS_BACK.search(clause)) and not _OWN_SUBJECT.match(clause)
+                    else bool(_POINTS_BACK.search(clause))
+                    and not _OWN_SUBJECT.match(clause)
+                    # "…, and Kasper still owes me 60 euros - gotta chase him up on that": a
+                    # named subject of its own, another person than the clause before
+                    and not _named_verb(clause)
                 )
             ):
                 # "I pick it up every second Friday" says nothing without the sentence before
@@ -656,9 +676,18 @@ def _asides(message: str) -> str:
 def _label(sentence: str) -> str:
     """'good news for once: they've moved me…' → 'they've moved me…': a short lead-in that is
     about no one, before a colon, is not part of the fact."""
-    m = re.match(r"^([^:]{1,40}):\s+(\S.*)$", sentence)
-    if m and len(m.group(1).split()) <= 5 and not _about_someone(m.group(1)):
+    m = re.match(r"^([^:]{1,60}):\s+(\S.*)$", sentence)
+    # "two people who'll come up a lot: Marta is my landlady"
+    if m and len(m.group(1).split()) <= 8 and not _about_someone(m.group(1)):
         return m.group(2)
+    if (
+        m
+        and len(m.group(1).split()) <= 8
+        and not re.search(r"\b(?:my|our|i|i'm|me|we)\b", m.group(1), re.I)
+        and not re.search(r"(?<!^)\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+", m.group(1))
+        and (_starts_with_name(m.group(2)) or re.match(r"(?i:my|our|i|i'm)\b", m.group(2)))
+    ):
+        return m.group(2)  # a lead about "people", not one of them: the fact follows it
     return sentence
 
 
@@ -709,6 +738,14 @@ def _starts_with_name(clause: str) -> bool:
     """The clause opens with a name ("Katie at number 31 …"), so it has a subject of its own."""
     first = clause.split()[0].strip(",.") if clause.split() else ""
     return first[:1].isupper() and first.isalpha() and first not in _NOT_NAMES
+
+
+def _named_verb(clause: str) -> bool:
+    """The clause opens with a name and its verb: "Kasper still owes me 60 euros"."""
+    return bool(
+        _starts_with_name(clause)
+        and re.match(r"^\S+\s+(?:still\s+|now\s+|also\s+|just\s+)?[a-z]+(?:s|ed)\b", clause)
+    )
 
 
 def _needs_context(clause: str) -> bool:

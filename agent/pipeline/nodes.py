@@ -167,7 +167,8 @@ _ELLIPTIC = re.compile(
     r"(?:(?:what|which|how)\s+(?:time|day|date|much|many|"
     r"long|often|colou?r|size|number|year|month|city|town|country|street|floor|room|kind|sort|"
     r"type|brand|model|name)|when|where|who|whose|why|how much|how many|how long|what about "
-    r"(?:it|that|him|her|them))(?:\s+(?:is|was|'s|will)\s+(?:it|that)(?:\s+be)?)?"
+    r"(?:it|that|him|her|them))(?:\s+(?:is|was|'s|will)\s+(?:it|that)(?:\s+be)?"
+    r"(?:\s+(?:in|at|on|from))?)?"
     r"(?:\s+(?:again|exactly|then|though))?\s*\?+\s*$",
     re.I,
 )
@@ -218,7 +219,13 @@ def recall(s: Services, state: TurnState) -> dict[str, Any]:
     message = state["message"]
     if is_question(message):
         message = with_antecedent(message, previous_question(state))
-        if state.get("route_reason") == FOLLOW_UP_ABOUT and message == state["message"]:
+        own = question_slot(message)
+        if (
+            state.get("route_reason") == FOLLOW_UP_ABOUT
+            and message == state["message"]
+            # "and Theo - what's his job?" names whom it asks about
+            and (own is None or own[0] in ("he", "she", "they", "it", "i"))
+        ):
             message = f"{previous_question(state) or ''} {message}".strip()
     history = is_question(message) and (asks_history(message) or asks_when(message))
     hits = s.memory.search(message, user=state["user"], k=s.recall_k, include_history=history)

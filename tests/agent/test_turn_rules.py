@@ -1019,3 +1019,48 @@ def test_document_answers_set_up_by_a_statement_or_naming_a_code(tmp_path: Path)
         assert not [f for f in turn.facts or [] if f["action"] == "added"]
         # the code names the line; the line says what to do
         assert "filling loop" in bot.chat("the boiler's flashing E4 - what do I do?").text
+
+
+@pytest.mark.parametrize(
+    "message, facts",
+    [
+        (
+            "Kasia lent me her tent for the festival, and Kasper still owes me 60 euros from "
+            "the ski trip - gotta chase him up on that",
+            [
+                "Kasia lent me her tent for the festival.",
+                "Kasper still owes me 60 euros from the ski trip - gotta chase him up on that.",
+            ],
+        ),
+        (
+            "my brother Theo is a plumber in Galway. his wife Thea is a midwife",
+            [
+                "My brother Theo is a plumber in Galway.",
+                "My brother Theo's wife Thea is a midwife.",
+            ],
+        ),
+        (
+            "Two people who'll come up a lot: Marta is my landlady.",
+            ["Marta is my landlady."],
+        ),
+        (
+            "Martha is my physio, I see her on Wednesdays for my dodgy knee.",
+            ["Martha is my physio. I see her on Wednesdays for my dodgy knee."],
+        ),
+    ],
+)
+def test_facts_keep_each_persons_subject(message: str, facts: list[str]) -> None:
+    assert agent.pipeline.facts.stated_sentences(message) == facts
+
+
+def test_whom_a_question_names_before_a_dash_is_asked_about(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat(
+            "my brother Theo is a plumber in Galway. his wife Thea is a midwife and works in Cork"
+        )
+        assert "midwife" in bot.chat("what does Thea do for a living?", thread="t2").text
+        reply = bot.chat("and Theo - what's his job?", thread="t2").text
+        assert "plumber" in reply and "midwife" not in reply
+        # an aside beside the news does not make it small talk
+        moved = bot.chat("we finally moved!!! new address is 6 Cooper's Row in Kilbarrow. yay")
+        assert moved.route == "remember" and moved.text.startswith("Noted")
