@@ -16,7 +16,7 @@ from typing import Literal, get_args
 from agent.capabilities import TOOLS
 from agent.pipeline.answers import asks_whom, best_sentence, coverage, holds_asked_value, points_at
 from agent.pipeline.compose import relevant_chunks
-from agent.pipeline.routing import asked_part, is_question
+from agent.pipeline.routing import DOCUMENT_FOLLOW_UP, asked_part, is_question
 from agent.pipeline.services import Services, instruct
 from agent.pipeline.state import TurnState
 
@@ -77,6 +77,8 @@ def route_after_retrieve(s: Services, state: TurnState) -> AfterRetrieve:
             return "cite"
         return "unknown"
     if route == "ask_documents":
+        if by_slot and state.get("route_reason") == DOCUMENT_FOLLOW_UP:
+            return "answer"  # "how old is she again?" after a quote about Juniper: memory says
         if chunks:
             return "cite"
         return "answer" if memories else "unknown"

@@ -10,17 +10,26 @@ takes the :class:`~agent.pipeline.services.Services` first.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from agent.capabilities import Capability
 from agent.errors import CancelledError, ToolError
-from agent.pipeline.facts import RESCHEDULE, correction, facts_in, rescheduled
+from agent.pipeline.facts import RESCHEDULE, correction, facts_in, rescheduled, swapped
 from agent.pipeline.forgetting import clean_phrase, matching, refers_back, said_in
 from agent.pipeline.services import Services, previous_reply, previous_user, store_facts
 from agent.pipeline.state import TurnState
 from memory._slots import second_person, slot
 
 __all__ = ["forget", "remember", "tool"]
+
+
+#: The clause that reschedules or swaps a value
+_CHANGE_SAID = re.compile(
+    r"\b(?:moved|pushed|put|rescheduled|changed|postponed|brought|shifted|bumped|switched|"
+    r"scratch|strike|cross)\b|\bnot\b|\bnow\b|\binstead\b",
+    re.I,
+)
 
 
 def remember(s: Services, state: TurnState) -> dict[str, Any]:
@@ -38,9 +47,23 @@ def remember(s: Services, state: TurnState) -> dict[str, Any]:
         s.memory.forget_ids([r.id for r in current if r.text == wrong])
         facts = [right, *facts]
     moved = rescheduled(text, previous_user(state)) if fix is None else None
+    if moved is None and fix is None and s.memorize:
+        # "the work trip got changed - it's Oslo now, not Reykjavik": said in any thread
+        told = [r.text for r in s.memory.list(state["user"], kinds=["fact"])]
+        moved = swapped(text, told)
     if moved is not None:
         # "they pushed it back to the 23rd": the appointment told just before, on its new day
-        facts = [moved[1], *(f for f in facts if not RESCHEDULE.search(f))]
+        # the clause that said it changed is not a fact of its own ("The work trip got
+        # changed - it's Oslo now.")
+        said = next((p for p in re.split(r"(?<=[.!?])\s+", text) if _CHANGE_SAID.search(p)), "")
+        facts = [
+            moved[1],
+            *(
+                f
+                for f in facts
+                if not RESCHEDULE.search(f) and f.rstrip(".!").lower()[:25] not in said.lower()
+            ),
+        ]
     if not facts and explicit:
         facts = [text]  # the user asked for these words to be kept
     if not s.memorize and not explicit:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 
 from memory._slots import NOT_NAMES as _NOT_NAMES
 from memory._slots import RELATIONS, secret_slot
@@ -208,6 +209,8 @@ _PERSONAL_WORLD = re.compile(
     r"book club|class|landlord|landlady|neighbours?|neighbors?|kids|children|twins|school|gym|"
     r"band|choir|project|meeting|appointment|wedding|party|trip|holiday|flight|dentist|doctor|"
     r"vet|nursery|allotment|flat|house|garden|car|family|in-laws|surgery|landlords?|clinic|"
+    r"boiler|heating|fridge|freezer|oven|washing machine|dishwasher|roof|shower|sink|toilet|"
+    r"kettle|laptop|printer|router|wifi|bike|van|"
     r"salon|garage|practice|council|agency|hotel|airline|hospital|gp)\b",
     re.I,
 )
@@ -751,6 +754,8 @@ def _named_verb(clause: str) -> bool:
 def _needs_context(clause: str) -> bool:
     """A sentence that says nothing alone: it points back ("I pick it up every Friday"), or
     it has no subject of its own ("Plot 17 at the Fenwick Road gardens", "Cost me £1,450")."""
+    if re.match(r"(?i:my|our)\s+[a-z-]+\s+(?-i:[A-ZÀ-ÖØ-Þ])", clause):
+        return False  # "my nephew Bartholomew's …, so I'm getting him …": him is Bartholomew
     if _POINTS_BACK.search(clause) or _PRONOUN_START.match(clause):
         return True
     if re.match(r"(?i:that|this|those|these)\s+[a-z]+\b", clause):
@@ -979,6 +984,55 @@ def rescheduled(message: str, previous: str | None) -> tuple[str, str] | None:
         return None
     found = _with_value(m.group("v").strip(), previous, alike=0.0)
     return found if found is not None and _WHEN_LIKE.search(found[0]) else None
+
+
+#: "it's Oslo now, not Reykjavik", "Oslo now, not Reykjavik", "the Thursday class instead of
+#: the Monday one": a value that replaces another the user told before
+_SWAPS = (
+    re.compile(
+        r"(?:^|[,.;:!—–-]\s*|\b(?:it's|it is|its|now)\s+)(?P<new>[^,.;:!?]{1,30}?)\s+now\s*,?\s+"
+        r"not\s+(?P<old>[^,.;:!?]{1,30}?)\s*(?:any ?more)?\s*(?:[,.;!?]|$)",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:it's|it is|its)\s+(?P<new>[^,.;:!?]{1,30}?)\s*,?\s+not\s+(?P<old>[^,.;:!?]{1,30}?)"
+        r"\s*(?:any ?more)?\s*(?:[,.;!?]|$)",
+        re.I,
+    ),
+)
+
+
+#: "scratch the stegosaurus - my sister says he's moved on to the ankylosaurus"
+SCRATCH_SWAP = re.compile(
+    r"\b(?:scratch|strike|cross out|cross off)\s+(?:the\s+|that\s+)?(?P<old>[^,.;:!?—–-]{1,30}?)"
+    r"\s*[,;:—–-]\s*[^.!?]{0,60}?\b(?:moved on to|switched to|changed to|now into|into|it's now|"
+    r"is now|now it's|it's)\s+(?:the\s+|a\s+|an\s+)?(?P<new>[^,.;:!?]{1,30}?)\s*(?:[,.;!?]|$)",
+    re.I,
+)
+
+
+def swapped(message: str, told: Sequence[str]) -> tuple[str, str] | None:
+    """``(fact before, fact now)`` when ``message`` says a value the user told before is now
+    another ("the work trip got changed - it's Oslo now, not Reykjavik"): the latest fact of
+    ``told`` naming the old value, and that fact with the new one; else None.
+
+    Example:
+        >>> swapped("the trip got changed - it's Oslo now, not Reykjavik. same date",
+        ...         ["I'm flying to Reykjavik on the 3rd of March."])
+        ("I'm flying to Reykjavik on the 3rd of March.", "I'm flying to Oslo on the 3rd of March.")
+    """
+    for pattern in (*_SWAPS, SCRATCH_SWAP):
+        m = pattern.search(message)
+        if m is None:
+            continue
+        new = re.sub(r"^(?:it's|it is|its|now)\s+", "", m.group("new").strip(), flags=re.I)
+        old = m.group("old").strip()
+        for fact in reversed(told):
+            if re.search(rf"\b{re.escape(old)}\b", fact, re.I) and not re.search(
+                rf"\b{re.escape(new)}\b", fact, re.I
+            ):
+                return fact, re.sub(rf"\b{re.escape(old)}\b", new, fact, count=1, flags=re.I)
+    return None
 
 
 #: A day, a date or a time: what a rescheduling moves

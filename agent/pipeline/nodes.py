@@ -55,7 +55,14 @@ from agent.pipeline.compose import (
 from agent.pipeline.compose import compose as compose_prompt
 from agent.pipeline.evidence import content_words
 from agent.pipeline.facts import facts_in, said_of_someone_before
-from agent.pipeline.routing import Decision, asked_part, explicit_route, follow_up, is_question
+from agent.pipeline.routing import (
+    DOCUMENT_FOLLOW_UP,
+    Decision,
+    asked_part,
+    explicit_route,
+    follow_up,
+    is_question,
+)
 from agent.pipeline.services import (
     Services,
     date,
@@ -89,7 +96,6 @@ __all__ = [
     "unknown",
 ]
 
-DOCUMENT_FOLLOW_UP = "rule: a follow-up about the document just quoted"
 _POINTS_BACK = re.compile(
     r"\b(?:it|its|they|them|their|that|this|those|these|he|she|her|him)\b", re.I
 )

@@ -36,6 +36,7 @@ from agent.errors import LorebookError
 from agent.llm.prompts import Message
 from agent.pipeline.facts import (
     QUESTION_TAG,
+    SCRATCH_SWAP,
     SLURRED_QUESTION,
     is_correction,
     is_statement,
@@ -45,6 +46,9 @@ from agent.pipeline.facts import (
 TOOL_ROUTES = TOOLS
 """The tools of the capability registry: a new tool's declaration gives it its route."""
 ROUTES = ("chat", "ask_memory", "ask_documents", "remember", "forget", *TOOL_ROUTES)
+
+DOCUMENT_FOLLOW_UP = "rule: a follow-up about the document just quoted"
+"""The reason of a question routed to the document a reply just quoted from."""
 
 _SLASH = re.compile(rf"^/(remember|forget|{'|'.join(TOOL_ROUTES)}|ask|chat)\b\s*(.*)$", re.S | re.I)
 _POLITE = (
@@ -197,7 +201,9 @@ _DOCUMENTS = re.compile(
     r"according to|in my (?:notes|files|documents)|the manual|the policy|meeting notes?|"
     # "how many people does the recipe serve?": a thing only the user's documents hold
     r"the (?:recipe|guide|quick guide|user guide|handbook|booklet|leaflet|newsletter|minutes|"
-    r"invoice|receipt|warranty|timetable|itinerary|agenda|brochure|datasheet|spec sheet))\b",
+    r"invoice|receipt|warranty|timetable|itinerary|agenda|brochure|datasheet|spec sheet)|"
+    # "does it say when she can go swimming again?": what a document says
+    r"(?:does|did) (?:it|that|this) (?:say|mention|state|specify))\b",
     re.I,
 )
 _QUESTION = re.compile(
@@ -304,6 +310,14 @@ def explicit_route(message: str, command: str | None = None) -> Decision | None:
             rest = re.sub(r"^\s*that\s*[,;:—–-]\s*", "", m.group("text"))
             if re.match(r"(?:please\s+)?(?:forget|erase|delete|remove|wipe)\b", rest, re.I):
                 return explicit_route(rest)
+            continue
+        if (
+            m
+            and route == "forget"
+            and m.group("verb").lower() in ("scratch", "strike", "cross out", "cross off")
+            and SCRATCH_SWAP.search(message)
+        ):
+            # "scratch the stegosaurus - he's moved on to the ankylosaurus": a new value
             continue
         if (
             m

@@ -1064,3 +1064,24 @@ def test_whom_a_question_names_before_a_dash_is_asked_about(tmp_path: Path) -> N
         # an aside beside the news does not make it small talk
         moved = bot.chat("we finally moved!!! new address is 6 Cooper's Row in Kilbarrow. yay")
         assert moved.route == "remember" and moved.text.startswith("Noted")
+
+
+def test_a_value_said_to_replace_another_supersedes_it(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat("my locker code is 4471. I'm flying to Reykjavik on the 3rd of March for work")
+        turn = bot.chat(
+            "the work trip got changed - it's Oslo now, not Reykjavik. same date", thread="t2"
+        )
+        assert [f["text"] for f in turn.facts or []] == [
+            "I'm flying to Oslo on the 3rd of March for work."
+        ]
+        reply = bot.chat("where am I flying to on the 3rd of March?", thread="t3").text
+        assert "Oslo" in reply and "Reykjavik" not in reply
+        bot.chat("my nephew Bartholomew's favourite dinosaur is the stegosaurus")
+        # not a forget: the locker code said in the same breath before stays
+        scratch = bot.chat(
+            "ALSO scratch the stegosaurus - my sister says he's moved on to the ankylosaurus"
+        )
+        assert scratch.route == "remember"
+        assert "4471" in bot.chat("what's my locker code?", thread="t4").text
+        assert "ankylosaurus" in bot.chat("which dinosaur is Bartholomew into?", thread="t4").text
