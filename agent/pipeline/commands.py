@@ -21,7 +21,7 @@ from agent.pipeline.services import Services, previous_reply, previous_user, sto
 from agent.pipeline.state import TurnState
 from memory._slots import second_person, slot
 
-__all__ = ["forget", "remember", "tool"]
+__all__ = ["acknowledge", "forget", "remember", "tool"]
 
 
 #: The clause that reschedules or swaps a value
@@ -75,7 +75,7 @@ def remember(s: Services, state: TurnState) -> dict[str, Any]:
             if r.id != done[0]["id"]:
                 s.memory.supersede(r.id, done[0]["id"])
                 done[0]["superseded"].append(r.id)
-    return {"reply": _acknowledge(done), "facts": done, "finish_reason": "stop"}
+    return {"reply": acknowledge(done), "facts": done, "finish_reason": "stop"}
 
 
 def forget(s: Services, state: TurnState) -> dict[str, Any]:
@@ -174,7 +174,7 @@ def _lower_first(text: str) -> str:
     return text
 
 
-def _acknowledge(facts: list[dict[str, Any]]) -> str:
+def acknowledge(facts: list[dict[str, Any]]) -> str:
     """The reply to a statement: what was stored, said back to the user."""
     if not facts:
         return "OK."

@@ -45,6 +45,7 @@ from agent.pipeline.answers import (
     with_antecedent,
 )
 from agent.pipeline.arithmetic import arithmetic_reply
+from agent.pipeline.commands import acknowledge
 from agent.pipeline.compose import (
     blank_injections,
     clean_history,
@@ -376,7 +377,15 @@ def memorize(s: Services, state: TurnState) -> dict[str, Any]:
     context = [m["text"] for m in state.get("memories", [])]
     context += [c["quote"] for c in state.get("chunks", [])]
     facts = facts_in(state["message"], previous_reply(state), previous_user(state))
-    return {"facts": store_facts(s, state, facts, context)}
+    done = store_facts(s, state, facts, context)
+    kept = [f for f in done if f["action"] in ("added", "pending")]
+    if not kept or not state.get("reply"):
+        return {"facts": done}
+    # "fyi my passport runs out in 2031. btw what's the date?": the date, and what was kept,
+    # said back as a statement's is (a fact stored silently surprised users)
+    note = "\n\n" + acknowledge(kept)
+    get_stream_writer()({"type": "token", "text": note})
+    return {"facts": done, "reply": state["reply"] + note}
 
 
 def answer(s: Services, state: TurnState) -> dict[str, Any]:

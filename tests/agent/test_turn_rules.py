@@ -1085,3 +1085,11 @@ def test_a_value_said_to_replace_another_supersedes_it(tmp_path: Path) -> None:
         assert scratch.route == "remember"
         assert "4471" in bot.chat("what's my locker code?", thread="t4").text
         assert "ankylosaurus" in bot.chat("which dinosaur is Bartholomew into?", thread="t4").text
+
+
+def test_a_fact_stated_beside_a_question_is_said_back(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        turn = bot.chat("fyi my passport runs out in 2031. btw what's the date?")
+        assert turn.text.startswith("Today is")
+        assert turn.text.endswith("Noted: Your passport runs out in 2031.")
+        assert "Noted" not in bot.chat("what's the date?").text  # nothing new kept
