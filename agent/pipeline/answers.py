@@ -1548,20 +1548,29 @@ def unwrapped(text: str) -> str:
         ['If any part is judged invalid under applicable law, then the Waiver holds.', '- an item']
     """
     lines = text.split("\n")
+    # the width the text is wrapped at: its longest lines; a line near it was wrapped
+    width = sorted(len(line.strip()) for line in lines)[int(0.9 * (len(lines) - 1))]
     out = []
     for line, nxt in zip(lines, lines[1:], strict=False):
         here, there = line.strip(), nxt.strip()
+        wrapped = len(here) >= max(_WRAPPED, 0.75 * width) and not _title_case(here)
         join = (
             bool(here and there)
             and here[-1] not in ".!?:;|"
             and not here.startswith(("#", "|"))
             and not there.startswith(("#", "|"))
             and not _ITEM.match(there)
-            and (here[-1] == "," or len(here) >= _WRAPPED or there[0].islower() or there[0] == "(")
+            and (here[-1] == "," or wrapped or there[0].islower() or there[0] == "(")
         )
         out.append(line + (" " if join else "\n"))
     out.append(lines[-1])
     return "".join(out)
+
+
+def _title_case(line: str) -> bool:
+    """A title ("Harbourside Community Choir - Autumn Newsletter"): most words capitalised."""
+    words = [w for w in re.findall(r"[^\W\d_][\w'’-]*", line) if len(w) > 3]
+    return len(words) >= 2 and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
 
 
 _WRAPPED = 45

@@ -1093,3 +1093,12 @@ def test_a_fact_stated_beside_a_question_is_said_back(tmp_path: Path) -> None:
         assert turn.text.startswith("Today is")
         assert turn.text.endswith("Noted: Your passport runs out in 2031.")
         assert "Noted" not in bot.chat("what's the date?").text  # nothing new kept
+
+
+def test_a_title_line_is_not_joined_to_the_sentence_under_it() -> None:
+    text = (
+        "Harbourside Community Choir - Autumn Newsletter\n"
+        "Rehearsals have moved to St Aidan's Hall on Quarry Road, Wednesdays at 7:30pm.\n"
+        "Our summer concert will be on 21 June at the Corn Exchange.\n"
+    )
+    assert agent.pipeline.answers.unwrapped(text) == text
