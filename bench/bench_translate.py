@@ -4,9 +4,11 @@ Run: ``nice -n 10 .venv/bin/python bench/bench_translate.py --out bench/results/
 ``--n 200 --langs fr,de,es --sources django,mailman --split test`` are the defaults.
 
 Held-out sources (``bench`` extra; real translations by each project's translators, not written
-by us, and never in the example bank, see ``bench/data/build_translate_bank.py``). English
-msgid -> translated msgstr, singular entries only, not fuzzy, at least 4 words, deduplicated;
-a fixed seeded sample of ``--n`` per source and language:
+by us and never tuned on). The example bank (``tools/_translate_bank.tsv``) is our own text,
+written for lorebook, with nothing taken from these or any other installed catalogue, and
+``bench/data/check_translate_bank.py`` checks that none of its English segments is a source
+string here. English msgid -> translated msgstr, singular entries only, not fuzzy, at least 4
+words, deduplicated; a fixed seeded sample of ``--n`` per source and language:
 
 - **django** — web-application UI strings: Django's gettext catalogs, one line only.
   **test** (reported): every catalog except ``contrib/admin``; **dev**: ``contrib/admin`` only.

@@ -1,11 +1,16 @@
-"""The built-in example bank: real translated strings, the most similar shown to the model.
+"""The built-in example bank: translated segments, the most similar shown to the model.
 
-``_translate_bank.tsv`` (beside this file) holds about 4,000 English strings with their French,
-German and Spanish translations, made by the translators of Wagtail, Sphinx and JupyterLab:
-web UI labels and messages, documentation-tool messages, settings descriptions and the text of
-a guided tour (``bench/data/build_translate_bank.py`` builds it and says how; the projects'
-licences are in ``_translate_bank_NOTICE.txt``). Rows are aligned on the English, so the bank
-serves every direction among ``en``, ``fr``, ``de`` and ``es``; other languages get nothing.
+``_translate_bank.tsv`` (beside this file) holds 600 English segments with their French, German
+and Spanish translations, all written for lorebook (under the project's licence, see
+``_translate_bank_NOTICE.txt``): 200 application labels and messages (many with placeholders or
+inline markup), 200 help, documentation and command-line texts, and 200 everyday messages and
+personal notes (the ``origin`` column: ``lorebook-ui``, ``lorebook-docs``, ``lorebook-chat``).
+None comes from another program's catalogues or documentation: text that software installs on
+the machine is what held-out checks are built from (issue 18).
+``bench/data/check_translate_bank.py`` checks the file (placeholders kept on every side, no
+duplicates, no empty cells, nothing from the benchmark's held-out catalogues) and keeps it in
+normal form. Rows are aligned on the English, so the bank serves every direction among ``en``,
+``fr``, ``de`` and ``es``; other languages get nothing.
 
 :func:`similar` returns the ``k`` pairs whose source side is most similar to a unit, by BM25 over
 lower-cased words (protected items — placeholders, markup, URLs — left out), least similar first
@@ -122,8 +127,8 @@ def similar(text: str, source: str, target: str, k: int) -> list[tuple[str, str]
         not yet protected).
 
     Example:
-        >>> similar("The file could not be uploaded.", "en", "fr", 2)[-1][0]  # doctest: +SKIP
-        'File could not be uploaded'
+        >>> similar("The folder could not be renamed.", "en", "fr", 2)[-1][0]  # doctest: +SKIP
+        'The attachment "%s" could not be opened.'
     """
     if k <= 0 or source == target or not {source, target} <= set(BANK_LANGUAGES):
         return []

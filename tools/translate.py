@@ -21,10 +21,11 @@
        English: <the unit>
        French:
 
-   Bank examples are real translated strings (web UI, documentation tools, application help)
-   chosen by word overlap with the unit (:mod:`tools._translate_bank`; en, fr, de, es). The
-   generic built-in examples come first and memory hits last, because a base model copies most
-   from the examples nearest the query, and accepted translations are the user's own style.
+   Bank examples are the project's own translated segments (application messages, help text,
+   everyday messages) chosen by word overlap with the unit (:mod:`tools._translate_bank`; en,
+   fr, de, es). The generic built-in examples come first and memory hits last, because a base
+   model copies most from the examples nearest the query, and accepted translations are the
+   user's own style.
 4. Every sentinel must come back exactly once, every glossary term that occurs must be in
    the output, and the words before the first protected item must not be dropped (the 270M
    model turns "Hello ⟦1⟧, ..." into "⟦1⟧, ..."). If not, one retry: glossary terms are

@@ -6,11 +6,13 @@ import importlib.util
 import re
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from agent.llm.fake import FakeLLM
-from tools._translate_bank import BANK_FILE, _rows, similar, words
+from tools import _translate_bank
+from tools._translate_bank import BANK_FILE, _Index, _rows, similar, words
 from tools._translate_protect import protect
 from tools.translate import BANK_EXAMPLES, translate
 
@@ -24,36 +26,75 @@ def examples_in(prompt: str) -> list[str]:
 
 # -- the file ------------------------------------------------------------------------------
 
-
-def test_bank_rows_are_aligned_on_english_and_small_enough_to_ship() -> None:
-    header = BANK_FILE.read_text(encoding="utf-8").splitlines()[0].split("\t")
-    assert header == ["en", "fr", "de", "es", "origin"]
-    rows = _rows()
-    assert 1000 < len(rows) <= 5000
-    for lang in ("fr", "de", "es"):
-        assert sum(bool(r[lang]) for r in rows) <= 5000
-    assert all(r["en"] and any(r[x] for x in ("fr", "de", "es")) for r in rows)
-    assert {r["origin"] for r in rows} == {"wagtail", "sphinx", "jupyterlab"}
-    assert len({r["en"] for r in rows}) == len(rows)
+ORIGINS = {"lorebook-ui", "lorebook-docs", "lorebook-chat"}
 
 
-def test_bank_licences_are_shipped_beside_it() -> None:
-    notice = BANK_FILE.with_name("_translate_bank_NOTICE.txt").read_text(encoding="utf-8")
-    for project in ("wagtail", "sphinx", "jupyterlab-language-pack"):
-        assert project in notice
-    assert notice.count("Redistribution and use in source and binary forms") == 3
-
-
-def test_bank_holds_no_source_of_the_held_out_catalogs() -> None:
-    pytest.importorskip("django")
-    pytest.importorskip("mailman")
+def checker() -> ModuleType:
+    """``bench/data/check_translate_bank.py``, the bank's validator, as a module."""
     spec = importlib.util.spec_from_file_location(
-        "build_translate_bank", ROOT / "bench" / "data" / "build_translate_bank.py"
+        "check_translate_bank", ROOT / "bench" / "data" / "check_translate_bank.py"
     )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
+    return module
+
+
+def test_bank_rows_are_aligned_on_english_and_our_own() -> None:
+    header = BANK_FILE.read_text(encoding="utf-8").splitlines()[0].split("\t")
+    assert header == ["en", "fr", "de", "es", "origin"]
+    rows = _rows()
+    assert 500 <= len(rows) <= 5000
+    assert all(all(r.values()) for r in rows)  # every row has all three translations
+    assert {r["origin"] for r in rows} == ORIGINS
+    # the three kinds of segment in about equal parts
+    assert min(sum(r["origin"] == o for r in rows) for o in ORIGINS) >= len(rows) // 4
+    assert len({r["en"] for r in rows}) == len(rows)
+
+
+def test_bank_passes_its_checker_and_is_in_normal_form() -> None:
+    module = checker()
+    header, rows = module.read(BANK_FILE)
+    assert list(module.problems(header, rows)) == []
+    assert BANK_FILE.read_text(encoding="utf-8") == module.render(module.normalise(rows))
+
+
+@pytest.mark.parametrize(
+    ("row", "complaint"),
+    [
+        (["Delete %s?", "Supprimer ?", "%s löschen?", "¿Eliminar %s?", "lorebook-ui"], "fr"),
+        (["Open <b>it</b>", "Ouvrir <b>ça", "<b>Öffnen</b>", "<b>Abrir</b>", "lorebook-ui"], "fr"),
+        (["Hello {name}", "Bonjour {nom}", "Hallo {name}", "Hola {name}", "lorebook-ui"], "fr"),
+        (["Good night", "", "Gute Nacht", "Buenas noches", "lorebook-chat"], "empty fr"),
+        (["Good night", "Bonne nuit", "Gute Nacht", "Buenas noches", "imported"], "origin"),
+        (["Good  night", "Bonne nuit", "Gute Nacht", "Buenas noches", "lorebook-chat"], "space"),
+        (["Good night", "Good night", "Gute Nacht", "Buenas noches", "lorebook-chat"], "English"),
+    ],
+)
+def test_the_checker_catches_a_broken_row(row: list[str], complaint: str) -> None:
+    module = checker()
+    found = list(module.problems(list(module.COLUMNS), [row]))
+    assert found and complaint in found[0]
+
+
+def test_the_checker_catches_a_duplicate() -> None:
+    module = checker()
+    row = ["Good night", "Bonne nuit", "Gute Nacht", "Buenas noches", "lorebook-chat"]
+    other = ["good night", "Bonne soirée", "Guten Abend", "Buenas tardes", "lorebook-chat"]
+    assert "same en as line 2" in next(module.problems(list(module.COLUMNS), [row, other]))
+
+
+def test_bank_notice_gives_the_projects_licence() -> None:
+    notice = BANK_FILE.with_name("_translate_bank_NOTICE.txt").read_text(encoding="utf-8")
+    assert "written for lorebook" in notice
+    assert "MIT" in notice
+
+
+def test_bank_holds_no_source_of_the_held_out_catalogs() -> None:
+    pytest.importorskip("django")
+    pytest.importorskip("mailman")
+    module = checker()
     held_out = module.held_out()
     assert len(held_out) > 1000
     assert not [r["en"] for r in _rows() if module._key(r["en"]) in held_out]
@@ -72,15 +113,26 @@ def test_words_leave_out_protected_items() -> None:
 
 
 def test_similar_returns_the_best_match_last_and_only_overlapping_pairs() -> None:
-    found = similar("You do not have permission to delete this page.", "en", "fr", 4)
+    query = "The attachment could not be opened because it is damaged."
+    found = similar(query, "en", "fr", 4)
     assert len(found) == 4
-    assert all("permission" in words(src) for src, _ in found[-2:])
-    assert all(set(words(src)) & {"permission", "delete", "page"} for src, _ in found)
+    assert all(set(words(src)) & set(words(query)) for src, _ in found)
+    assert found[-1][0] == 'The attachment "%s" could not be opened.'
     assert similar("Zzyzx qwfp.", "en", "fr", 4) == []
 
 
-def test_similar_skips_near_duplicates() -> None:
-    found = similar("has been submitted for approval in moderation stage", "en", "fr", 4)
+def test_similar_skips_near_duplicates(monkeypatch: pytest.MonkeyPatch) -> None:
+    pairs = [
+        ("The page was submitted for approval.", "La page a été soumise pour approbation."),
+        ("The page was submitted for approval", "La page a été soumise pour approbation"),
+        ("The page has been submitted for approval.", "La page a été soumise à approbation."),
+        ("Approval is needed for this page.", "Cette page doit être approuvée."),
+        ("The draft was submitted.", "Le brouillon a été soumis."),
+    ]
+    monkeypatch.setattr(_translate_bank, "_index", lambda source, target: _Index.build(pairs))
+    found = similar("The page was submitted for approval.", "en", "fr", 4)
+    assert found[-1] in pairs[:2]
+    assert (pairs[0] in found) != (pairs[1] in found)  # the same words: only one is shown
     bags = [frozenset(words(src)) for src, _ in found]
     for i, a in enumerate(bags):
         for b in bags[i + 1 :]:

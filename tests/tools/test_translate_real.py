@@ -7,6 +7,7 @@ often imperfect ("too short" came back as "trop long"), which is what the benchm
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -21,7 +22,10 @@ def test_placeholders_survive_and_words_are_translated(real_llm: Any) -> None:
         "Hello %(name)s, you have {count} new messages.", "fr", source="en", llm=real_llm
     )
     assert result.text.count("%(name)s") == 1 and result.text.count("{count}") == 1
-    assert "messages" in result.text and "vous" in result.text.lower()
+    # "you" has no register: the bank's everyday messages say "tu", its UI strings "vous", and
+    # which the model picks here depends on the tests run before it (llama.cpp's state)
+    words = set(re.findall(r"\w+", result.text.lower()))
+    assert "messages" in words and words & {"vous", "tu"}
     assert result.violations == ()
 
 
