@@ -497,7 +497,18 @@ def slot(text: str) -> Slot | None:
         >>> slot("I used to work at Hollander Logistics")
         ('i', 'past work')
     """
-    return _secret_named(_slot(text), text)
+    return _singular(_secret_named(_slot(text), text))
+
+
+def _singular(found: Slot | None) -> Slot | None:
+    """One slot for "my piano lessons are on Mondays" and "what day is my piano lesson?"."""
+    if found is None:
+        return None
+    subject, attribute = found
+    last = attribute.rsplit(" ", 1)[-1]
+    if len(last) > 3 and last.endswith("s") and not last.endswith(("ss", "us", "is", "news")):
+        attribute = attribute[:-1]
+    return subject, attribute
 
 
 def _slot(text: str) -> Slot | None:
@@ -646,7 +657,7 @@ def question_slot(question: str) -> Slot | None:
         r"\w's\s+nick|\b(?:his|her|their)\s+nick", question, re.I
     ):
         return ("i", "nickname")  # "what do most people call me?", "what's my nickname?"
-    return _secret_named(_question_slot(question), question)
+    return _singular(_secret_named(_question_slot(question), question))
 
 
 #: "and Theo - what's his job?": the name before the dash is whom "his" means

@@ -813,7 +813,8 @@ def _beyond_subject(question: str, text: str) -> bool:
 #: "when is/was/'s …?" (not "when did I tell you"): answered by a day, a date or a time
 _TIMED = re.compile(r"^\s*(?:and\s+)?when(?:'s|\s+is|\s+was|\s+are|\s+will)\b", re.I)
 _TIME_VALUE = re.compile(
-    r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|"
+    r"\b(?:mondays?|tuesdays?|wednesdays?|thursdays?|fridays?|saturdays?|sundays?|january|"
+    r"february|march|"
     r"april|may|june|july|august|september|october|november|december|tomorrow|tonight|"
     r"next (?:week|month|year)|\d{1,2}(?::\d\d)?\s*(?:am|pm)|\d{1,2}:\d\d|\d{1,2}(?:st|nd|rd|th)|"
     r"\d{4}-\d\d-\d\d|\d{1,2}/\d{1,2})\b",
@@ -1147,7 +1148,7 @@ _MONEY = re.compile(r"[€$£]\s*\d|\d\s*(?:euros?|eur|dollars?|pounds?|usd|gbp|
 _CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s*(?:am|pm)\b|\bo'clock\b", re.I)
 _DATE = re.compile(
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b\d{1,2}(?:st|nd|rd|th)\b|"
-    r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|\b\d{4}-\d{2}-\d{2}\b",
+    r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b\d{4}-\d{2}-\d{2}\b",
     re.I,
 )
 

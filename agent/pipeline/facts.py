@@ -47,7 +47,7 @@ _LEAD = re.compile(
     r"change of plans?|heads up|quick (?:update|one|thing)|update|news|small update|"
     r"(?:(?:a\s+)?(?:quick|short|brief|little)\s+)?intro(?:duction)?(?:\s+so\s+you\s+know\s+"
     r"(?:me|who i am))?|about me|"
-    r"good news|bad news|big news|great news|some news|exciting news|guess what|sorry|typo|"
+    r"good news|bad news|big news|great news|some news|exciting news|guess what|sorry|typo(?!')|"
     r"my bad|oops|correction|scratch that|no wait|starting (?:on\s+)?(?:monday|tuesday|"
     r"wednesday|thursday|friday|saturday|sunday|today|tomorrow|next week|next month)|"
     r"from (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|next week))"
@@ -330,7 +330,10 @@ def _agreeing(pronoun: str, subject: str | None, context: str) -> str | None:
     want = {"he": "m", "his": "m", "him": "m", "she": "f", "her": "f"}.get(pronoun.lower())
     if want is None or subject is None or subject in ("I", "We"):
         return subject
-    if _gender(subject, context) in (want, None):
+    person = any(w in RELATIONS for w in subject.lower().split()) or bool(
+        re.search(r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+\b", subject.split(" ", 1)[-1])
+    )
+    if _gender(subject, context) in (want, None) and person:
         return subject
     named = [
         n
@@ -633,7 +636,23 @@ def stated_sentences(message: str) -> list[str]:
                 if n not in _NOT_NAMES
             ]
             subject = others[-1] if others else None
+    return _with_bare_news(out)
+
+
+def _with_bare_news(facts: list[str]) -> list[str]:
+    """ "We moved!! We're in a terraced house on Lindel Street now": news that says only that
+    something happened ("We moved.", "I quit.") goes with the fact after it, which says what;
+    alone it answered "what street do I live on?" with "You moved"."""
+    out: list[str] = []
+    for fact in facts:
+        if out and _BARE_NEWS.fullmatch(out[-1]):
+            out[-1] = f"{out[-1]} {fact}"
+        else:
+            out.append(fact)
     return out
+
+
+_BARE_NEWS = re.compile(r"(?:i|we)(?:'ve| have)?\s+(?:finally\s+|just\s+)?[a-z]+(?:ed)?[.!]*", re.I)
 
 
 #: "evening! Tamsin here", "hi, this is Tamsin": the user says who they are
@@ -676,9 +695,19 @@ def _asides(message: str) -> str:
     return re.sub(r"\s+[—–]\s+([^—–.!?]{1,60}?)\s+[—–]\s+", lambda m: aside(m) + " ", message)
 
 
+_SAVE_LEAD = re.compile(
+    r"^(?:please\s+)?(?:save|store|note(?: down)?|keep|add|jot down)\s+((?:my|our)\s[^:]{1,50}?)"
+    r"\s*:\s*(\S.*)$",
+    re.I,
+)
+
+
 def _label(sentence: str) -> str:
     """'good news for once: they've moved me…' → 'they've moved me…': a short lead-in that is
     about no one, before a colon, is not part of the fact."""
+    save = _SAVE_LEAD.match(sentence)
+    if save:  # "save my sister Tamsin's new number: 07700 900412"
+        return f"{save.group(1)} is {save.group(2)}"
     m = re.match(r"^([^:]{1,60}):\s+(\S.*)$", sentence)
     # "two people who'll come up a lot: Marta is my landlady"
     if m and len(m.group(1).split()) <= 8 and not _about_someone(m.group(1)):
@@ -960,9 +989,10 @@ def correction(message: str, previous: str | None) -> tuple[str, str] | None:
 
 #: "they pushed it back to the 23rd of Feb", "the surgery moved my appointment to Friday"
 RESCHEDULE = re.compile(
-    r"\b(?:moved|pushed|put|rescheduled|changed|postponed|brought|shifted|bumped|switched)\s+"
-    r"(?:it|that|the (?:\w+ )?(?:appointment|meeting|session|booking|flight|trip|date|time|"
-    r"call|interview|lesson|class|party|dinner))\s+(?:back\s+|forward\s+|up\s+|over\s+)?"
+    r"\b(?:moved|moving|moves|pushed|put|rescheduled|changed|postponed|brought|shifted|bumped|"
+    r"switched|switching)\s+"
+    r"(?:it|that|me|us|the (?:\w+ )?(?:appointment|meeting|session|booking|flight|trip|date|"
+    r"time|call|interview|lesson|class|party|dinner))\s+(?:back\s+|forward\s+|up\s+|over\s+)?"
     r"(?:to|till|until|for)\s+(?P<v>[^.,;!?]{1,40}?)\s*(?:[.,;!?]|$)",
     re.I,
 )
@@ -982,7 +1012,9 @@ def rescheduled(message: str, previous: str | None) -> tuple[str, str] | None:
     m = RESCHEDULE.search(message)
     if m is None or not previous or not _WHEN_LIKE.search(m.group("v")):
         return None
-    found = _with_value(m.group("v").strip(), previous, alike=0.0)
+    # "to mondays from next week": the new day, not when the change starts
+    value = re.split(r"\s+(?:from|starting|as of|instead|because|since)\b", m.group("v"))[0]
+    found = _with_value(value.strip(), previous, alike=0.0)
     return found if found is not None and _WHEN_LIKE.search(found[0]) else None
 
 
@@ -999,6 +1031,8 @@ _SWAPS = (
         r"\s*(?:any ?more)?\s*(?:[,.;!?]|$)",
         re.I,
     ),
+    # "it ends in 417, not 412": digits for digits
+    re.compile(r"(?<![\d,])(?P<new>\d{2,})\s*,?\s+not\s+(?P<old>\d{2,})\b"),
 )
 
 
@@ -1027,11 +1061,11 @@ def swapped(message: str, told: Sequence[str]) -> tuple[str, str] | None:
             continue
         new = re.sub(r"^(?:it's|it is|its|now)\s+", "", m.group("new").strip(), flags=re.I)
         old = m.group("old").strip()
+        # digits may end a longer number: "417, not 412" of "07700 900412"
+        where = rf"{re.escape(old)}\b" if old.isdigit() else rf"\b{re.escape(old)}\b"
         for fact in reversed(told):
-            if re.search(rf"\b{re.escape(old)}\b", fact, re.I) and not re.search(
-                rf"\b{re.escape(new)}\b", fact, re.I
-            ):
-                return fact, re.sub(rf"\b{re.escape(old)}\b", new, fact, count=1, flags=re.I)
+            if re.search(where, fact, re.I) and not re.search(rf"\b{re.escape(new)}\b", fact, re.I):
+                return fact, re.sub(where, new, fact, count=1, flags=re.I)
     return None
 
 

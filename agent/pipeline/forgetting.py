@@ -69,7 +69,7 @@ _TOPICS = {w: set(g.split()) for g in _GROUPS for w in g.split()}
 _TAIL = re.compile(
     r"\s*(?:,|[.!?;]\s|\s[—–-]\s|[—–]|"
     r"\bfrom (?:your|my|the) (?:memory|memories|notes|records|list|files|"
-    r"database|brain|head|system|storage)\b|\bfrom memory\b|\bplease\b|\bfor good\b|"
+    r"database|brain|head|system|storage)\b|\bfrom memory\b|\b(?:please|pls|plz)\b|\bfor good\b|"
     r"\bi (?:don't|do not) want\b|\bit's\b|\bit is\b|\bi shouldn't\b).*$",
     re.I | re.S,
 )

@@ -78,8 +78,8 @@ _PLAIN = (
             + _POLITE.removeprefix("^")
             # "Kasimir and I are square now, so you can stop remembering that I owe him money"
             + r"(?:(?:so|and)\s+)?(?:you can|you may|feel free to)?\s*"
-            + r"(?P<verb>forget|erase|(?:delete|remove|drop|wipe|scrap|scratch|strike|cross out|"
-            r"cross off|clear|purge|get rid of|bin|lose|ditch)"
+            + r"(?P<verb>forget|erase|un-?\s?remember|(?:delete|remove|drop|wipe|scrap|scratch|"
+            r"strike|cross out|cross off|clear|purge|get rid of|bin|lose|ditch|scrub)"
             r"(?=\s+(?:what|whatever|everything|all|my|our|the|that|those|this|about|any)\b)|"
             r"stop remembering|(?:don't|do not) (?:remember|store|keep|hang on to|hold on to)|"
             # "I don't want Declan anywhere in your memory"

@@ -1102,3 +1102,35 @@ def test_a_title_line_is_not_joined_to_the_sentence_under_it() -> None:
         "Our summer concert will be on 21 June at the Corn Exchange.\n"
     )
     assert agent.pipeline.answers.unwrapped(text) == text
+
+
+def test_changes_and_forgets_said_casually(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat("my piano lessons are thursdays at 5 with Miss Halloran, she's lovely")
+        moved = bot.chat(
+            "ugh scratch that, she just texted - she's moving me to mondays from next week"
+        )
+        assert [f["text"] for f in moved.facts or []] == [
+            "My piano lessons are mondays at 5 with Miss Halloran."
+        ]
+        assert "mondays" in bot.chat("what day is my piano lesson now?", thread="t2").text
+        bot.chat("save my sister Tamsin's new number: 07700 900412")
+        bot.chat("sorry, typo'd Tamsin's number earlier - it ends in 417, not 412")
+        assert "07700 900417" in bot.chat("what's Tamsin's number?", thread="t3").text
+        bot.chat("the allotment gate code is 3917 and my plot neighbour is Hyacinth")
+        assert bot.chat("can you un-remember the gate code?").route == "forget"
+        bot.chat("I work at a print shop and earn £38,500 a year")
+        assert bot.chat("forget my salary pls, that's private").text.startswith("Forgotten")
+        assert "38,500" not in bot.chat("how much do I make a year?", thread="t4").text
+        bot.chat("we moved!! we're in a terraced house on Lindel Street in Ashcombe now")
+        assert "Lindel Street" in bot.chat("what street do I live on?", thread="t4").text
+
+
+def test_she_after_a_thing_is_the_person_named() -> None:
+    facts = agent.pipeline.facts.stated_sentences(
+        "my piano lessons are thursdays at 5 with Miss Halloran, she's lovely"
+    )
+    assert facts == [
+        "My piano lessons are thursdays at 5 with Miss Halloran.",
+        "Halloran is lovely.",
+    ]
