@@ -11,6 +11,8 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
+from textual.widgets import Input
+
 from tests.tui.conftest import ready, say, wait_for
 from tui.screens import HelpScreen, MemoryBrowser
 from tui.widgets import MessageView
@@ -19,7 +21,7 @@ FIXED = datetime(2026, 1, 2, 9, 30, tzinfo=UTC)
 
 
 async def _pin(pilot: Any) -> None:
-    """Replace measured numbers by fixed ones and clear the toasts."""
+    """Replace measured numbers by fixed ones, clear the toasts, stop the cursor blinking."""
     app = pilot.app
     app.status.tokens_per_s = 42.0
     app._render_status()
@@ -30,6 +32,9 @@ async def _pin(pilot: Any) -> None:
             )
             app._show_provenance(view)
     app.clear_notifications()
+    # a blinking cursor is drawn or not depending on when the picture is taken: held on
+    for box in app.query(Input):
+        box.cursor_blink = False
     await pilot.pause()
 
 
