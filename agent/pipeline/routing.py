@@ -569,6 +569,13 @@ _SAY = re.compile(
 _CODE_LANGUAGES = (
     r"python|javascript|typescript|bash|shell|rust|golang|java|ruby|php|sql|powershell|c\+\+|c#"
 )
+_ADD_TO_IT = re.compile(
+    r"^\s*(?:(?:ok|okay|nice|great|cool|perfect|thanks|cheers)[.!,]*\s*)*"
+    r"(?:(?:can|could|would|will) you\s+(?:please\s+)?|please\s+|now\s+)?(?:also\s+)?"
+    r"(?:add|include|put|write)\s+(?P<what>(?:a|an|some)\s+[\w-]+(?:\s+[\w-]+)?)\s+"
+    r"(?:to|in|for)\s+(?:it|that|the function|the code|the script)\b",
+    re.I,
+)
 _CHANGE_IT = re.compile(
     r"^\s*(?:(?:ok|okay|nice|great|cool|perfect|thanks|cheers)[.!,]*\s*)*"
     r"(?:(?:can|could|would|will) you\s+(?:please\s+)?|please\s+|now\s+)?(?:also\s+)?"
@@ -598,7 +605,18 @@ def follow_up(
     """
     if previous_route not in ("translate", "code") or not previous_message:
         return None
+    # "and in Spanish? one of the altos is from Seville": the request is the question
+    message = re.split(r"(?<=\?)\s+", message.strip(), maxsplit=1)[0]
     change = _CHANGE_IT.match(message)
+    added = _ADD_TO_IT.match(message)
+    if previous_route == "code" and added is not None:
+        # "can you add a docstring to it": the same task, with it
+        task = previous_message.strip().rstrip(".!?")
+        return Decision(
+            "code",
+            "rule: a change to the last code request",
+            f"{task}. It should also have {added.group('what').strip()}.",
+        )
     if previous_route == "code" and change is not None:
         # "could you make it ignore spaces as well?": the same task, with the change
         task = previous_message.strip().rstrip(".!?")

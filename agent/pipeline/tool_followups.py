@@ -30,7 +30,7 @@ TEXT_TOOLS = ("summarize", "review")
 #: "what would you push back on?", "anything I should worry about?", "should I sign it?"
 _ADVICE = re.compile(
     r"\b(?:push back|negotiate|object to|worr(?:y|ied)|concern(?:s|ed)?|watch out|careful|"
-    r"red flags?|risk(?:s|y)?|dangerous|problem(?:s|atic)?|unfair|fair|sign it|sign this|"
+    r"red flags?|risk(?:s|y)?|dangerous|problem(?:s|atic)?|unfair|fair|fairer|sign it|sign this|"
     r"should i sign|ask (?:them )?(?:to change|for)|change (?:in it|anything)|bad for me|"
     r"look out for|catch(?:es)?)\b",
     re.I,

@@ -1134,3 +1134,16 @@ def test_she_after_a_thing_is_the_person_named() -> None:
         "My piano lessons are thursdays at 5 with Miss Halloran.",
         "Halloran is lovely.",
     ]
+
+
+def test_tool_follow_ups_with_an_aside_or_an_addition() -> None:
+    again = agent.pipeline.routing.follow_up(
+        "and in Spanish? one of the altos is from Seville and I want to impress her",
+        "translate",
+        "how do I say 'where is the station' in French",
+    )
+    assert again is not None and again.payload == "translate 'where is the station' into Spanish"
+    more = agent.pipeline.routing.follow_up(
+        "can you add a docstring to it", "code", "write a python function that converts celsius"
+    )
+    assert more is not None and more.payload.endswith("It should also have a docstring.")
