@@ -142,9 +142,9 @@ _ATTRIBUTE_VERBS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\b(work|works|working|worked|job|employed|profession|career|employer|"
             r"hired|started at|for a living|first day at|new (?:job|role|employer)|line of work|"
             # "started monday as a lab technician", "handed in my notice at the bistro"
-            r"started(?:\s+\w+){0,2}\s+as\s+(?:a|an)\s+(?:[\w-]+\s+)?(?:\w+(?:er|or|ist|ian|ant|"
-            r"ent|ess)|nurse|chef|cook|clerk|vet|tech|coach|tutor|nanny|carer|midwife|pilot)\b|"
-            r"handed in (?:my )?notice|"
+            r"started(?:\s+\w+){0,2}\s+as\s+(?:a|an)\s+(?:[\w-]+\s+)?(?:\w+-)?(?:\w+(?:er|or|ist|"
+            r"ian|ant|ent|ess)|nurse|chef|cook|clerk|vet|tech|coach|tutor|nanny|carer|midwife|pilot)"
+            r"\b|handed in (?:my |their )?notice|"
             r"(?:quit|left) (?:my|the) job|resigned from|"
             # "I do payroll for a logistics company"
             r"(?<=i )do \w+(?: \w+)? for (?:a|an|the) (?:\w+ )?(?:company|firm|business|agency|"
@@ -189,6 +189,12 @@ _I = re.compile(
 _PARTNER_CHANGE = re.compile(
     r"\b(?:(?i:i'm|i am|we're)\s+(?i:now\s+)?(?i:seeing|dating|with|engaged to|married to)\s+"
     r"(?i:someone\s+(?:called|named)\s+)?[A-Z]|(?i:broke up|split up|divorced|got married to))",
+)
+#: A business or place that is named ("a restaurant called Fennick's"): not a pet
+_PLACE_NAMED = re.compile(
+    r"(?:restaurant|cafe|café|bar|pub|shop|store|company|firm|agency|studio|salon|hotel|"
+    r"gym|school|band|club|team|business|startup|bakery|clinic|practice|charity)s?$",
+    re.I,
 )
 _NAMED_PET = re.compile(
     r"\b(?:a|an|the|our|my)\s+(?:\w+\s+)??(\w+)\s+(?:and\s+)?(?:named|called|renamed|"
@@ -529,7 +535,7 @@ def _slot(text: str) -> Slot | None:
     pet = (named.group(1) or named.group(2)).lower() if named else ""
     if pet in _RELATIONS and pet not in _PARTNERS:
         return (f"my {pet}", "name")  # "we adopted a kitten and named her…"
-    if named and pet and _I.match(t) and not _I_NAME.match(t):
+    if named and pet and _I.match(t) and not _I_NAME.match(t) and not _PLACE_NAMED.match(pet):
         # "We have a rescue greyhound called Pixel": the greyhound's name, not the user's
         return None
     if re.search(r"\bmy\s+(?:new\s+|current\s+|all-time\s+)?favou?rite\b", t, re.I) and fav:

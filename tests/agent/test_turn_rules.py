@@ -1147,3 +1147,9 @@ def test_tool_follow_ups_with_an_aside_or_an_addition() -> None:
         "can you add a docstring to it", "code", "write a python function that converts celsius"
     )
     assert more is not None and more.payload.endswith("It should also have a docstring.")
+
+
+def test_a_business_called_something_is_not_a_pet() -> None:
+    fact = "I've started as a sous-chef at a restaurant called Fennick's, first week done."
+    assert memory._slots.slot(fact) == ("i", "work")
+    assert memory._slots.slot("We have a rescue greyhound called Pixel, she is 4.") is None
