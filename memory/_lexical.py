@@ -116,6 +116,10 @@ def _question_stems() -> frozenset[str]:
     return _QUESTION_STEMS[0]
 
 
+IDENTIFIER = re.compile(r"(?=[a-z0-9-]*\d)(?=[0-9-]*[a-z])[a-z0-9-]{4,}")
+"""A token of letters and digits mixed (a code, a number plate, a key): "x1234567"."""
+
+
 def query_terms(query: str) -> list[str]:
     """The BM25 terms of a query: its tokens less :data:`QUESTION_WORDS`, each once.
 
@@ -217,6 +221,25 @@ class Lexical:
                 df = len(postings)
                 matched += float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
         return matched - float(np.log(n))
+
+    def holding_identifiers(self, query: str) -> set[int] | None:
+        """The chunks that hold every identifier of the query ("X1234567", "canary3f9e1c",
+        "AB-1204": letters and digits mixed, 4 characters or more), or None when it names
+        none. An embedder has no sense of such a token; a chunk that holds it is what was
+        asked for."""
+        idents = [t for t in query_terms(query) if IDENTIFIER.fullmatch(t)]
+        if not idents or not self.ids.size:
+            return None
+        indptr, indices = self.model.scores["indptr"], self.model.scores["indices"]
+        held: set[int] | None = None
+        for term in idents:
+            tid = self._vocab.get(term)
+            rows = (
+                set() if tid is None else {int(r) for r in indices[indptr[tid] : indptr[tid + 1]]}
+            )
+            ids = {int(self.ids[r]) for r in rows}
+            held = ids if held is None else held & ids
+        return held
 
     def score_of(self, scores: np.ndarray, ids: Sequence[int]) -> np.ndarray:
         """The entries of a :meth:`scores` vector for ``ids`` (0 for ids not indexed)."""

@@ -442,6 +442,10 @@ class Documents:
             )
         else:
             scores = np.array([c.dense if mode == "dense" else c.bm25 for c in pool])
+        held = self._lexical.holding_identifiers(query) if self._lexical is not None else None
+        if held and mode != "dense":
+            # "canary3f9e1c…", "policy X1234567": the chunks holding the code come first
+            scores = scores + np.array([1e6 if c.chunk_id in held else 0.0 for c in pool])
         # Equal scores (flat BM25 at full BM25 weight) keep the dense order.
         order = sorted(
             range(len(pool)), key=lambda n: (-scores[n], -pool[n].dense, pool[n].chunk_id)
