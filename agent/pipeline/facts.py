@@ -1013,9 +1013,33 @@ def rescheduled(message: str, previous: str | None) -> tuple[str, str] | None:
     if m is None or not previous or not _WHEN_LIKE.search(m.group("v")):
         return None
     # "to mondays from next week": the new day, not when the change starts
-    value = re.split(r"\s+(?:from|starting|as of|instead|because|since)\b", m.group("v"))[0]
-    found = _with_value(value.strip(), previous, alike=0.0)
-    return found if found is not None and _WHEN_LIKE.search(found[0]) else None
+    value = re.split(r"\s+(?:from|starting|as of|because|since)\b", m.group("v"))[0]
+    day, time = _DAY_OR_DATE.search(value), _CLOCK_TIME.search(value)
+    for fact in stated_sentences(previous):
+        moved = fact
+        if day is not None:
+            moved = _DAY_OR_DATE.sub(day.group(0), moved, count=1)
+        if time is not None:
+            moved = _CLOCK_TIME.sub(time.group(0), moved, count=1)
+        if moved != fact:
+            # only a day, a date or a time is moved: "Dr Lindqvist's" stays
+            return fact, moved
+    return None
+
+
+#: A day or a date a rescheduling names: "Friday", "mondays", "the 23rd of Feb", "3 March"
+_DAY_OR_DATE = re.compile(
+    r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|tomorrow|"
+    r"(?:the\s+)?\d{1,2}(?:st|nd|rd|th)(?:\s+of)?(?:\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|"
+    r"nov|dec)[a-z]*)?|\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*)\b",
+    re.I,
+)
+#: A time of day: "9:30 in the morning", "3pm", "10.30", "noon"
+_CLOCK_TIME = re.compile(
+    r"\b(?:\d{1,2}[:.]\d{2}(?:\s*(?:am|pm))?|\d{1,2}\s*(?:am|pm)|noon|midday|midnight)"
+    r"(?:\s+in\s+the\s+(?:morning|afternoon|evening))?",
+    re.I,
+)
 
 
 #: "it's Oslo now, not Reykjavik", "Oslo now, not Reykjavik", "the Thursday class instead of

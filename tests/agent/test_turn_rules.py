@@ -1153,3 +1153,12 @@ def test_a_business_called_something_is_not_a_pet() -> None:
     fact = "I've started as a sous-chef at a restaurant called Fennick's, first week done."
     assert memory._slots.slot(fact) == ("i", "work")
     assert memory._slots.slot("We have a rescue greyhound called Pixel, she is 4.") is None
+
+
+def test_a_rescheduling_moves_only_the_day_and_the_time() -> None:
+    before, now = agent.pipeline.facts.rescheduled(  # type: ignore[misc]
+        "the dentist's office called, they pushed me to Friday at 9:30 in the morning instead",
+        "dentist appointment is Thursday at 3pm, Dr Lindqvist's practice",
+    )
+    assert now == "Dentist appointment is Friday at 9:30 in the morning, Dr Lindqvist's practice."
+    assert agent.pipeline.facts.rescheduled("they moved it to Friday", "My physio is Anna") is None
