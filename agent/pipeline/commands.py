@@ -40,17 +40,16 @@ def remember(s: Services, state: TurnState) -> dict[str, Any]:
     explicit = not state.get("route_reason", "").startswith("rule")
     facts = facts_in(text, previous_reply(state), previous_user(state))
     fix = correction(text, previous_user(state))
+    current = s.memory.list(state["user"], kinds=["fact"])
     if fix is not None and s.memorize:
         # "sorry, I meant 2985": the wrong value was never true, so it leaves no history
         wrong, right = fix
-        current = s.memory.list(state["user"], kinds=["fact"])
         s.memory.forget_ids([r.id for r in current if r.text == wrong])
         facts = [right, *facts]
     moved = rescheduled(text, previous_user(state)) if fix is None else None
     if moved is None and fix is None and s.memorize:
         # "the work trip got changed - it's Oslo now, not Reykjavik": said in any thread
-        told = [r.text for r in s.memory.list(state["user"], kinds=["fact"])]
-        moved = swapped(text, told)
+        moved = swapped(text, [r.text for r in current])
     if moved is not None:
         # "they pushed it back to the 23rd": the appointment told just before, on its new day
         # the clause that said it changed is not a fact of its own ("The work trip got
@@ -70,9 +69,8 @@ def remember(s: Services, state: TurnState) -> dict[str, Any]:
         facts = []
     done = store_facts(s, state, facts, [])
     if moved is not None and done and done[0]["id"] is not None:
-        before = [r for r in s.memory.list(state["user"], kinds=["fact"]) if r.text == moved[0]]
-        for r in before:
-            if r.id != done[0]["id"]:
+        for r in current:  # the facts as they were before this message
+            if r.text == moved[0] and r.id != done[0]["id"]:
                 s.memory.supersede(r.id, done[0]["id"])
                 done[0]["superseded"].append(r.id)
     return {"reply": acknowledge(done), "facts": done, "finish_reason": "stop"}

@@ -1010,11 +1010,13 @@ def rescheduled(message: str, previous: str | None) -> tuple[str, str] | None:
         'My dentist appointment is on the 23rd at 10:30.'
     """
     m = RESCHEDULE.search(message)
-    if m is None or not previous or not _WHEN_LIKE.search(m.group("v")):
+    if m is None or not previous:
         return None
     # "to mondays from next week": the new day, not when the change starts
     value = re.split(r"\s+(?:from|starting|as of|because|since)\b", m.group("v"))[0]
     day, time = _DAY_OR_DATE.search(value), _CLOCK_TIME.search(value)
+    if day is None and time is None:
+        return None
     for fact in stated_sentences(previous):
         moved = fact
         if day is not None:
@@ -1093,19 +1095,10 @@ def swapped(message: str, told: Sequence[str]) -> tuple[str, str] | None:
     return None
 
 
-#: A day, a date or a time: what a rescheduling moves
-_WHEN_LIKE = re.compile(
-    r"\b(?:\d{1,2}(?:st|nd|rd|th)|\d{1,2}[:.]\d{2}|\d{1,2}\s*(?:am|pm)|noon|midnight|"
-    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|tomorrow|next week|"
-    r"jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b",
-    re.I,
-)
-
-
-def _with_value(value: str, previous: str, alike: float = 0.3) -> tuple[str, str] | None:
+def _with_value(value: str, previous: str) -> tuple[str, str] | None:
     """The fact of ``previous`` holding a value of the same kind as ``value`` (digits, a day,
-    a name) most like it, and that fact with ``value`` in its place. A correction replaces a
-    value at least ``alike`` like it (a typo, a swapped digit); a new date any date."""
+    a name) most like it (a typo, a swapped digit), and that fact with ``value`` in its
+    place."""
     if value.lower().startswith(("the ", "a ", "an ")):
         value = value.split(" ", 1)[1]
     if re.fullmatch(r"\d[\d\s:./-]*", value):
@@ -1124,7 +1117,7 @@ def _with_value(value: str, previous: str, alike: float = 0.3) -> tuple[str, str
             score = difflib.SequenceMatcher(None, old.lower(), value.lower()).ratio()
             if best is None or score > best[0]:
                 best = (score, fact, old)
-    if best is None or best[0] < alike:
+    if best is None or best[0] < 0.3:
         return None
     _, fact, old = best
     return fact, re.sub(rf"\b{re.escape(old)}\b", value, fact, count=1)

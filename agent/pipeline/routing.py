@@ -569,17 +569,19 @@ _SAY = re.compile(
 _CODE_LANGUAGES = (
     r"python|javascript|typescript|bash|shell|rust|golang|java|ruby|php|sql|powershell|c\+\+|c#"
 )
-_ADD_TO_IT = re.compile(
+#: The lead of a change to the last code request: "nice. can you also …"
+_CHANGE_LEAD = (
     r"^\s*(?:(?:ok|okay|nice|great|cool|perfect|thanks|cheers)[.!,]*\s*)*"
     r"(?:(?:can|could|would|will) you\s+(?:please\s+)?|please\s+|now\s+)?(?:also\s+)?"
-    r"(?:add|include|put|write)\s+(?P<what>(?:a|an|some)\s+[\w-]+(?:\s+[\w-]+)?)\s+"
+)
+_ADD_TO_IT = re.compile(
+    _CHANGE_LEAD + r"(?:add|include|put|write)\s+(?P<what>(?:a|an|some)\s+[\w-]+(?:\s+[\w-]+)?)\s+"
     r"(?:to|in|for)\s+(?:it|that|the function|the code|the script)\b",
     re.I,
 )
 _CHANGE_IT = re.compile(
-    r"^\s*(?:(?:ok|okay|nice|great|cool|perfect|thanks|cheers)[.!,]*\s*)*"
-    r"(?:(?:can|could|would|will) you\s+(?:please\s+)?|please\s+|now\s+)?(?:also\s+)?"
-    r"(?:make|have|get) (?:it|that|the function|the code)\s+(?:also\s+)?(?P<what>.+)$",
+    _CHANGE_LEAD
+    + r"(?:make|have|get) (?:it|that|the function|the code)\s+(?:also\s+)?(?P<what>.+)$",
     re.I | re.S,
 )
 
@@ -607,24 +609,18 @@ def follow_up(
         return None
     # "and in Spanish? one of the altos is from Seville": the request is the question
     message = re.split(r"(?<=\?)\s+", message.strip(), maxsplit=1)[0]
-    change = _CHANGE_IT.match(message)
-    added = _ADD_TO_IT.match(message)
-    if previous_route == "code" and added is not None:
-        # "can you add a docstring to it": the same task, with it
-        task = previous_message.strip().rstrip(".!?")
-        return Decision(
-            "code",
-            "rule: a change to the last code request",
-            f"{task}. It should also have {added.group('what').strip()}.",
-        )
-    if previous_route == "code" and change is not None:
-        # "could you make it ignore spaces as well?": the same task, with the change
-        task = previous_message.strip().rstrip(".!?")
-        return Decision(
-            "code",
-            "rule: a change to the last code request",
-            f"{task}. It should also {change.group('what').strip(' ?!.')}.",
-        )
+    if previous_route == "code":
+        # "could you make it ignore spaces as well?", "can you add a docstring to it": the
+        # same task, with the change
+        added, change = _ADD_TO_IT.match(message), _CHANGE_IT.match(message)
+        wanted = f"have {added.group('what')}" if added else change and change.group("what")
+        if wanted:
+            task = previous_message.strip().rstrip(".!?")
+            return Decision(
+                "code",
+                "rule: a change to the last code request",
+                f"{task}. It should also {wanted.strip(' ?!.')}.",
+            )
     text = re.sub(r"^\s*(?:ok|okay|nice|great|cool|perfect|thanks|cheers)[.!,]+\s*", "", message)
     m = _FOLLOW_UP.match(text)
     quoted = _QUOTE.search(text)

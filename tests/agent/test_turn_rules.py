@@ -256,6 +256,29 @@ def test_a_short_answer_to_the_assistants_question_becomes_a_fact(tmp_path: Path
             "Rudi's the one who never does the washing up",
             ["Rudi's the one who never does the washing up."],
         ),
+        (
+            "Kasia lent me her tent for the festival, and Kasper still owes me 60 euros from "
+            "the ski trip - gotta chase him up on that",
+            [
+                "Kasia lent me her tent for the festival.",
+                "Kasper still owes me 60 euros from the ski trip - gotta chase him up on that.",
+            ],
+        ),
+        (
+            "my brother Theo is a plumber in Galway. his wife Thea is a midwife",
+            [
+                "My brother Theo is a plumber in Galway.",
+                "My brother Theo's wife Thea is a midwife.",
+            ],
+        ),
+        (
+            "Two people who'll come up a lot: Marta is my landlady.",
+            ["Marta is my landlady."],
+        ),
+        (
+            "Martha is my physio, I see her on Wednesdays for my dodgy knee.",
+            ["Martha is my physio. I see her on Wednesdays for my dodgy knee."],
+        ),
     ],
 )
 def test_facts_keep_their_context(message: str, facts: list[str]) -> None:
@@ -1019,38 +1042,6 @@ def test_document_answers_set_up_by_a_statement_or_naming_a_code(tmp_path: Path)
         assert not [f for f in turn.facts or [] if f["action"] == "added"]
         # the code names the line; the line says what to do
         assert "filling loop" in bot.chat("the boiler's flashing E4 - what do I do?").text
-
-
-@pytest.mark.parametrize(
-    "message, facts",
-    [
-        (
-            "Kasia lent me her tent for the festival, and Kasper still owes me 60 euros from "
-            "the ski trip - gotta chase him up on that",
-            [
-                "Kasia lent me her tent for the festival.",
-                "Kasper still owes me 60 euros from the ski trip - gotta chase him up on that.",
-            ],
-        ),
-        (
-            "my brother Theo is a plumber in Galway. his wife Thea is a midwife",
-            [
-                "My brother Theo is a plumber in Galway.",
-                "My brother Theo's wife Thea is a midwife.",
-            ],
-        ),
-        (
-            "Two people who'll come up a lot: Marta is my landlady.",
-            ["Marta is my landlady."],
-        ),
-        (
-            "Martha is my physio, I see her on Wednesdays for my dodgy knee.",
-            ["Martha is my physio. I see her on Wednesdays for my dodgy knee."],
-        ),
-    ],
-)
-def test_facts_keep_each_persons_subject(message: str, facts: list[str]) -> None:
-    assert agent.pipeline.facts.stated_sentences(message) == facts
 
 
 def test_whom_a_question_names_before_a_dash_is_asked_about(tmp_path: Path) -> None:
