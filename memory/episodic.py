@@ -826,7 +826,9 @@ class Memory:
 
         :meth:`forget` leaves a superseded fact superseded (the user asked to forget the new
         one, not to bring back the old); an extraction the user undoes in the inbox should
-        never have replaced anything, so the fact it replaced comes back.
+        never have replaced anything, so the fact it replaced comes back. If a newer fact has
+        since replaced the undone one, what it had replaced joins that newer fact's history
+        instead (it does not come back beside it).
 
         Returns:
             The ids made current again.
@@ -858,20 +860,28 @@ class Memory:
         return sorted(ids)
 
     def _delete(self, ids: Sequence[int], *, restore: bool = False) -> list[int]:
-        """Hard-delete ``ids``; with ``restore``, what they superseded becomes current again.
-        Returns the ids restored."""
+        """Hard-delete ``ids``; with ``restore``, what they superseded becomes current again
+        (or, for an id itself superseded, is linked to its successor). Returns the ids restored."""
         restored: list[int] = []
         with self.store.write() as conn:
             texts: list[str] = []
             for start in range(0, len(ids), 500):
                 part = list(ids[start : start + 500])
                 marks = ",".join("?" * len(part))
-                texts += [
-                    r[0]
-                    for r in conn.execute(f"SELECT text FROM memories WHERE id IN ({marks})", part)
-                ]
+                rows = conn.execute(
+                    f"SELECT text, id, superseded_by FROM memories WHERE id IN ({marks})", part
+                ).fetchall()
+                texts += [r[0] for r in rows]
                 conn.execute(f"DELETE FROM memories WHERE id IN ({marks})", part)
                 if restore:
+                    # A fact undone after a newer one replaced it: what it had replaced is
+                    # history of that newer fact, not current beside it.
+                    for _, gone, heir in rows:
+                        if heir is not None and heir not in {int(i) for i in part}:
+                            conn.execute(
+                                "UPDATE memories SET superseded_by=? WHERE superseded_by=?",
+                                (heir, gone),
+                            )
                     restored += [
                         int(r[0])
                         for r in conn.execute(

@@ -265,3 +265,16 @@ def test_undo_deletes_a_fact_and_restores_what_it_superseded(mem: Memory) -> Non
     rome = mem.add("I live in Rome", user="me").record
     mem.forget(rome.id)
     assert not mem.get(lyon.id).current
+
+
+def test_undo_of_a_fact_already_replaced_leaves_only_the_newest_current(mem: Memory) -> None:
+    """Lyon, then Paris by mistake, then Berlin: undoing Paris must not bring Lyon back as a
+    second current residence beside Berlin; Lyon becomes Berlin's history instead."""
+    lyon = mem.add("I live in Lyon", user="me").record
+    paris = mem.add("I live in Paris", user="me").record
+    berlin = mem.add("I live in Berlin", user="me")
+    assert berlin.superseded == (paris.id,)
+    assert mem.undo(paris.id) == []
+    assert [r.id for r in mem.list("me", kinds=("fact",))] == [berlin.record.id]
+    assert mem.get(lyon.id).superseded_by == berlin.record.id
+    assert [r.text for r in mem.history(berlin.record.id)] == ["I live in Lyon", "I live in Berlin"]
