@@ -70,6 +70,21 @@ class TurnRecord:
         return {**self.__dict__}
 
 
+#: The longest title a thread gets from its first message.
+TITLE_CHARS = 60
+
+
+def thread_title(message: str) -> str:
+    """A thread's title from its first message: one line of at most :data:`TITLE_CHARS`,
+    a longer message cut at a word and ended with an ellipsis (not mid-word, unmarked)."""
+    text = " ".join(message.split())
+    if len(text) <= TITLE_CHARS:
+        return text
+    head = text[: TITLE_CHARS - 1]
+    cut = head.rfind(" ")
+    return (head[:cut] if cut >= TITLE_CHARS // 2 else head).rstrip(" ,;:.-") + "…"
+
+
 class TurnLog:
     """Threads and turn records; safe to share between threads of one process.
 
@@ -103,7 +118,7 @@ class TurnLog:
 
     def touch_thread(self, user: str, thread: str, first_message: str) -> None:
         now = time.time()
-        title = " ".join(first_message.split())[:60] or thread
+        title = thread_title(first_message) or thread
         self._exec(
             "INSERT INTO threads (user, thread, title, created, updated, turns) "
             "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (user, thread) DO UPDATE SET "

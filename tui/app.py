@@ -74,6 +74,7 @@ ModalScreen { align: center middle; }
           background: $surface; padding: 0 1; }
 #dialog.wide { width: 100; height: 90%; }
 #dialog > .title { text-style: bold; }
+#dialog > Label { width: 100%; }  /* a long question wraps instead of running past the border */
 #help-scroll { height: 1fr; }
 #help { height: auto; }
 #memories, #inbox { height: 1fr; }

@@ -115,3 +115,23 @@ def test_compare_columns_stay_apart_with_large_numbers(
     cells = [c.strip() for c in cells if c.strip()]
     assert len(cells) == 8, latency  # every cell apart from its neighbours
     assert cells[4].startswith("+") and cells[5].startswith("[")
+
+
+def test_a_thread_title_is_cut_at_a_word_with_an_ellipsis(
+    fake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agent.turnlog import thread_title
+
+    assert thread_title("  Hello\nthere  ") == "Hello there"
+    long = "Please tell me: which of my many notes on the long hiking trip mention the stove"
+    title = thread_title(long)
+    assert title == "Please tell me: which of my many notes on the long hiking…"  # not "… tr"
+    assert len(title) <= 60 and long.startswith(title[:-1])
+    assert thread_title("x" * 80) == "x" * 59 + "…"  # no space to cut at: cut and marked
+    from agent.cli import build_parser, open_agent, settings_from_args
+
+    settings = settings_from_args(build_parser().parse_args(["threads"]))
+    with open_agent(settings) as agent:
+        agent.chat(long, thread="t1", user="me")
+    assert main(["threads"]) == 0
+    assert title in capsys.readouterr().out

@@ -28,6 +28,11 @@ def _screen_lines(app: Any) -> list[str]:
     ]
 
 
+#: The thread title of LONG: cut at a word and ended with an ellipsis, not at "…Pyrenees i".
+LONG = "What should I pack for two weeks of hiking in the Pyrenees in June"
+TITLE = "What should I pack for two weeks of hiking in the Pyrenees…"
+
+
 def _titles(app: Any) -> list[str]:
     lv = app.query_one("#threads", ListView)
     return [str(item.query_one(Label).render()) for item in lv.children]
@@ -97,7 +102,7 @@ def test_sidebar_lists_each_thread_once_and_ends_a_long_title_with_an_ellipsis(
     app_factory: Any,
 ) -> None:
     app = app_factory()
-    long = "What should I pack for two weeks of hiking in the Pyrenees in June"
+    long = LONG
 
     async def scenario() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
@@ -106,9 +111,9 @@ def test_sidebar_lists_each_thread_once_and_ends_a_long_title_with_an_ellipsis(
             for _ in range(4):  # refreshes close together (a turn ends as a rename lands)
                 app._refresh_threads()
             await pilot.pause()
-            await wait_for(pilot, lambda: _titles(app) == [long[:60]])
+            await wait_for(pilot, lambda: _titles(app) == [TITLE])
             await pilot.pause()
-            await wait_for(pilot, lambda: _titles(app) == [long[:60]])
+            await wait_for(pilot, lambda: _titles(app) == [TITLE])
             sidebar = [line for line in _screen_lines(app) if "What should" in line]
             assert sidebar and "…" in sidebar[0]
 
@@ -153,5 +158,38 @@ def test_ingest_shows_progress_and_a_summary_in_the_conversation(
             assert any("chunks embedded" in s for s in shown), shown
             assert any("file 1 of 2" in s or "file 2 of 2" in s for s in shown)
             assert app.noted("ingested")
+
+    run(scenario)
+
+
+def test_a_long_title_wraps_in_the_dialogs_and_the_question_stays_whole(
+    app_factory: Any,
+) -> None:
+    """A title of the sidebar's 60 characters made the delete question wider than its dialog:
+    the label was cut at the border, and 'and all its messages?' never showed."""
+    app = app_factory()
+    long = LONG
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            await say(pilot, long)
+            await wait_for(pilot, lambda: _titles(app) == [TITLE])
+            app.action_delete_thread()
+            confirm = await wait_for(
+                pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen
+            )
+            await pilot.pause()
+            label, dialog = confirm.query_one(Label), confirm.query_one("#dialog")
+            assert label.region.right <= dialog.content_region.right  # wrapped, not cut
+            assert any("messages?" in line for line in _screen_lines(app))
+            await pilot.press("n")
+            await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+            await pilot.press("f2")
+            ask = await wait_for(pilot, lambda: isinstance(app.screen, AskScreen) and app.screen)
+            await pilot.pause()
+            label, dialog = ask.query_one(Label), ask.query_one("#dialog")
+            assert label.region.right <= dialog.content_region.right
+            assert any("Pyrenees…”" in line for line in _screen_lines(app))  # the end
 
     run(scenario)
