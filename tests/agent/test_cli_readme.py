@@ -1,14 +1,17 @@
 """The README's command-line examples: every ``lorebook`` line parses as written; the Models
 steps run in order (a new user ran them and ended on an error); the "Using it" steps and the
 tool examples run as written on the real default model (the ``code`` example once failed its
-own doctest on it)."""
+own doctest on it); the batch steps run as written on ``examples/tasks.jsonl`` (``make demo``'s
+file)."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shlex
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ from agent.cli import build_parser, main
 from tests.memory.conftest import write_pdf
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+EXAMPLES = README.parent / "examples"
 
 
 def _sh_blocks() -> list[str]:
@@ -168,3 +172,38 @@ def test_the_readme_tool_examples_run_on_the_default_model(
     text = " ".join(lease)
     for finding in review["findings"]:  # every quote verbatim from the document
         assert " ".join(finding["quote"].split()) in text, finding
+
+
+def test_the_readme_batch_steps_run_as_written(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """batch, --resume, a pipe through stdin and stdout, eval and compare, in the README's
+    words, on ``make demo``'s tasks (the fake model: what is checked is the commands)."""
+    monkeypatch.setenv("LOREBOOK_BACKEND", "fake")
+    monkeypatch.setenv("LOREBOOK_EMBEDDER", "hash")
+    monkeypatch.setenv("LOREBOOK_ROUTE_WITH_MODEL", "false")
+    work = tmp_path / "work"
+    shutil.copytree(EXAMPLES, work)
+    monkeypatch.chdir(work)
+    steps = _block_with("lorebook compare")
+    assert [s[0] for s in steps] == ["batch", "batch", "batch", "eval", "compare"]
+    tasks = (work / "tasks.jsonl").read_text()
+    n = len(tasks.splitlines())
+    outs = []
+    for argv in steps:
+        if argv[0] == "compare":  # two runs to compare: the file and the piped run
+            (work / argv[1]).write_text((work / "results.jsonl").read_text())
+            (work / argv[2]).write_text(outs[2])
+        if argv[1] == "-":  # `cat tasks.jsonl | lorebook batch - -o -`
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(tasks.encode())))
+        capsys.readouterr()
+        status = main(argv)
+        out, err = capsys.readouterr()
+        assert status == 0, f"`lorebook {shlex.join(argv)}` exited {status}: {err}"
+        outs.append(out)
+    assert len((work / "results.jsonl").read_text().splitlines()) == n  # --resume added none
+    piped = [json.loads(line) for line in outs[2].splitlines()]  # what `jq .status` reads
+    assert [r["status"] for r in piped] == ["ok"] * n
+    assert outs[3].splitlines()[0].split()[:3] == ["task", "n", "errors"]
+    assert "all" in outs[3] and "translate" in outs[3]
+    assert outs[4].splitlines()[0].split()[:4] == ["metric", "n", "base", "new"]
