@@ -272,6 +272,9 @@ def with_antecedent(question: str, previous: str | None) -> str:
         >>> with_antecedent("and my mother?", "What street does my aunt live on?")
         'What street does my mother live on?'
     """
+    named = _pronoun_named(question, previous)
+    if named != question:
+        return named  # "what does he do?" after "where does Bartek live?"
     if previous and not content_words(question) - _FILLER and question_slot(question) is None:
         return f"{previous} {question}"
     # "and my mother?" after "what street does my aunt live on?": the same question of her
@@ -286,7 +289,7 @@ def with_antecedent(question: str, previous: str | None) -> str:
         before = re.search(rf"\b{re.escape(was[0])}\b", previous, re.I)
         if before is not None:
             return previous[: before.start()] + other.group(1) + previous[before.end() :]
-    return _pronoun_named(question, previous)
+    return question
 
 
 _PETS = frozenset(
@@ -423,8 +426,12 @@ def evidence(question: str, memories: Sequence[dict[str, Any]]) -> list[dict[str
     exact = _exact(question)
     # and what holds now before what it replaced, unless the question asks for before
     before = asks_history(question)
+    # "who's the groundsman at the hockey club?": the fact naming the groundsman, not the
+    # one sharing more of the rest ("At the hockey club Rafe coaches the under-12s")
+    focus = focus_word(question)
     related.sort(
         key=lambda m: (
+            focus is not None and focus not in content_words(m["text"]),
             -len(exact & _exact(m["text"])),
             (not m.get("current", True)) != before,
             -m.get("similarity", 0.0),
@@ -725,7 +732,7 @@ _UNITS = {
 }
 _ASKS_PRICE = re.compile(
     r"\bhow much\b.*\b(?:cost|costs|pay|paid|charge|charged|price|fee|fees|spend)\b|"
-    r"\bwhat(?:'s| is| does)\b.*\b(?:cost|price|fee)\b",
+    r"\bwhat(?:'s| is| does| was)\b.*\b(?:cost|price|fee|total|bill|deposit|balance)\b",
     re.I,
 )
 _AMOUNT = re.compile(
@@ -781,11 +788,19 @@ _BREED = re.compile(
 
 def _subject_words(question: str) -> set[str]:
     """Whom a question is about: the names it gives and the relations after "my"/"our"."""
-    return _asked_names(question) | {
-        r.lower()
-        for r in re.findall(r"\b(?:my|our)\s+([a-z-]+?)(?:'s)?\b", question, re.I)
-        if r.lower() in RELATIONS
-    }
+    return (
+        _asked_names(question)
+        | {
+            r.lower()
+            for r in re.findall(r"\b(?:my|our)\s+([a-z-]+?)(?:'s)?\b", question, re.I)
+            if r.lower() in RELATIONS
+        }
+        # "what's dad allergic to?": a parent named as one names them
+        | {w.lower() for w in re.findall(_NAMED_AS_PARENT, question, re.I)}
+    )
+
+
+_NAMED_AS_PARENT = r"\b(mum|mom|mam|dad|nan|gran|granny|grandma|grandpa|grandad)\b"
 
 
 def _beyond_subject(question: str, text: str) -> bool:
@@ -822,10 +837,21 @@ _TIME_VALUE = re.compile(
 )
 
 
+#: The user and someone: "me and Teodor", "Teodor and I", "my sister and me"
+_TOGETHER = re.compile(
+    r"\b(?:me|i) and (?:my \w+|[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b|"
+    r"\b(?:my \w+|[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+) and (?:me|i)\b"
+)
+
+
 def _close_enough(question: str, memory: dict[str, Any]) -> bool:
     """Half the question's content words are in the memory, or a few are and the two mean
     nearly the same ("who plays the drums in my band?" / "My flatmate Oskar is on drums.")."""
     cover = coverage(question, memory["text"])
+    together = _TOGETHER.search(question)
+    if together and re.match(r"(?i)^(?:we|we're|we've|our)\b", memory["text"]):
+        # "where do me and Teodor meet?" / "We meet at the Copper Kettle": "we" is the two
+        cover = coverage(question.replace(together.group(0), "we"), memory["text"])
     return (
         cover >= 0.5
         or (cover > 0 and memory.get("similarity", 0.0) >= 0.55)
@@ -866,6 +892,28 @@ def _other_slot(have: tuple[str, str] | None, asked: tuple[str, str] | None) -> 
         return False
     mine, theirs = have[1].removeprefix("past "), asked[1]
     return mine != theirs and mine in _KNOWN and theirs in _KNOWN
+
+
+_FOCUS = re.compile(
+    r"^\s*(?:(?:and|also|so|ok|okay|oh|but|btw)\b[\s,]*)*(?:who|what|which|where)"
+    r"(?:'s|'re|\s+is|\s+are|\s+was|\s+were|\s+does|\s+do|\s+did)?\s+"
+    r"(?:the\s+|my\s+|our\s+|his\s+|her\s+|their\s+)?([a-z][a-z-]+)",
+    re.I,
+)
+
+
+def focus_word(question: str) -> str | None:
+    """The word a wh-question turns on, as :func:`content_words` spells it: the first content
+    word after the question word ("who's the *groundsman* at the club?", "who *coaches* the
+    under-12s?"), or None.
+
+    Example:
+        >>> focus_word("who's the groundsman at the hockey club?"), focus_word("Who is it?")
+        ('grou', None)
+    """
+    m = _FOCUS.match(question)
+    words = content_words(m.group(1)) if m else set()
+    return next(iter(words)) if len(words) == 1 else None
 
 
 def _exact(text: str) -> set[str]:
@@ -1009,7 +1057,11 @@ def extractive_answer(question: str, found: Sequence[dict[str, Any]]) -> str:
 
 
 #: Where one told fact holds several: sentences, "; ", " — ", ": " and ", and …"
-_PARTS = re.compile(r"(?<=[.!?])\s+|;\s+|\s+[—–]\s+|:\s+|,\s+(?:and|but|while|whereas)\s+")
+_PARTS = re.compile(
+    r"(?<=[.!?])\s+|;\s+|\s+[—–]\s+|:\s+|,\s+(?:and|but|while|whereas)\s+|"
+    # "Elsie at number 22 is the vet, Elise at number 26 runs the bike shop"
+    r",\s+(?=[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+\s+(?:at|is|was|has|runs|lives|works|does|[a-z]+s)\b)"
+)
 
 
 def part_about(question: str, text: str) -> str:
@@ -1031,8 +1083,20 @@ def part_about(question: str, text: str) -> str:
         'I live in Leeds; my sister lives in York.'
     """
     names = _asked_names(question) - NOT_NAMES
+    if not names and asks_whom(question):
+        # "which of my neighbours fixes bikes?" in "Elsie at 22 is the vet, Elise at 26 runs
+        # the bike repair shop": the one part that holds what is asked
+        shared = content_words(question) & content_words(text)
+        parts = [p for p in _PARTS.split(text) if p.strip()]
+        held = [p for p in parts if shared and shared <= content_words(p)]
+        if (
+            len(held) == 1
+            and len(parts) > 1
+            and set(re.findall(r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+", held[0])) - NOT_NAMES
+        ):
+            return held[0]
     if not names:
-        return text
+        return _answering_sentence(question, _new_part(question, text))
     parts = [p for p in _PARTS.split(text) if p.strip()]
     named = [any(re.search(rf"\b{re.escape(n)}\b", p) for n in names) for p in parts]
     # "…Martina doesn't owe me anything. I owe her a dinner": a part that points back at
@@ -1052,6 +1116,105 @@ def part_about(question: str, text: str) -> str:
     if not about or len(about) == len(parts):
         return text
     return " ".join(about)
+
+
+def the_one_named(question: str, memories: Sequence[dict[str, Any]]) -> str | None:
+    """The question asked of the person a told fact names as the relation it asks about
+    ("how much does my flatmate owe me?" with "Sam is my flatmate." → "how much does Sam owe
+    me?"), or None.
+
+    Example:
+        >>> the_one_named("how much does my flatmate owe me?", [{"text": "Sam is my flatmate."}])
+        'how much does Sam owe me?'
+    """
+    for m in re.finditer(r"\b(?:my|our)\s+([a-z-]+)\b", question, re.I):
+        noun = re.escape(m.group(1))
+        for mem in memories:
+            if not mem.get("current", True):
+                continue
+            named = re.search(
+                rf"^([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+) is (?:my|our) {noun}\b|"
+                rf"\b(?:my|our) {noun} is (?:called |named )?([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)",
+                mem["text"],
+                re.I,
+            )
+            name = named and (named.group(1) or named.group(2))
+            if name and name[0].isupper() and name not in NOT_NAMES:
+                return question[: m.start()] + name + question[m.end() :]
+    return None
+
+
+def is_naming(text: str) -> bool:
+    """A fact that only says who someone is to the user: "Sam is my flatmate."."""
+    return bool(
+        re.fullmatch(
+            r"\s*(?:[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+ is (?:my|our) [a-z-]+|(?:my|our) [a-z-]+ is "
+            r"(?:called |named )?[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)[.!]?\s*",
+            text,
+            re.I,
+        )
+    )
+
+
+_OWN_SUBJECT = re.compile(
+    r"^(?:(?:my|our|i|i'm|i've|we|we're)\b|[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:'s\s+[a-z]+)?\s+"
+    r"(?:is|was|has|are|were|lives|works|runs|[a-z]+s)\b)",
+    re.I,
+)
+
+
+def _answering_sentence(question: str, text: str) -> str:
+    """Of a memory of several sentences, the one holding every word of the question the memory
+    holds ("who am I mentoring?" in "Dev is the graduate I'm mentoring. Deb's birthday is 4
+    May."); the whole memory when the words are spread over its sentences.
+
+    Example:
+        >>> _answering_sentence("who am I mentoring?", "Dev is who I'm mentoring. Deb is 40.")
+        "Dev is who I'm mentoring."
+        >>> _answering_sentence("where are choir rehearsals?", "I joined a choir. Rehearsals "
+        ...     "are in St Mark's hall.")
+        "I joined a choir. Rehearsals are in St Mark's hall."
+    """
+    sentences = [p for p in re.split(r"(?<=[.!?])\s+", text.strip()) if p.strip()]
+    shared = content_words(question) & content_words(text)
+    if len(sentences) < 2 or not shared:
+        return text
+    whole = [i for i, p in enumerate(sentences) if shared <= content_words(p)]
+    if len(whole) != 1 or not all(
+        # only sentences with a subject of their own are left out ("Deb's birthday is …"),
+        # not what carries on ("I joined a pottery class. Tuesdays at 6.30 …")
+        _OWN_SUBJECT.match(p) and p.split()[0].rstrip("'s").lower() not in _MONTHS_DAYS
+        for i, p in enumerate(sentences)
+        if i != whole[0]
+    ):
+        return text
+    # "My aunt opened a tea room! It's in Arles and it's called …": what points back stays
+    end = whole[0] + 1
+    while end < len(sentences) and re.match(
+        r"(?i)(?:it|its|it's|he|she|his|her|they|their|this|that|there)\b", sentences[end]
+    ):
+        end += 1
+    return " ".join(sentences[whole[0] : end])
+
+
+def _new_part(question: str, text: str) -> str:
+    """Of a fact that tells a change ("Gwendolyn stepped down last week, the new captain's
+    Rhodri Evans"), the one clause naming the new value of what is asked ("who's the captain
+    of the rowing club?"); the whole fact otherwise.
+
+    Example:
+        >>> _new_part("who's the captain?", "Gwendolyn stepped down, the new captain's Rhodri.")
+        "the new captain's Rhodri."
+    """
+    focus = focus_word(question)
+    if focus is None or not says_change(text):
+        return text
+    parts = [p for p in re.split(r"(?<=[.!?])\s+|;\s+|,\s+|\s+[—–-]\s+", text) if p.strip()]
+    held = [p for p in parts if focus in content_words(p)]
+    # …and it holds the value: "it's 8025 now" is not left behind for "changed the door code"
+    if len(held) == 1 and len(parts) > 1 and says_change(held[0]) and salient(held[0]):
+        return held[0]
+    return text
 
 
 _NAME_VALUE = re.compile(
@@ -1561,11 +1724,17 @@ def unwrapped(text: str) -> str:
             and not here.startswith(("#", "|"))
             and not there.startswith(("#", "|"))
             and not _ITEM.match(there)
+            # "Visits: 8:00 and 18:00 daily" / "Allergies: penicillin": a form's fields
+            and not (_FIELD.match(here) and _FIELD.match(there))
             and (here[-1] == "," or wrapped or there[0].islower() or there[0] == "(")
         )
         out.append(line + (" " if join else "\n"))
     out.append(lines[-1])
     return "".join(out)
+
+
+_FIELD = re.compile(r"^[A-Z][\w'’ /&()-]{0,30}:\s+\S")
+"""A line of a form or a quote: a label of a few words, a colon, its value."""
 
 
 def _title_case(line: str) -> bool:
@@ -1626,7 +1795,14 @@ def _is_heading(sentence: str) -> bool:
     if _ITEM.match(s):
         return False  # "- 250 g red lentils" is an item of a list, not the heading over the next
     # a line that ends in a value ("TOTAL PAID ..... 53.50") is an answer, not a heading
-    return bool(s) and s[-1] not in ".!?" and len(s.split()) <= 8 and not s[-1].isdigit()
+    return (
+        bool(s)
+        and s[-1] not in ".!?"
+        and len(s.split()) <= 8
+        and not s[-1].isdigit()
+        # "Allergies: penicillin" is a field with its value
+        and not _FIELD.match(s)
+    )
 
 
 #: A list item or a table row
@@ -1765,7 +1941,9 @@ def model_document_answer(llm: LLM, question: str, found: dict[str, Any], cancel
 #: "what's the date today?", "what day is it?", "what time is it?": the clock answers, not memory
 _ASKS_CLOCK = re.compile(
     r"\bwhat(?:'s|\s+is)\s+(?:the\s+|today's\s+)?(?:date|day|time)(?:\s+(?:today|now|right now))?"
-    r"(?=\s*(?:[?,.!;]|$))|\bwhat\s+(?:date|day|time)\s+is\s+(?:it|today)\b|"
+    r"(?=\s*(?:[?,.!;]|$))|"
+    # not "what time is it at?" of an appointment just talked about
+    r"\bwhat\s+(?:date|day|time)\s+is\s+(?:it|today)\b(?!\s+(?:at|on|for|again|then)\b)|"
     r"\bwhich\s+day\s+is\s+(?:it|today)\b|"
     # "can you tell me today's date pls", "do you know the date?"
     r"\b(?:tell me|give me|know|remind me of)\s+(?:the\s+|today's\s+)(?:date|day)"
@@ -1790,6 +1968,8 @@ def clock_reply(question: str, now: dt.datetime) -> str | None:
         >>> clock_reply("What's the date of my dentist appointment?", at) is None
         True
         >>> clock_reply("Can you tell me the date of the party?", at) is None
+        True
+        >>> clock_reply("what time is it at?", at) is None
         True
     """
     m = _ASKS_CLOCK.search(question)

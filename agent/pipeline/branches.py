@@ -16,7 +16,7 @@ from typing import Literal, get_args
 from agent.capabilities import TOOLS
 from agent.pipeline.answers import asks_whom, best_sentence, coverage, holds_asked_value, points_at
 from agent.pipeline.compose import relevant_chunks
-from agent.pipeline.routing import DOCUMENT_FOLLOW_UP, asked_part, is_question
+from agent.pipeline.routing import DOCUMENT_FOLLOW_UP, asked_part, is_question, question_of
 from agent.pipeline.services import Services, instruct
 from agent.pipeline.state import TurnState
 
@@ -58,7 +58,8 @@ def route_after_retrieve(s: Services, state: TurnState) -> AfterRetrieve:
             doc, doc_cover = found, coverage(asked, found["sentence"])
             # how much of the question the best sentence's whole excerpt is about
             chunk_cover = coverage(asked, found["quote"])
-    mem_cover = max((coverage(message, m["text"]) for m in memories), default=0.0)
+    # "also what's the physio's name, I want to get him a card": of what is asked
+    mem_cover = max((coverage(question_of(message), m["text"]) for m in memories), default=0.0)
     by_slot = any(m.get("slot") for m in memories)
     if route == "ask_memory":
         if memories and (by_slot or mem_cover >= doc_cover):

@@ -16,8 +16,14 @@ from typing import Any
 from agent.capabilities import Capability
 from agent.errors import CancelledError, ToolError
 from agent.pipeline.facts import RESCHEDULE, correction, facts_in, rescheduled, swapped
-from agent.pipeline.forgetting import clean_phrase, matching, refers_back, said_in
-from agent.pipeline.services import Services, previous_reply, previous_user, store_facts
+from agent.pipeline.forgetting import clean_phrase, kept_part, matching, refers_back, said_in
+from agent.pipeline.services import (
+    Services,
+    previous_reply,
+    previous_user,
+    store_facts,
+    unanswered_question,
+)
 from agent.pipeline.state import TurnState
 from memory._slots import second_person, slot
 
@@ -38,7 +44,7 @@ def remember(s: Services, state: TurnState) -> dict[str, Any]:
     if s.memory is None or not text:
         return {"reply": 'Tell me what to remember, e.g. "remember that my sister is Ana".'}
     explicit = not state.get("route_reason", "").startswith("rule")
-    facts = facts_in(text, previous_reply(state), previous_user(state))
+    facts = facts_in(text, previous_reply(state), previous_user(state), unanswered_question(state))
     fix = correction(text, previous_user(state))
     current = s.memory.list(state["user"], kinds=["fact"])
     if fix is not None and s.memorize:
@@ -46,10 +52,11 @@ def remember(s: Services, state: TurnState) -> dict[str, Any]:
         wrong, right = fix
         s.memory.forget_ids([r.id for r in current if r.text == wrong])
         facts = [right, *facts]
-    moved = rescheduled(text, previous_user(state)) if fix is None else None
+    told = [r.text for r in current]
+    moved = rescheduled(text, previous_user(state), told) if fix is None else None
     if moved is None and fix is None and s.memorize:
         # "the work trip got changed - it's Oslo now, not Reykjavik": said in any thread
-        moved = swapped(text, [r.text for r in current])
+        moved = swapped(text, told)
     if moved is not None:
         # "they pushed it back to the 23rd": the appointment told just before, on its new day
         # the clause that said it changed is not a fact of its own ("The work trip got
@@ -98,9 +105,30 @@ def forget(s: Services, state: TurnState) -> dict[str, Any]:
         ]
         hint = (" Did you mean: " + "; ".join(f'"{t}"' for t in near) + "?") if near else ""
         return {"reply": f'I found nothing about "{phrase}" to forget.{hint}'}
+    # "forget the door code" of "I live in flat 3. The door code is 4471.": the sentences
+    # it names go, the rest is stored again as it was (the old row is erased either way)
+    kept = {
+        r.id: part
+        for r in found
+        if r.current and not earlier and (part := kept_part(phrase, r.text)) is not None
+    }
     s.memory.forget_ids([r.id for r in found])
-    s.forgotten = [r.text for r in found]
-    listed = "; ".join(_describe(r.text) for r in found[:5])
+    others = [r.id for r in records if r.id not in kept]
+    for r in found:
+        if r.id in kept:
+            s.memory.add(
+                kept[r.id],
+                user=state["user"],
+                thread=r.thread,
+                source=r.source,
+                created=r.created,
+                metadata=r.metadata,
+                keep=others,
+            )
+    s.forgotten = [
+        r.text if r.id not in kept else r.text.replace(kept[r.id], "").strip() for r in found
+    ]
+    listed = "; ".join(_describe(t) for t in s.forgotten[:5])
     more = f" and {len(found) - 5} more" if len(found) > 5 else ""
     n = len(found)
     return {

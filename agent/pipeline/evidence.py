@@ -22,7 +22,7 @@ mine myself the a an of to in on at for about from with tell know remember say s
 name names named call called calls is it its this that there their they you your please any
 some can could would should will much many often ever again still like remind reminded got
 get kind sort type guy person one these days currently our ours we us now right and or but
-so also then just
+so also then just up out off he she him her his hers them those used
 """.split()
 )
 #: Irregular past forms, so "Who did I buy my car from?" meets "I bought it off Henrik".
@@ -36,7 +36,7 @@ taught:teach thought:think brought:bring caught:catch fell:fall felt:feel flew:f
 spent:spend won:win rode:ride sat:sit slept:sleep spoke:speak stood:stand swam:swim wore:wear
 built:build chose:choose broke:break forgot:forget lent:lend sent:send sang:sing ate:eat
 drank:drink saw:see seen:see knew:know heard:hear came:come became:become bit:bite hid:hide
-lived:live living:live lives:live owing:owe owed:owe
+lived:live living:live lives:live owing:owe owed:owe owes:owe
 """.split()
 )
 
@@ -68,6 +68,7 @@ SAME_IDEA = {
         "holiday": "holiday holidays vacation trip",
         "doctor": "doctor gp physician",
         "stop": "stop stopped quit quitting",
+        "fix": "fix fixes fixed fixing repair repairs repaired repairing mend mends mended",
         "phone": "phone mobile cell",
         "car": "car vehicle",
         "cat": "cat cats kitten kittens kitty tabby moggy siamese",

@@ -22,6 +22,7 @@ import difflib
 import re
 from collections.abc import Sequence
 
+from agent.pipeline.evidence import SAME_IDEA, content_words
 from memory._slots import NOT_NAMES as _NOT_NAMES
 from memory._slots import RELATIONS, secret_slot
 
@@ -44,6 +45,7 @@ _LEAD = re.compile(
     r"^\s*(?:(?:oh|ok|okay|so|well|also|btw|by the way|anyway|fyi|just so you know|hey|hi|"
     r"hello|and|but|actually|oh and|by the by|right|anyhow|haha+|hah|lol|lmao|ha|hmm+|"
     r"yeah|yep|yes|alright|fine|welp|ugh|argh|wow|omg|random thing but|get this|"
+    r"(?:to cut a )?long story short|fun fact|for context|basically|fair(?: enough)?|"
     r"change of plans?|heads up|quick (?:update|one|thing)|update|news|small update|"
     r"(?:(?:a\s+)?(?:quick|short|brief|little)\s+)?intro(?:duction)?(?:\s+so\s+you\s+know\s+"
     r"(?:me|who i am))?|about me|"
@@ -66,6 +68,18 @@ QUESTION_TAG = re.compile(
     r",\s*(?:am i right|right|isn'?t it|aren'?t they|don'?t you think|yeah)\s*[.!]*\s*$", re.I
 )
 SLURRED_QUESTION = re.compile(r"^\s*(?:whats|wheres|whos|hows|whens|whys|wats?|wots?)\s", re.I)
+#: A question inside a longer message, its verb before its subject: "haha thanks. wait what
+#: am i cooking tonight again", "survived the in-laws 😂 what were their names again", "if i
+#: lose my laptop who do i ring" — not "I know what I'm doing", "ask him where he is"
+EMBEDDED_QUESTION = re.compile(
+    r"(?<![A-Za-z'])(?<!know )(?<!knew )(?<!asked )(?<!ask )(?<!wonder )(?<!remember )"
+    r"(?<!forgot )(?<!forget )(?<!told )(?<!tell )(?<!sure )(?<!idea )(?<!decide )(?<!see )"
+    r"(?<!understand )(?<!explain )(?<!show )(?<!out )(?<!matter )(?<!about )(?<!is )"
+    r"(?P<q>(?:what|who|where|when|which|how)\s+(?:am|is|are|was|were|do|does|did|have|has|"
+    r"can|should|will|would)\s+(?:i|we|you|they|he|she|it|my|our|their|his|her|the)\b"
+    r"[^.!?,;]*)",
+    re.I,
+)
 QUESTION_SHAPE = re.compile(f"{SLURRED_QUESTION.pattern}|{QUESTION_TAG.pattern}", re.I)
 #: A request to the assistant after a comma or "so" ("I'm bored, say something fun")
 _LATER_REQUEST = re.compile(
@@ -107,6 +121,8 @@ _NOT_A_FACT = re.compile(
     r"(?:i'?m|i am) (?:going to|gonna|about to) (?:give|send|show|paste|share|upload|read|"
     r"tell|ask) you\b|i'?ll (?:give|send|show|paste|share|upload) you\b|"
     r"let me (?:give|send|show|paste|share|ask)\b|"
+    # "here's his care plan from the agency": a document handed over
+    r"here(?:'s| is| are)\s+(?:the|my|our|his|her|their|a|an)\b|"
     # handing documents over: "put my car insurance summary … in there", "dropped the book
     # club notes in", "uploaded the lease": what ingest keeps, not a fact of the user's life
     r"(?:i(?:'ve| have)?\s+(?:just\s+)?)?(?:put|dropped|popped|added|uploaded|ingested|attached|"
@@ -164,6 +180,10 @@ _ANSWER_FORMS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(r"\bhow old\b", re.I), "I am {} years old."),
     (re.compile(r"\bwhen is your birthday\b", re.I), "My birthday is {}."),
+    (
+        re.compile(r"\bwhat(?:'s| is| was) your ([a-z ]{2,30}?) (?:called|named)\b", re.I),
+        "My {attr} is called {}.",
+    ),
     (re.compile(r"\bwhat(?:'s| is) your ([a-z ]{2,30}?)\s*\?", re.I), "My {attr} is {}."),
 )
 _ANSWER_PREFIX = re.compile(
@@ -194,7 +214,7 @@ def _is_statement(s: str) -> bool:
         return False
     if _QUESTION_START.match(s) or _REQUEST.match(s) or _NOT_A_FACT.match(s):
         return False
-    if QUESTION_SHAPE.search(s):
+    if QUESTION_SHAPE.search(s) or EMBEDDED_QUESTION.search(s):
         return False
     if _LATER_REQUEST.search(s):
         return False  # "I'm bored, say something fun": a request with its reason
@@ -267,6 +287,9 @@ def _subject_of(clause: str) -> str | None:
         return "I"
     if re.match(r"^(?:we|we're|we've)\b", clause, re.I):
         return "We"
+    pron = re.match(r"^(he|she)(?:'s|\s)", clause, re.I)
+    if pron:
+        return pron.group(1)  # "she's not with Dario anymore": she, not Dario
     m = _MY_NP.match(clause)
     if m:
         np_ = m.group(1)
@@ -299,13 +322,14 @@ _RELATIVE = re.compile(r"^(?:who|which|that|where|when|whose|whom|with|and)\b", 
 
 
 _FEMALE = frozenset(
-    "sister mother mum mom daughter wife girlfriend aunt auntie niece grandmother grandma nan "
-    "granddaughter landlady fiancee fiancée lady woman girl mrs ms miss stepmother stepdaughter "
-    "stepsister".split()
+    "sister mother mum mom daughter wife girlfriend aunt auntie niece grandmother grandma gran "
+    "nan granddaughter landlady fiancee fiancée lady woman girl mrs ms miss stepmother stepmum "
+    "stepmom stepdaughter stepsister goddaughter".split()
 )
 _MALE = frozenset(
-    "brother father dad son husband boyfriend uncle nephew grandfather grandpa grandson "
-    "landlord fiance fiancé guy man boy mr bloke lad stepfather stepson stepbrother".split()
+    "brother father dad son husband boyfriend uncle nephew grandfather grandpa grandad grandson "
+    "landlord fiance fiancé guy man boy mr bloke lad stepfather stepdad stepson stepbrother "
+    "godson".split()
 )
 
 
@@ -314,13 +338,29 @@ def _gender(who: str, context: str) -> str | None:
     the word before it in ``context`` ("this guy Teodor", "mr Adeyemi")."""
     words = {w.lower().rstrip("'s") for w in who.split()}
     name = who.split()[-1] if who.split() else ""
-    before = re.findall(rf"\b([A-Za-z]+)\.?\s+{re.escape(name)}\b", context) if name else []
+    # "this guy Teodor", "mr Adeyemi", "a guy called Teodor"
+    before = (
+        re.findall(rf"\b([A-Za-z]+)\.?\s+(?:(?:called|named)\s+)?{re.escape(name)}\b", context)
+        if name
+        else []
+    )
     words |= {w.lower() for w in before}
     if words & _FEMALE and not words & _MALE:
         return "f"
     if words & _MALE and not words & _FEMALE:
         return "m"
     return None
+
+
+#: Animals a "she"/"he" may be: "we adopted a retired greyhound … she's 4"
+_ANIMALS = "|".join(
+    sorted(
+        {w for w, idea in SAME_IDEA.items() if idea in ("dog", "cat")}
+        | set("dog cat puppy kitten horse pony rabbit hamster parrot tortoise".split()),
+        key=len,
+        reverse=True,
+    )
+)
 
 
 def _agreeing(pronoun: str, subject: str | None, context: str) -> str | None:
@@ -330,16 +370,27 @@ def _agreeing(pronoun: str, subject: str | None, context: str) -> str | None:
     want = {"he": "m", "his": "m", "him": "m", "she": "f", "her": "f"}.get(pronoun.lower())
     if want is None or subject is None or subject in ("I", "We"):
         return subject
-    person = any(w in RELATIONS for w in subject.lower().split()) or bool(
-        re.search(r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+\b", subject.split(" ", 1)[-1])
+    if {"she": "f", "he": "m"}.get(subject.lower()) == want:
+        return None  # "she's not with Dario anymore, her coach is …": still the one unnamed
+    person = (
+        any(w in RELATIONS for w in subject.lower().split())
+        or bool(re.search(r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+\b", subject.split(" ", 1)[-1]))
+        # "our greyhound … she's 4": an animal is a she or a he too
+        or bool(re.search(rf"\b(?:{_ANIMALS})$", subject, re.I))
     )
-    if _gender(subject, context) in (want, None) and person:
-        return subject
     named = [
         n
         for n in re.findall(r"(?<!^)\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b", context)
         if n not in _NOT_NAMES
     ]
+    said = _gender(subject, context)
+    if person and said == want:
+        return subject
+    if person and said is None:
+        # "my mum Philippa … her physio, Dariusz, comes round … she's on warfarin": the one
+        # known to agree (Philippa) before the one of unknown gender (Dariusz)
+        agree = [n for n in named if n not in subject.split() and _gender(n, context) == want]
+        return agree[-1] if agree else subject
     for pick in (want, None):
         for n in reversed(named):
             if n not in subject.split() and _gender(n, context) == pick:
@@ -451,6 +502,16 @@ def _split(sentence: str) -> list[str]:
             continue
         pron = _PRONOUN_START.match(part)
         who = _agreeing(pron.group(1), subject, sentence) if pron else subject
+        if pron and who in ("I", "We"):
+            # "I look after my dad Cormac, he's 81 and lives with us": the one named before
+            # whom "he" agrees with
+            want = {"he": "m", "she": "f"}.get(pron.group(1).lower())
+            named = [
+                n
+                for n in re.findall(r"(?<!^)\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b", out[-1])
+                if n not in _NOT_NAMES and want and _gender(n, out[-1]) == want
+            ]
+            who = named[-1] if named else who
         if (
             pron
             and pron.group(1).lower() == "it"
@@ -477,6 +538,10 @@ def _split(sentence: str) -> list[str]:
             # "… and peanuts make me itch": a subject of its own, before its verb
             and not _OWN_SUBJECT.match(part)
         ):
+            if subject in ("I", "We") and re.match(r"(?:is|has|does|[a-z]+[^s\W]s)\b", part):
+                # "…, she's a nurse and lives in Leeds": "lives" is not the user's verb
+                out[-1] = f"{out[-1]}{glue}{part}"
+                continue
             part = f"{subject} {part}"  # "… and work as a nurse", "… and bought a Yaris"
         if (
             _PRONOUN_START.match(part)
@@ -569,6 +634,7 @@ def stated_sentences(message: str) -> list[str]:
         out.append(f"My name is {_introduced(named)}.")  # "evening! Tamsin here"
         message = message[named.end() :]
     subject: str | None = None  # the subject a "She …" of the next sentence refers to
+    asked = False  # the sentence before asked something
     for raw in _SENTENCE_SPLIT.split(_asides(message.strip())):
         s = _own_thing(_clean(_label(_clean(raw))))
         if s.endswith("?") and "," in s:
@@ -577,9 +643,12 @@ def stated_sentences(message: str) -> list[str]:
             s = _clean(s.rsplit(",", 1)[0])
             if not _FIRST_PERSON.search(s) or _SUBORDINATE.match(s):
                 s = ""  # "If I want to move out, how much notice…?" states nothing
-        if not _is_statement(s):
+        if not _is_statement(s) or (asked and _WHY_ASKED.match(s)):
+            # "where are rehearsals held? giving my mate directions": why it was asked
+            asked = not _is_statement(s)
             subject = None
             continue
+        asked = False
         s = _implied_i(s)
         pron = _PRONOUN_START.match(s)
         if pron and subject is not None and pron.group(1).lower() in ("his", "her", "their"):
@@ -629,13 +698,19 @@ def stated_sentences(message: str) -> list[str]:
         last = out[-1].rstrip(".!") if kept else ""
         subject = _subject_of(_split(last)[-1]) if kept else None
         if subject in ("I", "We"):
-            # "I owe my cousin Lorcan 250 quid. He lives in Galway": the one named
+            # "I owe my cousin Lorcan 250 quid. He lives in Galway": the one named; not a
+            # word of an organisation's name ("the Harrowgate Greyhound Trust")
             others = [
-                n
-                for n in re.findall(r"(?<!^)\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b", last)
-                if n not in _NOT_NAMES
+                m.group(1)
+                for m in re.finditer(r"(?<!^)\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b", last)
+                if m.group(1) not in _NOT_NAMES
+                and not re.match(r"\s+[A-ZÀ-ÖØ-Þ]", last[m.end() :])
+                and not re.search(r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+\s+$", last[: m.start()])
             ]
-            subject = others[-1] if others else None
+            # "We adopted a retired greyhound … She's 4": the animal, as "our greyhound"
+            pet = re.search(rf"\b(?:a|an)\s+(?:[a-z-]+\s+)?({_ANIMALS})\b", last, re.I)
+            owner = "Our" if subject == "We" else "My"
+            subject = others[-1] if others else f"{owner} {pet.group(1).lower()}" if pet else None
     return _with_bare_news(out)
 
 
@@ -680,14 +755,11 @@ def _asides(message: str) -> str:
             return f", {inner},"
         return ""
 
-    # "Marisol (my wife) turns 40": the relation goes before the name, where facts keep it
+    # "Marisol (my wife) turns 40", "Rosie (our springer spaniel) is 11": who or what they
+    # are goes before the name, where facts keep it
     message = re.sub(
         r"\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\s*\(\s*((?:my|our)\s+(?:[a-z-]+\s+)?[a-z-]+)\s*\)",
-        lambda m: (
-            f"{m.group(2)} {m.group(1)}"
-            if m.group(2).split()[-1].lower() in RELATIONS
-            else m.group(0)
-        ),
+        lambda m: f"{m.group(2)} {m.group(1)}",
         message,
     )
     message = re.sub(r"\s*\(([^()]{0,80})\)", aside, message)
@@ -695,6 +767,16 @@ def _asides(message: str) -> str:
     return re.sub(r"\s+[—–]\s+([^—–.!?]{1,60}?)\s+[—–]\s+", lambda m: aside(m) + " ", message)
 
 
+#: What a question's next sentence says of why it was asked: "giving my mate directions",
+#: "need it for the form", "asking for a friend"
+_WHY_ASKED = re.compile(
+    r"^(?:(?:just|only)\s+)?(?:giving|filling|sorting|booking|writing|sending|getting|trying|"
+    r"doing|asking|checking|wondering|need (?:it|them|this|that)|for (?:a|the|my|our)\b|"
+    r"(?:i\s+)?(?:want|wanna|wanted|need|needed|have|had|got) to\b|"
+    # "… racing name was? the vet asked"
+    r"(?:the|my|our)\s+[a-z]+\s+(?:asked|wants to know|needs it)\b)",
+    re.I,
+)
 _SAVE_LEAD = re.compile(
     r"^(?:please\s+)?(?:save|store|note(?: down)?|keep|add|jot down)\s+((?:my|our)\s[^:]{1,50}?)"
     r"\s*:\s*(\S.*)$",
@@ -712,6 +794,24 @@ def _label(sentence: str) -> str:
     # "two people who'll come up a lot: Marta is my landlady"
     if m and len(m.group(1).split()) <= 8 and not _about_someone(m.group(1)):
         return m.group(2)
+    # "bit of a life update - my mum Philippa moved in with us": a dashed lead-in likewise
+    dash = re.match(r"^([^:—–]{1,60}?)\s+[-—–]\s+(\S.*)$", sentence)
+    if (
+        dash
+        and len(dash.group(1).split()) <= 6
+        and not _about_someone(dash.group(1))
+        and not re.search(r"\b(?:my|our|i|i'm|we|me)\b|\d", dash.group(1), re.I)
+    ) or (
+        # "oh wait no, I'm behind - Gwendolyn stepped down": a correction's preamble
+        dash
+        and re.match(
+            r"(?i)^(?:(?:wait|no|nope|actually|hold on|oh|sorry|ugh)[\s,]+)*"
+            r"(?:you(?:'re| are|'ve| have)\b|(?:i'm|i am|i was|we're|we were)\s+(?:so\s+)?"
+            r"(?:behind|wrong|out of date|mistaken|confused|mixed up)\b)",
+            dash.group(1),
+        )
+    ):
+        return dash.group(2)
     if (
         m
         and len(m.group(1).split()) <= 8
@@ -836,14 +936,6 @@ _SUBJECT_THING = re.compile(
 
 
 _KIN_FIRST = re.compile(r"^(?i:my|our)\s+([a-z-]+)\b")
-_FEMALE = frozenset(
-    "mother mum mom sister daughter wife girlfriend aunt niece grandmother grandma gran nan "
-    "stepmum stepmom stepdaughter goddaughter fiancee".split()
-)
-_MALE = frozenset(
-    "father dad brother son husband boyfriend uncle nephew grandfather grandpa grandad "
-    "stepdad stepson godson fiance".split()
-)
 
 
 def _resolve_pronoun(fact: str, told: list[str]) -> str:
@@ -933,20 +1025,55 @@ def said_of_someone_before(message: str, previous: str | None) -> list[str]:
         who = _agreeing(pronoun, subject, fact)
         if who is None or _gender(who, fact) is None:
             return []  # "he" of someone whose gender the user never said: not guessed
-        rest = text.split(None, 1)[1] if " " in text else ""
-        if text.lower().startswith(f"{pronoun}'s"):
-            rest = text[len(pronoun) + 2 :].strip()
-            return [_finish(f"{who} is {rest}")]
-        return [_finish(f"{who} {rest}")]
+        return [_said_of(who, pronoun, text)]
+    # "I've started a language exchange with a guy called Teodor …" then "he's a vet btw":
+    # told of by the user, not the subject, and said to be a "guy"
+    joined = " ".join(told)
+    want = {"he": "m", "she": "f"}.get(pronoun)
+    for name in reversed(re.findall(r"(?<!^)\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)\b", joined)):
+        if name not in _NOT_NAMES and _gender(name, joined) == want:
+            return [_said_of(name, pronoun, text)]
     return []
 
 
-def facts_in(message: str, previous_reply: str | None, previous_user: str | None) -> list[str]:
-    """The facts of a user's message in its conversation: its own statements
+def _said_of(who: str, pronoun: str, text: str) -> str:
+    """ "he's a vet" of Teodor → "Teodor is a vet."."""
+    if text.lower().startswith(f"{pronoun}'s"):
+        return _finish(f"{who} is {text[len(pronoun) + 2 :].strip()}")
+    return _finish(f"{who} {text.split(None, 1)[1] if ' ' in text else ''}")
+
+
+def _answers_own_question(message: str, asked: str | None) -> list[str]:
+    """ "ha fair, it's Ngozi" after the user's "do you know my name?" got "I don't know": the
+    value the user then gave, as the fact their question asked for ("My name is Ngozi.")."""
+    if not asked or "?" not in asked:
+        return []
+    value = _ANSWER_PREFIX.sub("", _clean(message))
+    if re.search(
+        r"\b(?:is|was|were|are|be|been|had|did|joking|kidding|test|testing)\b", value, re.I
+    ):
+        return []  # "fair enough, that was a test" gives no value
+    swaps = {"my": "your", "i": "you", "me": "you", "am": "are", "i'm": "you're"}
+    theirs = re.sub(r"\b(my|i|me|am|i'm)\b", lambda m: swaps[m.group(1).lower()], asked, flags=re.I)
+    return _short_answer(message, theirs.rsplit("?", 1)[0] + "?")
+
+
+def facts_in(
+    message: str,
+    previous_reply: str | None,
+    previous_user: str | None,
+    unanswered: str | None = None,
+) -> list[str]:
+    """The facts of a user's message in its conversation: the value given after the user's
+    own question got "I don't know" (``unanswered``), its own statements
     (:func:`extract_facts`, the assistant's last message completing a short answer), else a
     "he …"/"she …" about whom the user's last message named; "it" kept with what it was
     (:func:`with_referent`)."""
-    facts = extract_facts(message, previous_reply) or said_of_someone_before(message, previous_user)
+    facts = (
+        _answers_own_question(message, unanswered)
+        or extract_facts(message, previous_reply)
+        or said_of_someone_before(message, previous_user)
+    )
     return with_referent(facts, previous_user)
 
 
@@ -998,7 +1125,20 @@ RESCHEDULE = re.compile(
 )
 
 
-def rescheduled(message: str, previous: str | None) -> tuple[str, str] | None:
+#: A thing said to have moved, without "it": "pottery's been moved to thursdays from next
+#: week", "the quiz has been pushed back to 8pm"
+_MOVED_THING = re.compile(
+    r"\b(?P<thing>[a-z][a-z-]+)(?:'s|\s+has|\s+is|\s+was|\s+got|\s+are|\s+have)\s+"
+    r"(?:been\s+|now\s+|being\s+|just\s+)*(?:moved|pushed|changed|rescheduled|postponed|"
+    r"shifted|switched|bumped|brought)\s+(?:back\s+|forward\s+|up\s+|over\s+)?"
+    r"(?:to|till|until|for)\s+(?P<v>[^.,;!?]{1,40}?)\s*(?:[.,;!?]|$)",
+    re.I,
+)
+
+
+def rescheduled(
+    message: str, previous: str | None, told: Sequence[str] = ()
+) -> tuple[str, str] | None:
     """``(fact before, fact now)`` when ``message`` moves what the user's ``previous``
     message set a date or time for, or None. Unlike a correction the old value was true: it
     is superseded, kept in the history.
@@ -1010,17 +1150,32 @@ def rescheduled(message: str, previous: str | None) -> tuple[str, str] | None:
         'My dentist appointment is on the 23rd at 10:30.'
     """
     m = RESCHEDULE.search(message)
-    if m is None or not previous:
+    candidates = stated_sentences(previous) if previous else []
+    if m is None:
+        # "pottery's been moved to thursdays": the told fact about pottery, in any thread
+        m = _MOVED_THING.search(message)
+        thing = content_words(m.group("thing")) if m else set()
+        candidates = [t for t in told if thing and thing <= content_words(t)]
+    if m is None or not candidates:
         return None
     # "to mondays from next week": the new day, not when the change starts
     value = re.split(r"\s+(?:from|starting|as of|because|since)\b", m.group("v"))[0]
     day, time = _DAY_OR_DATE.search(value), _CLOCK_TIME.search(value)
     if day is None and time is None:
         return None
-    for fact in stated_sentences(previous):
+    for fact in candidates:
         moved = fact
         if day is not None:
-            moved = _DAY_OR_DATE.sub(day.group(0), moved, count=1)
+            # "Tuesdays at 6.30" moved to "thursdays" keeps its capital
+            moved = _DAY_OR_DATE.sub(
+                lambda was: (
+                    day.group(0)[0].upper() + day.group(0)[1:]
+                    if was.group(0)[0].isupper()
+                    else day.group(0)
+                ),
+                moved,
+                count=1,
+            )
         if time is not None:
             moved = _CLOCK_TIME.sub(time.group(0), moved, count=1)
         if moved != fact:

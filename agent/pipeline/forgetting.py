@@ -27,7 +27,15 @@ from agent.pipeline.evidence import content_words
 from memory._slots import NOT_NAMES as _NOT_NAMES
 from memory._slots import phrase_slot, slot
 
-__all__ = ["clean_phrase", "matching", "mentions", "refers_back", "said_in", "REDACTED"]
+__all__ = [
+    "clean_phrase",
+    "kept_part",
+    "matching",
+    "mentions",
+    "refers_back",
+    "said_in",
+    "REDACTED",
+]
 
 REDACTED = "[forgotten]"
 _PREAMBLE = re.compile(
@@ -185,6 +193,35 @@ def matching(phrase: str, records: Iterable[Any]) -> list[Any]:
         if not by_slot and words and all(_TOPICS.get(w, {w}) & _topic_words(r.text) for w in words):
             out[r.id] = r
     return [out[i] for i in sorted(out)]
+
+
+def kept_part(phrase: str, text: str) -> str | None:
+    """What a memory of several sentences keeps when ``phrase`` names only some of them
+    ("forget the door code" of "I live in flat 3, Harbour Court. The door code is 4471."), or
+    None when it names the whole memory.
+
+    Example:
+        >>> kept_part("the door code", "I live at Harbour Court. The door code is 4471.")
+        'I live at Harbour Court.'
+        >>> kept_part("the door code", "The door code is 4471.") is None
+        True
+    """
+    parts = [p for p in re.split(r"(?<=[.!?])\s+", text.strip()) if p.strip()]
+    if len(parts) < 2:
+        return None
+    hit = {r.id for r in matching(phrase, [_Part(i, p) for i, p in enumerate(parts)])}
+    if not hit or len(hit) == len(parts):
+        return None
+    return " ".join(p for i, p in enumerate(parts) if i not in hit)
+
+
+class _Part:
+    """One sentence of a memory, as :func:`matching` reads records."""
+
+    current = True
+
+    def __init__(self, id: int, text: str):
+        self.id, self.text = id, text
 
 
 def mentions(message: str, forgotten: Sequence[str]) -> bool:

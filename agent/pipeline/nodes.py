@@ -34,12 +34,14 @@ from agent.pipeline.answers import (
     extractive_document_answer,
     grounded,
     holds_asked_value,
+    is_naming,
     model_answer,
     model_document_answer,
     names_what_user_told,
     related_reply,
     small_talk_reply,
     supported,
+    the_one_named,
     told_reply,
     told_window,
     with_antecedent,
@@ -63,6 +65,7 @@ from agent.pipeline.routing import (
     explicit_route,
     follow_up,
     is_question,
+    question_of,
 )
 from agent.pipeline.services import (
     Services,
@@ -74,6 +77,7 @@ from agent.pipeline.services import (
     previous_route,
     previous_user,
     store_facts,
+    unanswered_question,
 )
 from agent.pipeline.state import TurnState
 from agent.pipeline.tool_followups import (
@@ -124,7 +128,7 @@ def route(s: Services, state: TurnState) -> dict[str, Any]:
             decision.route in ("chat", "ask_memory")
             and is_question(state["message"])
             and previous_quoted_documents(state)
-            and _POINTS_BACK.search(state["message"])
+            and (_POINTS_BACK.search(state["message"]) or _ASKS_THERE.match(state["message"]))
         ):
             # "how long does it have to cook altogether?" after a quote from the recipe: the
             # same document, where only it may answer (a base model invented "10 minutes")
@@ -134,12 +138,19 @@ def route(s: Services, state: TurnState) -> dict[str, Any]:
                 decision.route == "chat"
                 and is_question(state["message"])
                 and before in ("ask_memory", "remember")
-                and re.search(r"\b(?:he|she|his|her|him|they|their|them)\b", state["message"], re.I)
+                # not "him" of "…, I want to get him a card": a pronoun of the question itself
+                and re.search(
+                    r"\b(?:he|she|his|her|him|they|their|them)\b",
+                    question_of(state["message"]),
+                    re.I,
+                )
             )
             or (
                 # "what time?" after "when's my dentist appointment?": the same thing, one detail
+                # …or after the statement that told it ("Booked the optician for 9 March at
+                # 11:20." / "what time is it at?")
                 decision.route in ("chat", "ask_documents")
-                and before == "ask_memory"
+                and before in ("ask_memory", "remember")
                 and _ELLIPTIC.match(state["message"])
             )
             or (
@@ -168,6 +179,14 @@ def route(s: Services, state: TurnState) -> dict[str, Any]:
 
 
 FOLLOW_UP_ABOUT = "rule: a follow-up about who or what was just discussed"
+#: "is there a hot tub?", "can we bring the dog?" after a quote from the cottage's welcome
+#: sheet: what the document offers or allows, where only it may answer
+_ASKS_THERE = re.compile(
+    r"^\s*(?:(?:and|also|oh|so|ok|okay)\b[\s,]*)?(?:is there|are there|"
+    r"do (?:they|you|we) (?:have|get|provide|offer)|does (?:it|the \w+) (?:have|come with|include)|"
+    r"can (?:i|we)|are (?:we|you) allowed|am i allowed)\b",
+    re.I,
+)
 #: A question of one detail with no subject of its own: "what time?", "and where?", "how much?"
 _ELLIPTIC = re.compile(
     r"^\s*(?:(?:and|so|ok|okay|oh)[,\s]+)?(?:(?:in|at|on|from|to|for)\s+)?"
@@ -176,7 +195,7 @@ _ELLIPTIC = re.compile(
     r"type|brand|model|name)|when|where|who|whose|why|how much|how many|how long|what about "
     r"(?:it|that|him|her|them))(?:\s+(?:is|was|'s|will)\s+(?:it|that)(?:\s+be)?"
     r"(?:\s+(?:in|at|on|from))?)?"
-    r"(?:\s+(?:again|exactly|then|though))?\s*\?+\s*$",
+    r"(?:\s+(?:again|exactly|then|though))?\s*\?*\s*$",
     re.I,
 )
 SAID_OF_SOMEONE = "rule: a statement about whom the user just named"
@@ -225,15 +244,19 @@ def recall(s: Services, state: TurnState) -> dict[str, Any]:
         return {"memories": [], "direct": direct}
     message = state["message"]
     if is_question(message):
-        message = with_antecedent(message, previous_question(state))
+        # "also what's the physio's name, I want to get him a card": what is asked decides
+        asked_alone = question_of(message)
+        message = with_antecedent(asked_alone, previous_question(state))
         own = question_slot(message)
         if (
             state.get("route_reason") == FOLLOW_UP_ABOUT
-            and message == state["message"]
+            and message == asked_alone
             # "and Theo - what's his job?" names whom it asks about
             and (own is None or own[0] in ("he", "she", "they", "it", "i"))
         ):
-            message = f"{previous_question(state) or ''} {message}".strip()
+            # the question before, or the statement that told what "it" is
+            before = previous_question(state) or previous_user(state)
+            message = f"{before or ''} {message}".strip()
     history = is_question(message) and (asks_history(message) or asks_when(message))
     hits = s.memory.search(message, user=state["user"], k=s.recall_k, include_history=history)
     asked = question_slot(message) if is_question(message) else None
@@ -250,17 +273,7 @@ def recall(s: Services, state: TurnState) -> dict[str, Any]:
             )
             if h.record.id not in seen
         ]
-    items = [
-        {
-            "id": h.record.id,
-            "text": h.record.text,
-            "score": round(h.score, 4),
-            "similarity": round(h.similarity, 4),
-            "date": date(h.record.created),
-            "current": h.record.current,
-        }
-        for h in hits
-    ]
+    items = [_item(h) for h in hits]
     related: list[dict[str, Any]] = []
     if is_question(message):
         # evidence only: a memory that does not answer the question stays out of view
@@ -270,6 +283,16 @@ def recall(s: Services, state: TurnState) -> dict[str, Any]:
             # "and in which city?" after "what do I do for work?": the fact that answered
             # the question before holds the detail, or nothing does
             found = evidence(before, items)
+        by_name = the_one_named(message, items)
+        if by_name is not None and all(is_naming(m["text"]) for m in found):
+            # "how much does my flatmate owe me?" with "Sam is my flatmate": ask it of Sam
+            named = [
+                _item(h)
+                for h in s.memory.search(by_name, user=state["user"], k=s.recall_k)
+                if h.record.id not in {m["id"] for m in items}
+            ]
+            found = evidence(by_name, items + named) or found
+            items += named
         related = [] if found else about_the_same(message, items)
     else:
         found = [m for m in items if m["similarity"] >= s.min_similarity][: s.recall_k]
@@ -278,6 +301,18 @@ def recall(s: Services, state: TurnState) -> dict[str, Any]:
         "personal": names_what_user_told(message, items) or bool(related),
         # said with an "I don't know" when nothing answers for sure
         "related": related or ([] if found else closest_told(message, items)),
+    }
+
+
+def _item(h: Any) -> dict[str, Any]:
+    """A memory search hit as the turn state carries it."""
+    return {
+        "id": h.record.id,
+        "text": h.record.text,
+        "score": round(h.score, 4),
+        "similarity": round(h.similarity, 4),
+        "date": date(h.record.created),
+        "current": h.record.current,
     }
 
 
@@ -307,7 +342,11 @@ def retrieve(s: Services, state: TurnState) -> dict[str, Any]:
                 "lexical": h.bm25_rank is not None,
             }
         )
-    if state["route"] == "chat" and not any(c["lexical"] for c in chunks):
+    # "what's dad allergic to?" / "Allergies: penicillin": BM25's stems differ, the words not
+    asked = content_words(state["message"])
+    if state["route"] == "chat" and not any(
+        c["lexical"] or asked & content_words(c["quote"]) for c in chunks
+    ):
         chunks = []  # small talk and general questions get no unrelated excerpts
     return {"chunks": chunks}
 
@@ -376,7 +415,9 @@ def memorize(s: Services, state: TurnState) -> dict[str, Any]:
     # would otherwise block the user's own statement.
     context = [m["text"] for m in state.get("memories", [])]
     context += [c["quote"] for c in state.get("chunks", [])]
-    facts = facts_in(state["message"], previous_reply(state), previous_user(state))
+    facts = facts_in(
+        state["message"], previous_reply(state), previous_user(state), unanswered_question(state)
+    )
     done = store_facts(s, state, facts, context)
     kept = [f for f in done if f["action"] in ("added", "pending")]
     if not kept or not state.get("reply"):

@@ -35,6 +35,7 @@ from agent.capabilities import TOOLS
 from agent.errors import LorebookError
 from agent.llm.prompts import Message
 from agent.pipeline.facts import (
+    EMBEDDED_QUESTION,
     QUESTION_TAG,
     SCRATCH_SWAP,
     SLURRED_QUESTION,
@@ -74,7 +75,9 @@ _PLAIN = (
         "forget",
         re.compile(
             # "ok that's embarrassing, stop remembering the nickname": after a lead-in too
-            r"^(?:[^.!?,;]{0,40}[.!?,;]\s+){0,3}?"
+            r"^(?:[^.!?,;]{0,80}[.!?,;]\s+){0,3}?"
+            # "on reflection I'd rather you didn't keep medical things"
+            + r"(?:(?:on (?:second thoughts?|reflection)|actually|tbh|honestly|hmm+)\s*,?\s+)?"
             + _POLITE.removeprefix("^")
             # "Kasimir and I are square now, so you can stop remembering that I owe him money"
             + r"(?:(?:so|and)\s+)?(?:you can|you may|feel free to)?\s*"
@@ -82,6 +85,9 @@ _PLAIN = (
             r"strike|cross out|cross off|clear|purge|get rid of|bin|lose|ditch|scrub)"
             r"(?=\s+(?:what|whatever|everything|all|my|our|the|that|those|this|about|any)\b)|"
             r"stop remembering|(?:don't|do not) (?:remember|store|keep|hang on to|hold on to)|"
+            # "you don't need to hold on to the teacher's name"
+            r"you (?:don't|do not) (?:need|have) to (?:remember|store|keep|hang on to|"
+            r"hold on to)|"
             # "I don't want Declan anywhere in your memory"
             r"i (?:don't|do not) want(?= .{1,60}\b(?:in your (?:memory|notes|records)|remembered|"
             r"stored|kept)\b)|"
@@ -206,16 +212,29 @@ _DOCUMENTS = re.compile(
     r"(?:does|did) (?:it|that|this) (?:say|mention|state|specify))\b",
     re.I,
 )
+#: Words a question may open with before its question word: "also what's the physio's name,
+#: I want to get him a card", "and who's my teacher again", "ok so where do we meet"
+_OPENERS = (
+    r"(?:(?:and|also|ok|okay|oh|ah|but|btw|hmm+|um+|wait|right|anyway|sorry|so|"
+    r"quick (?:one|q|question)|by the way)\b[\s,.:!-]*)*"
+)
 _QUESTION = re.compile(
-    r"\?\s*$|^\s*(what|who|whom|whose|where|when|which|how|why|do|does|did|is|are|am|was|"
-    r"were|can|could|have|has)\b|^\s*(?:please\s+)?tell me (?:more )?about\b",
+    r"\?(?:\s|$)|"
+    rf"^\s*{_OPENERS}(what|who|whom|whose|where|when|which|how|why)\b|"
+    # "and is she still in Leeds", but not "so do I" (a reply)
+    r"^\s*(?:(?:and|also|oh|btw)\b[\s,]*)?(do|does|did|is|are|am|was|were|can|could|have|has)\b"
+    r"(?!\s+(?:i|we)\s*[.!]*$)|"
+    r"^\s*(?:please\s+)?tell me (?:more )?about\b",
     re.I,
 )
 _ABOUT_USER = re.compile(
     # "we"/"us" is the user's household or team, not "can we chat?" with the assistant
     r"(?<!can )(?<!could )(?<!shall )(?<!should )(?<!may )(?<!would )(?<!let )\b(?:we|us)\b|"
     r"\b(my|mine|i|i'm|i've|i'd|am i|do i|did i|have i|myself|the user|user's|our|ours|"
-    r"about me|do you remember|did i tell you|have i told you|what do you know about)\b",
+    r"about me|do you remember|did i tell you|have i told you|what do you know about)\b|"
+    # "who was it that took me the first time?", "who handed me the keys?"
+    r"\b(?:took|gave|handed|sent|lent|sold|showed|taught|introduced|invited|drove|hired|"
+    r"bought|owes|paid|got|left|recommended|referred)\s+me\b",
     re.I,
 )
 
@@ -276,6 +295,14 @@ class Decision:
     payload: str
 
 
+#: A new value said after what it replaces: "…, new target is 2h15", "…, it's Thursdays now"
+_NEW_VALUE = re.compile(
+    r"[,;—–-]\s*(?:(?:and|the|my|our)\s+)?(?:new\s+[a-z-]+(?:\s+[a-z-]+)?\s+(?:is|'s|are)|"
+    r"it'?s\s+(?:\S+\s+){0,3}now)\b",
+    re.I,
+)
+
+
 def explicit_route(message: str, command: str | None = None) -> Decision | None:
     """The route fixed by a command or plain-word pattern, or None for free text.
 
@@ -331,6 +358,12 @@ def explicit_route(message: str, command: str | None = None) -> Decision | None:
             and not _MEMORY_WORDS.search(m.group("text"))
         ):
             continue  # "I told her, forget it, we are done": no memory named
+        new = _NEW_VALUE.search(m.group("text")) if m and route == "forget" else None
+        if m and new:
+            # "forget the sub-2 goal, new target is 2h15": a change of value, not a forget
+            said = m.group("text")[new.start() + 1 :].strip(" ,;—–-.!")
+            said = re.sub(r"(?i)^(?:the\s+)?new\b", "My new", said)  # the user's own
+            return Decision("remember", "rule: a new value said to replace one", said)
         if m:
             return Decision(route, f"plain-word {route} command", m.group("text").strip(" .!"))
     return None
@@ -352,6 +385,14 @@ def tool_route(message: str) -> Decision | None:
     for route, pattern in _TOOL_RULES:
         if pattern.match(message):
             return Decision(route, f"rule: an imperative to {route} with its object", message)
+    # "about to sign a lease, can you check this clause for anything dodgy?\n\n"…"": a short
+    # lead-in clause, then the request
+    lead = re.match(r"^[^.!?,;:\n\"“']{1,60}(?:[,;:]|\s[—–-]|[.!]+)\s+", message)
+    if lead is not None:
+        rest = message[lead.end() :]
+        for route, pattern in _TOOL_RULES:
+            if pattern.match(rest):
+                return Decision(route, f"rule: an imperative to {route} with its object", rest)
     return None
 
 
@@ -363,7 +404,11 @@ def is_question(message: str) -> bool:
         >>> is_question("whats my GP called again"), is_question("ugh mondays, am I right")
         (True, False)
     """
-    return bool(_QUESTION.search(message.strip()) or SLURRED_QUESTION.match(message))
+    return bool(
+        _QUESTION.search(message.strip())
+        or SLURRED_QUESTION.match(message)
+        or EMBEDDED_QUESTION.search(message)
+    )
 
 
 def asked_part(message: str) -> str:
@@ -381,6 +426,54 @@ def asked_part(message: str) -> str:
         if is_question(part):
             return " ".join(parts[i:]) if i else message
     return message
+
+
+#: What follows a question to say why it is asked: "…, I want to get him a card", "… need it
+#: for the water rota form", "giving my mate directions"
+_PURPOSE = re.compile(
+    r"(?:,|\s[-—–])\s*(?:(?:i|i'm|i've|we|we're)\s+(?:want|need|wanna|have|gotta|got|am|'m|'re|"
+    r"was|were|'ve)\b|need (?:it|them|this|that)\b|(?:giving|filling|sorting|booking|writing|"
+    r"sending|getting|trying|doing)\b|for (?:a|the|my|our)\b|just (?:wondering|checking)\b|"
+    r"(?:cheers|thanks|ta)\b).*$",
+    re.I | re.S,
+)
+
+
+def question_of(message: str) -> str:
+    """The question a message asks, without what sets it up or says why: the sentences that
+    end with a question mark, from a dash or colon on, its purpose clause cut.
+
+    Example:
+        >>> question_of("also what's the physio's name, I want to get him a thank you card")
+        "also what's the physio's name"
+        >>> question_of("where are rehearsals held? giving my mate directions")
+        'where are rehearsals held?'
+        >>> question_of("my brain is mush - what's my candle business called?")
+        "what's my candle business called?"
+    """
+    asked = (
+        " ".join(p for p in re.split(r"(?<=[.!?])\s+", message.strip()) if p.rstrip().endswith("?"))
+        or message.strip()
+    )
+    # "quick q, settling an argument with my nephew — how many legs does a spider have?"
+    parts = re.split(r"\s[—–-]\s|:\s", asked)
+    # …but "and Theo - what's his job?" names whom it asks about
+    if len(parts) > 1 and _QUESTION.search(parts[-1].strip()) and len(parts[-2].split()) > 3:
+        asked = parts[-1].strip()
+    inside = EMBEDDED_QUESTION.search(asked)
+    if inside and not _QUESTION.search(asked.strip()) and not SLURRED_QUESTION.match(asked):
+        # "haha thanks. wait what am i cooking tonight again": the question; "survived the
+        # in-laws 😂 what were their names again": with whom "their" points back at
+        start = inside.start("q")
+        if re.search(r"\b(?:they|their|them|he|she|his|her|him|it|its)\b", inside.group("q"), re.I):
+            ends = [m.end() for m in re.finditer(r"[.!?]+\s+|\n", asked[:start])]
+            start = ends[-1] if ends else 0
+        asked = asked[start : inside.end("q")].strip()
+    if is_question(asked):
+        cut = _PURPOSE.sub("", asked).strip()
+        if cut and is_question(cut + "?"):
+            asked = cut
+    return asked
 
 
 _SMALL_TALK = re.compile(
@@ -517,18 +610,9 @@ class Router:
         if is_statement(message) and stated_sentences(message):
             return Decision("remember", "rule: a statement of facts", message)
         # "What's the capital of Australia? I always want to say Sydney.": the question decides
-        question = (
-            " ".join(
-                p for p in re.split(r"(?<=[.!?])\s+", message.strip()) if p.rstrip().endswith("?")
-            )
-            or message
-        )
-        # "quick q, settling an argument with my nephew — how many legs does a spider have?"
-        asked_after = re.split(r"\s[—–]\s|:\s", question)[-1]
-        if asked_after is not question and _QUESTION.search(asked_after.strip()):
-            question = asked_after
+        question = question_of(message)
         # "sorry, who did I marry? joking, but tell me anyway" asks, whatever follows
-        if is_question(message) or (question is not message and is_question(question)):
+        if is_question(message) or (question != message.strip() and is_question(question)):
             if _DOCUMENTS.search(message):
                 return Decision("ask_documents", "rule: a question naming documents", message)
             if asks_about_user(question):
@@ -580,8 +664,10 @@ _ADD_TO_IT = re.compile(
     re.I,
 )
 _CHANGE_IT = re.compile(
-    _CHANGE_LEAD
-    + r"(?:make|have|get) (?:it|that|the function|the code)\s+(?:also\s+)?(?P<what>.+)$",
+    _CHANGE_LEAD + r"(?:(?:make|have|get) (?:it|that|the function|the code)\s+(?:also\s+)?|"
+    # "can you change it so it rounds the result to 1 decimal place"
+    r"(?:change|tweak|update|modify|adjust|edit|rewrite|fix) (?:it|that|the function|the code)"
+    r"\s+(?:so (?:that )?(?:it )?|to )?)(?P<what>.+)$",
     re.I | re.S,
 )
 
@@ -615,6 +701,8 @@ def follow_up(
         added, change = _ADD_TO_IT.match(message), _CHANGE_IT.match(message)
         wanted = f"have {added.group('what')}" if added else change and change.group("what")
         if wanted:
+            # "so it rounds the result": "It should also round the result"
+            wanted = re.sub(r"^(\w+?[^s\W])s\b", r"\1", wanted.strip())
             task = previous_message.strip().rstrip(".!?")
             return Decision(
                 "code",

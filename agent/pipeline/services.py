@@ -123,6 +123,14 @@ def previous_user(state: TurnState) -> str | None:
     return None
 
 
+def unanswered_question(state: TurnState) -> str | None:
+    """The user's last message when it was a question the reply said "I don't know" to."""
+    last = next((h for h in reversed(state.get("history", [])) if h["role"] == "assistant"), None)
+    if last is None or not str(last["content"]).startswith("I don't know"):
+        return None
+    return previous_question(state)
+
+
 def previous_question(state: TurnState) -> str | None:
     """The user's last message if it was a question."""
     for h in reversed(state.get("history", [])):

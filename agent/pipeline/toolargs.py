@@ -73,6 +73,9 @@ def parse_translate(payload: str, languages: Mapping[str, str]) -> TranslateArgs
         TranslateArgs(text='good morning', target='fr')
         >>> parse_translate("Translate 'good morning' into French.", {"fr": "French"})
         TranslateArgs(text='good morning', target='fr')
+        >>> parse_translate("can u translate 'the bill please' into french, off to Lyon next "
+        ...     "week and my French is rusty", {"fr": "French"})
+        TranslateArgs(text='the bill please', target='fr')
     """
     text = payload.strip()
     target = None
@@ -100,7 +103,12 @@ def parse_translate(payload: str, languages: Mapping[str, str]) -> TranslateArgs
         )
     text = _VERB.sub("", text).strip()
     quoted = _QUOTED.fullmatch(text) or _QUOTED.search(text) if len(text) < 300 else None
-    if quoted and len(quoted.group(1)) >= len(text) // 3:
+    # "can u translate 'I am allergic to peanuts' into german, off to Munich next week and v
+    # nervous about food": the quote is what to translate, the rest says why
+    asked = quoted and re.search(
+        r"\b(?:translate|say|put|write|how do)\b", text.replace(quoted.group(0), ""), re.I
+    )
+    if quoted and (len(quoted.group(1)) >= len(text) // 3 or asked):
         text = quoted.group(1)
     text = text.strip()
     if not text:

@@ -1153,3 +1153,216 @@ def test_a_rescheduling_moves_only_the_day_and_the_time() -> None:
     )
     assert now == "Dentist appointment is Friday at 9:30 in the morning, Dr Lindqvist's practice."
     assert agent.pipeline.facts.rescheduled("they moved it to Friday", "My physio is Anna") is None
+
+
+@pytest.mark.parametrize(
+    "message, facts",
+    [
+        # a dashed lead-in about no one is not part of the fact
+        (
+            "quick life update - my aunt Rosalind moved in with us in May",
+            ["My aunt Rosalind moved in with us in May."],
+        ),
+        # "she" is the one known to be a woman, not the one of unknown gender named last
+        (
+            "my gran Imelda has a new carer, Tobias. she's on blood thinners so no grapefruit",
+            [
+                "My gran Imelda has a new carer, Tobias.",
+                "My gran Imelda is on blood thinners so no grapefruit.",
+            ],
+        ),
+        # "he" after the user's sentence is the man it named; "and lives" stays his
+        (
+            "I care for my uncle Brendan, he's 77 and lives with us",
+            ["I care for my uncle Brendan.", "Brendan is 77.", "Brendan lives with us."],
+        ),
+        # "lives" is not the user's verb: kept whole rather than "I lives in Leeds"
+        (
+            "I met my friend Noor, she's a nurse and lives in Leeds",
+            ["I met my friend Noor, she's a nurse and lives in Leeds."],
+        ),
+        # why a question was asked, and a document handed over, are not facts
+        ("what time does the pool open? need it for my schedule", []),
+        ("here's the lease from the letting agent", []),
+        # a correction's preamble before a dash is dropped
+        (
+            "oh wait no, I was wrong - Maeve stepped down in March, the new treasurer's Colm",
+            ["Maeve stepped down in March, the new treasurer's Colm."],
+        ),
+    ],
+)
+def test_lead_ins_pronouns_and_purposes(message: str, facts: list[str]) -> None:
+    assert agent.pipeline.facts.extract_facts(message) == facts
+
+
+def test_questions_led_by_and_or_also_with_a_purpose_clause_are_answered(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="I have no idea.") as bot:
+        bot.chat("my nan Orla had a fall, her nurse, Kwame, visits on mondays")
+        bot.chat("I've joined a chess club with a guy called Anders. We play at the Lantern pub")
+        # "he" of a man the user named, though the sentences' subjects were "I" and "we"
+        assert "dentist" in bot.chat("he's a dentist btw").facts[0]["text"]
+        reply = bot.chat("also what's the nurse's name, I want to send him a card", thread="b")
+        assert "Kwame" in reply.text
+        assert "Lantern" in bot.chat("and where do me and Anders play?", thread="b").text
+        assert "Kwame" in bot.chat("and who visits nan on mondays", thread="b").text
+
+
+def test_who_is_asked_by_the_role_and_a_change_answers_with_its_new_value(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="I have no idea.") as bot:
+        bot.chat("at the tennis club Rowan runs the bar and Roisin is the coach")
+        bot.chat("Maeve stepped down in March, the new treasurer's Colm")
+        reply = bot.chat("who's the coach at the tennis club?", thread="b").text
+        assert "Roisin" in reply and "Rowan" not in reply
+        reply = bot.chat("who's the treasurer?", thread="b").text
+        assert "Colm" in reply and "Maeve" not in reply
+
+
+def test_a_forms_fields_are_each_an_answer(tmp_path: Path) -> None:
+    form = tmp_path / "plan.txt"
+    form.write_text(
+        "Care plan - Mr Alwyn Pryce\nVisits: 9:00 and 17:00 daily\n"
+        "Allergies: latex\nMobility: uses a stick outdoors\n"
+    )
+    with _bot(tmp_path / "home", reply="He has a cold.") as bot:
+        bot.ingest([form])
+        turn = bot.chat("what's grandad allergic to?")
+        assert "latex" in turn.text and "stick" not in turn.text and turn.citations
+
+
+def test_forgetting_part_of_a_memory_keeps_the_rest_and_erases_the_part(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with _bot(home) as bot:
+        bot.remember("I live at 9 Marsh Lane. The alarm code is 2290.")
+        turn = bot.chat("actually can you forget the alarm code, feels risky")
+        assert turn.route == "forget" and "(1 memory" in turn.text
+        assert [r.text for r in bot.memory.list("me")] == ["I live at 9 Marsh Lane."]
+        assert "Marsh Lane" in bot.chat("where do I live?", thread="b").text
+    assert b"2290" not in (home / "memory.db").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "ask",
+    [
+        "you don't need to hold on to my GP's name, drop it please",
+        "Actually, on reflection I'd rather you didn't keep health things. Please wipe what I "
+        "said about my GP.",
+    ],
+)
+def test_forget_said_as_what_need_not_be_kept(tmp_path: Path, ask: str) -> None:
+    with _bot(tmp_path) as bot:
+        bot.remember("My GP is Dr Okafor.")
+        bot.remember("I bank with Norda Bank.")
+        assert bot.chat(ask).route == "forget"
+        assert [r.text for r in bot.memory.list("me")] == ["I bank with Norda Bank."]
+
+
+def test_a_question_inside_a_message_is_asked_and_a_value_after_i_dont_know_is_kept(
+    tmp_path: Path,
+) -> None:
+    with _bot(tmp_path, reply="No idea.") as bot:
+        bot.chat("making a huge paella tonight for my neighbours, Ilse and Bram")
+        turn = bot.chat("lol ok. wait what am i cooking tonight again, brain is fried", thread="b")
+        assert "paella" in turn.text and not turn.facts
+        assert bot.chat("do you know my name?", thread="b").text.startswith("I don't know")
+        assert bot.chat("ha fair, it's Ottilie", thread="b").facts[0]["text"] == (
+            "My name is Ottilie."
+        )
+        assert "Ottilie" in bot.chat("what's my name?", thread="c").text
+        # a story's lead-in is not an aside that empties it
+        said = bot.chat("long story short, my aunt Vera gave me her old van")
+        assert said.facts and "Vera" in said.facts[0]["text"]
+        assert bot.chat("who gave me the van?", thread="d").route == "ask_memory"
+
+
+def test_a_relation_asked_of_is_the_person_named_as_it(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="No idea.") as bot:
+        bot.chat("housekeeping: Ravi is my landlord, Rob is my lodger. Rob owes me £60 for gas")
+        reply = bot.chat("how much does my lodger owe me?", thread="b").text
+        assert "60" in reply and "Ravi" not in reply
+        # what they are, said in brackets, stays with the name
+        bot.chat("Pippin (our border terrier) is 9 and hates the vet")
+        assert "terrier" in bot.chat("what kind of dog is Pippin?", thread="b").text
+        # of two people in one fact, the part about the one asked
+        bot.chat("Ines at number 4 is the retired judge, Inez at number 8 runs the bakery")
+        reply = bot.chat("what number does Ines live at?", thread="b").text
+        assert "4" in reply and "8" not in reply
+        # of a fact of two sentences, the one that answers
+        bot.remember("Tomasz is the apprentice I'm mentoring. Tamsin's birthday is 2 June.")
+        reply = bot.chat("who am I mentoring again?", thread="c").text
+        assert "Tomasz" in reply and "Tamsin" not in reply
+
+
+def test_a_yes_no_question_after_a_document_quote_stays_with_the_documents(
+    tmp_path: Path,
+) -> None:
+    sheet = tmp_path / "welcome.txt"
+    sheet.write_text("Welcome to Heron Barn.\nWifi network: HeronGuest, password: otter-44\n")
+    with _bot(tmp_path / "home", reply="Yes, there is a sauna.") as bot:
+        bot.ingest([sheet])
+        assert "otter-44" in bot.chat("what's the wifi password?").text
+        turn = bot.chat("is there a sauna?")
+        assert turn.route == "ask_documents" and "sauna" not in turn.text.lower()
+
+
+def test_a_thing_said_to_have_moved_reschedules_the_fact_about_it(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.chat("joined a life drawing class!! wednesdays at 7.15 at the Corn Exchange")
+        bot.chat("the tutor's called Bexley, she's brilliant")
+        turn = bot.chat("oh wait, they emailed, drawing's been moved to fridays from next week")
+        assert "replaces" in turn.text
+        reply = bot.chat("remind me what night my drawing class is on?", thread="b").text
+        assert "Fridays at 7.15" in reply and "wednesday" not in reply.lower()
+        # "she" is still the one left unnamed, not the man named in her clause
+        said = bot.chat("so she's not with Tobiah anymore, her coach is Nadia now").facts
+        assert "Tobiah's coach" not in str(said)
+        # an appointment's time is not the clock's
+        bot.chat("Booked the optician for 9 March at 11:20.")
+        assert "11:20" in bot.chat("what time is it at?").text
+
+
+def test_tool_requests_after_a_lead_in_or_with_a_reason_after_them() -> None:
+    route = Router(None).route
+    clause = 'about to renew my lease, can you check this clause for anything dodgy?\n\n"4.1 Rent '
+    clause += 'may rise at any time."'
+    turn = route(clause)
+    assert turn.route == "review" and turn.payload.startswith("can you check")
+    change = agent.pipeline.routing.follow_up(
+        "nice, can you change it so it rounds the result to 1 decimal place",
+        "code",
+        "write a python function that converts miles to km",
+    )
+    assert change is not None and change.payload.endswith("round the result to 1 decimal place.")
+    from tools.translate import LANGUAGES
+
+    args = agent.pipeline.toolargs.parse_translate(
+        "can u translate 'where is the pharmacy' into german, off to Graz soon and a bit nervous",
+        LANGUAGES,
+    )
+    assert args == agent.pipeline.toolargs.TranslateArgs("where is the pharmacy", "de")
+
+
+def test_which_of_them_is_the_part_naming_who_does_it(tmp_path: Path) -> None:
+    with _bot(tmp_path, reply="No idea.") as bot:
+        bot.remember(
+            "Hanne at number 3 is the retired nurse, Hanna at number 5 runs the bike repair shop."
+        )
+        reply = bot.chat("which of my neighbours fixes bikes?").text
+        assert "Hanna" in reply and "Hanne" not in reply
+
+
+def test_forget_with_its_new_value_is_a_change_and_what_colour_follows_up(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        turn = bot.chat("being realistic, forget the sub-3 goal, new target is 3h20")
+        assert turn.route == "remember" and turn.facts[0]["text"] == "My new target is 3h20."
+        bot.chat("I now drive a green Kia Picanto.")
+        assert "green" in bot.chat("what colour is it", thread="main").text
+
+
+def test_she_after_an_adopted_animal_is_the_animal_not_a_word_of_a_charity(
+    tmp_path: Path,
+) -> None:
+    facts = agent.pipeline.facts.extract_facts(
+        "We adopted an old whippet from the Fenwick Dog Rescue today!! She's 9, her old name "
+        "was Comet"
+    )
+    assert facts[1:] == ["Our whippet is 9.", "Our whippet's old name was Comet."]
