@@ -1092,6 +1092,7 @@ def part_about(question: str, text: str) -> str:
         if (
             len(held) == 1
             and len(parts) > 1
+            and not _TITLE_END.search(text)  # "My doctor is Dr. Okonkwo" is one part
             and set(re.findall(r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+", held[0])) - NOT_NAMES
         ):
             return held[0]
@@ -1156,6 +1157,10 @@ def is_naming(text: str) -> bool:
     )
 
 
+#: A title's full stop, which ends no sentence: "Dr. Okonkwo", "Mrs. Hale", "St. Ives"
+_TITLE_END = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Mx|Prof|St|Rev|Capt|Sgt)\.\s")
+
+
 _OWN_SUBJECT = re.compile(
     r"^(?:(?:my|our|i|i'm|i've|we|we're)\b|[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:'s\s+[a-z]+)?\s+"
     r"(?:is|was|has|are|were|lives|works|runs|[a-z]+s)\b)",
@@ -1177,7 +1182,7 @@ def _answering_sentence(question: str, text: str) -> str:
     """
     sentences = [p for p in re.split(r"(?<=[.!?])\s+", text.strip()) if p.strip()]
     shared = content_words(question) & content_words(text)
-    if len(sentences) < 2 or not shared:
+    if len(sentences) < 2 or not shared or _TITLE_END.search(text):
         return text
     whole = [i for i, p in enumerate(sentences) if shared <= content_words(p)]
     if len(whole) != 1 or not all(

@@ -206,7 +206,9 @@ def kept_part(phrase: str, text: str) -> str | None:
         >>> kept_part("the door code", "The door code is 4471.") is None
         True
     """
-    parts = [p for p in re.split(r"(?<=[.!?])\s+", text.strip()) if p.strip()]
+    # "Dr. Okonkwo" is not two sentences: the name would outlive its doctor
+    ends = r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMx\.)(?<!\bSt\.)(?<!\bMrs\.)(?<!\bProf\.)"
+    parts = [p for p in re.split(ends + r"(?<=[.!?])\s+", text.strip()) if p.strip()]
     if len(parts) < 2:
         return None
     hit = {r.id for r in matching(phrase, [_Part(i, p) for i, p in enumerate(parts)])}

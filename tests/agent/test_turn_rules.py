@@ -1366,3 +1366,11 @@ def test_she_after_an_adopted_animal_is_the_animal_not_a_word_of_a_charity(
         "was Comet"
     )
     assert facts[1:] == ["Our whippet is 9.", "Our whippet's old name was Comet."]
+
+
+def test_a_title_s_full_stop_splits_no_fact(tmp_path: Path) -> None:
+    with _bot(tmp_path) as bot:
+        bot.remember("I bank with Norda. My dentist is Dr. Abara on Mill Street.")
+        assert "Abara" in bot.chat("Who is my dentist?").text
+        bot.chat("please forget my dentist")
+        assert "Abara" not in str([r.text for r in bot.memory.list("me")])
