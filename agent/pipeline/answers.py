@@ -1188,7 +1188,10 @@ def _answering_sentence(question: str, text: str) -> str:
     if len(whole) != 1 or not all(
         # only sentences with a subject of their own are left out ("Deb's birthday is …"),
         # not what carries on ("I joined a pottery class. Tuesdays at 6.30 …")
-        _OWN_SUBJECT.match(p) and p.split()[0].rstrip("'s").lower() not in _MONTHS_DAYS
+        _OWN_SUBJECT.match(p)
+        and p.split()[0].rstrip("'s").lower() not in _MONTHS_DAYS
+        # "We named him Dumpling" points back at the rabbit
+        and not re.search(r"\b(?:him|her|it|them|he|she|they|his|its|their)\b", p, re.I)
         for i, p in enumerate(sentences)
         if i != whole[0]
     ):

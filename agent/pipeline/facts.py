@@ -75,8 +75,14 @@ EMBEDDED_QUESTION = re.compile(
     r"(?<![A-Za-z'])(?<!know )(?<!knew )(?<!asked )(?<!ask )(?<!wonder )(?<!remember )"
     r"(?<!forgot )(?<!forget )(?<!told )(?<!tell )(?<!sure )(?<!idea )(?<!decide )(?<!see )"
     r"(?<!understand )(?<!explain )(?<!show )(?<!out )(?<!matter )(?<!about )(?<!is )"
-    r"(?P<q>(?:what|who|where|when|which|how)\s+(?:am|is|are|was|were|do|does|did|have|has|"
-    r"can|should|will|would)\s+(?:i|we|you|they|he|she|it|my|our|their|his|her|the)\b"
+    # at a clause's start ("wait what am i…", "😂 what were their…"), or with "I"/"we"/"you"
+    # after the verb anywhere ("if i lose my laptop who do i ring"); not a relative clause
+    # ("Ralph is the groundsman who does the pitches")
+    r"(?P<q>(?:(?<=^)|(?<=[^\w\s] )|(?<=[^\w\s])|(?<=\bwait )|(?<=\bso )|(?<=\bok )|"
+    r"(?<=\boh )|(?<=\band )|(?<=\bbut )|(?<=\banyway )|(?<=\bbtw )|(?<=\blol )|"
+    r"(?<=\bhaha ))(?:what|who|where|when|which|how)\s+(?:am|is|are|was|were|do|does|did|"
+    r"have|has|can|should|will|would)\s+(?:i|we|you|they|he|she|it|my|our|their|his|her|the)\b"
+    r"[^.!?,;]*|(?:what|who|where|when|which|how)\s+(?:am|do|did|can|should|have)\s+(?:i|we)\b"
     r"[^.!?,;]*)",
     re.I,
 )
@@ -659,6 +665,8 @@ def stated_sentences(message: str) -> list[str]:
                 pron = None
         if pron and subject is not None and pron.group(1).lower() in ("he", "she", "they"):
             who = _agreeing(pron.group(1), subject, " ".join(out[-2:]))
+            if pron.group(1).lower() == "they" and who is not None and " and " not in who:
+                who = None  # "Ralph is the groundsman … they're forever arguing": both of them
             if who is not None:
                 rest = s[pron.end() :]
                 # "… is Kiki. She belongs to Doreen.", "he's a Hermann's tortoise"
@@ -1023,7 +1031,8 @@ def said_of_someone_before(message: str, previous: str | None) -> list[str]:
         if subject is None or subject in ("I", "We") or not _is_person(subject):
             continue
         who = _agreeing(pronoun, subject, fact)
-        if who is None or _gender(who, fact) is None:
+        # "a guy called Teodor …. Teodor is teaching me Romanian": his gender, said before
+        if who is None or _gender(who, " ".join(told)) is None:
             return []  # "he" of someone whose gender the user never said: not guessed
         return [_said_of(who, pronoun, text)]
     # "I've started a language exchange with a guy called Teodor …" then "he's a vet btw":

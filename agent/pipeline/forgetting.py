@@ -70,6 +70,7 @@ _GROUPS = (
     "sala earn inco wage pay paid",
     "inte appl hiri",
     "mone cash debt owe owes owed owin lent lend borr loan",
+    "weig kilo ston lbs heav",
 )
 _TOPICS = {w: set(g.split()) for g in _GROUPS for w in g.split()}
 
@@ -95,6 +96,8 @@ def _topic_words(text: str) -> set[str]:
         words.add("sala")  # "I make 39,000 a year" is the salary to forget
     if re.search(r"[£$€]\s?\d|\d\s?(?:quid|pounds|dollars|euros|bucks)\b", text, re.I):
         words.add("mone")  # "I owe Kasimir £250" is the money to forget
+    if re.search(r"\d\s*(?:kg|kilos?|stone|lbs?)\b", text, re.I):
+        words.add("weig")  # "I'm 94 kilos right now" is the weight to forget
     if re.search(r"\bcalls? me\b|\bknown as\b|\bgo by\b", text, re.I):
         words.add("nick")  # "my friends call me Biscuit" is the nickname to forget
     return words

@@ -1374,3 +1374,22 @@ def test_a_title_s_full_stop_splits_no_fact(tmp_path: Path) -> None:
         assert "Abara" in bot.chat("Who is my dentist?").text
         bot.chat("please forget my dentist")
         assert "Abara" not in str([r.text for r in bot.memory.list("me")])
+
+
+def test_relative_clauses_plural_they_and_forgetting_what_the_lead_in_named(
+    tmp_path: Path,
+) -> None:
+    facts = agent.pipeline.facts.extract_facts(
+        "at the rugby club Ned runs the bar and Nell is the physio who does the strapping. "
+        "they're always bickering"
+    )
+    assert facts[0] == "At the rugby club Ned runs the bar."
+    assert facts[1].startswith("Nell is the physio who does the strapping.")
+    assert "Nell 're" not in str(facts)  # "they" is both of them, not Nell
+    with _bot(tmp_path) as bot:
+        bot.chat("I'm 81 kilos right now and my brother's getting married in June")
+        turn = bot.chat("hmm actually I don't love having my weight saved. delete that please")
+        assert "(1 memory" in turn.text
+        assert [r.text for r in bot.memory.list("me")] == ["My brother's getting married in June."]
+        bot.chat("my partner Noor and I just adopted a kitten, we named him Biscuit")
+        assert "Biscuit" in bot.chat("what's the kitten called?").text
