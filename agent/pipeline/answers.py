@@ -1086,16 +1086,15 @@ def part_about(question: str, text: str) -> str:
     if not names and asks_whom(question):
         # "which of my neighbours fixes bikes?" in "Elsie at 22 is the vet, Elise at 26 runs
         # the bike repair shop": the one part that holds what is asked
-        shared = content_words(question) & content_words(text)
         parts = [p for p in _PARTS.split(text) if p.strip()]
-        held = [p for p in parts if shared and shared <= content_words(p)]
+        held = _only_part(parts, content_words(question) & content_words(text))
         if (
-            len(held) == 1
+            held is not None
             and len(parts) > 1
             and not _TITLE_END.search(text)  # "My doctor is Dr. Okonkwo" is one part
-            and set(re.findall(r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+", held[0])) - NOT_NAMES
+            and set(re.findall(r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+", parts[held])) - NOT_NAMES
         ):
-            return held[0]
+            return parts[held]
     if not names:
         return _answering_sentence(question, _new_part(question, text))
     parts = [p for p in _PARTS.split(text) if p.strip()]
@@ -1184,8 +1183,8 @@ def _answering_sentence(question: str, text: str) -> str:
     shared = content_words(question) & content_words(text)
     if len(sentences) < 2 or not shared or _TITLE_END.search(text):
         return text
-    whole = [i for i, p in enumerate(sentences) if shared <= content_words(p)]
-    if len(whole) != 1 or not all(
+    one = _only_part(sentences, shared)
+    if one is None or not all(
         # only sentences with a subject of their own are left out ("Deb's birthday is …"),
         # not what carries on ("I joined a pottery class. Tuesdays at 6.30 …")
         _OWN_SUBJECT.match(p)
@@ -1193,16 +1192,16 @@ def _answering_sentence(question: str, text: str) -> str:
         # "We named him Dumpling" points back at the rabbit
         and not re.search(r"\b(?:him|her|it|them|he|she|they|his|its|their)\b", p, re.I)
         for i, p in enumerate(sentences)
-        if i != whole[0]
+        if i != one
     ):
         return text
     # "My aunt opened a tea room! It's in Arles and it's called …": what points back stays
-    end = whole[0] + 1
+    end = one + 1
     while end < len(sentences) and re.match(
         r"(?i)(?:it|its|it's|he|she|his|her|they|their|this|that|there)\b", sentences[end]
     ):
         end += 1
-    return " ".join(sentences[whole[0] : end])
+    return " ".join(sentences[one:end])
 
 
 def _new_part(question: str, text: str) -> str:
@@ -1218,11 +1217,17 @@ def _new_part(question: str, text: str) -> str:
     if focus is None or not says_change(text):
         return text
     parts = [p for p in re.split(r"(?<=[.!?])\s+|;\s+|,\s+|\s+[—–-]\s+", text) if p.strip()]
-    held = [p for p in parts if focus in content_words(p)]
+    held = _only_part(parts, {focus})
     # …and it holds the value: "it's 8025 now" is not left behind for "changed the door code"
-    if len(held) == 1 and len(parts) > 1 and says_change(held[0]) and salient(held[0]):
-        return held[0]
+    if held is not None and len(parts) > 1 and says_change(parts[held]) and salient(parts[held]):
+        return parts[held]
     return text
+
+
+def _only_part(parts: Sequence[str], words: set[str]) -> int | None:
+    """The index of the one part holding all of ``words`` (none asked, none or several: None)."""
+    held = [i for i, p in enumerate(parts) if words and words <= content_words(p)]
+    return held[0] if len(held) == 1 else None
 
 
 _NAME_VALUE = re.compile(

@@ -59,7 +59,8 @@ def route_after_retrieve(s: Services, state: TurnState) -> AfterRetrieve:
             # how much of the question the best sentence's whole excerpt is about
             chunk_cover = coverage(asked, found["quote"])
     # "also what's the physio's name, I want to get him a card": of what is asked
-    mem_cover = max((coverage(question_of(message), m["text"]) for m in memories), default=0.0)
+    asked_alone = question_of(message)
+    mem_cover = max((coverage(asked_alone, m["text"]) for m in memories), default=0.0)
     by_slot = any(m.get("slot") for m in memories)
     if route == "ask_memory":
         if memories and (by_slot or mem_cover >= doc_cover):

@@ -91,15 +91,15 @@ def forget(s: Services, state: TurnState) -> dict[str, Any]:
     message = state.get("message", "")
     said_before = message[: message.rfind(payload)] if payload and payload in message else ""
     named = re.search(r"\b(?:my|our)\s+[a-z-]+\b", said_before, re.I)
-    if earlier and named and s.memory is not None:
-        # "I don't love having my weight saved. delete that please": that is my weight, not
-        # all the message before told ("… and my sister's getting married in May")
-        facts = s.memory.list(state["user"], kinds=["fact"], include_history=True)
-        if matching(named.group(0), said_in(earlier, facts)):
-            earlier, phrase = None, named.group(0)
-    if s.memory is None or not (phrase or earlier):
+    if s.memory is None:
         return {"reply": 'Tell me what to forget, e.g. "forget that I live in Paris".'}
     records = s.memory.list(state["user"], kinds=["fact"], include_history=True)
+    if earlier and named and matching(named.group(0), said_in(earlier, records)):
+        # "I don't love having my weight saved. delete that please": that is my weight, not
+        # all the message before told ("… and my sister's getting married in May")
+        earlier, phrase = None, named.group(0)
+    if not (phrase or earlier):
+        return {"reply": 'Tell me what to forget, e.g. "forget that I live in Paris".'}
     if earlier:  # "erase that": what the user's last message told
         phrase = "what you said last"
         said = [h["content"] for h in state.get("history", []) if h["role"] == "assistant"]

@@ -37,8 +37,8 @@ __all__ = [
 ]
 
 # a sentence ends at . ! ? before a space, except after a title or an initial ("Dr. Okonkwo")
-_SENTENCE_SPLIT = re.compile(
-    r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bSt\.)(?<!\bMrs\.)(?<!\bProf\.)"
+SENTENCE_SPLIT = re.compile(
+    r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMx\.)(?<!\bSt\.)(?<!\bMrs\.)(?<!\bProf\.)"
     r"(?<!\b[A-Z]\.)(?<=[.!?])\s+|\n+"
 )
 _LEAD = re.compile(
@@ -594,7 +594,7 @@ def is_statement(message: str) -> bool:
         >>> is_statement("I'm allergic to peanuts. What's a good snack?")
         False
     """
-    sentences = [_own_thing(_clean(s)) for s in _SENTENCE_SPLIT.split(message.strip()) if s.strip()]
+    sentences = [_own_thing(_clean(s)) for s in SENTENCE_SPLIT.split(message.strip()) if s.strip()]
     sentences = [s for s in sentences if len(s) > 1]
     # an aside that states nothing ("no more damp 🎉", "lol") does not make it a question
     return any(_is_statement(s) for s in sentences) and all(
@@ -641,7 +641,7 @@ def stated_sentences(message: str) -> list[str]:
         message = message[named.end() :]
     subject: str | None = None  # the subject a "She …" of the next sentence refers to
     asked = False  # the sentence before asked something
-    for raw in _SENTENCE_SPLIT.split(_asides(message.strip())):
+    for raw in SENTENCE_SPLIT.split(_asides(message.strip())):
         s = _own_thing(_clean(_label(_clean(raw))))
         if s.endswith("?") and "," in s:
             # "I'm allergic to peanuts, anyway what's a good snack?": keep the statement part,
@@ -1022,7 +1022,7 @@ def said_of_someone_before(message: str, previous: str | None) -> list[str]:
     text = _clean(message)
     if not previous or not _HE_SHE.match(text) or not _is_statement(text) or "?" in text:
         return []
-    if len(_SENTENCE_SPLIT.split(text.strip())) > 1 or len(text.split()) < 3:
+    if len(SENTENCE_SPLIT.split(text.strip())) > 1 or len(text.split()) < 3:
         return []
     told = stated_sentences(previous)
     pronoun = text.split()[0].lower().removesuffix("'s")

@@ -24,6 +24,7 @@ from typing import Any
 
 from agent.pipeline.answers import fills, salient
 from agent.pipeline.evidence import content_words
+from agent.pipeline.facts import SENTENCE_SPLIT
 from memory._slots import NOT_NAMES as _NOT_NAMES
 from memory._slots import phrase_slot, slot
 
@@ -210,8 +211,7 @@ def kept_part(phrase: str, text: str) -> str | None:
         True
     """
     # "Dr. Okonkwo" is not two sentences: the name would outlive its doctor
-    ends = r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMx\.)(?<!\bSt\.)(?<!\bMrs\.)(?<!\bProf\.)"
-    parts = [p for p in re.split(ends + r"(?<=[.!?])\s+", text.strip()) if p.strip()]
+    parts = [p for p in SENTENCE_SPLIT.split(text.strip()) if p.strip()]
     if len(parts) < 2:
         return None
     hit = {r.id for r in matching(phrase, [_Part(i, p) for i, p in enumerate(parts)])}

@@ -286,10 +286,11 @@ def recall(s: Services, state: TurnState) -> dict[str, Any]:
         by_name = the_one_named(message, items)
         if by_name is not None and all(is_naming(m["text"]) for m in found):
             # "how much does my flatmate owe me?" with "Sam is my flatmate": ask it of Sam
+            have = {m["id"] for m in items}
             named = [
                 _item(h)
                 for h in s.memory.search(by_name, user=state["user"], k=s.recall_k)
-                if h.record.id not in {m["id"] for m in items}
+                if h.record.id not in have
             ]
             found = evidence(by_name, items + named) or found
             items += named
@@ -343,9 +344,8 @@ def retrieve(s: Services, state: TurnState) -> dict[str, Any]:
             }
         )
     # "what's dad allergic to?" / "Allergies: penicillin": BM25's stems differ, the words not
-    asked = content_words(state["message"])
     if state["route"] == "chat" and not any(
-        c["lexical"] or asked & content_words(c["quote"]) for c in chunks
+        c["lexical"] or content_words(state["message"]) & content_words(c["quote"]) for c in chunks
     ):
         chunks = []  # small talk and general questions get no unrelated excerpts
     return {"chunks": chunks}
