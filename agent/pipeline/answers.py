@@ -1318,9 +1318,18 @@ def model_answer(llm: LLM, question: str, found: Sequence[dict[str, Any]], cance
 # an abbreviation's point ("approx. 10 m²", "e.g. a fan") does not end one either
 _SENTENCE = re.compile(
     r"(?:\b(?:approx|incl|excl|e\.g|i\.e|vs|cf|ca|Mr|Mrs|Ms|Dr|St|No|Nr)\.[ \t]+(?=\S)|"
+    # an abbreviation before a number is no sentence's end: "AB 04 kap. 5 § 6", "p. 12"
+    r"\b[A-Za-z]{1,3}\.[ \t]+(?=\d)|"
     r"[^.!?\n]|[.!?](?=[^\s.!?])|\.{2,}[ \t]*(?=[^\s.]))+(?:[.!?]+|(?=\n)|$)"
 )
-_MONEY = re.compile(r"[€$£]\s*\d|\d\s*(?:euros?|eur|dollars?|pounds?|usd|gbp|€|\$|£)", re.I)
+#: An amount of money: a currency sign, a currency's name or its ISO 4217 code (in capitals)
+#: beside a number: "€950", "950 euros", "4,000-15,000 SEK", "CHF 30", "200 kronor"
+_MONEY = re.compile(
+    r"[€$£¥₹₩₽]\s*\d|\d\s*(?:euros?|eur|dollars?|pounds?|usd|gbp|cents?|pence|kronor|kroner|"
+    r"kronur|krona|krone|kr|francs?|yen|yuan|rupees?|zloty|forints?|€|\$|£|¥|₹)(?!\w)|"
+    r"\d\s*(?-i:[A-Z]{3})(?!\w)|(?<!\w)(?!ISO)(?-i:[A-Z]{3})\s?\d",
+    re.I,
+)
 _CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s*(?:am|pm)\b|\bo'clock\b", re.I)
 _DATE = re.compile(
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b\d{1,2}(?:st|nd|rd|th)\b|"
@@ -1424,15 +1433,28 @@ def best_sentence(
         if c.get("path") in elsewhere:
             continue  # "what day did I shop at BuildMart?": not the house rules, the receipt
         carry = 0.0  # the words a heading or an FAQ's question shares, lent to what follows
+        # how near in meaning the FAQ question (or "#" heading) over this paragraph is to the
+        # question asked: "Can I claim ROT for work on my summer cottage?" is the FAQ's "Can I
+        # get ROT on a holiday home?", whose answer shares no word with it but "ROT"
+        under = 0.0
+        # the words of that FAQ question: in the paragraph under it they say again what the
+        # paragraph is about; the asked word they lack points at the sentence ("What does a
+        # seller's hidden-defect insurance usually cost?" under "What is hidden-defect
+        # insurance?": "The cost is around 4,000-15,000 SEK", not its first sentence)
+        posed: set[str] = set()
         title = titles.get(c.get("path"), set())
         for i, m in enumerate(found):
             lead = _is_lead(m.group(0))
             have = asked & _stems(m.group(0))
-            shared = sum(weight[w] for w in have - title) + _TITLE_WEIGHT * len(have & title)
+            shared = sum(
+                weight[w] * (_COMMON_WEIGHT if w in posed else 1.0) for w in have - title
+            ) + _TITLE_WEIGHT * len(have & title)
             if lead:
                 # a title lends its words in full when it is all the question asks about
                 # ("what's on my packing list for Iceland?" / "Packing list for Iceland:")
                 carry = float(len(have)) if have and asked <= title else shared
+                under = _lead_meaning(m.group(0), meaning)
+                posed = _stems(m.group(0)) if under >= _LEAD_MEANING_FROM else set()
                 continue  # a heading or a question is not an answer; it points to one
             if _opposes(question, m.group(0)):
                 carry = 0.0
@@ -1450,7 +1472,7 @@ def best_sentence(
             )  # "how much extra … on the 42?" is not answered by "line 42"
             valued = _MODAL_MAY.sub("can", valued)  # "Visitors may use…" names no month
             holds_value = wants is not None and bool(wants.search(valued))
-            beside = holds_value and _value_beside(asked - title, valued)
+            beside = holds_value and _value_beside(asked - title - _MEASURE_WORDS, valued)
             if not score and holds_value and asked & title and not asked - title - _HOW_WORDS:
                 # "how long is the warranty?" of "Kestrel K2 Grinder - Limited Warranty": the
                 # whole document is about what is asked; the answer is a sentence with the value
@@ -1460,8 +1482,11 @@ def best_sentence(
                 if beside:
                     score += _BESIDE_WEIGHT  # "Serves 4.", "- 1.2 litres vegetable stock"
             sim = meaning.get(m.group(0).strip(), 0.0)
-            if score:
-                score += _MEANING_WEIGHT * sim  # among sentences sharing words, the closest
+            if score or under >= DOC_SURE:
+                # among sentences sharing words (or under the FAQ's question that is the one
+                # asked), the closest
+                score += _MEANING_WEIGHT * sim
+                score += _LEAD_MEANING_WEIGHT * max(0.0, under - _LEAD_MEANING_FROM)
 
             if not score or (best is not None and (score, -rank) <= (best[0], best[1])):
                 continue
@@ -1498,10 +1523,18 @@ def best_sentence(
                     "title_words": sorted(title),
                     "under": _heading_over(found, i),
                     # an FAQ's answer: the nearest heading or question above it asks one
-                    "faq": next(
-                        (f.group(0).strip() for f in reversed(found[:i]) if _is_lead(f.group(0))),
-                        "",
-                    ).endswith("?"),
+                    "lead": (
+                        lead_text := next(
+                            (
+                                f.group(0).strip()
+                                for f in reversed(found[:i])
+                                if _is_lead(f.group(0))
+                            ),
+                            "",
+                        )
+                    ),
+                    "faq": lead_text.endswith("?"),
+                    "lead_similarity": under,
                     "holds_value": holds_value,
                     "value_beside": beside,
                 },
@@ -1537,6 +1570,19 @@ _TITLE_WEIGHT = 0.2
 """What a question word found in the document's title line counts for, against 1."""
 _MEANING_WEIGHT = 3.0
 """How much the question's embedding similarity to a sentence weighs against one shared word."""
+_LEAD_MEANING_WEIGHT = 10.0
+"""How much the question's similarity to the FAQ question a sentence stands under, beyond
+:data:`_LEAD_MEANING_FROM`, weighs against one shared word."""
+_LEAD_MEANING_FROM = 0.5
+"""An FAQ question less similar than this to the question asked is another question."""
+
+
+def _lead_meaning(lead: str, meaning: dict[str, float]) -> float:
+    """The similarity of the question to an FAQ's question (0 for a heading or a title line,
+    which name a topic, not what is asked, and without an embedder): what the paragraph
+    under it answers."""
+    text = lead.strip()
+    return meaning.get(text, 0.0) if text.endswith("?") else 0.0
 
 
 #: Words of opposite meaning a question and a sentence may share a topic by: one side each
@@ -1849,8 +1895,10 @@ def answers_question(question: str, found: dict[str, Any]) -> bool:
     """The relevance test a sentence :func:`best_sentence` chose must pass to be quoted;
     failing it, the documents do not say.
 
-    It passes when it holds a word of the question beyond the document's title (or means the
-    same, :data:`DOC_SURE`), and then when it means nearly the same (:data:`DOC_RELEVANT`),
+    It passes when the FAQ question it answers means the one asked (:data:`DOC_SURE`). It
+    fails when it lacks every word the question turns on (:func:`_misses_focus`), or when it
+    holds no word of the question beyond the document's title (unless it means the same,
+    :data:`DOC_SURE`). Else it passes when it means nearly the same (:data:`DOC_RELEVANT`),
     holds half the question's words, with the sentences around it or alone, or names whom
     the question names. The similarity is None without an embedder: then words decide.
 
@@ -1864,8 +1912,12 @@ def answers_question(question: str, found: dict[str, Any]) -> bool:
     """
     sim = found.get("similarity")
     sim = 1.0 if sim is None else sim
+    if found.get("lead_similarity", 0.0) >= DOC_SURE:
+        return True  # the FAQ's question over it means the one asked
     if sim < DOC_SURE and not beyond_title(question, found):
         return False  # it shares only the document's name with the question
+    if _misses_focus(question, found, sim):
+        return False
     title = set(found.get("title_words", ()))
     asked = (_stems(question) - title) or _stems(question)
     around = " ".join((found.get("under", ""), found.get("context", "")))
@@ -1886,6 +1938,62 @@ def answers_question(question: str, found: dict[str, Any]) -> bool:
         # "how long is the warranty?" of the warranty: the sentence with a duration
         or (bool(found.get("holds_value")) and not asked - _HOW_WORDS)
     )
+
+
+def _misses_focus(question: str, found: dict[str, Any], sim: float) -> bool:
+    """The sentence, with the sentences around it and the heading or FAQ question over it,
+    holds none of the words the question turns on (those beyond the document's title, the
+    names it gives and the kind of value it asks for): "When does the Pebble closed beta
+    end?" is not answered by "…move the relaunch of the Pebble app to 5 May", nor "How much
+    does it cost to rent the parking spot?" by "…180 euros per month towards the operating
+    costs". An FAQ question that means the one asked (:data:`DOC_SURE`) vouches for its
+    answer ("summer cottage" / "holiday home"), and so does a sentence that means nearly the
+    same (:data:`FOCUS_SURE`).
+
+    Example:
+        >>> found = {"sentence": "The relaunch moves from 14 April to 5 May.", "context": "",
+        ...          "title_words": ["pebbl"]}
+        >>> _misses_focus("When does the Pebble closed beta end?", found, 0.7)
+        True
+        >>> _misses_focus("When is the Pebble relaunch?", found, 0.7)
+        False
+    """
+    sentence = found["sentence"]
+    if (
+        sim >= FOCUS_SURE
+        or found.get("lead_similarity", 0.0) >= DOC_SURE
+        # the value asked for, beside a word or a name the question gives ("| Eco | 50 °C |
+        # 3 h 45 min |"), or in a short line of a form, a receipt or a table ("TOTAL EUR 95.96")
+        or found.get("value_beside")
+        or named_in(question, sentence)
+        or (found.get("holds_value") and sim >= DOC_SURE)
+        or (len(sentence.split()) <= 8 and any(ch.isdigit() for ch in sentence))
+    ):
+        return False
+    names = {w for n in re.findall(r"(?<!^)\b[A-Z][\w-]+", question.strip()) for w in _stems(n)}
+    focus = (
+        _stems(question)
+        - set(found.get("title_words", ()))
+        - names
+        - _HOW_WORDS
+        - _MEASURE_WORDS
+        - _ASKING_WORDS
+    )
+    around = " ".join(found.get(k, "") for k in ("sentence", "context", "under", "lead", "line"))
+    return bool(focus) and not focus & _stems(around)
+
+
+FOCUS_SURE = 0.8
+"""A document sentence this similar to the question answers it even without the words the
+question turns on (MiniLM cosine)."""
+#: The kind of value a question asks for and its units (5-letter stems): "how much does the
+#: parking spot cost per month?" turns on the parking spot, not on "cost" or "month"
+_MEASURE_WORDS = frozenset(
+    "price cost pay paid charg month year week day hour minut secon time per total amoun sum "
+    "numbe much mani rate value date".split()
+)
+#: Verbs that ask, not what is asked about: "do I get", "can I have", "what happens"
+_ASKING_WORDS = frozenset("get got have need happe allow let usual typic".split())
 
 
 DOC_RELEVANT = 0.45

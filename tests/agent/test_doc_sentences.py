@@ -164,3 +164,61 @@ def test_a_time_beside_the_asked_day_passes_the_relevance_test() -> None:
     assert found is not None and "05:40" in found["sentence"] and found["value_beside"]
     assert answers_question(question, {**found, "similarity": 0.4})
     assert not answers_question(question, {**found, "similarity": 0.4, "value_beside": False})
+
+
+# -- FAQ questions that mean the one asked, the words a question turns on ----------------------
+
+_BIKES = _chunk(
+    "# City bike share: questions and answers\n\n"
+    "## Can I take a bike on the tram?\n\n"
+    "Folding bikes only, and never at rush hour.\n\n"
+    "## What if my bike is stolen while I have it out?\n\n"
+    "Report it to us within a day. You are charged the deposit of 150 euros unless you "
+    "report it to the police. Members on the annual plan pay nothing.\n\n"
+    "## How do I end a ride?\n\n"
+    "Dock the bike at any station until the light turns green.\n"
+)
+
+
+def _similar(table: dict[str, float]) -> Any:
+    """A stand-in for the embedder: each sentence's similarity to the question, by its text."""
+    return lambda question, sentences: [table.get(s.strip(), 0.1) for s in sentences]
+
+
+def test_the_faq_question_meaning_the_one_asked_leads_to_its_answer() -> None:
+    # "nicked" and "rental" share no word with the FAQ's question or its answer: only
+    # their meaning leads there
+    sims = {"## What if my bike is stolen while I have it out?": 0.74}
+    question = "Somebody nicked my rental, what now?"
+    found = best_sentence(question, [_BIKES], _similar(sims))
+    assert found is not None and found["sentence"].startswith("Report it to us")
+    assert answers_question(question, found)
+    assert best_sentence(question, [_BIKES]) is None  # without meaning, no word to go by
+
+
+def test_a_sentence_without_the_words_the_question_turns_on_does_not_answer() -> None:
+    lease = _chunk(
+        "Tenancy agreement\n\nIn addition, the Tenant pays an advance of 180 euros per month "
+        "towards the operating costs (water, waste collection, cleaning of the stairwell)."
+    )
+    question = "How much does it cost per month to rent a garage box?"
+    found = best_sentence(question, [lease], _similar({}))
+    assert found is None or not answers_question(question, found)
+    asked = "How much are the operating costs per month?"
+    found = best_sentence(asked, [lease], _similar({}))
+    assert found is not None and answers_question(asked, found)
+
+
+def test_an_amount_in_any_currency_is_money() -> None:
+    faq = _chunk(
+        "## Home surveys\n\nA survey of the house takes about three hours. "
+        "Expect to pay 6,000-9,000 SEK, depending on its size."
+    )
+    found = best_sentence("How much does a house survey cost?", [faq])
+    assert found is not None and "SEK" in found["sentence"]
+
+
+def test_an_abbreviation_before_a_number_ends_no_sentence() -> None:
+    law = _chunk("Rules\n\nUnder the act, ch. 4 s. 19 the seller is liable for ten years.")
+    found = best_sentence("How long is the seller liable under the act?", [law])
+    assert found is not None and found["sentence"].startswith("Under the act, ch. 4 s. 19")
