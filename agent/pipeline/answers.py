@@ -691,6 +691,7 @@ def _of_expected_type(question: str, text: str) -> bool:
                     r"\b(?:today|tomorrow|yesterday|tonight|next|last|ago|since)\b", text, re.I
                 )
             )
+            or bool(_RECURRING.search(text))  # "The ceiling resets each calendar year."
         )
     if re.match(r"^\s*(?:and\s+)?(?:who|whom|whose)\b", q) or re.search(
         r"\b(?:name|named|naming|names|called|calling|call)\b", q
@@ -707,6 +708,13 @@ def _of_expected_type(question: str, text: str) -> bool:
     return True
 
 
+#: A time that comes round: "each calendar year", "every spring", "annually", "at the end of"
+_RECURRING = re.compile(
+    r"\b(?:each|every|per)\s+(?:calendar\s+|financial\s+|tax\s+|school\s+)?(?:day|week|month|"
+    r"quarter|year|season|term|spring|summer|autumn|fall|winter|morning|evening|night)\b|"
+    r"\b(?:annually|yearly|monthly|weekly|daily|nightly)\b|\bat the (?:end|start|beginning) of\b",
+    re.I,
+)
 _COLOUR = re.compile(
     r"\b(?:red|orange|yellow|green|blue|purple|violet|pink|brown|black|white|grey|gray|silver|"
     r"gold|golden|beige|cream|navy|teal|turquoise|maroon|burgundy|khaki|olive|tan|ginger|"

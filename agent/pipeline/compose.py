@@ -323,6 +323,24 @@ RELEVANCE_CLOSE = 0.5
 """A chunk this similar to the message is relevant even in other words."""
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def invented_numbers(reply: str, sources: Sequence[str]) -> list[str]:
+    """The numbers of a model's reply that none of ``sources`` (the question, the excerpts
+    and memories in its prompt, the conversation) holds, thousands separators aside: a value
+    the model made up ("It costs 10,000 SEK/m2" beside a price list without it).
+
+    Example:
+        >>> invented_numbers("It costs 10,000 SEK.", ["About 1,500-3,500 SEK/m2."])
+        ['10000']
+        >>> invented_numbers("Rent is 950 euros.", ["The monthly rent is 950 euros."])
+        []
+    """
+    held = {n.replace(",", "") for text in sources for n in _NUMBER.findall(text)}
+    return [n for n in (m.replace(",", "") for m in _NUMBER.findall(reply)) if n not in held]
+
+
 def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", normalise(text).lower())
 

@@ -52,6 +52,7 @@ from agent.pipeline.compose import (
     blank_injections,
     clean_history,
     clean_reply,
+    invented_numbers,
     relevant_chunks,
     taint,
 )
@@ -398,8 +399,19 @@ def generate(s: Services, state: TurnState) -> dict[str, Any]:
             write({"type": "token", "text": piece})
     done = stream.completion
     assert done is not None
+    reply = done.text
+    chunks = state.get("chunks", [])
+    if chunks and is_question(state["message"]):
+        # a question beside the user's documents: a value the model gives that neither they,
+        # the memories nor the conversation hold is made up ("It costs 10,000 SEK/m2" beside
+        # a bathroom FAQ that prices no toilet); the documents do not say
+        sources = [state["message"], *(c["quote"] for c in chunks)]
+        sources += [m["text"] for m in state.get("memories", [])]
+        sources += [h["content"] for h in state.get("history", [])]
+        if invented_numbers(reply, sources):
+            reply = extractive_document_answer(None)
     return {
-        "reply": done.text,
+        "reply": reply,
         "finish_reason": done.finish_reason,
         "prompt_tokens": done.prompt_tokens,
         "completion_tokens": done.completion_tokens,

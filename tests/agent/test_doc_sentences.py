@@ -222,3 +222,12 @@ def test_an_abbreviation_before_a_number_ends_no_sentence() -> None:
     law = _chunk("Rules\n\nUnder the act, ch. 4 s. 19 the seller is liable for ten years.")
     found = best_sentence("How long is the seller liable under the act?", [law])
     assert found is not None and found["sentence"].startswith("Under the act, ch. 4 s. 19")
+
+
+def test_when_is_answered_by_a_time_that_comes_round() -> None:
+    rules = _chunk(
+        "## Library card\n\nA card holds up to 20 loans at a time. "
+        "The loan count resets every calendar year."
+    )
+    found = best_sentence("When does the loan count on my card reset?", [rules])
+    assert found is not None and "every calendar year" in found["sentence"]

@@ -360,3 +360,17 @@ def test_command_acknowledgements_are_not_fed_back_as_conversation(
     prompt = brain.replies[-1]
     assert "Noted" not in prompt  # a base model would copy it
     assert [m["role"] for m in bot.history()] == ["user", "assistant", "user", "assistant"]
+
+
+def test_a_value_the_model_makes_up_beside_the_documents_is_not_said(tmp_path: Path) -> None:
+    brain = Brain(reply="Yes, a new one costs 4,200 euros and lasts 15 years.")
+    with _agent(tmp_path, brain) as bot:
+        doc = tmp_path / "boiler.txt"
+        doc.write_text("Boiler notes.\nThe boiler was serviced in March. It cost 95 euros.")
+        bot.ingest([doc], progress=False)
+        turn = bot.chat("Is a new boiler worth it?")
+        assert turn.route == "chat" and brain.replies  # the model answered beside the excerpt
+        assert turn.text == DOES_NOT_SAY
+        # a value the excerpt holds may be said
+        brain.reply = "The last service cost 95 euros, so maybe not yet."
+        assert bot.chat("Is a new boiler worth it?").text == brain.reply
