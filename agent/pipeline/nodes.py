@@ -21,6 +21,7 @@ from typing import Any
 from langgraph.config import get_stream_writer
 
 from agent.pipeline.answers import (
+    DOC_SURE,
     UNKNOWN_REPLY,
     about_the_same,
     answers_question,
@@ -460,6 +461,9 @@ def answer(s: Services, state: TurnState) -> dict[str, Any]:
 LINE_QUOTED = 300
 """A line or paragraph up to this many characters is quoted whole around its answer when the
 question asks what to do, or the value it asks for is beside the sentence."""
+FAQ_QUOTED = 700
+"""An FAQ's answer up to this many characters is quoted whole when its question means the one
+asked (:data:`agent.pipeline.answers.DOC_SURE`): the answer the FAQ gives to it."""
 _WHAT_TO_DO = re.compile(
     r"\bwhat (?:do|should|can|must) (?:i|we) do\b|\bwhat now\b|\bhow do (?:i|we) (?:fix|stop|"
     r"sort|deal with|reset|solve)\b|\bwhat happens\b",
@@ -495,10 +499,12 @@ def cite(s: Services, state: TurnState) -> dict[str, Any]:
         # paragraph or line it stands in is quoted whole (its other sentences say what to do,
         # or whom the value is for)
         whole = found.get("line", "")
+        # the answer under an FAQ question that means the one asked is that whole answer
+        longest = FAQ_QUOTED if found.get("lead_similarity", 0.0) >= DOC_SURE else LINE_QUOTED
         if (
             not reply
             and found["sentence"] in whole
-            and len(whole) <= LINE_QUOTED
+            and len(whole) <= longest
             and (
                 _WHAT_TO_DO.search(question)  # "E4: Low system pressure. Top up through…"
                 # an FAQ's answer is the paragraph under its question

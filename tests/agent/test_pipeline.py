@@ -17,6 +17,7 @@ from agent.llm.fake import FakeLLM
 from agent.llm.prompts import TranscriptChatFormat
 from agent.pipeline.answers import DOES_NOT_SAY
 from agent.pipeline.graph import UNKNOWN_REPLY
+from agent.pipeline.services import Services
 
 SNAPSHOT = Path(__file__).with_name("snapshots") / "graph.mmd"
 
@@ -374,3 +375,27 @@ def test_a_value_the_model_makes_up_beside_the_documents_is_not_said(tmp_path: P
         # a value the excerpt holds may be said
         brain.reply = "The last service cost 95 euros, so maybe not yet."
         assert bot.chat("Is a new boiler worth it?").text == brain.reply
+
+
+def test_the_answer_under_an_faq_question_meaning_the_one_asked_is_quoted_whole(
+    bot: Agent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer = (
+        "Report it to us within a day, from the app or by phone. You are charged the deposit "
+        "of 150 euros unless you also report it to the police and send us the report number. "
+        "Members on the annual plan pay nothing either way, and a replacement bike is waiting "
+        "at the station of your choice the next morning, with the lock code in the app."
+    )
+    doc = tmp_path / "bike-faq.md"
+    doc.write_text(
+        "# Bike share FAQ\n\n## What if my bike is stolen while I have it out?\n\n" + answer + "\n"
+    )
+    bot.ingest([doc], progress=False)
+
+    def similar(question: str, sentences: list[str]) -> list[float]:  # a stand-in embedder
+        return [0.75 if s.strip().startswith("## What if") else 0.2 for s in sentences]
+
+    monkeypatch.setattr(Services, "meaning", property(lambda self: similar))
+    turn = bot.chat("Do I pay anything when a rental gets nicked?", command="ask_documents")
+    assert len(answer) > 300  # longer than a line is quoted whole
+    assert turn.text == f"Your documents say: \u201c{answer}\u201d [1]"
