@@ -95,6 +95,9 @@ SAME_IDEA = {
         "total": "total altogether overall",
         "extra": "extra additional supplement surcharge",
         "alcohol": "alcohol alcoholic beer beers wine wines spirits",
+        # "what's the most I can get?" / "Max 50,000 SEK"; "my limit" / "the ceiling resets"
+        "maximum": "maximum max most highest ceiling cap caps limit limits",
+        "minimum": "minimum min least lowest",
     }.items()
     for word in words.split()
 }

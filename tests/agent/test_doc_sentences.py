@@ -231,3 +231,11 @@ def test_when_is_answered_by_a_time_that_comes_round() -> None:
     )
     found = best_sentence("When does the loan count on my card reset?", [rules])
     assert found is not None and "every calendar year" in found["sentence"]
+
+
+def test_the_most_is_the_maximum_and_a_limit_a_cap() -> None:
+    from agent.pipeline.answers import _stems
+
+    assert _stems("What's the most I can claim?") & _stems("Max 140 euros a night.")
+    assert _stems("When does my limit start over?") & _stems("The ceiling resets yearly.")
+    assert _stems("the least I can pay") & _stems("a minimum charge")
