@@ -1390,6 +1390,8 @@ def _stems(text: str) -> set[str]:
         w = LEMMA.get(w, w)
         w = SAME_IDEA.get(w, w)  # "a year" meets "annual", "apartment" meets "flat"
         w = w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+        if len(w) > 5 and w.endswith(("iest", "ier")):
+            w = w[: -4 if w.endswith("iest") else -3] + "y"  # "the busiest" meets "busy"
         out.add(w[:5])
     return out - _GENERIC_STEMS
 

@@ -14,7 +14,14 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 from agent.capabilities import TOOLS
-from agent.pipeline.answers import asks_whom, best_sentence, coverage, holds_asked_value, points_at
+from agent.pipeline.answers import (
+    DOC_SURE,
+    asks_whom,
+    best_sentence,
+    coverage,
+    holds_asked_value,
+    points_at,
+)
 from agent.pipeline.compose import relevant_chunks
 from agent.pipeline.routing import DOCUMENT_FOLLOW_UP, asked_part, is_question, question_of
 from agent.pipeline.services import Services, instruct
@@ -62,13 +69,18 @@ def route_after_retrieve(s: Services, state: TurnState) -> AfterRetrieve:
     asked_alone = question_of(message)
     mem_cover = max((coverage(asked_alone, m["text"]) for m in memories), default=0.0)
     by_slot = any(m.get("slot") for m in memories)
+    # an FAQ's question that means the one asked: "I lost my membership card, what now?" /
+    # "What happens if I lose my membership card?" — the documents answer, unless a memory
+    # says most of what is asked
+    faq = doc is not None and (doc.get("lead_similarity") or 0.0) >= DOC_SURE
     if route == "ask_memory":
-        if memories and (by_slot or mem_cover >= doc_cover):
+        if memories and (by_slot or mem_cover >= doc_cover) and not (faq and mem_cover < 0.5):
             return "answer"
         # a question about the user that a document answers ("is flood damage covered by
         # my insurance?") — only when the excerpt covers half the question
         if doc is not None and (
-            chunk_cover >= 0.5
+            faq
+            or chunk_cover >= 0.5
             or (doc_cover > 0 and holds_asked_value(message, doc["sentence"]))
             # "what's the excess on my contents insurance?": a sentence that means it
             or (doc.get("similarity") or 0.0) >= _DOC_MEANS
@@ -95,7 +107,8 @@ def route_after_retrieve(s: Services, state: TurnState) -> AfterRetrieve:
         # feathers?"), and nothing says: the model would invent an answer
         return "unknown"
     if doc is not None and (
-        doc_cover >= 0.5
+        (faq and is_question(message))
+        or doc_cover >= 0.5
         or (doc_cover >= 0.3 and holds_asked_value(message, doc["sentence"]))
         # "which database is billing moving to?" / "…will be migrated to PostgreSQL 17"
         or (is_question(message) and (doc.get("similarity") or 0.0) >= _DOC_MEANS)

@@ -98,6 +98,7 @@ SAME_IDEA = {
         # "what's the most I can get?" / "Max 50,000 SEK"; "my limit" / "the ceiling resets"
         "maximum": "maximum max most highest ceiling cap caps limit limits",
         "minimum": "minimum min least lowest",
+        "friend": "friend friends mate mates buddy buddies pal pals",
     }.items()
     for word in words.split()
 }

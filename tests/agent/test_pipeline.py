@@ -399,3 +399,27 @@ def test_the_answer_under_an_faq_question_meaning_the_one_asked_is_quoted_whole(
     turn = bot.chat("Do I pay anything when a rental gets nicked?", command="ask_documents")
     assert len(answer) > 300  # longer than a line is quoted whole
     assert turn.text == f"Your documents say: \u201c{answer}\u201d [1]"
+
+
+def test_a_question_about_me_that_an_faq_answers_gets_the_faq() -> None:
+    from types import SimpleNamespace
+
+    from agent.pipeline.branches import route_after_retrieve
+
+    def similar(question: str, sentences: list[str]) -> list[float]:  # a stand-in embedder
+        return [0.7 if s.strip().startswith("## What happens") else 0.2 for s in sentences]
+
+    quote = (
+        "## What happens if I lose my membership card?\n\n"
+        "Tell the front desk so they can block it. A new one costs 5 euros."
+    )
+    chunk = {"n": 1, "quote": quote, "start": 40, "path": "gym-faq.md", "page": None}
+    told = {"text": "I keep my gym card in my blue jacket.", "score": 0.5, "similarity": 0.5}
+    s = SimpleNamespace(meaning=similar, llm=FakeLLM(chat_format=TranscriptChatFormat()))
+    state = {
+        "route": "ask_memory",
+        "message": "my access pass went missing, what now?",
+        "memories": [told],
+        "chunks": [chunk],
+    }
+    assert route_after_retrieve(s, state) == "cite"  # type: ignore[arg-type]
