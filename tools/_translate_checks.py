@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["doubts", "fix_edges", "strip_sentinels"]
+__all__ = ["doubts", "drop_strays", "fix_edges", "strip_sentinels"]
 
 _SENTINEL = re.compile(r"⟦\d+⟧")
 _WORD = re.compile(r"[^\W\d_]+")
@@ -39,6 +39,20 @@ _SPACED = {"fr": " "}
 def strip_sentinels(text: str) -> str:
     """``text`` without its sentinels (``⟦n⟧``)."""
     return _SENTINEL.sub("", text)
+
+
+def drop_strays(text: str) -> str:
+    """``text`` without half sentinels (a ``⟦`` or ``⟧`` outside a whole ``⟦n⟧``), which
+    restoring would leave in the translation.
+
+    Example:
+        >>> drop_strays("Drücken Sie ⟦1⟧F1⟧, um ⟦2 zu öffnen.")
+        'Drücken Sie ⟦1⟧F1, um 2 zu öffnen.'
+    """
+    parts = _SENTINEL.split(text)
+    whole = _SENTINEL.findall(text)
+    clean = [re.sub(r"[⟦⟧]", "", part) for part in parts]
+    return "".join(c + (whole[i] if i < len(whole) else "") for i, c in enumerate(clean))
 
 
 def _words(text: str) -> list[str]:

@@ -52,7 +52,7 @@ from agent.errors import ToolInputError
 from agent.llm import few_shot
 from tools._common import Result, Span, load_text
 from tools._translate_bank import similar
-from tools._translate_checks import doubts, fix_edges, strip_sentinels
+from tools._translate_checks import doubts, drop_strays, fix_edges, strip_sentinels
 from tools._translate_languages import LANGUAGES, builtin_pairs, detect, resolve
 from tools._translate_notes import Trace, explain_notes, quality_notes
 from tools._translate_protect import (
@@ -387,7 +387,14 @@ def _translate_unit(run: _Run, index: int, unit: Span) -> tuple[Segment, list[Vi
         extra = []
     if problems or first.doubts:
         again = _check(index, second.text, second.lost, terms, unit.text, items)
-        if (len(again), len(second.doubts)) < (len(problems), len(first.doubts)):
+        # After a violation, the retry (without the bank) must have fewer violations: on a tie
+        # the first reply, made with the bank's examples, read better even with a doubt (both
+        # such ties on the bank's dev split). After a doubt alone, it must have neither.
+        if problems:
+            better = len(again) < len(problems)
+        else:
+            better = not again and len(second.doubts) < len(first.doubts)
+        if better:
             first, problems = second, again
             if extra:
                 run.trace.forced.append(index)
@@ -452,8 +459,11 @@ def _attempt(
     for name, token in shown_as.items():
         if len(re.findall(rf"(?<!\w){name}(?!\w)", text)) == 1:
             text = re.sub(rf"(?<!\w){name}(?!\w)", token, text)
+    found = doubts(query, text)
+    if not re.search(r"[⟦⟧]", strip_sentinels(query)):
+        text = drop_strays(text)  # the user's own brackets stay; the model's halves go
     restored, lost = restore(text, items)
-    return _Reply(restored, lost, doubts(query, text))
+    return _Reply(restored, lost, found)
 
 
 def _check(

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from agent.llm.fake import FakeLLM
-from tools._translate_checks import doubts, fix_edges
+from tools._translate_checks import doubts, drop_strays, fix_edges
 from tools.translate import translate
 
 from .test_translate import query_of
@@ -110,3 +110,28 @@ def test_a_good_first_reply_is_not_retried() -> None:
     llm = FakeLLM(default="Tu pourrais acheter du pain en rentrant ?")
     translate("Could you pick up some bread on your way home?", "fr", source="en", llm=llm)
     assert len(llm.calls) == 1
+
+
+def test_after_a_violation_a_doubt_breaks_no_tie() -> None:
+    # first: the opening dropped and a sentinel invented; the retry: the placeholder lost.
+    # One violation each: the first reply, made with the bank, is kept (and reported).
+    llm = FakeLLM(["⟦1⟧, votre facture ⟦2⟧ est prête.", "Bonjour, votre facture est prête."])
+    result = translate("Hello %s, your invoice is ready.", "fr", source="en", llm=llm)
+    assert len(llm.calls) == 2
+    assert result.text == "%s, votre facture  est prête."
+    assert [v.kind for v in result.violations] == ["omission"]
+
+
+def test_after_a_doubt_alone_a_retry_with_a_violation_is_not_taken() -> None:
+    llm = FakeLLM(["Supprimer ⟦1⟧ ⟦2⟧ objets.", "Supprimer les objets."])
+    result = translate("Delete %s objects.", "fr", source="en", llm=llm)
+    assert len(llm.calls) == 2
+    assert result.text == "Supprimer %s  objets." and result.violations == ()
+
+
+def test_half_sentinels_never_reach_the_translation() -> None:
+    assert drop_strays("⟦1⟧ und ⟦2⟧F1⟧ ⟦3") == "⟦1⟧ und ⟦2⟧F1 3"
+    llm = FakeLLM(default="Drücken Sie ⟦1⟧F1⟧, um diese Hilfe zu öffnen.")
+    result = translate("Press <kbd>F1</kbd> to open this help.", "de", source="en", llm=llm)
+    assert result.text == "Drücken Sie <kbd>F1, um diese Hilfe zu öffnen."
+    assert [v.expected for v in result.violations] == ["</kbd>"]  # still reported
