@@ -16,6 +16,8 @@ words, deduplicated; a fixed seeded sample of ``--n`` per source and language:
   descriptions and option help, error messages, the texts of the notices it mails to list
   members). Entries with one paragraph; the help text's line breaks and indentation are
   collapsed to single spaces on both sides. Nothing was tuned on it (no dev split).
+- **bank** (for tuning, run alone): a fixed fifth of our own example bank (40 rows of each
+  origin), taken out of the translator's bank for the run and scored against its own rows.
 
 Each segment is translated twice: **before**, with only the five generic built-in examples
 (``bank_examples=0``, what lorebook did until the bank), and **after**, with the default
