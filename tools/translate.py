@@ -46,12 +46,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from agent.errors import ToolInputError
 from agent.llm import few_shot
 from tools._common import Result, Span, load_text
 from tools._translate_bank import similar
+from tools._translate_checks import doubts, drop_strays, fix_edges, strip_sentinels
 from tools._translate_languages import LANGUAGES, builtin_pairs, detect, resolve
 from tools._translate_notes import Trace, explain_notes, quality_notes
 from tools._translate_protect import (
@@ -89,6 +90,8 @@ TM_EXAMPLES = 3
 """Translation-memory entries offered to each prompt as examples."""
 TM_MIN_SCORE = 0.4
 """Cosine similarity below which a memory entry is not used as an example."""
+_CALM_BANK = 4
+"""Bank pairs (without protected items) in the retry after a doubtful reply."""
 _SURROGATES = ("Alice", "Bruno", "Clara", "David", "Emma", "Felix")
 """Names that stand for placeholders in the retry after the model dropped a sentence's lead."""
 _TOOL = "translate"
@@ -353,7 +356,7 @@ def _translate_unit(run: _Run, index: int, unit: Span) -> tuple[Segment, list[Vi
     masked, items = protect(unit.text)
     for item in items:
         run.trace.kinds[item.kind] = run.trace.kinds.get(item.kind, 0) + 1
-    if not any(ch.isalpha() for ch in _strip_sentinels(masked)):
+    if not any(ch.isalpha() for ch in strip_sentinels(masked)):
         return Segment(unit.text, unit.text, unit.start, unit.end, "copy"), []
     builtin = builtin_pairs(run.source, run.target)
     bank = [protect_pair(s, t) for s, t in similar(unit.text, run.source, run.target, run.bank)]
@@ -362,7 +365,7 @@ def _translate_unit(run: _Run, index: int, unit: Span) -> tuple[Segment, list[Vi
     examples = builtin + bank + own
     run.trace.tm_ids.update(h.id for h in tm)
     first = _attempt(run, masked, items, examples, terms)
-    problems = _check(index, first[0], first[1], terms, unit.text, items)
+    problems = _check(index, first.text, first.lost, terms, unit.text, items)
     if problems:
         run.trace.retried.append(index)
         forced, extra = force_terms(masked, terms, len(items) + 1)
@@ -375,12 +378,37 @@ def _translate_unit(run: _Run, index: int, unit: Span) -> tuple[Segment, list[Vi
         # lead was lost, the retry shows placeholders as names and maps the names back.
         names = _SURROGATES if any(p.kind == "omission" for p in problems) else ()
         second = _attempt(run, forced, items + extra, moved, [], names)
-        again = _check(index, second[0], second[1], terms, unit.text, items)
-        if len(again) < len(problems):
+    elif first.doubts:
+        run.trace.retried.append(index)
+        # Invented sentinels, copies and cut-off replies come from the bank's nearest
+        # examples (the model continues one of them): fewer of them, none with sentinels.
+        calm = [e for e in bank if "⟦" not in e[0]][-_CALM_BANK:]
+        second = _attempt(run, masked, items, builtin + calm + own, terms)
+        extra = []
+    if problems or first.doubts:
+        again = _check(index, second.text, second.lost, terms, unit.text, items)
+        # After a violation, the retry (without the bank) must have fewer violations: on a tie
+        # the first reply, made with the bank's examples, read better even with a doubt (both
+        # such ties on the bank's dev split). After a doubt alone, it must have neither.
+        if problems:
+            better = len(again) < len(problems)
+        else:
+            better = not again and len(second.doubts) < len(first.doubts)
+        if better:
             first, problems = second, again
             if extra:
                 run.trace.forced.append(index)
-    return Segment(unit.text, first[0], unit.start, unit.end), problems
+    return Segment(unit.text, first.text, unit.start, unit.end), problems
+
+
+class _Reply(NamedTuple):
+    """One model call's translation, restored, with what it lost and what looks wrong."""
+
+    text: str
+    lost: list[Protected]
+    """Protected items whose sentinel is not in the reply exactly once."""
+    doubts: list[str]
+    """:func:`tools._translate_checks.doubts` of the reply."""
 
 
 def _attempt(
@@ -390,13 +418,13 @@ def _attempt(
     examples: list[tuple[str, str]],
     terms: list[tuple[str, str]],
     names: tuple[str, ...] = (),
-) -> tuple[str, list[Protected]]:
-    """One model call; returns the restored output and the protected items it lost.
+) -> _Reply:
+    """One model call: the restored output, the protected items it lost, its doubts.
 
     With ``names``, placeholder sentinels of the query are shown as those names (in order)
     and a name found exactly once in the reply becomes its sentinel again.
     """
-    shown_as: dict[str, str] = {}
+    query, shown_as = masked, {}
     placeholders = [i for i in items if i.kind == "placeholder" and i.token in masked]
     # only a placeholder that follows words of the sentence ("Hello %(name)s") becomes a name;
     # a number's ("you have {count} new messages") reads wrong as one
@@ -427,11 +455,15 @@ def _attempt(
     text = done.text.strip()
     if not text:
         text = masked  # nothing came back: keep the source rather than lose the sentence
-    text = _final_period(masked, text)
+    text = fix_edges(masked, text, run.target)
     for name, token in shown_as.items():
         if len(re.findall(rf"(?<!\w){name}(?!\w)", text)) == 1:
             text = re.sub(rf"(?<!\w){name}(?!\w)", token, text)
-    return restore(text, items)
+    found = doubts(query, text)
+    if not re.search(r"[⟦⟧]", strip_sentinels(query)):
+        text = drop_strays(text)  # the user's own brackets stay; the model's halves go
+    restored, lost = restore(text, items)
+    return _Reply(restored, lost, found)
 
 
 def _check(
@@ -478,21 +510,3 @@ def _dropped_lead(source: str, output: str, items: list[Protected]) -> tuple[str
     ):
         return before.strip(), first.original
     return None
-
-
-def _final_period(source: str, output: str) -> str:
-    """``output`` ending in a full stop exactly when ``source`` does.
-
-    Bank examples are often labels without one ("Save file"), sentences have one; the model
-    drops or adds it by the examples, not by the source.
-    """
-    ends = source.endswith(".") and not source.endswith("..")
-    if ends and re.search(r"[\w)\]\"'»”⟧]$", output):
-        return output + "."
-    if not ends and re.search(r"[\w⟧]$", source) and re.search(r"[\w⟧]\.$", output):
-        return output[:-1]
-    return output
-
-
-def _strip_sentinels(text: str) -> str:
-    return re.sub(r"⟦\d+⟧", "", text)
