@@ -386,15 +386,15 @@ def bench_latency(sizes: list[int], embedder: Any, n_queries: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             settings = load_settings({"home": Path(tmp) / "home", "embedder": "minilm"}, env={})
             with Documents(Store(settings, embedder=embedder)) as docs:
-                from memory.chunking import Chunk
-
                 per_doc = 100
                 for start in range(0, n, per_doc):
-                    chunks, vecs = [], []
+                    # one page of chunks per synthetic document, in _insert's own terms
+                    page, spans, vecs = "", [], []
                     for _ in range(start, min(n, start + per_doc)):
                         j = int(rng.integers(0, len(base)))
                         t = text()
-                        chunks.append(Chunk(t, 0, len(t)))
+                        spans.append((0, len(page), len(page) + len(t)))
+                        page += t + "\n\n"
                         v = base[j] + rng.normal(0, 0.02, base.shape[1]).astype(np.float32)
                         vecs.append(v / np.linalg.norm(v))
                     with docs.store.write() as conn:
@@ -402,9 +402,9 @@ def bench_latency(sizes: list[int], embedder: Any, n_queries: int) -> None:
                             conn,
                             f"/synthetic/{start}.txt",
                             str(start),
-                            0,
-                            1,
-                            chunks,
+                            len(page),
+                            [(None, page)],
+                            spans,
                             np.array(vecs, np.float32),
                         )
                 space = docs.store.spaces["chunks"]
