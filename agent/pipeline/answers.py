@@ -1452,10 +1452,12 @@ def best_sentence(
         # seller's hidden-defect insurance usually cost?" under "What is hidden-defect
         # insurance?": "The cost is around 4,000-15,000 SEK", not its first sentence)
         posed: set[str] = set()
+        lead_line = ""  # the nearest heading or question above, in this excerpt
         title = titles.get(c.get("path"), set())
         for i, m in enumerate(found):
             lead = _is_lead(m.group(0))
-            have = asked & _stems(m.group(0))
+            stems = _stems(m.group(0))
+            have = asked & stems
             shared = sum(
                 weight[w] * (_COMMON_WEIGHT if w in posed else 1.0) for w in have - title
             ) + _TITLE_WEIGHT * len(have & title)
@@ -1463,8 +1465,9 @@ def best_sentence(
                 # a title lends its words in full when it is all the question asks about
                 # ("what's on my packing list for Iceland?" / "Packing list for Iceland:")
                 carry = float(len(have)) if have and asked <= title else shared
-                under = _lead_meaning(m.group(0), meaning)
-                posed = _stems(m.group(0)) if under >= _LEAD_MEANING_FROM else set()
+                lead_line = m.group(0).strip()
+                under = _lead_meaning(lead_line, meaning)
+                posed = stems if under >= _LEAD_MEANING_FROM else set()
                 continue  # a heading or a question is not an answer; it points to one
             if _opposes(question, m.group(0)):
                 carry = 0.0
@@ -1533,17 +1536,8 @@ def best_sentence(
                     "title_words": sorted(title),
                     "under": _heading_over(found, i),
                     # an FAQ's answer: the nearest heading or question above it asks one
-                    "lead": (
-                        lead_text := next(
-                            (
-                                f.group(0).strip()
-                                for f in reversed(found[:i])
-                                if _is_lead(f.group(0))
-                            ),
-                            "",
-                        )
-                    ),
-                    "faq": lead_text.endswith("?"),
+                    "lead": lead_line,
+                    "faq": lead_line.endswith("?"),
                     "lead_similarity": under,
                     "holds_value": holds_value,
                     "value_beside": beside,
@@ -1956,9 +1950,9 @@ def _misses_focus(question: str, found: dict[str, Any], sim: float) -> bool:
     names it gives and the kind of value it asks for): "When does the Pebble closed beta
     end?" is not answered by "…move the relaunch of the Pebble app to 5 May", nor "How much
     does it cost to rent the parking spot?" by "…180 euros per month towards the operating
-    costs". An FAQ question that means the one asked (:data:`DOC_SURE`) vouches for its
-    answer ("summer cottage" / "holiday home"), and so does a sentence that means nearly the
-    same (:data:`FOCUS_SURE`).
+    costs". A sentence that means nearly the same (:data:`FOCUS_SURE`) vouches for itself; an
+    FAQ question that means the one asked has vouched before this is asked
+    (:func:`answers_question`).
 
     Example:
         >>> found = {"sentence": "The relaunch moves from 14 April to 5 May.", "context": "",
@@ -1971,7 +1965,6 @@ def _misses_focus(question: str, found: dict[str, Any], sim: float) -> bool:
     sentence = found["sentence"]
     if (
         sim >= FOCUS_SURE
-        or found.get("lead_similarity", 0.0) >= DOC_SURE
         # the value asked for, beside a word or a name the question gives ("| Eco | 50 °C |
         # 3 h 45 min |"), or in a short line of a form, a receipt or a table ("TOTAL EUR 95.96")
         or found.get("value_beside")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.pipeline.answers import (
+    _stems,
     answers_question,
     best_sentence,
     beyond_title,
@@ -234,16 +235,12 @@ def test_when_is_answered_by_a_time_that_comes_round() -> None:
 
 
 def test_the_most_is_the_maximum_and_a_limit_a_cap() -> None:
-    from agent.pipeline.answers import _stems
-
     assert _stems("What's the most I can claim?") & _stems("Max 140 euros a night.")
     assert _stems("When does my limit start over?") & _stems("The ceiling resets yearly.")
     assert _stems("the least I can pay") & _stems("a minimum charge")
 
 
 def test_the_busiest_is_busy_and_a_mate_a_friend() -> None:
-    from agent.pipeline.answers import _stems
-
     assert _stems("When is it least busy?") & _stems("Evenings are the busiest.")
     assert _stems("Is it easier on foot?") & _stems("It is easy on foot.")
     assert _stems("Can my mate come along?") & _stems("Can I bring a friend?")
